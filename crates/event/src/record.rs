@@ -1,0 +1,254 @@
+//! One CloudTrail record: its top-level fields as raw JSON, parsed lazily.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::fields;
+
+/// Why a JSON value is not a usable CloudTrail record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordError {
+    /// The value is an array, string, number … rather than an object.
+    NotAnObject,
+    /// The object has no string `eventName`.
+    MissingEventName,
+    /// The JSON text itself is malformed.
+    Json(String),
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotAnObject => f.write_str("record is not a JSON object"),
+            Self::MissingEventName => f.write_str("record has no string `eventName`"),
+            Self::Json(e) => write!(f, "malformed JSON: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+/// A CloudTrail record borrowed from the input buffer.
+///
+/// Holds each top-level field's raw text; `value()` parses a field on first use and keeps it.
+pub struct Record<'a> {
+    fields: Vec<(Cow<'a, str>, &'a RawValue)>,
+    parsed: Vec<OnceCell<Value>>,
+}
+
+impl<'a> Record<'a> {
+    /// Reads the top level of one JSON object. One validating pass; nested values stay raw.
+    ///
+    /// # Errors
+    /// [`RecordError::NotAnObject`] for any other JSON value, [`RecordError::Json`] when the
+    /// text is malformed. A missing `eventName` is checked by [`Record::validate`].
+    pub fn from_raw(raw: &'a RawValue) -> Result<Self, RecordError> {
+        let text = raw.get().trim_start();
+        if !text.starts_with('{') {
+            return Err(RecordError::NotAnObject);
+        }
+        let TopLevel(fields) =
+            serde_json::from_str(raw.get()).map_err(|e| RecordError::Json(e.to_string()))?;
+        let parsed = fields.iter().map(|_| OnceCell::new()).collect();
+        Ok(Self { fields, parsed })
+    }
+
+    /// Checks what every record must have: a string `eventName`.
+    ///
+    /// # Errors
+    /// [`RecordError::MissingEventName`].
+    pub fn validate(&self) -> Result<(), RecordError> {
+        match self.str(fields::EVENT_NAME) {
+            Some(name) if !name.is_empty() => Ok(()),
+            _ => Err(RecordError::MissingEventName),
+        }
+    }
+
+    fn index_of(&self, key: &str) -> Option<usize> {
+        self.fields.iter().position(|(k, _)| k == key)
+    }
+
+    fn index_of_ignore_case(&self, key: &str) -> Option<usize> {
+        self.index_of(key)
+            .or_else(|| self.fields.iter().position(|(k, _)| k.eq_ignore_ascii_case(key)))
+    }
+
+    /// The raw JSON text of a top-level field.
+    #[must_use]
+    pub fn raw(&self, key: &str) -> Option<&'a RawValue> {
+        self.index_of(key).map(|i| self.fields[i].1)
+    }
+
+    /// A top-level string field, borrowed from the input when it has no escapes.
+    /// `None` when absent, null, or not a string.
+    #[must_use]
+    pub fn str(&self, key: &str) -> Option<Cow<'a, str>> {
+        let raw = self.raw(key)?.get();
+        let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+        if inner.contains('\\') {
+            serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+        } else {
+            Some(Cow::Borrowed(inner))
+        }
+    }
+
+    /// A top-level field as a parsed value (parsed once, on first use).
+    #[must_use]
+    pub fn value(&self, key: &str) -> Option<&Value> {
+        self.index_of(key).map(|i| self.value_at(i))
+    }
+
+    /// Like [`Record::value`], with Panther's key lookup that ignores case.
+    #[must_use]
+    pub fn value_ignore_case(&self, key: &str) -> Option<&Value> {
+        self.index_of_ignore_case(key).map(|i| self.value_at(i))
+    }
+
+    fn value_at(&self, i: usize) -> &Value {
+        self.parsed[i].get_or_init(|| {
+            // The text was validated when the record was read, so this cannot fail.
+            serde_json::from_str(self.fields[i].1.get()).unwrap_or(Value::Null)
+        })
+    }
+
+    /// Top-level field names, in document order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().map(|(k, _)| k.as_ref())
+    }
+
+    /// The whole record as one parsed value (used for context and JSON-text matching).
+    #[must_use]
+    pub fn to_value(&self) -> Value {
+        let map = (0..self.fields.len())
+            .map(|i| (self.fields[i].0.to_string(), self.value_at(i).clone()))
+            .collect();
+        Value::Object(map)
+    }
+
+    /// True for CloudTrail Insights records, which management-event rules never see.
+    #[must_use]
+    pub fn is_insight(&self) -> bool {
+        self.str(fields::EVENT_TYPE).as_deref() == Some(fields::INSIGHT_EVENT_TYPE)
+            || self.str(fields::EVENT_CATEGORY).as_deref() == Some("Insight")
+            || self.raw(fields::INSIGHT_DETAILS).is_some()
+    }
+}
+
+/// A record that owns its text: for rule tests and other slow paths.
+pub struct OwnedRecord {
+    text: Box<RawValue>,
+}
+
+impl OwnedRecord {
+    /// Wraps a parsed JSON value.
+    ///
+    /// # Errors
+    /// As [`Record::from_raw`].
+    pub fn from_value(value: &Value) -> Result<Self, RecordError> {
+        let text = serde_json::value::to_raw_value(value)
+            .map_err(|e| RecordError::Json(e.to_string()))?;
+        let owned = Self { text };
+        owned.record()?;
+        Ok(owned)
+    }
+
+    /// Borrows the record.
+    ///
+    /// # Errors
+    /// As [`Record::from_raw`]; cannot fail after a successful `from_value`.
+    pub fn record(&self) -> Result<Record<'_>, RecordError> {
+        Record::from_raw(&self.text)
+    }
+}
+
+/// The top level of an object as (key, raw value) pairs, keys borrowed where possible.
+struct TopLevel<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TopVisitor;
+        impl<'de> Visitor<'de> for TopVisitor {
+            type Value = TopLevel<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut fields = Vec::with_capacity(24);
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    let value: &'de RawValue = map.next_value()?;
+                    fields.push((key.0, value));
+                }
+                Ok(TopLevel(fields))
+            }
+        }
+        deserializer.deserialize_map(TopVisitor)
+    }
+}
+
+/// A map key that borrows from the input unless it contains escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_owned()).expect("test JSON is valid")
+    }
+
+    #[test]
+    fn top_level_strings_borrow_and_unescape() {
+        let text = raw(r#"{"eventName":"CreateSecurityGroup","userAgent":"a\"b"}"#);
+        let record = Record::from_raw(&text).expect("object");
+        assert!(matches!(record.str("eventName"), Some(Cow::Borrowed("CreateSecurityGroup"))));
+        assert_eq!(record.str("userAgent").as_deref(), Some("a\"b"));
+        assert!(record.validate().is_ok());
+    }
+
+    #[test]
+    fn nested_values_parse_on_demand() {
+        let text = raw(r#"{"eventName":"X","requestParameters":{"groupId":"sg-1"}}"#);
+        let record = Record::from_raw(&text).expect("object");
+        assert_eq!(record.value("requestParameters").and_then(|v| v["groupId"].as_str()), Some("sg-1"));
+        assert!(record.value("absent").is_none());
+    }
+
+    #[test]
+    fn non_objects_and_missing_names_are_errors() {
+        assert_eq!(Record::from_raw(&raw("[1]")).err(), Some(RecordError::NotAnObject));
+        let text = raw(r#"{"eventSource":"ec2.amazonaws.com"}"#);
+        let record = Record::from_raw(&text).expect("object");
+        assert_eq!(record.validate(), Err(RecordError::MissingEventName));
+    }
+
+    #[test]
+    fn insight_records_are_recognised() {
+        let text = raw(r#"{"eventName":"x","eventType":"AwsCloudTrailInsight"}"#);
+        assert!(Record::from_raw(&text).expect("object").is_insight());
+    }
+}
