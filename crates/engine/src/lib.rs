@@ -1,1 +1,109 @@
-//! placeholder
+//! `Engine` is the compiled plan: rules indexed by the `eventName` they require, each condition
+//! compiled to matchers with patterns prepared once (lower-cased, regexes built).
+//!
+//! The design decision: the index is only a pre-filter. A record's candidates are the rules
+//! indexed under its `eventName` plus the few that cannot be indexed; each candidate's whole
+//! condition is still evaluated, so the index can never change what matches — a property test
+//! checks it against [`naive::evaluate`], the slow, obviously-correct interpreter of the IR that
+//! also backs [`explain::explain`].
+#![deny(missing_docs)]
+
+pub mod explain;
+mod index;
+mod matcher;
+pub mod naive;
+pub mod text;
+
+use std::sync::Arc;
+
+use tripline_event::{fields, Record};
+use tripline_rule::{Rule, Scope};
+
+use crate::index::NameIndex;
+use crate::matcher::Node;
+
+/// Collects rules, then compiles them into an [`Engine`].
+#[derive(Default)]
+pub struct EngineBuilder {
+    rules: Vec<Arc<Rule>>,
+}
+
+impl EngineBuilder {
+    /// An empty builder.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a rule.
+    pub fn add(&mut self, rule: Arc<Rule>) -> &mut Self {
+        self.rules.push(rule);
+        self
+    }
+
+    /// Compiles every rule and builds the index.
+    ///
+    /// # Errors
+    /// A regex the `regex` crate rejects, with the rule id. Front-ends check regexes when
+    /// lowering, so this only fires for hand-built rules.
+    pub fn build(self) -> Result<Engine, String> {
+        let mut compiled = Vec::with_capacity(self.rules.len());
+        for rule in &self.rules {
+            let node = Node::compile(&rule.expr).map_err(|e| format!("rule `{}`: {e}", rule.meta.id))?;
+            compiled.push(node);
+        }
+        let index = NameIndex::build(&self.rules);
+        Ok(Engine { rules: self.rules, compiled, index })
+    }
+}
+
+/// The compiled plan.
+pub struct Engine {
+    rules: Vec<Arc<Rule>>,
+    compiled: Vec<Node>,
+    index: NameIndex,
+}
+
+impl Engine {
+    /// The rules, in the order they were added; match results index into this.
+    #[must_use]
+    pub fn rules(&self) -> &[Arc<Rule>] {
+        &self.rules
+    }
+
+    /// Pushes the index of every rule that matches `record` onto `matches`, in rule order.
+    pub fn evaluate(&self, record: &Record<'_>, matches: &mut Vec<usize>) {
+        let name = record.str(fields::EVENT_NAME);
+        let candidates = self.index.candidates(name.as_deref().unwrap_or(""));
+        if candidates.is_empty() {
+            return;
+        }
+        let insight = record.is_insight();
+        let start = matches.len();
+        for &rule in candidates {
+            let wanted = match self.rules[rule].scope {
+                Scope::Events => !insight,
+                Scope::Insights => insight,
+            };
+            if wanted && self.compiled[rule].evaluate(record) {
+                matches.push(rule);
+            }
+        }
+        matches[start..].sort_unstable();
+    }
+
+    /// How many rules could not be indexed by `eventName` and are tried on every record.
+    #[must_use]
+    pub fn unindexed_rules(&self) -> usize {
+        self.index.unindexed()
+    }
+}
+
+/// Whether `rule` sees `record` at all (its scope).
+#[must_use]
+pub fn in_scope(rule: &Rule, record: &Record<'_>) -> bool {
+    match rule.scope {
+        Scope::Events => !record.is_insight(),
+        Scope::Insights => record.is_insight(),
+    }
+}

@@ -15,5 +15,5 @@ pub mod path;
 pub mod record;
 pub mod time;
 
-pub use path::{Field, FieldPath};
+pub use path::{Field, FieldKind, FieldPath};
 pub use record::{OwnedRecord, Record, RecordError};

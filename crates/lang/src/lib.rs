@@ -1,1 +1,71 @@
-//! placeholder
+//! Front-ends: rule text in, [`tripline_rule::Rule`] out, with every problem as a
+//! [`Diagnostic`] that names the file, line and column and, where the fix is known, a hint.
+//!
+//! The design decision: each front-end parses to a tree that keeps positions, then lowers it
+//! to the shared IR in one pass that collects diagnostics instead of stopping at the first —
+//! a rule author sees everything wrong with a file at once. The Sigma-style `detection:`
+//! block lives in [`detection`], shared by every front-end that speaks it.
+#![deny(missing_docs)]
+
+pub mod detection;
+pub mod diagnostic;
+pub mod native;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+
+pub use diagnostic::{Diagnostic, Level};
+use tripline_rule::Rule;
+
+/// The rule formats Tripline reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frontend {
+    /// Tripline's own YAML format.
+    Native,
+}
+
+impl Frontend {
+    /// The format's name, as the load summary prints it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Native => "native",
+        }
+    }
+
+    /// Recognises a rule file's format from its content.
+    #[must_use]
+    pub fn detect(_path: &Path, _text: &str) -> Option<Self> {
+        Some(Self::Native)
+    }
+}
+
+/// What loading one rule file produced.
+pub struct Loaded {
+    /// The file.
+    pub path: PathBuf,
+    /// The format it was read as.
+    pub frontend: Frontend,
+    /// The rules it defined (none when it has errors).
+    pub rules: Vec<Rule>,
+    /// Every problem found, errors and warnings.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// Whether any diagnostic is an error (the file's rules were refused).
+    #[must_use]
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.level == Level::Error)
+    }
+}
+
+/// Parses and lowers one rule file.
+#[must_use]
+pub fn compile(path: &Path, text: &str) -> Loaded {
+    let frontend = Frontend::detect(path, text).unwrap_or(Frontend::Native);
+    let (rules, diagnostics) = match frontend {
+        Frontend::Native => native::compile(path, text),
+    };
+    Loaded { path: path.to_owned(), frontend, rules, diagnostics }
+}

@@ -1,1 +1,16 @@
-//! placeholder
+//! `Rule` is what every front-end lowers to and all the engine ever sees: metadata, an
+//! [`Expr`] over resolved fields, alerting options and inline tests.
+//!
+//! The design decision: the IR knows nothing of YAML, Sigma, KQL or Panther. A front-end's
+//! quirks are settled when it lowers (case rules, field names, list semantics), so the engine
+//! has one meaning to implement and `Display` shows a user exactly what a foreign rule became.
+#![deny(missing_docs)]
+
+pub mod expr;
+pub mod meta;
+pub mod passes;
+pub mod template;
+
+pub use expr::{Case, CmpOp, Expr, Literal, Predicate, Test};
+pub use meta::{Alerting, Dedup, Metadata, Rule, RuleTest, Schedule, Scope, Severity};
+pub use template::Template;

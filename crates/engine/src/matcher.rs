@@ -1,0 +1,135 @@
+//! The compiled form of a condition: patterns folded and regexes built once per rule.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use regex::RegexSet;
+use serde_json::Value;
+use tripline_event::{Field, Record};
+use tripline_rule::{Case, CmpOp, Expr, Literal, Test};
+
+use crate::text::{value_bool, value_number, value_text};
+
+pub(crate) enum Node {
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    Leaf(Field, Matcher),
+    Const(bool),
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum TextOp {
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+pub(crate) enum Matcher {
+    Exists,
+    Equals { folded: Vec<String>, exact: Vec<String>, numbers: Vec<f64>, bools: Vec<bool> },
+    Text { op: TextOp, patterns: Vec<String>, case: Case },
+    Regex(RegexSet),
+    Cidr(Vec<IpNet>),
+    Compare(CmpOp, f64),
+}
+
+/// Lower-cases for case-insensitive comparison; ASCII takes the cheap path.
+fn fold(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        Cow::Owned(if text.is_ascii() { text.to_ascii_lowercase() } else { text.to_lowercase() })
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+impl Node {
+    pub(crate) fn compile(expr: &Expr) -> Result<Self, String> {
+        Ok(match expr {
+            Expr::And(c) => Self::And(c.iter().map(Self::compile).collect::<Result<_, _>>()?),
+            Expr::Or(c) => Self::Or(c.iter().map(Self::compile).collect::<Result<_, _>>()?),
+            Expr::Not(c) => Self::Not(Box::new(Self::compile(c)?)),
+            Expr::Const(b) => Self::Const(*b),
+            Expr::Pred(p) => Self::Leaf(p.field.clone(), Matcher::compile(&p.test)?),
+        })
+    }
+
+    pub(crate) fn evaluate(&self, record: &Record<'_>) -> bool {
+        match self {
+            Self::And(c) => c.iter().all(|n| n.evaluate(record)),
+            Self::Or(c) => c.iter().any(|n| n.evaluate(record)),
+            Self::Not(c) => !c.evaluate(record),
+            Self::Const(b) => *b,
+            Self::Leaf(field, Matcher::Exists) => field.exists(record),
+            Self::Leaf(field, matcher) => field.any_value(record, &mut |v| matcher.passes(v)),
+        }
+    }
+}
+
+impl Matcher {
+    fn compile(test: &Test) -> Result<Self, String> {
+        let fold_all = |patterns: &[String], case: Case| match case {
+            Case::Insensitive => patterns.iter().map(|p| fold(p).into_owned()).collect(),
+            Case::Sensitive => patterns.to_vec(),
+        };
+        Ok(match test {
+            Test::Exists => Self::Exists,
+            Test::Equals(literals, case) => {
+                let (mut folded, mut exact, mut numbers, mut bools) = (vec![], vec![], vec![], vec![]);
+                for lit in literals {
+                    match (lit, case) {
+                        (Literal::Str(s), Case::Insensitive) => folded.push(fold(s).into_owned()),
+                        (Literal::Str(s), Case::Sensitive) => exact.push(s.clone()),
+                        (Literal::Num(n), _) => numbers.push(*n),
+                        (Literal::Bool(b), _) => bools.push(*b),
+                    }
+                }
+                Self::Equals { folded, exact, numbers, bools }
+            }
+            Test::Contains(p, case) => Self::Text { op: TextOp::Contains, patterns: fold_all(p, *case), case: *case },
+            Test::StartsWith(p, case) => Self::Text { op: TextOp::StartsWith, patterns: fold_all(p, *case), case: *case },
+            Test::EndsWith(p, case) => Self::Text { op: TextOp::EndsWith, patterns: fold_all(p, *case), case: *case },
+            Test::Regex(patterns) => Self::Regex(RegexSet::new(patterns).map_err(|e| e.to_string())?),
+            Test::Cidr(nets) => Self::Cidr(nets.clone()),
+            Test::Compare(op, bound) => Self::Compare(*op, *bound),
+        })
+    }
+
+    fn passes(&self, value: &Value) -> bool {
+        match self {
+            Self::Exists => !tripline_event::path::is_empty(value),
+            Self::Equals { folded, exact, numbers, bools } => {
+                if let Some(text) = value_text(value) {
+                    if exact.iter().any(|e| *e == text) {
+                        return true;
+                    }
+                    if !folded.is_empty() {
+                        let text = fold(&text);
+                        if folded.iter().any(|f| *f == text) {
+                            return true;
+                        }
+                    }
+                }
+                (!numbers.is_empty() && value_number(value).is_some_and(|n| numbers.contains(&n)))
+                    || (!bools.is_empty() && value_bool(value).is_some_and(|b| bools.contains(&b)))
+            }
+            Self::Text { op, patterns, case } => value_text(value).is_some_and(|text| {
+                let text = match case {
+                    Case::Insensitive => fold(&text).into_owned(),
+                    Case::Sensitive => text.into_owned(),
+                };
+                patterns.iter().any(|p| match op {
+                    TextOp::Contains => text.contains(p.as_str()),
+                    TextOp::StartsWith => text.starts_with(p.as_str()),
+                    TextOp::EndsWith => text.ends_with(p.as_str()),
+                })
+            }),
+            Self::Regex(set) => value_text(value).is_some_and(|t| set.is_match(&t)),
+            Self::Cidr(nets) => value_text(value)
+                .and_then(|t| t.trim().parse::<IpAddr>().ok())
+                .is_some_and(|ip| nets.iter().any(|n| n.contains(&ip))),
+            Self::Compare(op, bound) => value_number(value).is_some_and(|n| op.holds(n, *bound)),
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The reference interpreter: evaluates the IR directly, preparing nothing. Slow on purpose;
+//! it is the oracle the compiled plan is tested against and the basis of `explain`.
+
+use std::net::IpAddr;
+
+use serde_json::Value;
+use tripline_event::Record;
+use tripline_rule::{Case, Expr, Literal, Predicate, Test};
+
+use crate::text::{value_bool, value_number, value_text};
+
+/// Evaluates `expr` over `record`.
+#[must_use]
+pub fn evaluate(expr: &Expr, record: &Record<'_>) -> bool {
+    match expr {
+        Expr::And(children) => children.iter().all(|c| evaluate(c, record)),
+        Expr::Or(children) => children.iter().any(|c| evaluate(c, record)),
+        Expr::Not(child) => !evaluate(child, record),
+        Expr::Pred(p) => predicate(p, record),
+        Expr::Const(b) => *b,
+    }
+}
+
+/// Evaluates one predicate.
+#[must_use]
+pub fn predicate(p: &Predicate, record: &Record<'_>) -> bool {
+    if p.test == Test::Exists {
+        return p.field.exists(record);
+    }
+    p.field.any_value(record, &mut |v| value_passes(&p.test, v))
+}
+
+fn fold(text: &str, case: Case) -> String {
+    match case {
+        Case::Sensitive => text.to_owned(),
+        Case::Insensitive => text.to_lowercase(),
+    }
+}
+
+/// Whether one value passes a test.
+#[must_use]
+pub fn value_passes(test: &Test, value: &Value) -> bool {
+    let text = || value_text(value);
+    let text_test = |patterns: &[String], case: Case, f: fn(&str, &str) -> bool| {
+        text().is_some_and(|t| {
+            let t = fold(&t, case);
+            patterns.iter().any(|p| f(&t, &fold(p, case)))
+        })
+    };
+    match test {
+        Test::Exists => !tripline_event::path::is_empty(value),
+        Test::Equals(literals, case) => literals.iter().any(|lit| match lit {
+            Literal::Str(s) => text().is_some_and(|t| fold(&t, *case) == fold(s, *case)),
+            Literal::Num(n) => value_number(value) == Some(*n),
+            Literal::Bool(b) => value_bool(value) == Some(*b),
+        }),
+        Test::Contains(p, case) => text_test(p, *case, |t, p| t.contains(p)),
+        Test::StartsWith(p, case) => text_test(p, *case, |t, p| t.starts_with(p)),
+        Test::EndsWith(p, case) => text_test(p, *case, |t, p| t.ends_with(p)),
+        Test::Regex(patterns) => text().is_some_and(|t| {
+            patterns.iter().any(|p| regex::Regex::new(p).is_ok_and(|re| re.is_match(&t)))
+        }),
+        Test::Cidr(nets) => text()
+            .and_then(|t| t.trim().parse::<IpAddr>().ok())
+            .is_some_and(|ip| nets.iter().any(|n| n.contains(&ip))),
+        Test::Compare(op, bound) => value_number(value).is_some_and(|n| op.holds(n, *bound)),
+    }
+}

@@ -1,0 +1,178 @@
+//! YAML as a small tree that keeps each node's position, read with `saphyr` (pure Rust,
+//! maintained, with source markers; `serde_yaml` is unmaintained).
+
+use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
+use serde_json::{Map, Number, Value};
+
+/// A 1-based position in a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pos {
+    /// Line.
+    pub line: usize,
+    /// Column.
+    pub column: usize,
+}
+
+/// A YAML node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    /// `null`, `~` or nothing.
+    Null,
+    /// `true`/`false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping, in file order; keys are their text.
+    Map(Vec<(Key, Node)>),
+}
+
+/// A mapping key and where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    /// The key's text.
+    pub text: String,
+    /// Where it is.
+    pub pos: Pos,
+}
+
+/// A node and where it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// Where it starts.
+    pub pos: Pos,
+    /// What it is.
+    pub kind: Kind,
+}
+
+/// A YAML syntax error with its position.
+#[derive(Debug, Clone)]
+pub struct SyntaxError {
+    /// Where.
+    pub pos: Pos,
+    /// What.
+    pub message: String,
+}
+
+/// Parses the first document of `text`; an empty file is `Null`.
+///
+/// # Errors
+/// The scanner's message and position.
+pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    let docs = MarkedYaml::load_from_str(text).map_err(|e| SyntaxError {
+        pos: Pos { line: e.marker().line(), column: e.marker().col() + 1 },
+        message: e.info().to_owned(),
+    })?;
+    Ok(docs.first().map_or(Node { pos: Pos { line: 1, column: 1 }, kind: Kind::Null }, convert))
+}
+
+fn convert(node: &MarkedYaml<'_>) -> Node {
+    let pos = Pos { line: node.span.start.line(), column: node.span.start.col() + 1 };
+    let kind = match &node.data {
+        YamlData::Value(Scalar::Null) | YamlData::Alias(_) | YamlData::BadValue => Kind::Null,
+        YamlData::Value(Scalar::Boolean(b)) => Kind::Bool(*b),
+        YamlData::Value(Scalar::Integer(i)) => Kind::Int(*i),
+        YamlData::Value(Scalar::FloatingPoint(f)) => Kind::Float(f.into_inner()),
+        YamlData::Value(Scalar::String(s)) | YamlData::Representation(s, _, _) => Kind::Str(s.to_string()),
+        YamlData::Sequence(items) => Kind::Seq(items.iter().map(convert).collect()),
+        YamlData::Mapping(map) => Kind::Map(
+            map.iter()
+                .map(|(k, v)| {
+                    let key = convert(k);
+                    let text = key.scalar_text().unwrap_or_default();
+                    (Key { text, pos: key.pos }, convert(v))
+                })
+                .collect(),
+        ),
+        YamlData::Tagged(_, inner) => return convert(inner),
+    };
+    Node { pos, kind }
+}
+
+impl Node {
+    /// A scalar's text (strings as written, numbers and booleans formatted).
+    #[must_use]
+    pub fn scalar_text(&self) -> Option<String> {
+        match &self.kind {
+            Kind::Str(s) => Some(s.clone()),
+            Kind::Int(i) => Some(i.to_string()),
+            Kind::Float(f) => Some(f.to_string()),
+            Kind::Bool(b) => Some(b.to_string()),
+            Kind::Null | Kind::Seq(_) | Kind::Map(_) => None,
+        }
+    }
+
+    /// The entries of a mapping, `None` for anything else.
+    #[must_use]
+    pub fn entries(&self) -> Option<&[(Key, Node)]> {
+        match &self.kind {
+            Kind::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// A mapping's value for `key`.
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entries()?.iter().find(|(k, _)| k.text == key).map(|(_, v)| v)
+    }
+
+    /// What kind of node this is, for messages.
+    #[must_use]
+    pub fn describe(&self) -> &'static str {
+        match self.kind {
+            Kind::Null => "null",
+            Kind::Bool(_) => "a boolean",
+            Kind::Int(_) | Kind::Float(_) => "a number",
+            Kind::Str(_) => "a string",
+            Kind::Seq(_) => "a list",
+            Kind::Map(_) => "a mapping",
+        }
+    }
+
+    /// The node as JSON (test records are written as YAML mappings).
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        match &self.kind {
+            Kind::Null => Value::Null,
+            Kind::Bool(b) => Value::Bool(*b),
+            Kind::Int(i) => Value::from(*i),
+            Kind::Float(f) => Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            Kind::Str(s) => Value::String(s.clone()),
+            Kind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            Kind::Map(entries) => {
+                Value::Object(entries.iter().map(|(k, v)| (k.text.clone(), v.to_json())).collect::<Map<_, _>>())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based() {
+        let node = parse("a: 1\nb:\n  - x\n").expect("valid");
+        let (key, value) = &node.entries().expect("map")[1];
+        assert_eq!((key.text.as_str(), key.pos.line, key.pos.column), ("b", 2, 1));
+        assert_eq!(value.pos.line, 3);
+    }
+
+    #[test]
+    fn flow_mappings_with_trailing_commas_become_json() {
+        let node = parse("log: { \"a\": [1, {b: true},], }\n").expect("valid");
+        assert_eq!(node.get("log").expect("log").to_json(), serde_json::json!({"a": [1, {"b": true}]}));
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let err = parse("a: [1, 2\nb: 3\n").expect_err("unclosed list");
+        assert!(err.pos.line >= 1, "{err:?}");
+    }
+}

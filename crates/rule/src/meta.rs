@@ -1,0 +1,213 @@
+//! Rule metadata, alerting options and inline tests.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::expr::Expr;
+use crate::template::Template;
+
+/// How urgent an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Worth a record, not a page.
+    Info,
+    /// Review in working hours.
+    Low,
+    /// Review today.
+    Medium,
+    /// Act now.
+    High,
+    /// Act now, wake people.
+    Critical,
+}
+
+impl Severity {
+    /// Every severity, lowest first.
+    pub const ALL: [Severity; 5] = [Self::Info, Self::Low, Self::Medium, Self::High, Self::Critical];
+
+    /// The lower-case name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+
+    /// Elastic's default risk score for the severity (21/47/73/99), 0 for info.
+    #[must_use]
+    pub fn default_risk_score(self) -> u8 {
+        match self {
+            Self::Info => 0,
+            Self::Low => 21,
+            Self::Medium => 47,
+            Self::High => 73,
+            Self::Critical => 99,
+        }
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|sev| sev.as_str().eq_ignore_ascii_case(s) || (s.eq_ignore_ascii_case("informational") && *sev == Self::Info))
+            .ok_or_else(|| format!("unknown severity `{s}` (expected info, low, medium, high or critical)"))
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which kinds of CloudTrail record a rule sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// Management and data events: everything but Insights records.
+    #[default]
+    Events,
+    /// CloudTrail Insights records only.
+    Insights,
+}
+
+/// What a rule is and where it came from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Metadata {
+    /// Stable id; for vendor rules, the vendor's id.
+    pub id: String,
+    /// Alert title; may contain `{field}` placeholders.
+    pub title: String,
+    /// What the rule detects and why it matters.
+    pub description: String,
+    /// Who wrote it.
+    pub author: Vec<String>,
+    /// Links for the responder.
+    pub references: Vec<String>,
+    /// Severity when it fires.
+    pub severity: Option<Severity>,
+    /// 0–100; defaults from severity.
+    pub risk_score: Option<u8>,
+    /// Free tags.
+    pub tags: Vec<String>,
+    /// ATT&CK tactic, technique and sub-technique ids (`TA0005`, `T1562.007`).
+    pub mitre: Vec<String>,
+    /// Known benign causes.
+    pub false_positives: Vec<String>,
+    /// Markdown steps for the responder.
+    pub triage: String,
+    /// Fields to show in a signal's summary (`any_aws_arns` for every ARN in the record).
+    pub summary_attributes: Vec<String>,
+    /// The vendor and version the rule reproduces, such as `Elastic 8.2.1`.
+    pub origin: Option<String>,
+    /// The rule file, when loaded from disk (`rules/…` for built-ins).
+    pub source: Option<PathBuf>,
+}
+
+impl Metadata {
+    /// The severity, `info` when unset.
+    #[must_use]
+    pub fn severity(&self) -> Severity {
+        self.severity.unwrap_or(Severity::Info)
+    }
+
+    /// The risk score, from the severity when unset.
+    #[must_use]
+    pub fn risk_score(&self) -> u8 {
+        self.risk_score.unwrap_or_else(|| self.severity().default_risk_score())
+    }
+}
+
+/// Group signals into one alert per key and period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dedup {
+    /// The key; signals with equal rendered keys share an alert.
+    pub key: Template,
+    /// How long after the first signal later ones join its alert.
+    pub period: Duration,
+}
+
+/// Elastic's schedule, honoured over event time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// Execution length: records are grouped into executions of this length.
+    pub interval: Duration,
+    /// How far back each execution looks; what exceeds `interval` is allowed lateness.
+    pub lookback: Duration,
+    /// At most this many alerts per rule per execution; the rest are counted as dropped.
+    pub max_alerts: u32,
+}
+
+/// How signals become alerts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alerting {
+    /// Dedup key and period; `None` raises an alert per signal.
+    pub dedup: Option<Dedup>,
+    /// Signals needed in one dedup window before the alert is raised.
+    pub threshold: u32,
+    /// Elastic-style schedule.
+    pub schedule: Option<Schedule>,
+}
+
+impl Default for Alerting {
+    fn default() -> Self {
+        Self { dedup: None, threshold: 1, schedule: None }
+    }
+}
+
+/// An inline test case: a record and whether the rule must match it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleTest {
+    /// What the case shows.
+    pub name: String,
+    /// Whether the rule should match.
+    pub expected: bool,
+    /// A complete CloudTrail record.
+    pub log: Value,
+    /// The alert title the case expects, when checked.
+    pub expect_title: Option<String>,
+    /// The severity the case expects, when checked.
+    pub expect_severity: Option<crate::meta::Severity>,
+    /// The dedup key the case expects, when checked.
+    pub expect_dedup_key: Option<String>,
+    /// The line of the case in its file, for failure messages.
+    pub line: Option<usize>,
+}
+
+/// A complete rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// What it is.
+    pub meta: Metadata,
+    /// When it matches.
+    pub expr: Expr,
+    /// Which records it sees.
+    pub scope: Scope,
+    /// How its signals become alerts.
+    pub alerting: Alerting,
+    /// Its inline tests.
+    pub tests: Vec<RuleTest>,
+}
+
+impl Rule {
+    /// A rule with just an id and a condition (for tests and tools).
+    #[must_use]
+    pub fn new(id: &str, expr: Expr) -> Self {
+        Self {
+            meta: Metadata { id: id.to_owned(), title: id.to_owned(), ..Metadata::default() },
+            expr,
+            scope: Scope::default(),
+            alerting: Alerting::default(),
+            tests: Vec::new(),
+        }
+    }
+}
