@@ -49,12 +49,24 @@ impl<'a> Record<'a> {
     /// [`RecordError::NotAnObject`] for any other JSON value, [`RecordError::Json`] when the
     /// text is malformed. A missing `eventName` is checked by [`Record::validate`].
     pub fn from_raw(raw: &'a RawValue) -> Result<Self, RecordError> {
-        let text = raw.get().trim_start();
-        if !text.starts_with('{') {
-            return Err(RecordError::NotAnObject);
+        Self::parse(raw.get())
+    }
+
+    /// Like [`Record::from_raw`], from text not yet validated (a JSON-lines line).
+    ///
+    /// # Errors
+    /// As [`Record::from_raw`].
+    pub fn parse(text: &'a str) -> Result<Self, RecordError> {
+        let trimmed = text.trim_start();
+        if !trimmed.starts_with('{') {
+            // Still report malformed JSON as such rather than as "not an object".
+            return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                Ok(_) => RecordError::NotAnObject,
+                Err(e) => RecordError::Json(e.to_string()),
+            });
         }
         let TopLevel(fields) =
-            serde_json::from_str(raw.get()).map_err(|e| RecordError::Json(e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| RecordError::Json(e.to_string()))?;
         let parsed = fields.iter().map(|_| OnceCell::new()).collect();
         Ok(Self { fields, parsed })
     }
@@ -170,24 +182,75 @@ impl OwnedRecord {
 /// The top level of an object as (key, raw value) pairs, keys borrowed where possible.
 struct TopLevel<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
+struct TopVisitor;
+
+impl<'de> Visitor<'de> for TopVisitor {
+    type Value = TopLevel<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = Vec::with_capacity(24);
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let value: &'de RawValue = map.next_value()?;
+            fields.push((key.0, value));
+        }
+        Ok(TopLevel(fields))
+    }
+}
+
 impl<'de> Deserialize<'de> for TopLevel<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TopVisitor;
-        impl<'de> Visitor<'de> for TopVisitor {
-            type Value = TopLevel<'de>;
+        deserializer.deserialize_map(TopVisitor)
+    }
+}
+
+/// One element of a record array: an object read as a [`Record`] in a single pass, or any
+/// other JSON value (reported by kind, so one bad element does not stop the array).
+pub enum Element<'a> {
+    /// An object.
+    Object(Record<'a>),
+    /// Anything else: `"an array"`, `"a string"`, `"a number"`, `"a boolean"` or `"null"`.
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for Element<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ElementVisitor;
+        impl<'de> Visitor<'de> for ElementVisitor {
+            type Value = Element<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
+                f.write_str("any JSON value")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut fields = Vec::with_capacity(24);
-                while let Some(key) = map.next_key::<Key<'de>>()? {
-                    let value: &'de RawValue = map.next_value()?;
-                    fields.push((key.0, value));
-                }
-                Ok(TopLevel(fields))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let TopLevel(fields) = TopVisitor.visit_map(map)?;
+                let parsed = fields.iter().map(|_| OnceCell::new()).collect();
+                Ok(Element::Object(Record { fields, parsed }))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Element::Other("an array"))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Element::Other("a string"))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Element::Other("a number"))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Element::Other("a number"))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Element::Other("a number"))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Element::Other("a boolean"))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Element::Other("null"))
             }
         }
-        deserializer.deserialize_map(TopVisitor)
+        deserializer.deserialize_any(ElementVisitor)
     }
 }
 

@@ -1,1 +1,16 @@
-//! placeholder
+//! Where CloudTrail comes from: [`input::expand`] turns paths into an ordered list of inputs,
+//! [`decode::read_input`] reads one (gzip sniffed by magic bytes), and [`shape::parse`] finds the
+//! records in any of the shapes CloudTrail is found in, reporting every [`Problem`] it meets.
+//!
+//! The design decision: a bad file or record is a value, not an error that stops the run —
+//! every problem carries its file, record index or line and byte offset, and the caller counts
+//! it, so nothing is dropped without being counted.
+#![deny(missing_docs)]
+
+pub mod decode;
+pub mod input;
+pub mod problem;
+pub mod shape;
+
+pub use input::Input;
+pub use problem::Problem;

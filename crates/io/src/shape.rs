@@ -1,0 +1,298 @@
+//! Finding records in text of any shape CloudTrail is found in: the S3 delivery envelope
+//! `{"Records": [...]}`, a JSON array, one object, JSON lines, and the EventBridge envelope —
+//! in any mix — while recognising integrity digests and reporting everything malformed.
+
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use tripline_event::{Element, Record, RecordError};
+
+use crate::problem::Problem;
+
+/// What the parser found, in file order.
+pub enum Item<'a> {
+    /// A record.
+    Record {
+        /// 0-based index among the file's records.
+        index: usize,
+        /// The line, for JSON lines.
+        line: Option<usize>,
+        /// The record.
+        record: Record<'a>,
+    },
+    /// A problem; `record` is set when it is one record's (and counts as a bad record).
+    Problem(Problem),
+    /// An integrity digest, which is not evaluated.
+    Digest,
+}
+
+struct Ctx<'s, 'a> {
+    label: &'s str,
+    next_index: usize,
+    on: &'s mut dyn FnMut(Item<'a>),
+}
+
+impl<'a> Ctx<'_, 'a> {
+    fn problem(&mut self, record: Option<usize>, line: Option<usize>, offset: Option<usize>, reason: String) {
+        let p = Problem { file: self.label.to_owned(), record, line, offset, reason, warning: false };
+        (self.on)(Item::Problem(p));
+    }
+
+    /// One JSON value that should be a record (or an envelope of one).
+    fn element(&mut self, element: Element<'a>, line: Option<usize>) {
+        let index = self.next_index;
+        self.next_index += 1;
+        let record = match element {
+            Element::Object(record) => record,
+            Element::Other(kind) => {
+                return self.problem(Some(index), line, None, format!("record is {kind}, not a JSON object"));
+            }
+        };
+        self.object(index, record, line);
+    }
+
+    fn object(&mut self, index: usize, record: Record<'a>, line: Option<usize>) {
+        if record.raw("digestStartTime").is_some() && record.raw("digestEndTime").is_some() {
+            self.next_index -= 1;
+            return (self.on)(Item::Digest);
+        }
+        if let Some(records) = record.raw("Records") {
+            // A delivery envelope inside JSON lines or an array: its records are the file's.
+            self.next_index -= 1;
+            return self.array(records.get(), line);
+        }
+        if let (Some(kind), Some(detail)) = (record.str("detail-type"), record.raw("detail")) {
+            if !kind.ends_with("via CloudTrail") {
+                return self.problem(Some(index), line, None, format!("EventBridge event `{kind}` is not a CloudTrail record"));
+            }
+            return match Record::from_raw(detail) {
+                Ok(inner) => self.validated(index, inner, line),
+                Err(e) => self.problem(Some(index), line, None, format!("EventBridge `detail`: {e}")),
+            };
+        }
+        self.validated(index, record, line);
+    }
+
+    fn validated(&mut self, index: usize, record: Record<'a>, line: Option<usize>) {
+        match record.validate() {
+            Ok(()) => (self.on)(Item::Record { index, line, record }),
+            Err(e) => self.problem(Some(index), line, None, e.to_string()),
+        }
+    }
+
+    /// A JSON array of records, streamed so one bad element leaves the others readable.
+    fn array(&mut self, text: &'a str, line: Option<usize>) {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let result = ArraySeed { ctx: self, line }.deserialize(&mut de).and_then(|()| de.end());
+        if let Err(e) = result {
+            self.json_error(text, &e, line, "the rest of the array could not be read");
+        }
+    }
+
+    fn json_error(&mut self, text: &str, e: &serde_json::Error, line: Option<usize>, consequence: &str) {
+        let offset = offset_of(text, e.line(), e.column());
+        let at_line = line.or(Some(e.line()));
+        let index = self.next_index;
+        let what = if e.is_eof() { "JSON ends early (truncated file?)" } else { "malformed JSON" };
+        self.problem(Some(index), at_line, Some(offset), format!("{what} at record {index}: {e}; {consequence}"));
+    }
+}
+
+/// The byte offset of serde_json's 1-based line and column.
+fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let line_start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    (line_start + column.saturating_sub(1)).min(text.len())
+}
+
+struct ArraySeed<'c, 's, 'a> {
+    ctx: &'c mut Ctx<'s, 'a>,
+    line: Option<usize>,
+}
+
+impl<'a> DeserializeSeed<'a> for ArraySeed<'_, '_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'a>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'a> Visitor<'a> for ArraySeed<'_, '_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of CloudTrail records")
+    }
+    fn visit_seq<A: SeqAccess<'a>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(element) = seq.next_element::<Element<'a>>()? {
+            self.ctx.element(element, self.line);
+        }
+        Ok(())
+    }
+}
+
+/// The S3 delivery envelope, streamed: `Records` read element by element, other keys skipped.
+struct EnvelopeSeed<'c, 's, 'a> {
+    ctx: &'c mut Ctx<'s, 'a>,
+}
+
+impl<'a> Visitor<'a> for EnvelopeSeed<'_, '_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a CloudTrail delivery file")
+    }
+    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'a, str>>()? {
+            if key == "Records" {
+                map.next_value_seed(ArraySeed { ctx: &mut *self.ctx, line: None })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `{"Records":` at the start: the common case, read in one streaming pass.
+fn starts_with_records_key(body: &str) -> bool {
+    let rest = body.strip_prefix('{').map(str::trim_start);
+    rest.and_then(|r| r.strip_prefix("\"Records\"")).is_some_and(|r| r.trim_start().starts_with(':'))
+}
+
+/// JSON lines: the first line is a complete value and more follows it.
+fn looks_like_json_lines(body: &str) -> bool {
+    let Some((first, rest)) = body.split_once('\n') else { return false };
+    !rest.trim().is_empty() && serde_json::from_str::<IgnoredAny>(first).is_ok()
+}
+
+/// Calls `on` with every record, problem and digest found in `text`.
+pub fn parse<'a>(label: &str, text: &'a str, on: &mut dyn FnMut(Item<'a>)) {
+    let mut ctx = Ctx { label, next_index: 0, on };
+    let body = text.trim_start();
+    if body.trim_end().is_empty() {
+        return ctx.problem(None, None, Some(0), "empty file: no records".to_owned());
+    }
+    if body.starts_with('[') {
+        return ctx.array(text, None);
+    }
+    if starts_with_records_key(body) {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let result = de.deserialize_map(EnvelopeSeed { ctx: &mut ctx }).and_then(|()| de.end());
+        if let Err(e) = result {
+            ctx.json_error(text, &e, None, "the rest of the file could not be read");
+        }
+        return;
+    }
+    if looks_like_json_lines(body) {
+        return json_lines(&mut ctx, text);
+    }
+    // One value, or several concatenated (pretty-printed objects one after another).
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Element<'a>>();
+    loop {
+        match stream.next() {
+            Some(Ok(element)) => ctx.element(element, None),
+            Some(Err(e)) => {
+                ctx.json_error(text, &e, None, "the rest of the file could not be read");
+                break;
+            }
+            None => break,
+        }
+    }
+}
+
+fn json_lines<'a>(ctx: &mut Ctx<'_, 'a>, text: &'a str) {
+    let mut offset = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let start = offset;
+        offset += line.len();
+        let content = line.trim();
+        if content.is_empty() {
+            continue;
+        }
+        let number = Some(i + 1);
+        match Record::parse(line) {
+            Ok(record) => {
+                let index = ctx.next_index;
+                ctx.next_index += 1;
+                ctx.object(index, record, number);
+            }
+            Err(RecordError::NotAnObject) if content.starts_with('[') => {
+                let trimmed = line.trim();
+                ctx.array(trimmed, number);
+            }
+            Err(e) => {
+                let index = ctx.next_index;
+                ctx.next_index += 1;
+                ctx.problem(Some(index), number, Some(start), e.to_string());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (records as `index:eventName`, problems as `record/line: reason-prefix`, digests)
+    fn run(text: &str) -> (Vec<String>, Vec<Problem>, usize) {
+        let (mut records, mut problems, mut digests) = (vec![], vec![], 0);
+        parse("f", text, &mut |item| match item {
+            Item::Record { index, record, .. } => records.push(format!("{index}:{}", record.str("eventName").unwrap_or_default())),
+            Item::Problem(p) => problems.push(p),
+            Item::Digest => digests += 1,
+        });
+        (records, problems, digests)
+    }
+
+    #[test]
+    fn delivery_envelope_array_object_and_lines_all_read() {
+        let envelope = r#"{"Records":[{"eventName":"A"},{"eventName":"B"}]}"#;
+        assert_eq!(run(envelope).0, vec!["0:A", "1:B"]);
+        assert_eq!(run(r#"[{"eventName":"A"}]"#).0, vec!["0:A"]);
+        assert_eq!(run("{\n  \"eventName\": \"A\"\n}\n").0, vec!["0:A"]);
+        assert_eq!(run("{\"eventName\":\"A\"}\n{\"eventName\":\"B\"}\n").0, vec!["0:A", "1:B"]);
+    }
+
+    #[test]
+    fn eventbridge_envelope_yields_its_detail() {
+        let text = r#"{"version":"0","detail-type":"AWS API Call via CloudTrail","source":"aws.ec2","detail":{"eventName":"CreateSecurityGroup"}}"#;
+        assert_eq!(run(text).0, vec!["0:CreateSecurityGroup"]);
+        let other = r#"{"detail-type":"EC2 Instance State-change Notification","detail":{"state":"running"}}"#;
+        assert!(run(other).1[0].reason.contains("not a CloudTrail record"));
+    }
+
+    #[test]
+    fn bad_lines_are_reported_and_the_rest_still_read() {
+        let text = "{\"eventName\":\"A\"}\n{\"eventName\": tru}\n7\n{\"eventSource\":\"x\"}\n{\"eventName\":\"B\"}\n";
+        let (records, problems, _) = run(text);
+        assert_eq!(records, vec!["0:A", "4:B"]);
+        let located: Vec<(Option<usize>, Option<usize>)> = problems.iter().map(|p| (p.record, p.line)).collect();
+        assert_eq!(located, vec![(Some(1), Some(2)), (Some(2), Some(3)), (Some(3), Some(4))]);
+        assert!(problems[0].reason.starts_with("malformed JSON"));
+        assert_eq!(problems[0].offset, Some(18));
+        assert!(problems[1].reason.contains("not a JSON object"));
+        assert!(problems[2].reason.contains("eventName"));
+    }
+
+    #[test]
+    fn non_objects_inside_records_are_counted_not_fatal() {
+        let (records, problems, _) = run(r#"{"Records":[{"eventName":"A"}, 5, [1], {"eventName":"B"}]}"#);
+        assert_eq!(records, vec!["0:A", "3:B"]);
+        assert_eq!(problems.iter().map(|p| p.record).collect::<Vec<_>>(), vec![Some(1), Some(2)]);
+    }
+
+    #[test]
+    fn truncated_envelope_keeps_complete_records_and_reports_offset() {
+        let text = r#"{"Records":[{"eventName":"A"},{"eventName":"B"},{"eventNa"#;
+        let (records, problems, _) = run(text);
+        assert_eq!(records, vec!["0:A", "1:B"]);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].reason.contains("truncated"), "{}", problems[0].reason);
+        assert_eq!(problems[0].record, Some(2));
+    }
+
+    #[test]
+    fn digests_and_empty_files() {
+        let digest = r#"{"awsAccountId":"1","digestStartTime":"t","digestEndTime":"t","logFiles":[]}"#;
+        assert_eq!(run(digest), (vec![], vec![], 1));
+        assert!(run("  \n").1[0].reason.starts_with("empty file"));
+    }
+}
