@@ -1,0 +1,151 @@
+//! One rule matching one record, with the record's context.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tripline_event::context::{actor, indicators, security_group_changes, Actor, Indicators, SgChange};
+use tripline_event::path::scalar_text;
+use tripline_event::time::parse_event_time;
+use tripline_event::{fields, Field, Record};
+use tripline_rule::{Rule, Severity};
+
+/// Where a record came from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct InputRef {
+    /// The file, or `<stdin>`.
+    pub file: String,
+    /// The record's 0-based index in the file.
+    pub record: usize,
+    /// The line, for JSON lines input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+/// What a responder needs beyond the top-level fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Context {
+    /// `recipientAccountId`: whose resources were touched.
+    pub recipient_account_id: Option<String>,
+    /// `errorCode`, when the call failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// `errorMessage`, when the call failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// ARNs, IP addresses and account ids found anywhere in the record.
+    pub indicators: Indicators,
+    /// The normalised security-group change list (empty for other calls).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub security_group_changes: Vec<SgChange>,
+}
+
+/// One rule matching one record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Signal {
+    /// The rule's id.
+    pub rule_id: String,
+    /// The rule's title, placeholders filled from the record.
+    pub rule_title: String,
+    /// The rule's severity.
+    pub severity: Severity,
+    /// The rule's risk score.
+    pub risk_score: u8,
+    /// `eventID`.
+    pub event_id: Option<String>,
+    /// `eventTime` as written.
+    pub event_time: Option<String>,
+    /// `eventName`.
+    pub event_name: String,
+    /// `eventSource`.
+    pub event_source: Option<String>,
+    /// `awsRegion`.
+    pub aws_region: Option<String>,
+    /// The caller's account (`userIdentity.accountId`, else `recipientAccountId`).
+    pub account_id: Option<String>,
+    /// The caller.
+    pub actor: Actor,
+    /// `sourceIPAddress`.
+    pub source_ip: Option<String>,
+    /// `userAgent`.
+    pub user_agent: Option<String>,
+    /// The rule's summary attributes and their values.
+    pub summary: Map<String, Value>,
+    /// Everything else a responder needs.
+    pub context: Context,
+    /// Where the record came from.
+    pub input: InputRef,
+    /// The rendered dedup key (empty when the rule has no dedup).
+    #[serde(skip)]
+    pub dedup_key: String,
+    /// Parsed `eventTime`, for windows.
+    #[serde(skip)]
+    pub time: Option<DateTime<Utc>>,
+}
+
+fn text(record: &Record<'_>, key: &str) -> Option<String> {
+    record.str(key).map(|s| s.into_owned())
+}
+
+/// Summary attribute names that mean "every ARN in the record" (Panther's `p_any_aws_arns`).
+const ANY_ARNS: &[&str] = &["any_aws_arns", "p_any_aws_arns"];
+
+fn summary(rule: &Rule, record: &Record<'_>, found: &Indicators) -> Map<String, Value> {
+    let mut out = Map::new();
+    for name in &rule.meta.summary_attributes {
+        let value = if ANY_ARNS.contains(&name.as_str()) {
+            Value::from(found.arns.iter().cloned().collect::<Vec<_>>())
+        } else {
+            // Case-insensitive, as Panther's summary attributes are (`sourceIpAddress`).
+            let mut values = Vec::new();
+            Field::resolve(name).ignoring_case().any_value(record, &mut |v| {
+                values.push(scalar_text(v).map_or_else(|| v.clone(), Value::String));
+                false
+            });
+            match values.len() {
+                0 => Value::Null,
+                1 => values.pop().unwrap_or(Value::Null),
+                _ => Value::Array(values),
+            }
+        };
+        out.insert(name.clone(), value);
+    }
+    out
+}
+
+impl Signal {
+    /// Builds the signal for `rule` matching `record`.
+    #[must_use]
+    pub fn build(rule: &Rule, record: &Record<'_>, input: InputRef) -> Self {
+        let found = indicators(&record.to_value());
+        let actor = actor(record);
+        let recipient = text(record, fields::RECIPIENT_ACCOUNT_ID);
+        let event_time = text(record, fields::EVENT_TIME);
+        Self {
+            rule_id: rule.meta.id.clone(),
+            rule_title: tripline_rule::Template::parse(&rule.meta.title)
+                .map_or_else(|_| rule.meta.title.clone(), |t| t.render(record)),
+            severity: rule.meta.severity(),
+            risk_score: rule.meta.risk_score(),
+            event_id: text(record, fields::EVENT_ID),
+            time: event_time.as_deref().and_then(parse_event_time),
+            event_time,
+            event_name: text(record, fields::EVENT_NAME).unwrap_or_default(),
+            event_source: text(record, fields::EVENT_SOURCE),
+            aws_region: text(record, fields::AWS_REGION),
+            account_id: actor.account_id.clone().or_else(|| recipient.clone()),
+            source_ip: text(record, fields::SOURCE_IP_ADDRESS),
+            user_agent: text(record, fields::USER_AGENT),
+            summary: summary(rule, record, &found),
+            context: Context {
+                recipient_account_id: recipient,
+                error_code: text(record, fields::ERROR_CODE),
+                error_message: text(record, fields::ERROR_MESSAGE),
+                indicators: found,
+                security_group_changes: security_group_changes(record),
+            },
+            actor,
+            input,
+            dedup_key: rule.alerting.dedup.as_ref().map(|d| d.key.render(record)).unwrap_or_default(),
+        }
+    }
+}
