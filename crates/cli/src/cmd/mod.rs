@@ -1,0 +1,49 @@
+//! The subcommands: a plain enum and a `match`.
+
+mod rules;
+mod scan;
+mod test;
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+/// How a run ended; the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ExitStatus {
+    /// 0: ran, nothing found.
+    Success,
+    /// 1: alerts raised (scan) or failures found (test).
+    Findings,
+    /// 2: input or rule errors; what could be processed still was.
+    Error,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        match status {
+            ExitStatus::Success => Self::SUCCESS,
+            ExitStatus::Findings => Self::from(1),
+            ExitStatus::Error => Self::from(2),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Scan CloudTrail logs (files, folders, `-` for stdin) with the rules.
+    Scan(scan::Args),
+    /// Run every rule's inline tests, offline.
+    Test(test::Args),
+    /// List rules or show one.
+    #[command(subcommand)]
+    Rules(rules::Command),
+}
+
+pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
+    match command {
+        Command::Scan(args) => scan::run(&args),
+        Command::Test(args) => test::run(&args),
+        Command::Rules(command) => rules::run(&command),
+    }
+}

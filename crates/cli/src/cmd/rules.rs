@@ -1,0 +1,138 @@
+//! `tripline rules list` and `tripline rules show ID`.
+
+use std::io::Write;
+
+use anyhow::bail;
+use serde_json::json;
+use tripline_io::sink::text::table;
+use tripline_rule::Rule;
+
+use super::ExitStatus;
+use crate::ruleset::{self, RuleArgs};
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A table.
+    Text,
+    /// One JSON object per rule.
+    Jsonl,
+}
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// List the loaded rules.
+    List {
+        #[command(flatten)]
+        rules: RuleArgs,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Show one rule: metadata, condition, alerting options and triage guide.
+    Show {
+        /// The rule id.
+        id: String,
+        #[command(flatten)]
+        rules: RuleArgs,
+    },
+}
+
+fn rule_json(rule: &Rule) -> serde_json::Value {
+    let m = &rule.meta;
+    json!({
+        "id": m.id, "title": m.title, "severity": m.severity(), "risk_score": m.risk_score(),
+        "origin": m.origin, "tags": m.tags, "mitre": m.mitre, "tests": rule.tests.len(),
+        "source": m.source.as_ref().map(|p| p.display().to_string()),
+        "description": m.description, "references": m.references, "false_positives": m.false_positives,
+    })
+}
+
+pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match command {
+        Command::List { rules, format } => {
+            let set = ruleset::load(rules);
+            set.report(true);
+            match format {
+                Format::Jsonl => {
+                    for rule in &set.rules {
+                        writeln!(out, "{}", rule_json(rule))?;
+                    }
+                }
+                Format::Text => {
+                    let rows: Vec<Vec<String>> = set
+                        .rules
+                        .iter()
+                        .map(|r| {
+                            vec![
+                                r.meta.id.clone(),
+                                r.meta.severity().to_string(),
+                                r.meta.risk_score().to_string(),
+                                r.meta.origin.clone().unwrap_or_else(|| "tripline".into()),
+                                r.tests.len().to_string(),
+                                r.meta.title.clone(),
+                            ]
+                        })
+                        .collect();
+                    out.write_all(table(&["ID", "SEVERITY", "RISK", "ORIGIN", "TESTS", "TITLE"], &rows).as_bytes())?;
+                    writeln!(out, "{} rule(s)", set.rules.len())?;
+                }
+            }
+            Ok(if set.has_errors() { ExitStatus::Error } else { ExitStatus::Success })
+        }
+        Command::Show { id, rules } => {
+            let set = ruleset::load(rules);
+            set.report(true);
+            let Some(rule) = set.rules.iter().find(|r| r.meta.id == *id) else {
+                bail!("no rule with id `{id}`; `tripline rules list` shows the loaded rules");
+            };
+            out.write_all(show(rule).as_bytes())?;
+            Ok(ExitStatus::Success)
+        }
+    }
+}
+
+fn show(rule: &Rule) -> String {
+    use std::fmt::Write as _;
+    let m = &rule.meta;
+    let mut s = String::new();
+    let list = |v: &[String]| if v.is_empty() { "-".to_owned() } else { v.join(", ") };
+    let _ = writeln!(s, "id:          {}", m.id);
+    let _ = writeln!(s, "title:       {}", m.title);
+    let _ = writeln!(s, "origin:      {}", m.origin.as_deref().unwrap_or("tripline"));
+    let _ = writeln!(s, "source:      {}", m.source.as_ref().map_or("-".into(), |p| p.display().to_string()));
+    let _ = writeln!(s, "severity:    {} (risk score {})", m.severity(), m.risk_score());
+    let _ = writeln!(s, "mitre:       {}", list(&m.mitre));
+    let _ = writeln!(s, "tags:        {}", list(&m.tags));
+    let _ = writeln!(s, "author:      {}", list(&m.author));
+    let _ = writeln!(s, "condition:   {}", rule.expr);
+    let _ = writeln!(s, "scope:       {:?}", rule.scope);
+    match &rule.alerting.dedup {
+        Some(d) => {
+            let _ = writeln!(s, "dedup:       key `{}`, period {}", d.key.source(), humantime::format_duration(d.period));
+        }
+        None => {
+            let _ = writeln!(s, "dedup:       none (one alert per signal)");
+        }
+    }
+    let _ = writeln!(s, "threshold:   {}", rule.alerting.threshold);
+    if let Some(sch) = rule.alerting.schedule {
+        let _ = writeln!(s, "schedule:    every {}, looking back {}, at most {} alerts per execution",
+            humantime::format_duration(sch.interval), humantime::format_duration(sch.lookback), sch.max_alerts);
+    }
+    let _ = writeln!(s, "summary:     {}", list(&m.summary_attributes));
+    let _ = writeln!(s, "tests:       {}", rule.tests.len());
+    let _ = writeln!(s, "\ndescription:\n  {}", m.description.trim().replace('\n', "\n  "));
+    for (heading, items) in [("references", &m.references), ("false positives", &m.false_positives)] {
+        if !items.is_empty() {
+            let _ = writeln!(s, "\n{heading}:");
+            for item in items {
+                let _ = writeln!(s, "  - {item}");
+            }
+        }
+    }
+    if !m.triage.trim().is_empty() {
+        let _ = writeln!(s, "\ntriage:\n  {}", m.triage.trim().replace('\n', "\n  "));
+    }
+    s
+}

@@ -1,0 +1,166 @@
+//! `tripline scan PATH...`: evaluate the rules over CloudTrail logs.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+use rayon::prelude::*;
+use tripline_alert::{raise, Signal};
+use tripline_engine::EngineBuilder;
+use tripline_io::input::expand;
+use tripline_io::sink::{jsonl, text};
+
+use super::ExitStatus;
+use crate::pipeline::{scan_input, FileOutcome, TimeRange};
+use crate::ruleset::{self, RuleArgs};
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A readable table of alerts.
+    Text,
+    /// One JSON object per line: every signal, then every alert (the contract in the README).
+    Jsonl,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Files or folders of CloudTrail logs (gzip or plain JSON); `-` reads stdin.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Only records at or after this time (RFC 3339, or a date such as 2024-08-01).
+    #[arg(long, value_parser = parse_time)]
+    since: Option<DateTime<Utc>>,
+    /// Only records before this time (RFC 3339, or a date).
+    #[arg(long, value_parser = parse_time)]
+    until: Option<DateTime<Utc>>,
+    /// Print only problems, not the summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Some(t) = tripline_event::time::parse_event_time(text) {
+        return Ok(t);
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| format!("`{text}` is not a time: use RFC 3339 (2024-08-01T12:00:00Z) or a date (2024-08-01)"))
+}
+
+/// Totals over every input.
+#[derive(Default)]
+struct Totals {
+    files: u64,
+    records: u64,
+    bad_records: u64,
+    insights: u64,
+    digests: u64,
+    outside_range: u64,
+    bad_files: u64,
+    bytes: u64,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
+    let started = Instant::now();
+    let ruleset = ruleset::load(&args.rules);
+    ruleset.report(args.quiet);
+    let mut builder = EngineBuilder::new();
+    for rule in &ruleset.rules {
+        builder.add(rule.clone());
+    }
+    let engine = builder.build().map_err(anyhow::Error::msg)?;
+
+    let expanded = expand(&args.paths);
+    let range = TimeRange { since: args.since, until: args.until };
+    let progress = progress_bar(expanded.inputs.len());
+    let outcomes: Vec<FileOutcome> = expanded
+        .inputs
+        .par_iter()
+        .map(|input| {
+            let outcome = scan_input(&engine, input, range);
+            progress.inc(1);
+            outcome
+        })
+        .collect();
+    progress.finish_and_clear();
+
+    let mut totals = Totals { digests: expanded.digests.len() as u64, files: expanded.inputs.len() as u64, ..Totals::default() };
+    let mut problems = expanded.problems;
+    let mut rule_of = Vec::new();
+    let mut signals: Vec<Signal> = Vec::new();
+    for outcome in outcomes {
+        totals.records += outcome.records;
+        totals.bytes += outcome.raw_bytes;
+        totals.bad_records += outcome.bad_records;
+        totals.insights += outcome.insights;
+        totals.digests += outcome.digests;
+        totals.outside_range += outcome.outside_range;
+        totals.bad_files += u64::from(outcome.has_errors());
+        problems.extend(outcome.problems);
+        for (rule, signal) in outcome.signals {
+            rule_of.push(rule);
+            signals.push(signal);
+        }
+    }
+    for problem in &problems {
+        eprintln!("{problem}");
+    }
+    let rules: Vec<&tripline_rule::Rule> = engine.rules().iter().map(AsRef::as_ref).collect();
+    let outcome = raise(&rules, &rule_of, &signals);
+
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match args.format {
+        Format::Jsonl => {
+            for signal in &signals {
+                jsonl::write_signal(&mut out, signal)?;
+            }
+            for alert in &outcome.alerts {
+                jsonl::write_alert(&mut out, alert)?;
+            }
+        }
+        Format::Text => text::write_alerts(&mut out, &outcome.alerts, &signals)?,
+    }
+    out.flush().context("failed to write results")?;
+
+    if !args.quiet {
+        let dropped: u64 = outcome.dropped.values().sum();
+        for (rule, n) in &outcome.dropped {
+            eprintln!("warning: rule `{rule}` reached max_alerts: {n} alert(s) not raised");
+        }
+        eprintln!(
+            "scanned {} file(s), {:.1} MB ({} with errors, {} digest file(s) skipped), {} record(s) ({} bad, {} insight, {} outside --since/--until); {} signal(s), {} alert(s) ({} dropped by max_alerts, {} signal(s) below threshold) in {:.2}s",
+            totals.files, totals.bytes as f64 / 1e6, totals.bad_files, totals.digests, totals.records, totals.bad_records, totals.insights, totals.outside_range,
+            signals.len(), outcome.alerts.len(), dropped, outcome.below_threshold, started.elapsed().as_secs_f64()
+        );
+    }
+    let input_errors = problems.iter().any(|p| !p.warning);
+    Ok(if input_errors || ruleset.has_errors() {
+        ExitStatus::Error
+    } else if outcome.alerts.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Findings
+    })
+}
+
+/// A progress bar on stderr, only when stderr is a terminal and there is enough to wait for.
+fn progress_bar(inputs: usize) -> indicatif::ProgressBar {
+    if inputs < 64 || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(inputs as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed}") {
+        bar.set_style(style);
+    }
+    bar
+}

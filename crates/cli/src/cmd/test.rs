@@ -1,0 +1,127 @@
+//! `tripline test [PATH...]`: run every rule's inline tests offline, explaining each failure.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tripline_alert::{InputRef, Signal};
+use tripline_engine::{explain::explain, naive, Engine, EngineBuilder};
+use tripline_event::OwnedRecord;
+use tripline_rule::{Rule, RuleTest};
+
+use super::ExitStatus;
+use crate::ruleset::{self, RuleArgs};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Rule files or folders to test, beside the built-in pack (same as --rules).
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// Fail rules with fewer tests than this; above 1, also rules without both a matching and
+    /// a non-matching case.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    min_tests: usize,
+    /// Print only failures.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn indent(text: &str, by: &str) -> String {
+    text.lines().map(|l| format!("{by}{l}\n")).collect()
+}
+
+/// Runs one case; `None` when it passes, else why not.
+fn run_case(engine: &Engine, index: usize, rule: &Rule, case: &RuleTest) -> Option<String> {
+    let owned = match OwnedRecord::from_value(&case.log) {
+        Ok(owned) => owned,
+        Err(e) => return Some(format!("the test's log is not a usable record: {e}")),
+    };
+    let record = owned.record().expect("from_value checked the record");
+    if let Err(e) = record.validate() {
+        return Some(format!("the test's log is not a usable record: {e}"));
+    }
+    let mut matches = Vec::new();
+    engine.evaluate(&record, &mut matches);
+    let matched = matches.contains(&index);
+    let reference = tripline_engine::in_scope(rule, &record) && naive::evaluate(&rule.expr, &record);
+    if matched != reference {
+        return Some(format!("internal error: the compiled engine says {matched}, the reference evaluator {reference}; please report this"));
+    }
+    if matched != case.expected {
+        let verdict = if case.expected { "expected a match, got none" } else { "expected no match, but the rule matched" };
+        return Some(format!("{verdict}\n{}", indent(&explain(rule, &record).tree, "    ")));
+    }
+    if !matched {
+        return None;
+    }
+    let signal = Signal::build(rule, &record, InputRef { file: "<test>".into(), record: 0, line: None });
+    let mut wrong = Vec::new();
+    if let Some(title) = case.expect_title.as_ref().filter(|t| **t != signal.rule_title) {
+        wrong.push(format!("title: expected `{title}`, got `{}`", signal.rule_title));
+    }
+    if let Some(sev) = case.expect_severity.filter(|s| *s != signal.severity) {
+        wrong.push(format!("severity: expected {sev}, got {}", signal.severity));
+    }
+    if let Some(key) = case.expect_dedup_key.as_ref().filter(|k| **k != signal.dedup_key) {
+        wrong.push(format!("dedup key: expected `{key}`, got `{}`", signal.dedup_key));
+    }
+    (!wrong.is_empty()).then(|| wrong.join("; "))
+}
+
+fn coverage_problem(rule: &Rule, min_tests: usize) -> Option<String> {
+    let n = rule.tests.len();
+    if n < min_tests {
+        return Some(format!("has {n} test(s); --min-tests needs {min_tests}"));
+    }
+    let positive = rule.tests.iter().any(|t| t.expected);
+    let negative = rule.tests.iter().any(|t| !t.expected);
+    (min_tests > 1 && !(positive && negative)).then(|| "needs both a matching and a non-matching test".to_owned())
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
+    let mut rule_args = args.rules.clone();
+    rule_args.rules.extend(args.paths.iter().cloned());
+    let ruleset = ruleset::load(&rule_args);
+    ruleset.report(args.quiet);
+    let mut builder = EngineBuilder::new();
+    for rule in &ruleset.rules {
+        builder.add(Arc::clone(rule));
+    }
+    let engine = builder.build().map_err(anyhow::Error::msg)?;
+    let (mut passed, mut failed, mut cases) = (0, 0, 0);
+    for (index, rule) in engine.rules().iter().enumerate() {
+        let mut failures = Vec::new();
+        if let Some(problem) = coverage_problem(rule, args.min_tests) {
+            failures.push(problem);
+        }
+        for case in &rule.tests {
+            cases += 1;
+            if let Some(why) = run_case(&engine, index, rule, case) {
+                let at = case.line.map(|l| format!(" (line {l})")).unwrap_or_default();
+                failures.push(format!("test `{}`{at}: {why}", case.name));
+            }
+        }
+        if failures.is_empty() {
+            passed += 1;
+            if !args.quiet {
+                println!("ok    {}  ({} test(s))", rule.meta.id, rule.tests.len());
+            }
+        } else {
+            failed += 1;
+            let file = rule.meta.source.as_ref().map(|p| format!("  [{}]", p.display())).unwrap_or_default();
+            println!("FAIL  {}{file}", rule.meta.id);
+            for f in failures {
+                print!("{}", indent(&format!("✗ {f}"), "      "));
+            }
+        }
+    }
+    println!("{passed} rule(s) passed, {failed} failed; {cases} test case(s)");
+    Ok(if ruleset.has_errors() {
+        ExitStatus::Error
+    } else if failed > 0 {
+        ExitStatus::Findings
+    } else {
+        ExitStatus::Success
+    })
+}

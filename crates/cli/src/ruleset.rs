@@ -1,0 +1,119 @@
+//! Loading rules: the built-in pack compiled into the binary, plus any files or folders given
+//! with `--rules`. One bad file never stops the others; every diagnostic is printed.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tripline_lang::{Diagnostic, Level};
+use tripline_rule::Rule;
+
+include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+
+/// The options every rule-using command shares.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RuleArgs {
+    /// Add rule files or folders (repeatable).
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Leave the built-in rule pack out.
+    #[arg(long)]
+    pub no_builtin: bool,
+}
+
+/// Rules loaded, and what went wrong.
+#[derive(Default)]
+pub struct RuleSet {
+    pub rules: Vec<Arc<Rule>>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Files whose rules were refused.
+    pub refused_files: usize,
+    pub builtin: usize,
+}
+
+impl RuleSet {
+    pub fn has_errors(&self) -> bool {
+        self.refused_files > 0
+    }
+
+    /// Prints every diagnostic and a one-line load summary to stderr.
+    pub fn report(&self, quiet: bool) {
+        for d in &self.diagnostics {
+            eprintln!("{d}");
+        }
+        let warned = self.diagnostics.iter().filter(|d| d.level == Level::Warning).count();
+        if !quiet || self.has_errors() {
+            eprintln!(
+                "rules: {} loaded ({} built-in), {} warning(s), {} file(s) refused",
+                self.rules.len(),
+                self.builtin,
+                warned,
+                self.refused_files
+            );
+        }
+    }
+
+    fn add_file(&mut self, path: &Path, text: &str, seen: &mut HashSet<String>) {
+        let loaded = tripline_lang::compile(path, text);
+        if loaded.has_errors() {
+            self.refused_files += 1;
+        }
+        self.diagnostics.extend(loaded.diagnostics);
+        for rule in loaded.rules {
+            if !seen.insert(rule.meta.id.clone()) {
+                self.refused_files += 1;
+                let d = Diagnostic::error(path, tripline_lang::native::file_start(), format!("rule id `{}` is already loaded; this copy is ignored", rule.meta.id))
+                    .with_hint("give each rule a unique id, or pass --no-builtin to replace the built-in pack");
+                self.diagnostics.push(d);
+                continue;
+            }
+            self.rules.push(Arc::new(rule));
+        }
+    }
+}
+
+fn is_rule_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "yml" || e == "yaml")
+}
+
+/// Loads the built-in pack (unless `--no-builtin`) and every `--rules` path.
+pub fn load(args: &RuleArgs) -> RuleSet {
+    let mut set = RuleSet::default();
+    let mut seen = HashSet::new();
+    if !args.no_builtin {
+        for (path, text) in BUILTIN_RULES {
+            set.add_file(Path::new(path), text, &mut seen);
+        }
+        set.builtin = set.rules.len();
+    }
+    for root in &args.rules {
+        let files: Vec<PathBuf> = if root.is_dir() {
+            walkdir::WalkDir::new(root)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file() && is_rule_file(e.path()))
+                .map(walkdir::DirEntry::into_path)
+                .collect()
+        } else {
+            vec![root.clone()]
+        };
+        for file in files {
+            match std::fs::read_to_string(&file) {
+                Ok(text) => set.add_file(&file, &text, &mut seen),
+                Err(e) => {
+                    set.refused_files += 1;
+                    set.diagnostics.push(Diagnostic {
+                        path: file.clone(),
+                        line: 0,
+                        column: 0,
+                        level: Level::Error,
+                        message: format!("cannot read rule file: {e}"),
+                        hint: None,
+                    });
+                }
+            }
+        }
+    }
+    set
+}

@@ -1,0 +1,102 @@
+//! A readable table for the terminal: one row per alert, with the first signal's actor,
+//! source and what changed.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use tripline_alert::{Alert, Signal};
+use tripline_event::context::SgChange;
+
+/// Pads cells to the widest in each column.
+#[must_use]
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let last = cells.len().saturating_sub(1);
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i == last {
+                out.push_str(cell);
+            } else {
+                let _ = write!(out, "{cell:<w$}  ");
+            }
+        }
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+/// One line per normalised security-group change: `sg-1 ingress tcp 22 from 0.0.0.0/0 (world)`.
+#[must_use]
+pub fn describe_change(c: &SgChange) -> String {
+    let ports = match (c.from_port, c.to_port) {
+        (Some(f), Some(t)) if f == t => f.to_string(),
+        (Some(-1), _) | (None, _) | (_, None) => "all ports".to_owned(),
+        (Some(f), Some(t)) => format!("{f}-{t}"),
+    };
+    let action = serde_json::to_value(c.action).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let direction = serde_json::to_value(c.direction).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let protocol = match c.protocol.as_deref() {
+        None | Some("-1") => "all protocols",
+        Some(p) => p,
+    };
+    format!(
+        "{action} {direction} {} {protocol} {ports} {} {} ({})",
+        c.group.as_deref().unwrap_or("<group?>"),
+        if c.direction == tripline_event::context::Direction::Egress { "to" } else { "from" },
+        c.peer.as_deref().unwrap_or("<peer?>"),
+        c.exposure.as_str()
+    )
+}
+
+/// Writes the alerts table, and under it each alert's changes.
+///
+/// # Errors
+/// Writing to `out` failed.
+pub fn write_alerts(out: &mut dyn Write, alerts: &[Alert], signals: &[Signal]) -> io::Result<()> {
+    if alerts.is_empty() {
+        return writeln!(out, "no alerts");
+    }
+    let rows: Vec<Vec<String>> = alerts
+        .iter()
+        .map(|a| {
+            let first = a.signals.first().map(|&i| &signals[i]);
+            let actor = first.and_then(|s| s.actor.arn.clone().or_else(|| s.actor.kind.clone())).unwrap_or_default();
+            let source = first.and_then(|s| s.source_ip.clone()).unwrap_or_default();
+            vec![
+                a.first_seen.clone().unwrap_or_default(),
+                a.severity.to_string(),
+                a.rule_id.clone(),
+                a.event_count.to_string(),
+                actor,
+                source,
+                a.title.clone(),
+            ]
+        })
+        .collect();
+    out.write_all(table(&["FIRST SEEN", "SEVERITY", "RULE", "EVENTS", "ACTOR", "SOURCE", "TITLE"], &rows).as_bytes())?;
+    let mut details = String::new();
+    for a in alerts {
+        let changes: Vec<&SgChange> = a.signals.iter().flat_map(|&i| &signals[i].context.security_group_changes).collect();
+        if changes.is_empty() {
+            continue;
+        }
+        let _ = writeln!(details, "\n{} {} ({}):", a.rule_id, a.first_seen.as_deref().unwrap_or(""), a.alert_id);
+        for c in changes.iter().take(20) {
+            let _ = writeln!(details, "  {}", describe_change(c));
+        }
+        if changes.len() > 20 {
+            let _ = writeln!(details, "  … and {} more changes", changes.len() - 20);
+        }
+    }
+    out.write_all(details.as_bytes())
+}
