@@ -90,6 +90,13 @@ impl SgChange {
         self.action != Action::Revoke
     }
 
+    /// True when the change lets more traffic in: an ingress grant, or a rule modified in
+    /// place (its direction is not in the request, so it is treated as the riskier one).
+    #[must_use]
+    pub fn opens_ingress(&self) -> bool {
+        self.opens() && self.direction != Direction::Egress
+    }
+
     /// Whether the change's protocol and port range include TCP/UDP `port`.
     #[must_use]
     pub fn covers_port(&self, port: u16) -> bool {

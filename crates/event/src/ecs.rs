@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use crate::context::security_group_changes;
+use crate::context::{security_group_changes, Exposure, SgChange};
 use crate::fields;
 use crate::maptext::map_text;
 use crate::path::{is_empty, scalar_text, FieldKind, FieldPath};
@@ -81,8 +81,9 @@ pub enum Computed {
     TlsProtocol,
     /// `tls.version`: `1.3` from `TLSv1.3`.
     TlsVersion,
-    /// `tripline.sg.exposure`: the exposure of each normalised security-group change.
-    SgExposure,
+    /// `tripline.sg.ingress_opened_to`: the reach of each change that opens ingress
+    /// (authorize-ingress, or a rule modified in place), `world`, `private` or `specific`.
+    SgIngressOpenedTo,
     /// `tripline.sg.world_admin_ports`: administrative ports a change opens to the world.
     SgWorldAdminPorts,
 }
@@ -112,7 +113,7 @@ pub fn resolve(name: &str) -> Option<FieldKind> {
         "aws.cloudtrail.console_login.additional_eventdata.login_to" => Computed::ConsoleLoginTo,
         "tls.version_protocol" => Computed::TlsProtocol,
         "tls.version" => Computed::TlsVersion,
-        "tripline.sg.exposure" => Computed::SgExposure,
+        "tripline.sg.ingress_opened_to" => Computed::SgIngressOpenedTo,
         "tripline.sg.world_admin_ports" => Computed::SgWorldAdminPorts,
         _ => return None,
     };
@@ -187,9 +188,10 @@ impl Computed {
                 .and_then(text),
             Self::TlsProtocol => split_tls(record).and_then(|(p, _)| text(p)),
             Self::TlsVersion => split_tls(record).and_then(|(_, v)| text(v)),
-            Self::SgExposure => {
+            Self::SgIngressOpenedTo => {
                 let exposures: Vec<Value> = security_group_changes(record)
                     .into_iter()
+                    .filter(SgChange::opens_ingress)
                     .map(|c| Value::String(c.exposure.as_str().to_owned()))
                     .collect();
                 (!exposures.is_empty()).then_some(Value::Array(exposures))
@@ -197,7 +199,7 @@ impl Computed {
             Self::SgWorldAdminPorts => {
                 let mut ports: Vec<u16> = security_group_changes(record)
                     .iter()
-                    .filter(|c| c.opens() && c.exposure == crate::context::Exposure::World)
+                    .filter(|c| c.opens_ingress() && c.exposure == Exposure::World)
                     .flat_map(|c| ADMIN_PORTS.iter().copied().filter(|p| c.covers_port(*p)))
                     .collect();
                 ports.sort_unstable();
@@ -275,5 +277,38 @@ mod tests {
         let r = json!({"eventName": "X", "requestParameters": {"groupId": "sg-1", "ports": [22, 80]}});
         assert_eq!(ecs("aws.cloudtrail.flattened.request_parameters.groupId", &r), Some(json!("sg-1")));
         assert_eq!(ecs("aws.cloudtrail.request_parameters", &r), Some(json!("{groupId=sg-1, ports=[22, 80]}")));
+    }
+}
+
+#[cfg(test)]
+mod derived_tests {
+    use super::*;
+    use crate::path::Field;
+    use crate::record::OwnedRecord;
+    use serde_json::json;
+
+    fn all(name: &str, record: &Value) -> Vec<Value> {
+        let owned = OwnedRecord::from_value(record).expect("object");
+        let record = owned.record().expect("object");
+        let mut out = Vec::new();
+        Field::resolve(name).any_value(&record, &mut |v| {
+            out.push(v.clone());
+            false
+        });
+        out
+    }
+
+    #[test]
+    fn world_admin_ports_come_only_from_world_ingress_covering_them() {
+        let ingress = |cidr: &str, from: i64, to: i64| json!({"eventName": "AuthorizeSecurityGroupIngress", "requestParameters": {
+            "groupId": "sg-1", "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": from, "toPort": to,
+            "ipRanges": {"items": [{"cidrIp": cidr}]}}]}}});
+        assert_eq!(all("tripline.sg.world_admin_ports", &ingress("0.0.0.0/0", 20, 23)), vec![json!(22), json!(23)]);
+        assert!(all("tripline.sg.world_admin_ports", &ingress("0.0.0.0/0", 443, 443)).is_empty());
+        assert!(all("tripline.sg.world_admin_ports", &ingress("10.0.0.0/8", 22, 22)).is_empty());
+        assert_eq!(all("tripline.sg.ingress_opened_to", &ingress("0.0.0.0/0", 443, 443)), vec![json!("world")]);
+        let egress = json!({"eventName": "AuthorizeSecurityGroupEgress", "requestParameters": {"groupId": "sg-1",
+            "ipPermissions": {"items": [{"ipProtocol": "-1", "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}});
+        assert!(all("tripline.sg.ingress_opened_to", &egress).is_empty());
     }
 }
