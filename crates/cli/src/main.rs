@@ -1,7 +1,6 @@
 //! `tripline`: detection for CloudTrail. One module per subcommand in `cmd/`.
 
 mod cmd;
-mod pipeline;
 mod ruleset;
 
 use std::process::ExitCode;

@@ -10,6 +10,7 @@
 pub mod decode;
 pub mod input;
 pub mod problem;
+pub mod scan;
 pub mod shape;
 pub mod sink;
 

@@ -13,7 +13,7 @@ use tripline_io::input::expand;
 use tripline_io::sink::{jsonl, text};
 
 use super::ExitStatus;
-use crate::pipeline::{scan_input, FileOutcome, TimeRange};
+use tripline_io::scan::{scan_input, FileOutcome, TimeRange};
 use crate::ruleset::{self, RuleArgs};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

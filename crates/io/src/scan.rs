@@ -1,18 +1,20 @@
 //! Scanning one input: decode, find records, filter by time, evaluate, build signals.
-//! Inputs are scanned in parallel; each yields a [`FileOutcome`] merged in input order.
+//! Callers scan inputs in parallel; each yields a [`FileOutcome`], merged in input order.
 
 use chrono::{DateTime, Utc};
 use tripline_alert::{InputRef, Signal};
 use tripline_engine::Engine;
 use tripline_event::{fields, time::parse_event_time};
-use tripline_io::decode::read_input;
-use tripline_io::shape::{parse, Item};
-use tripline_io::{Input, Problem};
+use crate::decode::{read_input, Decoded};
+use crate::shape::{parse, Item};
+use crate::{Input, Problem};
 
 /// `--since`/`--until` bounds on `eventTime` (inclusive since, exclusive until).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TimeRange {
+    /// Records before this are skipped.
     pub since: Option<DateTime<Utc>>,
+    /// Records at or after this are skipped.
     pub until: Option<DateTime<Utc>>,
 }
 
@@ -29,30 +31,44 @@ impl TimeRange {
 /// What scanning one input found.
 #[derive(Default)]
 pub struct FileOutcome {
+    /// Records read.
     pub records: u64,
+    /// Records that could not be used (each has a problem).
     pub bad_records: u64,
+    /// CloudTrail Insights records among `records`.
     pub insights: u64,
+    /// Digest documents found inside the input.
     pub digests: u64,
+    /// Records skipped by `--since`/`--until` (or without a usable `eventTime` when filtering).
     pub outside_range: u64,
+    /// Problems, in the order met.
     pub problems: Vec<Problem>,
     /// (rule index, signal), in record order.
     pub signals: Vec<(usize, Signal)>,
+    /// Bytes read before decompression.
     pub raw_bytes: u64,
 }
 
 impl FileOutcome {
     /// Any problem that is not a warning: the run exits 2.
+    #[must_use]
     pub fn has_errors(&self) -> bool {
         self.problems.iter().any(|p| !p.warning)
     }
 }
 
+/// Reads and scans one input.
+#[must_use]
 pub fn scan_input(engine: &Engine, input: &Input, range: TimeRange) -> FileOutcome {
-    let label = input.label();
-    let decoded = read_input(input);
+    scan_decoded(engine, &input.label(), read_input(input), range)
+}
+
+/// Scans text already read (benchmarks feed it from memory).
+#[must_use]
+pub fn scan_decoded(engine: &Engine, label: &str, decoded: Decoded, range: TimeRange) -> FileOutcome {
     let mut out = FileOutcome { problems: decoded.problems, raw_bytes: decoded.raw_bytes, ..FileOutcome::default() };
     let mut matches = Vec::new();
-    parse(&label, &decoded.text, &mut |item| match item {
+    parse(label, &decoded.text, &mut |item| match item {
         Item::Record { index, line, record } => {
             out.records += 1;
             if record.is_insight() {
@@ -68,7 +84,7 @@ pub fn scan_input(engine: &Engine, input: &Input, range: TimeRange) -> FileOutco
             matches.clear();
             engine.evaluate(&record, &mut matches);
             for &rule in &matches {
-                let input = InputRef { file: label.clone(), record: index, line };
+                let input = InputRef { file: label.to_owned(), record: index, line };
                 out.signals.push((rule, Signal::build(&engine.rules()[rule], &record, input)));
             }
         }
