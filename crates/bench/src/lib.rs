@@ -146,8 +146,13 @@ impl Gen {
 
     fn record(&mut self, account: &str, region: &str, sg_per_mille: u32) -> Value {
         self.time += Duration::milliseconds(i64::from(self.rng.u32(50..900)));
-        let (identity, ip, ua) = self.identity(account);
-        let (name, service, params, response, read_only) = if self.rng.u32(..1000) < sg_per_mille {
+        let sg_change = self.rng.u32(..1000) < sg_per_mille;
+        let (mut identity, mut ip, mut ua) = self.identity(account);
+        // AWS services do not change security groups on their own behalf: people and roles do.
+        while sg_change && identity["type"] == "AWSService" {
+            (identity, ip, ua) = self.identity(account);
+        }
+        let (name, service, params, response, read_only) = if sg_change {
             let (n, s, p, r) = self.sg_change(account);
             (n, s, p, r, false)
         } else {

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use tripline_event::{Element, Record, RecordError};
+use tripline_event::{Element, Record};
 
 use crate::problem::Problem;
 
@@ -213,10 +213,6 @@ fn json_lines<'a>(ctx: &mut Ctx<'_, 'a>, text: &'a str) {
                 let index = ctx.next_index;
                 ctx.next_index += 1;
                 ctx.object(index, record, number);
-            }
-            Err(RecordError::NotAnObject) if content.starts_with('[') => {
-                let trimmed = line.trim();
-                ctx.array(trimmed, number);
             }
             Err(e) => {
                 let index = ctx.next_index;

@@ -1,0 +1,76 @@
+//! `tripline test` and `tripline rules` as processes.
+
+mod common;
+
+use common::{jsonl, tripline};
+
+fn write_rule(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("temp dir is writable");
+    path.display().to_string()
+}
+
+#[test]
+fn every_builtin_rule_passes_its_tests_with_both_kinds_of_case() {
+    let run = tripline(&["test", "--min-tests", "2"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("17 rule(s) passed, 0 failed"), "{}", run.stdout);
+    for id in ["cca-fc9-b0e", "AWS.EC2.SecurityGroupModified", "29052c19-ff3e-42fd-8363-7be14d7c5469",
+        "7b3da11a-60a2-412e-8aa7-011e1eb9ed47", "378f9024-8a0c-46a5-aa08-ce147ac73a4e"] {
+        assert!(run.stdout.contains(&format!("ok    {id}")), "seed {id} missing:\n{}", run.stdout);
+    }
+}
+
+#[test]
+fn a_failing_case_is_explained_and_exits_1() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write_rule(dir.path(), "r.yml", "id: needs-error\ntitle: T\nseverity: low\ndetection:\n  sel:\n    eventName: CreateSecurityGroup\n    errorCode|exists: true\n  condition: sel\ntests:\n  - name: matches\n    expected: true\n    log: {eventVersion: '1.09', eventName: CreateSecurityGroup, eventSource: ec2.amazonaws.com, eventTime: '2024-08-01T10:00:00Z'}\n");
+    let run = tripline(&["test", "--no-builtin", &file]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("FAIL  needs-error"), "{}", run.stdout);
+    assert!(run.stdout.contains("expected a match, got none"), "{}", run.stdout);
+    assert!(run.stdout.contains("✓ eventName == \"CreateSecurityGroup\"  [record has: CreateSecurityGroup]"), "{}", run.stdout);
+    assert!(run.stdout.contains("✗ errorCode exists  [field absent]"), "{}", run.stdout);
+}
+
+#[test]
+fn min_tests_needs_positive_and_negative_cases() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write_rule(dir.path(), "r.yml", "id: only-positive\ntitle: T\nseverity: low\ndetection:\n  sel:\n    eventName: CreateSecurityGroup\n  condition: sel\ntests:\n  - name: a\n    expected: true\n    log: {eventName: CreateSecurityGroup}\n  - name: b\n    expected: true\n    log: {eventName: CreateSecurityGroup}\n");
+    assert_eq!(tripline(&["test", "--no-builtin", &file, "--min-tests", "1"]).code, 0);
+    let run = tripline(&["test", "--no-builtin", &file, "--min-tests", "2"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("needs both a matching and a non-matching test"), "{}", run.stdout);
+}
+
+#[test]
+fn a_bad_rule_file_reports_every_problem_and_the_others_still_load() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_rule(dir.path(), "bad.yml", "id: bad\ntitle: Bad\nseverity: urgent\ndetection:\n  sel:\n    eventName|contians: X\n  condition: sel or missing\n");
+    write_rule(dir.path(), "good.yml", "id: good\ntitle: Good\nseverity: low\ndetection:\n  sel:\n    eventName: X\n  condition: sel\n");
+    let run = tripline(&["rules", "list", "--no-builtin", "--rules", &dir.path().display().to_string(), "--format", "jsonl"]);
+    assert_eq!(run.code, 2);
+    let ids: Vec<String> = jsonl(&run.stdout).iter().map(|r| r["id"].as_str().unwrap_or_default().to_owned()).collect();
+    assert_eq!(ids, vec!["good"]);
+    for needle in ["bad.yml:3:11: error: unknown severity `urgent`", "bad.yml:6:5: error: unknown modifier `contians`", "bad.yml:7:14: error: the condition names `missing`", "hint: supported modifiers"] {
+        assert!(run.stderr.contains(needle), "no `{needle}` in:\n{}", run.stderr);
+    }
+}
+
+#[test]
+fn rules_list_and_show() {
+    let list = tripline(&["rules", "list", "--format", "jsonl"]);
+    assert_eq!(list.code, 0);
+    let rules = jsonl(&list.stdout);
+    assert_eq!(rules.len(), 17);
+    let elastic = rules.iter().find(|r| r["id"] == "29052c19-ff3e-42fd-8363-7be14d7c5469").expect("the Elastic seed");
+    assert_eq!((elastic["severity"].as_str(), elastic["risk_score"].as_u64()), (Some("low"), Some(21)));
+    let show = tripline(&["rules", "show", "378f9024-8a0c-46a5-aa08-ce147ac73a4e"]);
+    assert_eq!(show.code, 0);
+    for needle in ["schedule:    every 10m, looking back 1h, at most 100 alerts per execution", "Investigating AWS RDS Security Group Creation", "mitre:       TA0003, T1136, T1136.003"] {
+        assert!(show.stdout.contains(needle), "no `{needle}` in:\n{}", show.stdout);
+    }
+    let missing = tripline(&["rules", "show", "nope"]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("no rule with id `nope`"));
+}
