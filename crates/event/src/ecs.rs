@@ -86,6 +86,10 @@ pub enum Computed {
     SgIngressOpenedTo,
     /// `tripline.sg.world_admin_ports`: administrative ports a change opens to the world.
     SgWorldAdminPorts,
+    /// `tripline.sg.group`: the security group a call concerns, whatever the request shape
+    /// (`groupId`, `groupName`, `ModifySecurityGroupRulesRequest.GroupId`, RDS/ElastiCache/
+    /// Redshift group names).
+    SgGroup,
 }
 
 /// Resolves an ECS or Tripline-derived name; `None` for anything else (a CloudTrail path).
@@ -115,6 +119,7 @@ pub fn resolve(name: &str) -> Option<FieldKind> {
         "tls.version" => Computed::TlsVersion,
         "tripline.sg.ingress_opened_to" => Computed::SgIngressOpenedTo,
         "tripline.sg.world_admin_ports" => Computed::SgWorldAdminPorts,
+        "tripline.sg.group" => Computed::SgGroup,
         _ => return None,
     };
     Some(FieldKind::Computed(computed))
@@ -196,6 +201,10 @@ impl Computed {
                     .collect();
                 (!exposures.is_empty()).then_some(Value::Array(exposures))
             }
+            Self::SgGroup => {
+                let from_changes = security_group_changes(record).into_iter().find_map(|c| c.group);
+                from_changes.or_else(|| group_of_request(record)).map(Value::String)
+            }
             Self::SgWorldAdminPorts => {
                 let mut ports: Vec<u16> = security_group_changes(record)
                     .iter()
@@ -208,6 +217,16 @@ impl Computed {
             }
         }
     }
+}
+
+/// The group named by a request that carries no rule changes (create, delete, modify-instance).
+fn group_of_request(record: &Record<'_>) -> Option<String> {
+    const KEYS: [&str; 6] = ["groupId", "groupName", "dBSecurityGroupName", "cacheSecurityGroupName", "clusterSecurityGroupName", "GroupId"];
+    let params = record.value(fields::REQUEST_PARAMETERS)?;
+    let response = record.value(fields::RESPONSE_ELEMENTS);
+    KEYS.iter()
+        .find_map(|k| params.get(*k).and_then(scalar_text))
+        .or_else(|| response.and_then(|r| r.get("groupId")).and_then(scalar_text))
 }
 
 #[cfg(test)]
@@ -296,6 +315,17 @@ mod derived_tests {
             false
         });
         out
+    }
+
+    #[test]
+    fn the_group_is_found_in_every_request_shape() {
+        let modify = json!({"eventName": "ModifySecurityGroupRules", "requestParameters": {"ModifySecurityGroupRulesRequest": {"GroupId": "sg-9",
+            "SecurityGroupRule": {"SecurityGroupRuleId": "sgr-1", "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv4": "0.0.0.0/0"}}}}});
+        assert_eq!(all("tripline.sg.group", &modify), vec![json!("sg-9")]);
+        let create = json!({"eventName": "CreateSecurityGroup", "requestParameters": {"groupName": "web"}, "responseElements": {"groupId": "sg-2"}});
+        assert_eq!(all("tripline.sg.group", &create), vec![json!("web")]);
+        let rds = json!({"eventName": "CreateDBSecurityGroup", "requestParameters": {"dBSecurityGroupName": "legacy-db"}});
+        assert_eq!(all("tripline.sg.group", &rds), vec![json!("legacy-db")]);
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
                                 r.meta.id.clone(),
                                 r.meta.severity().to_string(),
                                 r.meta.risk_score().to_string(),
-                                r.meta.origin.clone().unwrap_or_else(|| "tripline".into()),
+                                r.meta.origin.as_deref().and_then(|o| o.split_whitespace().next()).unwrap_or("tripline").to_owned(),
                                 r.tests.len().to_string(),
                                 r.meta.title.clone(),
                             ]

@@ -49,8 +49,9 @@ pub fn describe_change(c: &SgChange) -> String {
         None | Some("-1") => "all protocols",
         Some(p) => p,
     };
+    let direction = if c.direction == tripline_event::context::Direction::Unspecified { String::new() } else { format!(" {direction}") };
     format!(
-        "{action} {direction} {} {protocol} {ports} {} {} ({})",
+        "{action}{direction} {} {protocol} {ports} {} {} ({})",
         c.group.as_deref().unwrap_or("<group?>"),
         if c.direction == tripline_event::context::Direction::Egress { "to" } else { "from" },
         c.peer.as_deref().unwrap_or("<peer?>"),

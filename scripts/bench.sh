@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Whole-process benchmark: generates a seeded corpus (default 200,000 records, gzipped delivery
+# files), then measures on one core, in one run:
+#   1. gunzip alone over the same files with the same decompressor (flate2 + zlib-rs),
+#   2. `tripline scan` with the built-in pack (RAYON_NUM_THREADS=1),
+#   3. `tripline scan` on all cores,
+# and prints records/second and each scan's ratio to gunzip alone.
+#   usage: scripts/bench.sh [RECORDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+records=${1:-200000}
+corpus=target/bench-corpus-$records
+cargo build --release --locked -q -p tripline-cli -p tripline-bench
+if [ ! -d "$corpus" ]; then
+  ./target/release/tripline-gen write "$corpus" "$records" 1000 7 5
+fi
+now() { date +%s.%N; }
+best() { # best of 3 wall-clock seconds of "$@"
+  local best=999999
+  for _ in 1 2 3; do
+    local t0; t0=$(now); "$@" >/dev/null 2>&1 || [ $? -eq 1 ]; local t1; t1=$(now)
+    best=$(awk -v a="$t0" -v b="$t1" -v m="$best" 'BEGIN { d = b - a; print (d < m) ? d : m }')
+  done
+  echo "$best"
+}
+gunzip_s=$(best ./target/release/tripline-gen gunzip "$corpus")
+scan1_s=$(best env RAYON_NUM_THREADS=1 ./target/release/tripline scan "$corpus" --format jsonl -q)
+scanN_s=$(best ./target/release/tripline scan "$corpus" --format jsonl -q)
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+awk -v n="$records" -v g="$gunzip_s" -v s1="$scan1_s" -v sn="$scanN_s" 'BEGIN {
+  printf "gunzip alone (1 core):      %.3fs  %9.0f records/s\n", g, n / g
+  printf "scan, built-in (1 core):    %.3fs  %9.0f records/s  %.2fx gunzip\n", s1, n / s1, s1 / g
+  printf "scan, built-in (all cores): %.3fs  %9.0f records/s  %.2fx gunzip\n", sn, n / sn, sn / g
+}'
