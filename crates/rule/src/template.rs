@@ -46,7 +46,8 @@ impl Template {
                         parts.push(Part::Text(std::mem::take(&mut text)));
                     }
                     parts.push(Part::Field(Field::resolve(name)));
-                    for _ in 0..=end {
+                    // Skip the name and the closing brace (counted in characters, not bytes).
+                    for _ in 0..=rest[..end].chars().count() {
                         chars.next();
                     }
                 }
@@ -104,6 +105,13 @@ mod tests {
         let record = owned.record().expect("object");
         let t = Template::parse("by {userIdentity.arn} {{literal}} {missing}").expect("valid");
         assert_eq!(t.render(&record), "by arn:a {literal} <none>");
+    }
+
+    #[test]
+    fn non_ascii_text_around_placeholders_survives() {
+        let owned = OwnedRecord::from_value(&json!({"eventName": "X"})).expect("object");
+        let t = Template::parse("ü {eventName} ✓ {ünï} é").expect("valid");
+        assert_eq!(t.render(&owned.record().expect("object")), "ü X ✓ <none> é");
     }
 
     #[test]

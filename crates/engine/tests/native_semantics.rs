@@ -1,0 +1,83 @@
+//! What the native detection syntax means: (detection, matching record, non-matching record)
+//! triples, each evaluated by the compiled engine and by the naive interpreter.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use tripline_engine::{naive, EngineBuilder};
+use tripline_event::OwnedRecord;
+
+fn base() -> Value {
+    json!({
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/deployer/ci", "accountId": "111122223333"},
+        "eventTime": "2024-08-01T10:00:00Z", "eventSource": "ec2.amazonaws.com", "eventName": "AuthorizeSecurityGroupIngress",
+        "awsRegion": "eu-west-1", "sourceIPAddress": "198.51.100.7", "userAgent": "Terraform/1.9.3 terraform-provider-aws/5.61.0",
+        "requestParameters": {"groupId": "sg-1", "ipPermissions": {"items": [
+            {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}, {"cidrIp": "0.0.0.0/0"}]}}]}},
+        "responseElements": {"_return": true}, "eventID": "e-1", "eventType": "AwsApiCall", "recipientAccountId": "111122223333"
+    })
+}
+
+fn with(changes: &[(&str, Value)]) -> Value {
+    let mut r = base();
+    for (path, value) in changes {
+        let mut at = &mut r;
+        let parts: Vec<&str> = path.split('.').collect();
+        for part in &parts[..parts.len() - 1] {
+            at = &mut at[*part];
+        }
+        if value.is_null() {
+            at.as_object_mut().expect("an object").remove(parts[parts.len() - 1]);
+        } else {
+            at[parts[parts.len() - 1]] = value.clone();
+        }
+    }
+    r
+}
+
+fn verdicts(detection: &str, record: &Value) -> (bool, bool) {
+    let text = format!("id: t\ntitle: t\nseverity: low\ndetection:\n{detection}\n");
+    let loaded = tripline_lang::compile(Path::new("t.yml"), &text);
+    assert!(!loaded.has_errors(), "{detection}\n{:?}", loaded.diagnostics);
+    let rule = loaded.rules.into_iter().next().expect("one rule");
+    let owned = OwnedRecord::from_value(record).expect("object");
+    let rec = owned.record().expect("object");
+    let naive = naive::evaluate(&rule.expr, &rec);
+    let mut builder = EngineBuilder::new();
+    builder.add(Arc::new(rule));
+    let mut matched = Vec::new();
+    builder.build().expect("compiles").evaluate(&rec, &mut matched);
+    (!matched.is_empty(), naive)
+}
+
+#[test]
+fn detection_semantics_table() {
+    let table: Vec<(&str, Value, Value)> = vec![
+        ("  s:\n    eventName: authorizesecuritygroupingress\n  condition: s", base(), with(&[("eventName", json!("RevokeSecurityGroupIngress"))])),
+        ("  s:\n    eventName|cased: AuthorizeSecurityGroupIngress\n  condition: s", base(), with(&[("eventName", json!("authorizesecuritygroupingress"))])),
+        ("  s:\n    userAgent: terraform*\n  condition: s", base(), with(&[("userAgent", json!("aws-cli/2"))])),
+        ("  s:\n    userAgent: '*provider-aws/5.?1.0'\n  condition: s", base(), with(&[("userAgent", json!("provider-aws/5.1.0"))])),
+        ("  s:\n    userAgent|contains|all: [terraform, provider]\n  condition: s", base(), with(&[("userAgent", json!("Terraform/1.9.3"))])),
+        ("  s:\n    userIdentity.arn|endswith: /ci\n  condition: s", base(), with(&[("userIdentity.arn", json!("arn:aws:iam::1:user/ci-bot"))])),
+        ("  s:\n    requestParameters.ipPermissions.items.ipRanges.items.cidrIp: 0.0.0.0/0\n  condition: s", base(), with(&[("requestParameters.ipPermissions.items", json!([{"ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}}]))])),
+        ("  s:\n    sourceIPAddress|cidr: 198.51.100.0/24\n  condition: s", base(), with(&[("sourceIPAddress", json!("AWS Internal"))])),
+        ("  s:\n    requestParameters.ipPermissions.items.fromPort|lte: 22\n  condition: s", base(), with(&[("requestParameters.ipPermissions.items", json!([{"fromPort": 443}]))])),
+        ("  s:\n    requestParameters.ipPermissions.items.fromPort: 22\n  condition: s", base(), with(&[("requestParameters.ipPermissions.items", json!([{"fromPort": "23"}]))])),
+        ("  s:\n    eventID|re: '^e-\\d+$'\n  condition: s", base(), with(&[("eventID", json!("x-1"))])),
+        ("  s:\n    errorCode: null\n  condition: s", base(), with(&[("errorCode", json!("AccessDenied"))])),
+        ("  s:\n    errorCode: null\n  condition: s", with(&[("errorCode", json!(""))]), with(&[("errorCode", json!("AccessDenied"))])),
+        ("  s:\n    errorCode|exists: false\n  condition: s", base(), with(&[("errorCode", json!("AccessDenied"))])),
+        ("  s:\n    event.outcome|cased: success\n    event.action|cased: AuthorizeSecurityGroupIngress\n  condition: s", base(), with(&[("errorMessage", json!("denied"))])),
+        ("  sel_a:\n    eventName: X\n  sel_b:\n    awsRegion: eu-west-1\n  condition: 1 of sel_*", base(), with(&[("awsRegion", json!("us-east-1"))])),
+        ("  a:\n    awsRegion: eu-west-1\n  _skip:\n    eventName: X\n  condition: all of them", base(), with(&[("awsRegion", json!("us-east-1"))])),
+        ("  a:\n    awsRegion: eu-west-1\n  b:\n    eventName: X\n  condition: a and not b", base(), with(&[("eventName", json!("X"))])),
+        ("  s:\n    - awsRegion: us-east-1\n    - eventSource: ec2.amazonaws.com\n  condition: s", base(), with(&[("eventSource", json!("rds.amazonaws.com"))])),
+        ("  s:\n    requestParameters|contains: '\"cidrIp\":\"0.0.0.0/0\"'\n  condition: s", base(), with(&[("requestParameters.ipPermissions", json!({}))])),
+    ];
+    for (detection, yes, no) in &table {
+        assert_eq!(verdicts(detection, yes), (true, true), "should match:\n{detection}");
+        assert_eq!(verdicts(detection, no), (false, false), "should not match:\n{detection}\n{no}");
+    }
+}
