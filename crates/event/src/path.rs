@@ -90,7 +90,7 @@ impl Field {
         match &self.kind {
             FieldKind::Path(path) => visit_path(record, path.segments(), self.ignore_case, f),
             FieldKind::Computed(computed) => match computed.compute(record) {
-                Some(Value::Array(items)) => items.iter().any(|v| f(v)),
+                Some(Value::Array(items)) => items.iter().any(&mut *f),
                 Some(value) => f(&value),
                 None => false,
             },
@@ -141,7 +141,7 @@ pub fn descend(
     f: &mut dyn FnMut(&Value) -> bool,
 ) -> bool {
     match (value, rest.split_first()) {
-        (Value::Array(items), None) => items.iter().any(|item| f(item)),
+        (Value::Array(items), None) => items.iter().any(&mut *f),
         (_, None) => f(value),
         (Value::Object(map), Some((key, tail))) => {
             let child = map.get(key.as_str()).or_else(|| {
