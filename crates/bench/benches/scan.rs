@@ -23,7 +23,7 @@ fn builtin_engine() -> tripline_engine::Engine {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "yml") {
                 let text = std::fs::read_to_string(&path).expect("rule files are readable");
-                for rule in tripline_lang::compile(&path, &text).rules {
+                for rule in tripline_lang::compile(&path, &text, &tripline_lang::Options::default()).rules {
                     builder.add(Arc::new(rule));
                 }
             }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tripline_lang::{Diagnostic, Level};
+use tripline_lang::{Diagnostic, Level, Options};
 use tripline_rule::Rule;
 
 include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
@@ -19,6 +19,19 @@ pub struct RuleArgs {
     /// Leave the built-in rule pack out.
     #[arg(long)]
     pub no_builtin: bool,
+    /// A value for a Sigma `%placeholder%` used with `|expand` (repeatable; commas separate
+    /// several values): `--placeholder Legitimate_Countries=DE,FR`.
+    #[arg(long = "placeholder", value_name = "NAME=VALUES", value_parser = parse_placeholder)]
+    pub placeholders: Vec<(String, Vec<String>)>,
+}
+
+fn parse_placeholder(text: &str) -> Result<(String, Vec<String>), String> {
+    let (name, values) = text.split_once('=').ok_or_else(|| format!("`{text}` is not NAME=VALUE[,VALUE…]"))?;
+    let name = name.trim().trim_matches('%');
+    if name.is_empty() {
+        return Err(format!("`{text}` names no placeholder"));
+    }
+    Ok((name.to_owned(), values.split(',').map(|v| v.trim().to_owned()).collect()))
 }
 
 /// Rules loaded, and what went wrong.
@@ -53,8 +66,8 @@ impl RuleSet {
         }
     }
 
-    fn add_file(&mut self, path: &Path, text: &str, seen: &mut HashSet<String>) {
-        let loaded = tripline_lang::compile(path, text);
+    fn add_file(&mut self, path: &Path, text: &str, seen: &mut HashSet<String>, options: &Options) {
+        let loaded = tripline_lang::compile(path, text, options);
         if loaded.has_errors() {
             self.refused_files += 1;
         }
@@ -80,9 +93,13 @@ fn is_rule_file(path: &Path) -> bool {
 pub fn load(args: &RuleArgs) -> RuleSet {
     let mut set = RuleSet::default();
     let mut seen = HashSet::new();
+    let mut options = Options::default();
+    for (name, values) in &args.placeholders {
+        options.placeholders.entry(name.clone()).or_default().extend(values.iter().cloned());
+    }
     if !args.no_builtin {
         for (path, text) in BUILTIN_RULES {
-            set.add_file(Path::new(path), text, &mut seen);
+            set.add_file(Path::new(path), text, &mut seen, &options);
         }
         set.builtin = set.rules.len();
     }
@@ -100,7 +117,7 @@ pub fn load(args: &RuleArgs) -> RuleSet {
         };
         for file in files {
             match std::fs::read_to_string(&file) {
-                Ok(text) => set.add_file(&file, &text, &mut seen),
+                Ok(text) => set.add_file(&file, &text, &mut seen, &options),
                 Err(e) => {
                     set.refused_files += 1;
                     set.diagnostics.push(Diagnostic {

@@ -33,6 +33,8 @@ pub(crate) enum Matcher {
     Regex(RegexSet),
     Cidr(Vec<IpNet>),
     Compare(CmpOp, f64),
+    /// Compared with another field's values, gathered per record.
+    FieldRef(Field, Case),
 }
 
 /// Lower-cases for case-insensitive comparison; ASCII takes the cheap path.
@@ -62,6 +64,25 @@ impl Node {
             Self::Not(c) => !c.evaluate(record),
             Self::Const(b) => *b,
             Self::Leaf(field, Matcher::Exists) => field.exists(record),
+            Self::Leaf(field, Matcher::FieldRef(other, case)) => {
+                let mut wanted: Vec<String> = Vec::new();
+                other.any_value(record, &mut |v| {
+                    if let Some(t) = value_text(v) {
+                        wanted.push(match case {
+                            Case::Insensitive => fold(&t).into_owned(),
+                            Case::Sensitive => t.into_owned(),
+                        });
+                    }
+                    false
+                });
+                !wanted.is_empty()
+                    && field.any_value(record, &mut |v| {
+                        value_text(v).is_some_and(|t| match case {
+                            Case::Insensitive => wanted.iter().any(|w| *w == fold(&t)),
+                            Case::Sensitive => wanted.iter().any(|w| *w == t),
+                        })
+                    })
+            }
             Self::Leaf(field, matcher) => field.any_value(record, &mut |v| matcher.passes(v)),
         }
     }
@@ -93,6 +114,7 @@ impl Matcher {
             Test::Regex(patterns) => Self::Regex(RegexSet::new(patterns).map_err(|e| e.to_string())?),
             Test::Cidr(nets) => Self::Cidr(nets.clone()),
             Test::Compare(op, bound) => Self::Compare(*op, *bound),
+            Test::FieldRef(other, case) => Self::FieldRef(other.clone(), *case),
         })
     }
 
@@ -130,6 +152,8 @@ impl Matcher {
                 .and_then(|t| t.trim().parse::<IpAddr>().ok())
                 .is_some_and(|ip| nets.iter().any(|n| n.contains(&ip))),
             Self::Compare(op, bound) => value_number(value).is_some_and(|n| op.holds(n, *bound)),
+            // Evaluated per record in `Node::evaluate`, which never calls `passes` for it.
+            Self::FieldRef(..) => false,
         }
     }
 }

@@ -27,6 +27,14 @@ pub fn predicate(p: &Predicate, record: &Record<'_>) -> bool {
     if p.test == Test::Exists {
         return p.field.exists(record);
     }
+    if let Test::FieldRef(other, case) = &p.test {
+        let mut wanted = Vec::new();
+        other.any_value(record, &mut |v| {
+            wanted.extend(value_text(v).map(|t| fold(&t, *case)));
+            false
+        });
+        return p.field.any_value(record, &mut |v| value_text(v).is_some_and(|t| wanted.contains(&fold(&t, *case))));
+    }
     p.field.any_value(record, &mut |v| value_passes(&p.test, v))
 }
 
@@ -64,5 +72,7 @@ pub fn value_passes(test: &Test, value: &Value) -> bool {
             .and_then(|t| t.trim().parse::<IpAddr>().ok())
             .is_some_and(|ip| nets.iter().any(|n| n.contains(&ip))),
         Test::Compare(op, bound) => value_number(value).is_some_and(|n| op.holds(n, *bound)),
+        // Needs the record: `predicate` handles it.
+        Test::FieldRef(..) => false,
     }
 }

@@ -39,7 +39,7 @@ fn with(changes: &[(&str, Value)]) -> Value {
 
 fn verdicts(detection: &str, record: &Value) -> (bool, bool) {
     let text = format!("id: t\ntitle: t\nseverity: low\ndetection:\n{detection}\n");
-    let loaded = tripline_lang::compile(Path::new("t.yml"), &text);
+    let loaded = tripline_lang::compile(Path::new("t.yml"), &text, &tripline_lang::Options::default());
     assert!(!loaded.has_errors(), "{detection}\n{:?}", loaded.diagnostics);
     let rule = loaded.rules.into_iter().next().expect("one rule");
     let owned = OwnedRecord::from_value(record).expect("object");

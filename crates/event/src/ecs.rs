@@ -90,6 +90,8 @@ pub enum Computed {
     /// (`groupId`, `groupName`, `ModifySecurityGroupRulesRequest.GroupId`, RDS/ElastiCache/
     /// Redshift group names).
     SgGroup,
+    /// `tripline.any_value`: every scalar anywhere in the record (Sigma keyword searches).
+    AnyValue,
 }
 
 /// Resolves an ECS or Tripline-derived name; `None` for anything else (a CloudTrail path).
@@ -120,6 +122,7 @@ pub fn resolve(name: &str) -> Option<FieldKind> {
         "tripline.sg.ingress_opened_to" => Computed::SgIngressOpenedTo,
         "tripline.sg.world_admin_ports" => Computed::SgWorldAdminPorts,
         "tripline.sg.group" => Computed::SgGroup,
+        "tripline.any_value" => Computed::AnyValue,
         _ => return None,
     };
     Some(FieldKind::Computed(computed))
@@ -201,6 +204,11 @@ impl Computed {
                     .collect();
                 (!exposures.is_empty()).then_some(Value::Array(exposures))
             }
+            Self::AnyValue => {
+                let mut leaves = Vec::new();
+                collect_scalars(&record.to_value(), &mut leaves);
+                Some(Value::Array(leaves))
+            }
             Self::SgGroup => {
                 let from_changes = security_group_changes(record).into_iter().find_map(|c| c.group);
                 from_changes.or_else(|| group_of_request(record)).map(Value::String)
@@ -216,6 +224,15 @@ impl Computed {
                 (!ports.is_empty()).then(|| Value::Array(ports.into_iter().map(Value::from).collect()))
             }
         }
+    }
+}
+
+fn collect_scalars(value: &Value, out: &mut Vec<Value>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| collect_scalars(v, out)),
+        Value::Object(map) => map.values().for_each(|v| collect_scalars(v, out)),
+        Value::Null => {}
+        scalar => out.push(scalar.clone()),
     }
 }
 

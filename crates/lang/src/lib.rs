@@ -10,10 +10,12 @@
 pub mod detection;
 pub mod diagnostic;
 pub mod native;
+pub mod sigma;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
+pub use detection::Options;
 pub use diagnostic::{Diagnostic, Level};
 use tripline_rule::Rule;
 
@@ -22,6 +24,8 @@ use tripline_rule::Rule;
 pub enum Frontend {
     /// Tripline's own YAML format.
     Native,
+    /// Sigma rules (SigmaHQ), as they are.
+    Sigma,
 }
 
 impl Frontend {
@@ -30,13 +34,15 @@ impl Frontend {
     pub fn name(self) -> &'static str {
         match self {
             Self::Native => "native",
+            Self::Sigma => "sigma",
         }
     }
 
     /// Recognises a rule file's format from its content.
     #[must_use]
-    pub fn detect(_path: &Path, _text: &str) -> Option<Self> {
-        Some(Self::Native)
+    pub fn detect(_path: &Path, text: &str) -> Option<Self> {
+        let first = yaml::parse(text).ok()?;
+        Some(if sigma::is_sigma(&first) { Self::Sigma } else { Self::Native })
     }
 }
 
@@ -60,12 +66,13 @@ impl Loaded {
     }
 }
 
-/// Parses and lowers one rule file.
+/// Parses and lowers one rule file, recognising its format from its content.
 #[must_use]
-pub fn compile(path: &Path, text: &str) -> Loaded {
+pub fn compile(path: &Path, text: &str, options: &Options) -> Loaded {
     let frontend = Frontend::detect(path, text).unwrap_or(Frontend::Native);
     let (rules, diagnostics) = match frontend {
-        Frontend::Native => native::compile(path, text),
+        Frontend::Native => native::compile(path, text, options),
+        Frontend::Sigma => sigma::compile(path, text, options),
     };
     Loaded { path: path.to_owned(), frontend, rules, diagnostics }
 }

@@ -71,6 +71,18 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     Ok(docs.first().map_or(Node { pos: Pos { line: 1, column: 1 }, kind: Kind::Null }, convert))
 }
 
+/// Parses every document of `text` (Sigma files hold a rule and its correlations).
+///
+/// # Errors
+/// The scanner's message and position.
+pub fn parse_all(text: &str) -> Result<Vec<Node>, SyntaxError> {
+    let docs = MarkedYaml::load_from_str(text).map_err(|e| SyntaxError {
+        pos: Pos { line: e.marker().line(), column: e.marker().col() + 1 },
+        message: e.info().to_owned(),
+    })?;
+    Ok(docs.iter().map(convert).collect())
+}
+
 fn convert(node: &MarkedYaml<'_>) -> Node {
     let pos = Pos { line: node.span.start.line(), column: node.span.start.col() + 1 };
     let kind = match &node.data {

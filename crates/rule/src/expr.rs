@@ -79,6 +79,8 @@ pub enum Test {
     Cidr(Vec<IpNet>),
     /// A number compared with a bound.
     Compare(CmpOp, f64),
+    /// Equal to a value of another field of the same record (Sigma's `fieldref`).
+    FieldRef(Field, Case),
 }
 
 /// One field and what is asked of it: true when any of the field's values passes.
@@ -185,6 +187,7 @@ impl fmt::Display for Predicate {
                 write_list(f, nets, ToString::to_string)
             }
             Test::Compare(op, bound) => write!(f, "{field} {} {bound}", op.symbol()),
+            Test::FieldRef(other, c) => write!(f, "{field} == field {other}{}", case(c)),
         }
     }
 }

@@ -2,9 +2,10 @@
 //! to one [`Expr`]. Shared by the native format and (later) Sigma itself.
 
 pub mod condition;
+pub mod values;
 pub mod wildcard;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use ipnet::IpNet;
@@ -15,13 +16,30 @@ use crate::diagnostic::Diagnostic;
 use crate::yaml::{Kind, Node, Pos};
 use condition::{name_matches, Cond};
 
-/// The modifiers the detection syntax understands.
+use values::Transform;
+
+/// The modifiers that choose how a value is compared (at most one per field).
 pub const MODIFIERS: &[&str] =
-    &["contains", "startswith", "endswith", "re", "cidr", "exists", "gt", "gte", "lt", "lte", "cased", "all"];
+    &["contains", "startswith", "endswith", "re", "cidr", "exists", "gt", "gte", "lt", "lte", "fieldref"];
+/// Modifiers that qualify the comparison or transform the values.
+pub const QUALIFIERS: &[&str] = &["cased", "all", "neq", "expand", "windash", "base64", "base64offset", "i", "m", "s"];
+
+/// What the dialect allows, and what the user supplied.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Sigma: keyword searches are allowed, and Sigma's generic field names are mapped.
+    pub sigma: bool,
+    /// Values for `%placeholder%`s used with `|expand`.
+    pub placeholders: BTreeMap<String, Vec<String>>,
+}
+
+/// Sigma's generic field names for AWS CloudTrail, and what they are in a CloudTrail record.
+const SIGMA_FIELDS: &[(&str, &str)] = &[("src_ip", "sourceIPAddress"), ("src_country", "source.geo.country_iso_code")];
 
 struct Lowerer<'a> {
     path: &'a Path,
     diagnostics: &'a mut Vec<Diagnostic>,
+    options: &'a Options,
 }
 
 #[derive(Default)]
@@ -29,6 +47,9 @@ struct Modifiers {
     op: Option<String>,
     cased: bool,
     all: bool,
+    neq: bool,
+    transforms: Vec<Transform>,
+    regex_flags: String,
 }
 
 impl Lowerer<'_> {
@@ -52,6 +73,7 @@ impl Lowerer<'_> {
                 let parts: Vec<Option<Expr>> = items.iter().map(|i| self.selection(i)).collect();
                 parts.into_iter().collect::<Option<Vec<_>>>().map(Expr::Or)
             }
+            Kind::Seq(_) | Kind::Str(_) | Kind::Int(_) if self.options.sigma => self.keywords(node),
             Kind::Seq(_) | Kind::Str(_) => {
                 self.error(node.pos, "keyword searches (a selection that is a list of values) are not supported in native rules", Some("name the field: `eventName: [A, B]`"));
                 None
@@ -70,6 +92,9 @@ impl Lowerer<'_> {
             match *name {
                 "cased" => mods.cased = true,
                 "all" => mods.all = true,
+                "neq" => mods.neq = true,
+                flag @ ("i" | "m" | "s") if mods.op.as_deref() == Some("re") => mods.regex_flags.push_str(flag),
+                transform if Transform::parse(transform).is_some() => mods.transforms.extend(Transform::parse(transform)),
                 op if MODIFIERS.contains(&op) => {
                     if let Some(previous) = mods.op.replace(op.to_owned()) {
                         self.error(at, format!("modifiers `{previous}` and `{op}` cannot be combined"), None);
@@ -77,13 +102,18 @@ impl Lowerer<'_> {
                     }
                 }
                 other => {
-                    let hint = format!("supported modifiers: {}", MODIFIERS.join(", "));
+                    let hint = format!("supported modifiers: {}, {}", MODIFIERS.join(", "), QUALIFIERS.join(", "));
                     self.error(at, format!("unknown modifier `{other}`"), Some(&hint));
                     ok = false;
                 }
             }
         }
         ok.then_some(mods)
+    }
+
+    fn resolve_field(&self, name: &str) -> Field {
+        let mapped = if self.options.sigma { SIGMA_FIELDS.iter().find(|(s, _)| *s == name).map(|(_, f)| *f) } else { None };
+        Field::resolve(mapped.unwrap_or(name))
     }
 
     fn field_entry(&mut self, key: &str, at: Pos, value: &Node) -> Option<Expr> {
@@ -93,7 +123,7 @@ impl Lowerer<'_> {
             self.error(at, format!("`{key}` names no field"), None);
             return None;
         }
-        let field = Field::resolve(name);
+        let field = self.resolve_field(name);
         let mods = self.modifiers(at, &parts.collect::<Vec<_>>())?;
         if mods.op.as_deref() == Some("exists") {
             return match value.kind {
@@ -118,25 +148,82 @@ impl Lowerer<'_> {
         let mut literals: Vec<Literal> = Vec::new();
         for v in values {
             if matches!(v.kind, Kind::Null) {
-                if mods.op.is_some() {
+                if mods.op.is_some() || !mods.transforms.is_empty() {
                     self.error(v.pos, format!("`null` cannot be used with `{key}`"), Some("use `field: null` alone"));
                     return None;
                 }
                 tests.push(Expr::pred(field.clone(), Test::Exists).not());
                 continue;
             }
-            let test = self.value_test(&mods, case, key, v)?;
-            // Plain equalities merge into one test, so a list of event names stays indexable.
-            match (test, mods.all) {
-                (Test::Equals(mut lits, c), false) if c == case => literals.append(&mut lits),
-                (test, _) => tests.push(Expr::pred(field.clone(), test)),
+            if mods.op.as_deref() == Some("fieldref") {
+                let Some(other) = v.scalar_text() else {
+                    self.error(v.pos, format!("`{key}` names another field, found {}", v.describe()), None);
+                    return None;
+                };
+                tests.push(Expr::pred(field.clone(), Test::FieldRef(self.resolve_field(&other), case)));
+                continue;
             }
+            // One written value can stand for several (placeholders, dash and base64 variants):
+            // any of them matching is a match for the value.
+            let variants = self.variants(&mods, key, v)?;
+            let mut alternatives = Vec::new();
+            for variant in &variants {
+                let test = self.value_test(&mods, case, key, variant)?;
+                match (test, mods.all || mods.neq) {
+                    (Test::Equals(mut lits, c), false) if c == case => literals.append(&mut lits),
+                    (test, _) => alternatives.push(Expr::pred(field.clone(), test)),
+                }
+            }
+            let alternatives = Expr::Or(alternatives);
+            tests.push(if mods.neq { alternatives.not() } else { alternatives });
         }
         if !literals.is_empty() {
             tests.insert(0, Expr::pred(field, Test::Equals(literals, case)));
         }
         let expr = if mods.all { Expr::And(tests) } else { Expr::Or(tests) };
         Some(passes::simplify(expr))
+    }
+
+    /// The values one written value stands for, after `expand`, `windash` and base64.
+    fn variants(&mut self, mods: &Modifiers, key: &str, v: &Node) -> Option<Vec<Node>> {
+        if mods.transforms.is_empty() {
+            return Some(vec![v.clone()]);
+        }
+        let Some(text) = v.scalar_text() else {
+            self.error(v.pos, format!("`{key}` values must be scalars, found {}", v.describe()), None);
+            return None;
+        };
+        match values::apply(&text, &mods.transforms, &self.options.placeholders) {
+            Ok(list) => Some(list.into_iter().map(|t| Node { pos: v.pos, kind: Kind::Str(t) }).collect()),
+            Err(name) => {
+                let hint = format!("pass `--placeholder {name}=VALUE[,VALUE…]`");
+                self.error(v.pos, format!("placeholder `%{name}%` has no value"), Some(&hint));
+                None
+            }
+        }
+    }
+
+    /// A Sigma keyword selection: the values may appear in any field of the record.
+    fn keywords(&mut self, node: &Node) -> Option<Expr> {
+        let items: Vec<&Node> = match &node.kind {
+            Kind::Seq(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        let field = Field::resolve("tripline.any_value");
+        let mut alternatives = Vec::new();
+        for item in items {
+            let Some(text) = item.scalar_text() else {
+                self.error(item.pos, format!("keywords must be scalars, found {}", item.describe()), None);
+                return None;
+            };
+            // A keyword without wildcards matches as a substring of any value.
+            let test = match wildcard::plain_text(&text) {
+                Some(plain) => Test::Contains(vec![plain], Case::Insensitive),
+                None => wildcard::value_test(&text, Case::Insensitive),
+            };
+            alternatives.push(Expr::pred(field.clone(), test));
+        }
+        Some(passes::simplify(Expr::Or(alternatives)))
     }
 
     fn value_test(&mut self, mods: &Modifiers, case: Case, key: &str, v: &Node) -> Option<Test> {
@@ -166,12 +253,13 @@ impl Lowerer<'_> {
                 None => Test::Regex(vec![wildcard::anchored_regex(&text, case, op == "startswith", op == "endswith")]),
             },
             Some("re") => {
-                if let Err(e) = regex::Regex::new(&text) {
-                    self.error(v.pos, format!("invalid regular expression `{text}`: {e}"), None);
+                // Sigma's `re` is case-sensitive unless flagged `|i` or the pattern says `(?i)`.
+                let pattern = if mods.regex_flags.is_empty() { text } else { format!("(?{}){text}", mods.regex_flags) };
+                if let Err(e) = regex::Regex::new(&pattern) {
+                    self.error(v.pos, format!("invalid regular expression `{pattern}`: {e}"), None);
                     return None;
                 }
-                // Sigma's `re` is case-sensitive unless the pattern says `(?i)`.
-                Test::Regex(vec![text])
+                Test::Regex(vec![pattern])
             }
             Some("cidr") => {
                 let parsed = text.parse::<IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
@@ -205,8 +293,8 @@ impl Lowerer<'_> {
 }
 
 /// Lowers a `detection:` mapping; `None` (with diagnostics) when anything is wrong.
-pub fn lower(path: &Path, node: &Node, diagnostics: &mut Vec<Diagnostic>) -> Option<Expr> {
-    let mut lowerer = Lowerer { path, diagnostics };
+pub fn lower(path: &Path, node: &Node, diagnostics: &mut Vec<Diagnostic>, options: &Options) -> Option<Expr> {
+    let mut lowerer = Lowerer { path, diagnostics, options };
     let Some(entries) = node.entries() else {
         lowerer.error(node.pos, format!("`detection` must be a mapping, found {}", node.describe()), None);
         return None;
@@ -214,6 +302,10 @@ pub fn lower(path: &Path, node: &Node, diagnostics: &mut Vec<Diagnostic>) -> Opt
     let mut selections: Vec<(String, Pos, Option<Expr>)> = Vec::new();
     let mut condition: Option<&Node> = None;
     for (key, value) in entries {
+        if options.sigma && key.text == "timeframe" {
+            lowerer.error(key.pos, "Sigma's `timeframe` belongs to the old aggregation syntax, which is not supported", Some("rewrite the rule as a Sigma correlation rule (`correlation:` with `timespan`)"));
+            return None;
+        }
         if key.text == "condition" {
             condition = Some(value);
         } else {

@@ -1,6 +1,6 @@
 //! Tripline's own rule format (DESIGN.md, "The rule format"): one YAML file per rule.
 
-mod reader;
+pub(crate) mod reader;
 mod tests;
 
 use std::path::Path;
@@ -20,7 +20,7 @@ const KEYS: &[&str] = &[
 
 /// Parses and lowers a native rule file: one rule, or every diagnostic explaining why not.
 #[must_use]
-pub fn compile(path: &Path, text: &str) -> (Vec<Rule>, Vec<Diagnostic>) {
+pub fn compile(path: &Path, text: &str, options: &detection::Options) -> (Vec<Rule>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let root = match yaml::parse(text) {
         Ok(root) => root,
@@ -37,6 +37,7 @@ pub fn compile(path: &Path, text: &str) -> (Vec<Rule>, Vec<Diagnostic>) {
     let mut r = Reader { path, node: &root, diagnostics: &mut diagnostics };
     r.warn_unknown_keys(KEYS, "rule");
     let meta = metadata(&mut r);
+    let options = &detection::Options { sigma: false, ..options.clone() };
     let scope = match r.string("scope").as_deref() {
         None | Some("events") => Scope::Events,
         Some("insights") => Scope::Insights,
@@ -48,7 +49,7 @@ pub fn compile(path: &Path, text: &str) -> (Vec<Rule>, Vec<Diagnostic>) {
     };
     let alerting = alerting(&mut r);
     let expr = match r.get("detection") {
-        Some(node) => detection::lower(path, node, r.diagnostics),
+        Some(node) => detection::lower(path, node, r.diagnostics, options),
         None => {
             let d = Diagnostic::error(path, root.pos, "missing required key `detection`")
                 .with_hint("add a `detection:` block with selections and a `condition`");
@@ -110,7 +111,7 @@ fn metadata(r: &mut Reader<'_>) -> Metadata {
 }
 
 /// `TA` + 4 digits, or `T` + 4 digits with an optional `.` + 3 digits.
-fn is_attack_id(id: &str) -> bool {
+pub(crate) fn is_attack_id(id: &str) -> bool {
     let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
     if let Some(rest) = id.strip_prefix("TA") {
         return digits(rest, 4);
@@ -183,7 +184,7 @@ mod unit {
     use crate::Level;
 
     fn compile_text(text: &str) -> (Vec<Rule>, Vec<Diagnostic>) {
-        compile(Path::new("rule.yml"), text)
+        compile(Path::new("rule.yml"), text, &detection::Options::default())
     }
 
     const GOOD: &str = "id: x\ntitle: X by {userIdentity.arn}\nseverity: low\nmitre: [TA0005, T1562.007]\n\
