@@ -74,3 +74,26 @@ fn rules_list_and_show() {
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("no rule with id `nope`"));
 }
+
+#[test]
+fn sigma_rules_load_beside_native_ones_and_show_their_ir() {
+    let corpus = "../shared/corpus/sigma/rules_cloud_aws_cloudtrail";
+    let list = tripline(&["rules", "list", "--rules", corpus, "--format", "jsonl"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let rules = jsonl(&list.stdout);
+    assert_eq!(rules.len(), 17 + 57);
+    let sigma = rules.iter().find(|r| r["id"] == "055fb148-60f8-462d-ad16-26926ce050f1").expect("aws_update_login_profile");
+    assert_eq!(sigma["severity"], "high");
+    assert!(sigma["origin"].as_str().is_some_and(|o| o.starts_with("Sigma")));
+    let ir = tripline(&["rules", "show", "055fb148-60f8-462d-ad16-26926ce050f1", "--rules", corpus, "--ir"]);
+    assert_eq!(ir.code, 0);
+    assert!(ir.stdout.contains("userIdentity.arn == field requestParameters.userName    [path userIdentity.arn]"), "{}", ir.stdout);
+}
+
+#[test]
+fn unsupported_sigma_rules_are_refused_with_a_reason_each() {
+    let run = tripline(&["rules", "list", "--no-builtin", "--rules", "../shared/corpus/sigma/unsupported"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr.lines().filter(|l| l.contains(": error: ")).count(), 8, "{}", run.stderr);
+    assert!(run.stderr.contains("8 file(s) refused"));
+}

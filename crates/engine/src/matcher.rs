@@ -119,6 +119,17 @@ impl Matcher {
     }
 
     fn passes(&self, value: &Value) -> bool {
+        if matches!(value, Value::Object(_) | Value::Array(_)) && matches!(self, Self::Text { op: TextOp::Contains, .. } | Self::Regex(_)) {
+            let mut strings = Vec::new();
+            crate::text::nested_strings(value, &mut strings);
+            if strings.into_iter().any(|s| self.passes_scalar(&Value::String(s.to_owned()))) {
+                return true;
+            }
+        }
+        self.passes_scalar(value)
+    }
+
+    fn passes_scalar(&self, value: &Value) -> bool {
         match self {
             Self::Exists => !tripline_event::path::is_empty(value),
             Self::Equals { folded, exact, numbers, bools } => {

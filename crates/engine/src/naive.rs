@@ -48,6 +48,17 @@ fn fold(text: &str, case: Case) -> String {
 /// Whether one value passes a test.
 #[must_use]
 pub fn value_passes(test: &Test, value: &Value) -> bool {
+    if matches!(value, Value::Object(_) | Value::Array(_)) && matches!(test, Test::Contains(..) | Test::Regex(_)) {
+        let mut strings = Vec::new();
+        crate::text::nested_strings(value, &mut strings);
+        if strings.into_iter().any(|s| scalar_passes(test, &Value::String(s.to_owned()))) {
+            return true;
+        }
+    }
+    scalar_passes(test, value)
+}
+
+fn scalar_passes(test: &Test, value: &Value) -> bool {
     let text = || value_text(value);
     let text_test = |patterns: &[String], case: Case, f: fn(&str, &str) -> bool| {
         text().is_some_and(|t| {

@@ -37,3 +37,15 @@ pub fn value_bool(value: &Value) -> Option<bool> {
         _ => None,
     }
 }
+
+/// Every string inside an object or array, for substring searches over a whole object: a
+/// `contains` on `requestParameters` also finds text inside an embedded document such as an
+/// IAM policy, which CloudTrail keeps as an escaped string (the SigmaHQ rules expect this).
+pub fn nested_strings<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
+    match value {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|v| nested_strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| nested_strings(v, out)),
+        _ => {}
+    }
+}

@@ -11,7 +11,7 @@ use tripline_rule::{Case, CmpOp, Expr, Literal, Rule, Scope, Test};
 
 const NAMES: &[&str] = &["AuthorizeSecurityGroupIngress", "authorizesecuritygroupingress", "CreateSecurityGroup", "DescribeInstances", "ModifySecurityGroupRules", "Ünïcode"];
 const SOURCES: &[&str] = &["ec2.amazonaws.com", "EC2.amazonaws.com", "rds.amazonaws.com"];
-const FIELDS: &[&str] = &["eventName", "eventSource", "errorCode", "requestParameters.ipPermissions.items.ipRanges.items.cidrIp",
+const FIELDS: &[&str] = &["requestParameters", "eventName", "eventSource", "errorCode", "requestParameters.ipPermissions.items.ipRanges.items.cidrIp",
     "requestParameters.fromPort", "event.action", "event.outcome", "sourceIPAddress", "tripline.sg.ingress_opened_to"];
 const WORDS: &[&str] = &["AuthorizeSecurityGroupIngress", "authorize", "Security", "group", "ec2", "0.0.0.0/0", "10.0.0.0/8", "22", "success", "failure", "world", "AccessDenied", "ünï", ""];
 
@@ -62,6 +62,7 @@ fn test() -> impl Strategy<Value = Test> {
         prop::sample::select(&["(?i)^authorize", "Group$", "^10\\.", "/0$"][..]).prop_map(|p| Test::Regex(vec![p.to_owned()])),
         prop::sample::select(&["10.0.0.0/8", "198.51.100.0/24", "0.0.0.0/0"][..]).prop_map(|n| Test::Cidr(vec![n.parse().expect("valid network")])),
         (prop::sample::select(&[CmpOp::Lt, CmpOp::Lte, CmpOp::Gt, CmpOp::Gte][..]), prop::sample::select(&[22.0, 100.0][..])).prop_map(|(o, b)| Test::Compare(o, b)),
+        (prop::sample::select(FIELDS), case()).prop_map(|(f, c)| Test::FieldRef(Field::resolve(f), c)),
     ]
 }
 

@@ -121,6 +121,37 @@ impl Expr {
         Self::Not(Box::new(self))
     }
 
+    /// The expression as an indented tree, one node per line, each field with how it is
+    /// resolved (`tripline rules show --ir`).
+    #[must_use]
+    pub fn tree(&self) -> String {
+        let mut out = String::new();
+        self.write_tree(0, &mut out);
+        out
+    }
+
+    fn write_tree(&self, depth: usize, out: &mut String) {
+        let indent = "  ".repeat(depth);
+        match self {
+            Self::And(children) | Self::Or(children) => {
+                out.push_str(&format!("{indent}{}\n", if matches!(self, Self::And(_)) { "and" } else { "or" }));
+                children.iter().for_each(|c| c.write_tree(depth + 1, out));
+            }
+            Self::Not(child) => {
+                out.push_str(&format!("{indent}not\n"));
+                child.write_tree(depth + 1, out);
+            }
+            Self::Pred(p) => {
+                let resolved = match p.field.kind() {
+                    tripline_event::FieldKind::Path(path) => format!("path {}", path.segments().join(".")),
+                    tripline_event::FieldKind::Computed(c) => format!("computed {c:?}"),
+                };
+                out.push_str(&format!("{indent}{p}    [{resolved}]\n"));
+            }
+            Self::Const(b) => out.push_str(&format!("{indent}{b}\n")),
+        }
+    }
+
     /// Every predicate in the expression, in order.
     pub fn predicates(&self) -> Vec<&Predicate> {
         let mut out = Vec::new();

@@ -31,6 +31,9 @@ pub enum Command {
     Show {
         /// The rule id.
         id: String,
+        /// Print the lowered IR the engine runs, as a tree, instead of the metadata.
+        #[arg(long)]
+        ir: bool,
         #[command(flatten)]
         rules: RuleArgs,
     },
@@ -80,13 +83,14 @@ pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
             }
             Ok(if set.has_errors() { ExitStatus::Error } else { ExitStatus::Success })
         }
-        Command::Show { id, rules } => {
+        Command::Show { id, rules, ir } => {
             let set = ruleset::load(rules);
             set.report(true);
             let Some(rule) = set.rules.iter().find(|r| r.meta.id == *id) else {
                 bail!("no rule with id `{id}`; `tripline rules list` shows the loaded rules");
             };
-            out.write_all(show(rule).as_bytes())?;
+            let text = if *ir { rule.expr.tree() } else { show(rule) };
+            out.write_all(text.as_bytes())?;
             Ok(ExitStatus::Success)
         }
     }
