@@ -94,7 +94,13 @@ fn alert_id(rule_id: &str, key: &str, first_event: &str, first_seen: &str) -> St
 /// Groups signals into alerts. `rule_of[i]` is the rule of `signals[i]`.
 #[must_use]
 pub fn raise(rules: &[&Rule], rule_of: &[usize], signals: &[Signal]) -> Outcome {
-    let mut order: Vec<usize> = (0..signals.len()).collect();
+    raise_selected(rules, rule_of, signals, (0..signals.len()).collect())
+}
+
+/// Like [`raise`], over the signals whose indexes are `selected` only.
+#[must_use]
+pub fn raise_selected(rules: &[&Rule], rule_of: &[usize], signals: &[Signal], selected: Vec<usize>) -> Outcome {
+    let mut order = selected;
     // Event time first; input order breaks ties, so the result never depends on threads.
     order.sort_by(|&a, &b| signals[a].time.cmp(&signals[b].time).then(signals[a].input.cmp(&signals[b].input)));
     let mut outcome = Outcome::default();

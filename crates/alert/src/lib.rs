@@ -8,7 +8,9 @@
 #![deny(missing_docs)]
 
 pub mod alerter;
+pub mod correlate;
 pub mod signal;
 
-pub use alerter::{raise, Alert, Outcome};
+pub use alerter::{raise, raise_selected, Alert, Outcome};
+pub use correlate::CorrelationPlan;
 pub use signal::{InputRef, Signal};

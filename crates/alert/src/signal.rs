@@ -37,6 +37,9 @@ pub struct Context {
     /// The normalised security-group change list (empty for other calls).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub security_group_changes: Vec<SgChange>,
+    /// For a correlation's signal: what was correlated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<crate::correlate::CorrelationContext>,
 }
 
 /// One rule matching one record.
@@ -80,6 +83,9 @@ pub struct Signal {
     /// Parsed `eventTime`, for windows.
     #[serde(skip)]
     pub time: Option<DateTime<Utc>>,
+    /// Values of the fields correlations group by, captured from the record.
+    #[serde(skip)]
+    pub captured: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 fn text(record: &Record<'_>, key: &str) -> Option<String> {
@@ -142,7 +148,9 @@ impl Signal {
                 error_message: text(record, fields::ERROR_MESSAGE),
                 indicators: found,
                 security_group_changes: security_group_changes(record),
+                correlation: None,
             },
+            captured: std::collections::BTreeMap::new(),
             actor,
             input,
             dedup_key: rule.alerting.dedup.as_ref().map(|d| d.key.render(record)).unwrap_or_default(),

@@ -35,6 +35,7 @@ fn builtin_engine() -> tripline_engine::Engine {
 fn scan(c: &mut Criterion) {
     let files = tripline_bench::generate(&tripline_bench::Spec { seed: 7, records: RECORDS, per_file: 1000, sg_per_mille: 5 });
     let engine = builtin_engine();
+    let plan = tripline_alert::CorrelationPlan::default();
     let mut group = c.benchmark_group("ingest");
     group.sample_size(10);
     group.throughput(Throughput::Elements(RECORDS as u64));
@@ -45,7 +46,7 @@ fn scan(c: &mut Criterion) {
         b.iter(|| {
             files
                 .iter()
-                .map(|f| scan_decoded(&engine, &f.path, decode_bytes(&f.path, &f.gzip), TimeRange::default()).signals.len())
+                .map(|f| scan_decoded(&engine, &plan, &f.path, decode_bytes(&f.path, &f.gzip), TimeRange::default()).signals.len())
                 .sum::<usize>()
         });
     });

@@ -42,6 +42,7 @@ pub struct RuleSet {
     /// Files whose rules were refused.
     pub refused_files: usize,
     pub builtin: usize,
+    filters: Vec<(PathBuf, tripline_rule::Filter)>,
 }
 
 impl RuleSet {
@@ -72,6 +73,7 @@ impl RuleSet {
             self.refused_files += 1;
         }
         self.diagnostics.extend(loaded.diagnostics);
+        self.filters.extend(loaded.filters.into_iter().map(|f| (path.to_owned(), f)));
         for rule in loaded.rules {
             if !seen.insert(rule.meta.id.clone()) {
                 self.refused_files += 1;
@@ -132,5 +134,26 @@ pub fn load(args: &RuleArgs) -> RuleSet {
             }
         }
     }
+    set.apply_filters();
     set
+}
+
+impl RuleSet {
+    /// Sigma meta filters: each named rule must also meet the filter's condition.
+    fn apply_filters(&mut self) {
+        for (path, filter) in std::mem::take(&mut self.filters) {
+            let mut applied = 0;
+            for rule in &mut self.rules {
+                if filter.rules.iter().any(|r| rule.is_named(r)) {
+                    let rule = Arc::make_mut(rule);
+                    rule.expr = tripline_rule::passes::simplify(tripline_rule::Expr::And(vec![rule.expr.clone(), filter.expr.clone()]));
+                    applied += 1;
+                }
+            }
+            if applied == 0 {
+                let d = Diagnostic { path, line: 0, column: 0, level: Level::Warning, message: format!("filter `{}` names no loaded rule ({})", filter.title, filter.rules.join(", ")), hint: None };
+                self.diagnostics.push(d);
+            }
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! Callers scan inputs in parallel; each yields a [`FileOutcome`], merged in input order.
 
 use chrono::{DateTime, Utc};
-use tripline_alert::{InputRef, Signal};
+use tripline_alert::{CorrelationPlan, InputRef, Signal};
 use tripline_engine::Engine;
 use tripline_event::{fields, time::parse_event_time};
 use crate::decode::{read_input, Decoded};
@@ -59,13 +59,13 @@ impl FileOutcome {
 
 /// Reads and scans one input.
 #[must_use]
-pub fn scan_input(engine: &Engine, input: &Input, range: TimeRange) -> FileOutcome {
-    scan_decoded(engine, &input.label(), read_input(input), range)
+pub fn scan_input(engine: &Engine, plan: &CorrelationPlan, input: &Input, range: TimeRange) -> FileOutcome {
+    scan_decoded(engine, plan, &input.label(), read_input(input), range)
 }
 
 /// Scans text already read (benchmarks feed it from memory).
 #[must_use]
-pub fn scan_decoded(engine: &Engine, label: &str, decoded: Decoded, range: TimeRange) -> FileOutcome {
+pub fn scan_decoded(engine: &Engine, plan: &CorrelationPlan, label: &str, decoded: Decoded, range: TimeRange) -> FileOutcome {
     let mut out = FileOutcome { problems: decoded.problems, raw_bytes: decoded.raw_bytes, ..FileOutcome::default() };
     let mut matches = Vec::new();
     parse(label, &decoded.text, &mut |item| match item {
@@ -85,7 +85,9 @@ pub fn scan_decoded(engine: &Engine, label: &str, decoded: Decoded, range: TimeR
             engine.evaluate(&record, &mut matches);
             for &rule in &matches {
                 let input = InputRef { file: label.to_owned(), record: index, line };
-                out.signals.push((rule, Signal::build(&engine.rules()[rule], &record, input)));
+                let mut signal = Signal::build(&engine.rules()[rule], &record, input);
+                plan.capture(rule, &record, &mut signal);
+                out.signals.push((rule, signal));
             }
         }
         Item::Problem(problem) => {

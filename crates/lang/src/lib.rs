@@ -56,6 +56,8 @@ pub struct Loaded {
     pub rules: Vec<Rule>,
     /// Every problem found, errors and warnings.
     pub diagnostics: Vec<Diagnostic>,
+    /// Sigma meta filters, for the caller to apply to the rules they name.
+    pub filters: Vec<tripline_rule::Filter>,
 }
 
 impl Loaded {
@@ -70,9 +72,15 @@ impl Loaded {
 #[must_use]
 pub fn compile(path: &Path, text: &str, options: &Options) -> Loaded {
     let frontend = Frontend::detect(path, text).unwrap_or(Frontend::Native);
-    let (rules, diagnostics) = match frontend {
-        Frontend::Native => native::compile(path, text, options),
-        Frontend::Sigma => sigma::compile(path, text, options),
+    let (rules, diagnostics, filters) = match frontend {
+        Frontend::Native => {
+            let (rules, diagnostics) = native::compile(path, text, options);
+            (rules, diagnostics, Vec::new())
+        }
+        Frontend::Sigma => {
+            let file = sigma::compile(path, text, options);
+            (file.rules, file.diagnostics, file.filters)
+        }
     };
-    Loaded { path: path.to_owned(), frontend, rules, diagnostics }
+    Loaded { path: path.to_owned(), frontend, rules, diagnostics, filters }
 }

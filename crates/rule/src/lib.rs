@@ -6,11 +6,13 @@
 //! has one meaning to implement and `Display` shows a user exactly what a foreign rule became.
 #![deny(missing_docs)]
 
+pub mod correlation;
 pub mod expr;
 pub mod meta;
 pub mod passes;
 pub mod template;
 
+pub use correlation::{Correlation, CorrelationKind, CountCondition, Filter};
 pub use expr::{Case, CmpOp, Expr, Literal, Predicate, Test};
 pub use meta::{Alerting, Dedup, Metadata, Rule, RuleTest, Schedule, Scope, Severity};
 pub use template::Template;

@@ -86,6 +86,8 @@ pub enum Scope {
 pub struct Metadata {
     /// Stable id; for vendor rules, the vendor's id.
     pub id: String,
+    /// A second name other rules may use to refer to this one (Sigma's `name`).
+    pub name: Option<String>,
     /// Alert title; may contain `{field}` placeholders.
     pub title: String,
     /// What the rule detects and why it matters.
@@ -197,9 +199,17 @@ pub struct Rule {
     pub alerting: Alerting,
     /// Its inline tests.
     pub tests: Vec<RuleTest>,
+    /// For correlation rules: the logic over other rules' signals (`expr` is then `false`).
+    pub correlation: Option<crate::correlation::Correlation>,
 }
 
 impl Rule {
+    /// Whether `reference` (from a correlation or filter) names this rule, by id or name.
+    #[must_use]
+    pub fn is_named(&self, reference: &str) -> bool {
+        self.meta.id == reference || self.meta.name.as_deref() == Some(reference)
+    }
+
     /// A rule with just an id and a condition (for tests and tools).
     #[must_use]
     pub fn new(id: &str, expr: Expr) -> Self {
@@ -209,6 +219,7 @@ impl Rule {
             scope: Scope::default(),
             alerting: Alerting::default(),
             tests: Vec::new(),
+            correlation: None,
         }
     }
 }

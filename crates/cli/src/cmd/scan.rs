@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use rayon::prelude::*;
-use tripline_alert::{raise, Signal};
+use tripline_alert::{raise_selected, CorrelationPlan, Signal};
 use tripline_engine::EngineBuilder;
 use tripline_io::input::expand;
 use tripline_io::sink::{jsonl, text};
@@ -78,6 +78,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         builder.add(rule.clone());
     }
     let engine = builder.build().map_err(anyhow::Error::msg)?;
+    let (plan, plan_errors) = match CorrelationPlan::new(engine.rules()) {
+        Ok(plan) => (plan, false),
+        Err(errors) => {
+            errors.iter().for_each(|e| eprintln!("error: {e}"));
+            (CorrelationPlan::default(), true)
+        }
+    };
 
     let expanded = expand(&args.paths);
     let range = TimeRange { since: args.since, until: args.until };
@@ -86,7 +93,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         .inputs
         .par_iter()
         .map(|input| {
-            let outcome = scan_input(&engine, input, range);
+            let outcome = scan_input(&engine, &plan, input, range);
             progress.inc(1);
             outcome
         })
@@ -114,8 +121,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     for problem in &problems {
         eprintln!("{problem}");
     }
+    for (rule, signal) in plan.run(engine.rules(), &rule_of, &signals) {
+        rule_of.push(rule);
+        signals.push(signal);
+    }
     let rules: Vec<&tripline_rule::Rule> = engine.rules().iter().map(AsRef::as_ref).collect();
-    let outcome = raise(&rules, &rule_of, &signals);
+    // Rules a correlation uses with `generate: false` raise no alerts of their own.
+    let alerting: Vec<usize> = (0..signals.len()).filter(|&i| !plan.is_silenced(rule_of[i])).collect();
+    let outcome = raise_selected(&rules, &rule_of, &signals, alerting);
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -144,7 +157,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         );
     }
     let input_errors = problems.iter().any(|p| !p.warning);
-    Ok(if input_errors || ruleset.has_errors() {
+    Ok(if input_errors || ruleset.has_errors() || plan_errors {
         ExitStatus::Error
     } else if outcome.alerts.is_empty() {
         ExitStatus::Success

@@ -60,7 +60,7 @@ pub fn compile(path: &Path, text: &str, options: &detection::Options) -> (Vec<Ru
     let tests = tests::read(&mut r);
     let failed = diagnostics.iter().any(|d| d.level == crate::Level::Error);
     match (expr, failed) {
-        (Some(expr), false) => (vec![Rule { meta, expr, scope, alerting, tests }], diagnostics),
+        (Some(expr), false) => (vec![Rule { meta, expr, scope, alerting, tests, correlation: None }], diagnostics),
         _ => (Vec::new(), diagnostics),
     }
 }
@@ -94,6 +94,7 @@ fn metadata(r: &mut Reader<'_>) -> Metadata {
     }
     Metadata {
         id,
+        name: None,
         title,
         description: r.string("description").unwrap_or_default(),
         author: r.strings("author"),

@@ -3,10 +3,11 @@
 //! false positives), `logsource` deciding which records a rule sees.
 
 mod attack;
+mod correlation;
 
 use std::path::Path;
 
-use tripline_rule::{Expr, Metadata, Rule, Scope, Severity};
+use tripline_rule::{Expr, Filter, Metadata, Rule, Scope, Severity};
 
 use crate::detection::{self, Options};
 use crate::diagnostic::Diagnostic;
@@ -37,7 +38,7 @@ fn old_aggregation(detection: &Node) -> Option<&Node> {
     texts.into_iter().find(|(t, _)| t.contains('|') || t.split_whitespace().any(|w| w == "near")).map(|(_, n)| n)
 }
 
-fn metadata(r: &mut Reader<'_>, path: &Path) -> Metadata {
+pub(crate) fn metadata(r: &mut Reader<'_>, path: &Path) -> Metadata {
     let title = r.required_string("title", "every Sigma rule has a `title`").unwrap_or_default();
     let id = r.string("id").unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
     let level = r.string("level");
@@ -53,6 +54,7 @@ fn metadata(r: &mut Reader<'_>, path: &Path) -> Metadata {
     let status = r.string("status");
     Metadata {
         id,
+        name: r.string("name"),
         title,
         description: r.string("description").unwrap_or_default(),
         author: r.strings("author"),
@@ -70,7 +72,7 @@ fn metadata(r: &mut Reader<'_>, path: &Path) -> Metadata {
 }
 
 /// Whether the `logsource` is AWS CloudTrail; a warning explains any other.
-fn logsource_is_cloudtrail(r: &mut Reader<'_>) -> bool {
+pub(crate) fn logsource_is_cloudtrail(r: &mut Reader<'_>) -> bool {
     let Some(node) = r.get("logsource") else { return true };
     let field = |k: &str| node.get(k).and_then(Node::scalar_text).map(|s| s.to_ascii_lowercase());
     let (product, service) = (field("product"), field("service"));
@@ -102,39 +104,44 @@ fn detection_rule(path: &Path, root: &Node, options: &Options, diagnostics: &mut
     let options = Options { sigma: true, ..options.clone() };
     let expr = detection::lower(path, detection, diagnostics, &options)?;
     let expr = if applies { expr } else { Expr::Const(false) };
-    Some(Rule { meta, expr, scope: Scope::Events, alerting: Default::default(), tests: Vec::new() })
+    Some(Rule { meta, expr, scope: Scope::Events, alerting: Default::default(), tests: Vec::new(), correlation: None })
 }
 
-/// Parses and lowers a Sigma file (every document in it).
+/// What a Sigma file held.
+#[derive(Default)]
+pub struct SigmaFile {
+    /// Detection and correlation rules.
+    pub rules: Vec<Rule>,
+    /// Meta filters, applied to the rules they name once every file is loaded.
+    pub filters: Vec<Filter>,
+    /// Every problem found.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses and lowers a Sigma file: every document in it (rules, correlations, filters).
+/// One document with errors refuses the whole file, as a correlation depends on its rules.
 #[must_use]
-pub fn compile(path: &Path, text: &str, options: &Options) -> (Vec<Rule>, Vec<Diagnostic>) {
-    let mut diagnostics = Vec::new();
+pub fn compile(path: &Path, text: &str, options: &Options) -> SigmaFile {
+    let mut file = SigmaFile::default();
     let docs = match yaml::parse_all(text) {
         Ok(docs) => docs,
-        Err(e) => return (Vec::new(), vec![Diagnostic::error(path, e.pos, format!("invalid YAML: {}", e.message))]),
+        Err(e) => {
+            file.diagnostics.push(Diagnostic::error(path, e.pos, format!("invalid YAML: {}", e.message)));
+            return file;
+        }
     };
-    let mut rules = Vec::new();
     for doc in &docs {
         if doc.get("correlation").is_some() {
-            let d = Diagnostic::error(path, doc.pos, "Sigma correlation rules are not supported yet")
-                .with_hint("correlations (event_count, value_count, temporal) are planned; the other rules in the file still load");
-            diagnostics.push(d);
-            continue;
-        }
-        if doc.get("filter").is_some() && doc.get("detection").is_none() {
-            let d = Diagnostic::error(path, doc.pos, "Sigma meta filters are not supported yet");
-            diagnostics.push(d);
-            continue;
-        }
-        let before = diagnostics.len();
-        if let Some(rule) = detection_rule(path, doc, options, &mut diagnostics) {
-            if !diagnostics[before..].iter().any(|d| d.level == crate::Level::Error) {
-                rules.push(rule);
-            }
+            file.rules.extend(correlation::correlation_rule(path, doc, &mut file.diagnostics));
+        } else if doc.get("filter").is_some() && doc.get("detection").is_none() {
+            file.filters.extend(correlation::filter(path, doc, options, &mut file.diagnostics));
+        } else {
+            file.rules.extend(detection_rule(path, doc, options, &mut file.diagnostics));
         }
     }
-    if diagnostics.iter().any(|d| d.level == crate::Level::Error) {
-        rules.clear();
+    if file.diagnostics.iter().any(|d| d.level == crate::Level::Error) {
+        file.rules.clear();
+        file.filters.clear();
     }
-    (rules, diagnostics)
+    file
 }
