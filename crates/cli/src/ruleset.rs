@@ -41,6 +41,8 @@ pub struct RuleSet {
     pub diagnostics: Vec<Diagnostic>,
     /// Files whose rules were refused.
     pub refused_files: usize,
+    /// Files holding a rule Tripline does not run (EQL, Sigma's old aggregations, …).
+    pub unsupported_files: usize,
     pub builtin: usize,
     filters: Vec<(PathBuf, tripline_rule::Filter)>,
 }
@@ -58,19 +60,32 @@ impl RuleSet {
         let warned = self.diagnostics.iter().filter(|d| d.level == Level::Warning).count();
         if !quiet || self.has_errors() {
             eprintln!(
-                "rules: {} loaded ({} built-in), {} warning(s), {} file(s) refused",
+                "rules: {} loaded ({} built-in; {}), {} warning(s), {} unsupported, {} file(s) refused",
                 self.rules.len(),
                 self.builtin,
+                self.kinds().iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", "),
                 warned,
+                self.unsupported_files,
                 self.refused_files
             );
         }
+    }
+
+    /// How many rules of each format and type were loaded.
+    pub fn kinds(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut kinds = std::collections::BTreeMap::new();
+        for rule in &self.rules {
+            *kinds.entry(rule.meta.kind.clone()).or_insert(0) += 1;
+        }
+        kinds
     }
 
     fn add_file(&mut self, path: &Path, text: &str, seen: &mut HashSet<String>, options: &Options) {
         let loaded = tripline_lang::compile(path, text, options);
         if loaded.has_errors() {
             self.refused_files += 1;
+        } else if loaded.is_unsupported() {
+            self.unsupported_files += 1;
         }
         self.diagnostics.extend(loaded.diagnostics);
         self.filters.extend(loaded.filters.into_iter().map(|f| (path.to_owned(), f)));

@@ -8,6 +8,9 @@ use std::path::PathBuf;
 pub enum Level {
     /// The rule still loads.
     Warning,
+    /// The rule uses something Tripline does not run (an EQL query, Sigma's old aggregation
+    /// syntax, Python logic): it is not loaded, and counted apart from errors.
+    Unsupported,
     /// The rule is refused.
     Error,
 }
@@ -36,6 +39,12 @@ impl Diagnostic {
         Self { path: path.to_owned(), line: at.line, column: at.column, level: Level::Error, message: message.into(), hint: None }
     }
 
+    /// Something the rule needs that Tripline does not run.
+    #[must_use]
+    pub fn unsupported(path: &std::path::Path, at: crate::yaml::Pos, message: impl Into<String>) -> Self {
+        Self { level: Level::Unsupported, ..Self::error(path, at, message) }
+    }
+
     /// A warning at a position.
     #[must_use]
     pub fn warning(path: &std::path::Path, at: crate::yaml::Pos, message: impl Into<String>) -> Self {
@@ -54,6 +63,7 @@ impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let level = match self.level {
             Level::Warning => "warning",
+            Level::Unsupported => "unsupported",
             Level::Error => "error",
         };
         write!(f, "{}:{}:{}: {level}: {}", self.path.display(), self.line, self.column, self.message)?;

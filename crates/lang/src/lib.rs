@@ -66,6 +66,12 @@ impl Loaded {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(|d| d.level == Level::Error)
     }
+
+    /// Whether the file holds a rule Tripline does not run (and nothing worse).
+    #[must_use]
+    pub fn is_unsupported(&self) -> bool {
+        !self.has_errors() && self.diagnostics.iter().any(|d| d.level == Level::Unsupported)
+    }
 }
 
 /// Parses and lowers one rule file, recognising its format from its content.

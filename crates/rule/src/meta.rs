@@ -112,6 +112,9 @@ pub struct Metadata {
     pub summary_attributes: Vec<String>,
     /// The vendor and version the rule reproduces, such as `Elastic 8.2.1`.
     pub origin: Option<String>,
+    /// The rule's format and type as loaded: `native`, `sigma`, `sigma correlation`,
+    /// `elastic query`, `elastic threshold`, `elastic new_terms`, `panther` …
+    pub kind: String,
     /// The rule file, when loaded from disk (`rules/…` for built-ins).
     pub source: Option<PathBuf>,
 }

@@ -303,7 +303,9 @@ pub fn lower(path: &Path, node: &Node, diagnostics: &mut Vec<Diagnostic>, option
     let mut condition: Option<&Node> = None;
     for (key, value) in entries {
         if options.sigma && key.text == "timeframe" {
-            lowerer.error(key.pos, "Sigma's `timeframe` belongs to the old aggregation syntax, which is not supported", Some("rewrite the rule as a Sigma correlation rule (`correlation:` with `timespan`)"));
+            let d = Diagnostic::unsupported(path, key.pos, "Sigma's `timeframe`, part of the old aggregation syntax")
+                .with_hint("rewrite the rule as a Sigma correlation rule (`correlation:` with `timespan`)");
+            lowerer.diagnostics.push(d);
             return None;
         }
         if key.text == "condition" {

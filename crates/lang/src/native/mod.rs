@@ -108,6 +108,7 @@ fn metadata(r: &mut Reader<'_>) -> Metadata {
         summary_attributes: r.strings("summary_attributes"),
         origin: r.string("origin"),
         source: Some(r.path.to_owned()),
+        kind: "native".to_owned(),
     }
 }
 

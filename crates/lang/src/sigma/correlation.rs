@@ -48,7 +48,8 @@ fn condition(path: &Path, node: &Node, diagnostics: &mut Vec<Diagnostic>) -> (Op
 /// A correlation document as a rule whose `correlation` holds the logic.
 pub(super) fn correlation_rule(path: &Path, doc: &Node, diagnostics: &mut Vec<Diagnostic>) -> Option<Rule> {
     let mut r = Reader { path, node: doc, diagnostics };
-    let meta = metadata(&mut r, path);
+    let mut meta = metadata(&mut r, path);
+    meta.kind = "sigma correlation".to_owned();
     let node = doc.get("correlation").expect("checked by the caller");
     let mut c = Reader { path, node, diagnostics };
     c.warn_unknown_keys(&["type", "rules", "group-by", "timespan", "condition", "generate", "aliases"], "correlation");

@@ -68,6 +68,7 @@ pub(crate) fn metadata(r: &mut Reader<'_>, path: &Path) -> Metadata {
         summary_attributes: r.strings("fields"),
         origin: Some(status.map_or_else(|| "Sigma".to_owned(), |s| format!("Sigma (status: {s})"))),
         source: Some(path.to_owned()),
+        kind: "sigma".to_owned(),
     }
 }
 
@@ -96,7 +97,7 @@ fn detection_rule(path: &Path, root: &Node, options: &Options, diagnostics: &mut
         return None;
     };
     if let Some(at) = old_aggregation(detection) {
-        let d = Diagnostic::error(path, at.pos, "unsupported: Sigma's old aggregation syntax (`| count() …` / `near`) in `condition`")
+        let d = Diagnostic::unsupported(path, at.pos, "Sigma's old aggregation syntax (`| count() …` / `near`) in `condition`")
             .with_hint("rewrite it as a Sigma correlation rule (`correlation: {type: event_count, …}`)");
         diagnostics.push(d);
         return None;
@@ -139,7 +140,7 @@ pub fn compile(path: &Path, text: &str, options: &Options) -> SigmaFile {
             file.rules.extend(detection_rule(path, doc, options, &mut file.diagnostics));
         }
     }
-    if file.diagnostics.iter().any(|d| d.level == crate::Level::Error) {
+    if file.diagnostics.iter().any(|d| d.level >= crate::Level::Unsupported) {
         file.rules.clear();
         file.filters.clear();
     }
