@@ -55,7 +55,7 @@ pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
     match command {
         Command::List { rules, format } => {
             let set = ruleset::load(rules);
-            set.report(true);
+            set.report(false);
             match format {
                 Format::Jsonl => {
                     for rule in &set.rules {
