@@ -60,6 +60,8 @@ pub struct Outcome {
     pub dropped: BTreeMap<String, u64>,
     /// Signals in windows that never reached their threshold.
     pub below_threshold: u64,
+    /// Signals of `new_terms` rules whose terms were seen within the history window.
+    pub not_new: u64,
 }
 
 struct Window {
@@ -106,10 +108,17 @@ pub fn raise_selected(rules: &[&Rule], rule_of: &[usize], signals: &[Signal], se
     let mut outcome = Outcome::default();
     let mut windows: HashMap<(usize, String), Window> = HashMap::new();
     let mut per_execution: HashMap<(usize, i64), u32> = HashMap::new();
+    let mut seen_terms: HashMap<(usize, Vec<String>), DateTime<Utc>> = HashMap::new();
     for &i in &order {
         let signal = &signals[i];
         let rule_index = rule_of[i];
         let rule = rules[rule_index];
+        if let Some(new_terms) = &rule.alerting.new_terms {
+            if !is_new_term(new_terms, rule_index, signal, &mut seen_terms) {
+                outcome.not_new += 1;
+                continue;
+            }
+        }
         let Some(period) = window_period(rule) else {
             let mut window = Window { start: signal.time, signals: vec![i], alert: None, dropped: false };
             try_raise(rule, rule_index, &mut window, signals, &mut per_execution, &mut outcome);
@@ -135,6 +144,27 @@ pub fn raise_selected(rules: &[&Rule], rule_of: &[usize], signals: &[Signal], se
     outcome
 }
 
+/// Elastic's new terms: the combination of the fields' values, new if not seen within the
+/// history window before this signal. Signals missing a field are never new (Elastic needs
+/// every field to have a value).
+fn is_new_term(
+    new_terms: &tripline_rule::NewTerms,
+    rule_index: usize,
+    signal: &Signal,
+    seen: &mut HashMap<(usize, Vec<String>), DateTime<Utc>>,
+) -> bool {
+    let mut term = Vec::with_capacity(new_terms.fields.len());
+    for field in &new_terms.fields {
+        match signal.captured.get(field.name()).and_then(|v| v.first()) {
+            Some(value) => term.push(value.clone()),
+            None => return false,
+        }
+    }
+    let Some(time) = signal.time else { return false };
+    let previous = seen.insert((rule_index, term), time);
+    previous.is_none_or(|last| (time - last).to_std().is_ok_and(|d| d >= new_terms.history))
+}
+
 fn try_raise(
     rule: &Rule,
     rule_index: usize,
@@ -145,6 +175,13 @@ fn try_raise(
 ) {
     if window.signals.len() < rule.alerting.threshold as usize {
         return;
+    }
+    if let Some(cardinality) = &rule.alerting.cardinality {
+        let distinct: std::collections::BTreeSet<&String> =
+            window.signals.iter().filter_map(|&i| signals[i].captured.get(cardinality.field.name())).flatten().collect();
+        if distinct.len() < cardinality.min as usize {
+            return;
+        }
     }
     let last = &signals[*window.signals.last().expect("a window holds at least one signal")];
     if let Some(schedule) = rule.alerting.schedule {

@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tripline_event::path::scalar_text;
 use tripline_event::{Field, Record};
 use tripline_rule::{CorrelationKind, Rule};
 
@@ -95,12 +94,7 @@ impl CorrelationPlan {
     /// Keeps, on a signal of `rule`, the field values correlations will group by.
     pub fn capture(&self, rule: usize, record: &Record<'_>, signal: &mut Signal) {
         for field in self.capture.get(&rule).into_iter().flatten() {
-            let mut values = Vec::new();
-            field.any_value(record, &mut |v| {
-                values.extend(scalar_text(v));
-                false
-            });
-            signal.captured.insert(field.name().to_owned(), values);
+            signal.captured.insert(field.name().to_owned(), crate::signal::field_texts(field, record));
         }
     }
 

@@ -118,10 +118,22 @@ fn summary(rule: &Rule, record: &Record<'_>, found: &Indicators) -> Map<String, 
     out
 }
 
+/// The text values of a field in a record.
+#[must_use]
+pub fn field_texts(field: &Field, record: &Record<'_>) -> Vec<String> {
+    let mut values = Vec::new();
+    field.any_value(record, &mut |v| {
+        values.extend(scalar_text(v));
+        false
+    });
+    values
+}
+
 impl Signal {
     /// Builds the signal for `rule` matching `record`.
     #[must_use]
     pub fn build(rule: &Rule, record: &Record<'_>, input: InputRef) -> Self {
+        let captured = rule.alerting.capture_fields().into_iter().map(|f| (f.name().to_owned(), field_texts(f, record))).collect();
         let found = indicators(&record.to_value());
         let actor = actor(record);
         let recipient = text(record, fields::RECIPIENT_ACCOUNT_ID);
@@ -150,7 +162,7 @@ impl Signal {
                 security_group_changes: security_group_changes(record),
                 correlation: None,
             },
-            captured: std::collections::BTreeMap::new(),
+            captured,
             actor,
             input,
             dedup_key: rule.alerting.dedup.as_ref().map(|d| d.key.render(record)).unwrap_or_default(),

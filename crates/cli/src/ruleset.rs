@@ -103,7 +103,7 @@ impl RuleSet {
 }
 
 fn is_rule_file(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "yml" || e == "yaml")
+    path.extension().is_some_and(|e| e == "yml" || e == "yaml" || e == "toml")
 }
 
 /// Loads the built-in pack (unless `--no-builtin`) and every `--rules` path.

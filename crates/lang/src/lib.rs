@@ -9,6 +9,8 @@
 
 pub mod detection;
 pub mod diagnostic;
+pub mod elastic;
+pub mod kql;
 pub mod native;
 pub mod sigma;
 pub mod yaml;
@@ -26,6 +28,8 @@ pub enum Frontend {
     Native,
     /// Sigma rules (SigmaHQ), as they are.
     Sigma,
+    /// Elastic detection rules (TOML), as they are.
+    Elastic,
 }
 
 impl Frontend {
@@ -35,12 +39,16 @@ impl Frontend {
         match self {
             Self::Native => "native",
             Self::Sigma => "sigma",
+            Self::Elastic => "elastic",
         }
     }
 
     /// Recognises a rule file's format from its content.
     #[must_use]
-    pub fn detect(_path: &Path, text: &str) -> Option<Self> {
+    pub fn detect(path: &Path, text: &str) -> Option<Self> {
+        if elastic::is_elastic(path, text) {
+            return Some(Self::Elastic);
+        }
         let first = yaml::parse(text).ok()?;
         Some(if sigma::is_sigma(&first) { Self::Sigma } else { Self::Native })
     }
@@ -86,6 +94,10 @@ pub fn compile(path: &Path, text: &str, options: &Options) -> Loaded {
         Frontend::Sigma => {
             let file = sigma::compile(path, text, options);
             (file.rules, file.diagnostics, file.filters)
+        }
+        Frontend::Elastic => {
+            let (rules, diagnostics) = elastic::compile(path, text);
+            (rules, diagnostics, Vec::new())
         }
     };
     Loaded { path: path.to_owned(), frontend, rules, diagnostics, filters }

@@ -153,6 +153,25 @@ pub struct Schedule {
     pub max_alerts: u32,
 }
 
+/// Elastic's `new_terms`: alert only on a combination of field values not seen in the history
+/// window before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTerms {
+    /// The fields whose values form the term.
+    pub fields: Vec<tripline_event::Field>,
+    /// How far back a term counts as seen.
+    pub history: Duration,
+}
+
+/// Elastic's threshold `cardinality`: a window also needs this many distinct values of a field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cardinality {
+    /// The field counted.
+    pub field: tripline_event::Field,
+    /// Distinct values needed.
+    pub min: u32,
+}
+
 /// How signals become alerts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alerting {
@@ -160,13 +179,27 @@ pub struct Alerting {
     pub dedup: Option<Dedup>,
     /// Signals needed in one dedup window before the alert is raised.
     pub threshold: u32,
+    /// Distinct values of a field needed in one window, besides `threshold`.
+    pub cardinality: Option<Cardinality>,
+    /// Alert only on terms new within a history window.
+    pub new_terms: Option<NewTerms>,
     /// Elastic-style schedule.
     pub schedule: Option<Schedule>,
 }
 
 impl Default for Alerting {
     fn default() -> Self {
-        Self { dedup: None, threshold: 1, schedule: None }
+        Self { dedup: None, threshold: 1, cardinality: None, new_terms: None, schedule: None }
+    }
+}
+
+impl Alerting {
+    /// Fields whose values alerting needs from each signal's record.
+    #[must_use]
+    pub fn capture_fields(&self) -> Vec<&tripline_event::Field> {
+        let mut fields: Vec<&tripline_event::Field> = self.new_terms.iter().flat_map(|n| &n.fields).collect();
+        fields.extend(self.cardinality.iter().map(|c| &c.field));
+        fields
     }
 }
 
