@@ -1,0 +1,65 @@
+//! Elastic rule types end to end: threshold (with cardinality), new_terms, alert suppression.
+
+mod common;
+
+use common::{ingress_record, jsonl, tripline};
+use serde_json::{json, Value};
+
+fn write(dir: &std::path::Path, name: &str, data: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, data).expect("temp dir is writable");
+    path.display().to_string()
+}
+
+fn rule(kind: &str, extra: &str) -> String {
+    format!("[rule]\nname = \"SG ingress\"\nrule_id = \"r-{kind}\"\nseverity = \"medium\"\nrisk_score = 47\ntype = \"{kind}\"\nlanguage = \"kuery\"\ninterval = \"10m\"\nfrom = \"now-30m\"\nquery = '''\nevent.dataset:aws.cloudtrail and event.action:AuthorizeSecurityGroupIngress\n'''\n{extra}\n")
+}
+
+fn from(ip: &str, id: &str, time: &str) -> Value {
+    let mut r = ingress_record(id, time, 443, "10.0.0.0/8");
+    r["sourceIPAddress"] = json!(ip);
+    r
+}
+
+fn alerts(dir: &std::path::Path, rule_text: &str, events: &[Value]) -> Vec<Value> {
+    let rules = write(dir, "r.toml", rule_text);
+    let input = write(dir, "t.json", &serde_json::to_string(&json!({ "Records": events })).expect("json"));
+    let run = tripline(&["scan", &input, "--no-builtin", "--rules", &rules, "--format", "jsonl"]);
+    assert!(run.code < 2, "{}", run.stderr);
+    jsonl(&run.stdout).into_iter().filter(|l| l["type"] == "alert").collect()
+}
+
+#[test]
+fn threshold_groups_by_fields_and_needs_cardinality() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = rule("threshold", "[rule.threshold]\nfield = [\"cloud.account.id\"]\nvalue = 3\n[[rule.threshold.cardinality]]\nfield = \"source.ip\"\nvalue = 2\n");
+    let same_ip = [from("198.51.100.1", "a", "2024-08-01T10:00:00Z"), from("198.51.100.1", "b", "2024-08-01T10:01:00Z"), from("198.51.100.1", "c", "2024-08-01T10:02:00Z")];
+    assert!(alerts(dir.path(), &text, &same_ip).is_empty(), "three events but one address");
+    let two_ips = [from("198.51.100.1", "a", "2024-08-01T10:00:00Z"), from("198.51.100.1", "b", "2024-08-01T10:01:00Z"), from("198.51.100.2", "c", "2024-08-01T10:02:00Z")];
+    let raised = alerts(dir.path(), &text, &two_ips);
+    assert_eq!(raised.len(), 1);
+    assert_eq!((raised[0]["dedup_key"].as_str(), raised[0]["event_count"].as_u64()), (Some("111122223333"), Some(3)));
+}
+
+#[test]
+fn new_terms_alert_only_on_values_unseen_in_the_history_window() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = rule("new_terms", "[rule.new_terms]\nfield = \"new_terms_fields\"\nvalue = [\"source.ip\"]\n[[rule.new_terms.history_window_start]]\nfield = \"history_window_start\"\nvalue = \"now-7d\"\n");
+    let events = [
+        from("198.51.100.1", "first", "2024-08-01T10:00:00Z"),
+        from("198.51.100.1", "again", "2024-08-02T10:00:00Z"),
+        from("198.51.100.2", "other", "2024-08-02T11:00:00Z"),
+        from("198.51.100.1", "after-a-week", "2024-08-10T10:00:00Z"),
+    ];
+    let ids: Vec<String> = alerts(dir.path(), &text, &events).iter().map(|a| a["event_ids"][0].as_str().unwrap_or_default().to_owned()).collect();
+    assert_eq!(ids, vec!["first", "other", "after-a-week"]);
+}
+
+#[test]
+fn alert_suppression_groups_within_its_duration() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = rule("query", "[rule.alert_suppression]\ngroup_by = [\"source.ip\"]\n[rule.alert_suppression.duration]\nunit = \"m\"\nvalue = 60\n");
+    let events = [from("198.51.100.1", "a", "2024-08-01T10:00:00Z"), from("198.51.100.1", "b", "2024-08-01T10:30:00Z"), from("198.51.100.2", "c", "2024-08-01T10:31:00Z"), from("198.51.100.1", "d", "2024-08-01T11:05:00Z")];
+    let counts: Vec<(String, u64)> = alerts(dir.path(), &text, &events).iter().map(|a| (a["dedup_key"].as_str().unwrap_or_default().to_owned(), a["event_count"].as_u64().unwrap_or(0))).collect();
+    assert_eq!(counts, vec![("198.51.100.1".into(), 2), ("198.51.100.2".into(), 1), ("198.51.100.1".into(), 1)]);
+}
