@@ -37,6 +37,9 @@ pub struct Context {
     /// The normalised security-group change list (empty for other calls).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub security_group_changes: Vec<SgChange>,
+    /// The rule's named context values (Panther's `AlertContext`).
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub alert_context: Map<String, Value>,
     /// For a correlation's signal: what was correlated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation: Option<crate::correlate::CorrelationContext>,
@@ -160,6 +163,11 @@ impl Signal {
                 error_message: text(record, fields::ERROR_MESSAGE),
                 indicators: found,
                 security_group_changes: security_group_changes(record),
+                alert_context: rule.meta.alert_context.iter().map(|(name, field)| {
+                    let mut values: Vec<Value> = field_texts(field, record).into_iter().map(Value::String).collect();
+                    let value = if values.len() == 1 { values.pop().unwrap_or(Value::Null) } else { Value::Array(values) };
+                    (name.clone(), value)
+                }).collect(),
                 correlation: None,
             },
             captured,

@@ -59,6 +59,9 @@ fn walk(expr: &Expr, record: &Record<'_>, depth: usize, out: &mut String) -> boo
             let _ = writeln!(out, "{indent}{mark} not:");
             walk(child, record, depth + 1, out);
         }
+        Expr::Elements { field, quantifier, expr } => {
+            let _ = writeln!(out, "{indent}{mark} {quantifier:?} element of {field} satisfies: {expr}");
+        }
         Expr::Pred(_) => {
             let _ = writeln!(out, "{indent}{mark} {expr}{}", values(expr, record));
         }

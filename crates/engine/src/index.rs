@@ -43,7 +43,7 @@ fn required_names(expr: &Expr) -> Option<HashSet<String>> {
             Some(union)
         }
         Expr::Const(false) => Some(HashSet::new()),
-        Expr::Not(_) | Expr::Const(true) => None,
+        Expr::Not(_) | Expr::Const(true) | Expr::Elements { .. } => None,
     }
 }
 

@@ -8,6 +8,7 @@
 //! also backs [`explain::explain`].
 #![deny(missing_docs)]
 
+mod elements;
 pub mod explain;
 mod index;
 mod matcher;
@@ -84,6 +85,7 @@ impl Engine {
             let wanted = match self.rules[rule].scope {
                 Scope::Events => !insight,
                 Scope::Insights => insight,
+                Scope::Inactive => false,
             };
             if wanted && self.compiled[rule].evaluate(record) {
                 matches.push(rule);
@@ -105,5 +107,13 @@ pub fn in_scope(rule: &Rule, record: &Record<'_>) -> bool {
     match rule.scope {
         Scope::Events => !record.is_insight(),
         Scope::Insights => record.is_insight(),
+        Scope::Inactive => false,
     }
+}
+
+/// The severity of `rule` for a record it matched: the first dynamic severity whose condition
+/// holds, else the rule's own.
+#[must_use]
+pub fn severity_for(rule: &Rule, record: &Record<'_>) -> tripline_rule::Severity {
+    rule.meta.dynamic_severity.iter().find(|(_, condition)| naive::evaluate(condition, record)).map_or_else(|| rule.meta.severity(), |(s, _)| *s)
 }

@@ -12,6 +12,7 @@ use tripline_rule::{Case, CmpOp, Expr, Literal, Test};
 use crate::text::{value_bool, value_number, value_text};
 
 pub(crate) enum Node {
+    Elements(Field, tripline_rule::Quantifier, Box<Node>),
     And(Vec<Node>),
     Or(Vec<Node>),
     Not(Box<Node>),
@@ -52,6 +53,7 @@ impl Node {
             Expr::And(c) => Self::And(c.iter().map(Self::compile).collect::<Result<_, _>>()?),
             Expr::Or(c) => Self::Or(c.iter().map(Self::compile).collect::<Result<_, _>>()?),
             Expr::Not(c) => Self::Not(Box::new(Self::compile(c)?)),
+            Expr::Elements { field, quantifier, expr } => Self::Elements(field.clone(), *quantifier, Box::new(Self::compile(expr)?)),
             Expr::Const(b) => Self::Const(*b),
             Expr::Pred(p) => Self::Leaf(p.field.clone(), Matcher::compile(&p.test)?),
         })
@@ -62,6 +64,7 @@ impl Node {
             Self::And(c) => c.iter().all(|n| n.evaluate(record)),
             Self::Or(c) => c.iter().any(|n| n.evaluate(record)),
             Self::Not(c) => !c.evaluate(record),
+            Self::Elements(field, quantifier, inner) => crate::elements::quantify(field, *quantifier, record, &mut |element| inner.evaluate(element)),
             Self::Const(b) => *b,
             Self::Leaf(field, Matcher::Exists) => field.exists(record),
             Self::Leaf(field, Matcher::FieldRef(other, case)) => {

@@ -16,6 +16,7 @@ pub fn evaluate(expr: &Expr, record: &Record<'_>) -> bool {
         Expr::And(children) => children.iter().all(|c| evaluate(c, record)),
         Expr::Or(children) => children.iter().any(|c| evaluate(c, record)),
         Expr::Not(child) => !evaluate(child, record),
+        Expr::Elements { field, quantifier, expr } => crate::elements::quantify(field, *quantifier, record, &mut |element| evaluate(expr, element)),
         Expr::Pred(p) => predicate(p, record),
         Expr::Const(b) => *b,
     }

@@ -85,7 +85,11 @@ pub fn scan_decoded(engine: &Engine, plan: &CorrelationPlan, label: &str, decode
             engine.evaluate(&record, &mut matches);
             for &rule in &matches {
                 let input = InputRef { file: label.to_owned(), record: index, line };
-                let mut signal = Signal::build(&engine.rules()[rule], &record, input);
+                let matched = &engine.rules()[rule];
+                let mut signal = Signal::build(matched, &record, input);
+                if !matched.meta.dynamic_severity.is_empty() {
+                    signal.severity = tripline_engine::severity_for(matched, &record);
+                }
                 plan.capture(rule, &record, &mut signal);
                 out.signals.push((rule, signal));
             }

@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod elastic;
 pub mod kql;
 pub mod native;
+pub mod panther;
 pub mod sigma;
 pub mod yaml;
 
@@ -30,6 +31,8 @@ pub enum Frontend {
     Sigma,
     /// Elastic detection rules (TOML), as they are.
     Elastic,
+    /// Panther rules (YAML), as they are.
+    Panther,
 }
 
 impl Frontend {
@@ -40,6 +43,7 @@ impl Frontend {
             Self::Native => "native",
             Self::Sigma => "sigma",
             Self::Elastic => "elastic",
+            Self::Panther => "panther",
         }
     }
 
@@ -50,7 +54,13 @@ impl Frontend {
             return Some(Self::Elastic);
         }
         let first = yaml::parse(text).ok()?;
-        Some(if sigma::is_sigma(&first) { Self::Sigma } else { Self::Native })
+        Some(if sigma::is_sigma(&first) {
+            Self::Sigma
+        } else if panther::is_panther(&first) {
+            Self::Panther
+        } else {
+            Self::Native
+        })
     }
 }
 
@@ -97,6 +107,10 @@ pub fn compile(path: &Path, text: &str, options: &Options) -> Loaded {
         }
         Frontend::Elastic => {
             let (rules, diagnostics) = elastic::compile(path, text);
+            (rules, diagnostics, Vec::new())
+        }
+        Frontend::Panther => {
+            let (rules, diagnostics) = panther::compile(path, text);
             (rules, diagnostics, Vec::new())
         }
     };

@@ -92,9 +92,29 @@ pub struct Predicate {
     pub test: Test,
 }
 
+/// How many elements of a list must satisfy an element condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantifier {
+    /// At least one (Panther's `AnyElement`).
+    Any,
+    /// Every one, and the list is not empty (`AllElements`).
+    All,
+    /// None of them (`NoElement`).
+    None,
+}
+
 /// A condition.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
+    /// A condition over each element of a list, with field names relative to the element.
+    Elements {
+        /// The list.
+        field: Field,
+        /// How many elements must satisfy `expr`.
+        quantifier: Quantifier,
+        /// The condition, evaluated with each element as the record.
+        expr: Box<Expr>,
+    },
     /// Every child holds (true when empty).
     And(Vec<Expr>),
     /// Some child holds (false when empty).
@@ -141,6 +161,10 @@ impl Expr {
                 out.push_str(&format!("{indent}not\n"));
                 child.write_tree(depth + 1, out);
             }
+            Self::Elements { field, quantifier, expr } => {
+                out.push_str(&format!("{indent}{quantifier:?} element of {field}\n"));
+                expr.write_tree(depth + 1, out);
+            }
             Self::Pred(p) => {
                 let resolved = match p.field.kind() {
                     tripline_event::FieldKind::Path(path) => format!("path {}", path.segments().join(".")),
@@ -162,7 +186,7 @@ impl Expr {
     fn collect_predicates<'a>(&'a self, out: &mut Vec<&'a Predicate>) {
         match self {
             Self::And(children) | Self::Or(children) => children.iter().for_each(|c| c.collect_predicates(out)),
-            Self::Not(child) => child.collect_predicates(out),
+            Self::Not(child) | Self::Elements { expr: child, .. } => child.collect_predicates(out),
             Self::Pred(p) => out.push(p),
             Self::Const(_) => {}
         }
@@ -235,6 +259,7 @@ impl fmt::Display for Expr {
                 write!(f, "({})", parts.join(joiner))
             }
             Self::Not(child) => write!(f, "not {child}"),
+            Self::Elements { field, quantifier, expr } => write!(f, "{quantifier:?} element of {field} satisfies {expr}"),
             Self::Pred(p) => write!(f, "{p}"),
             Self::Const(b) => write!(f, "{b}"),
         }

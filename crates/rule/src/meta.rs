@@ -79,6 +79,9 @@ pub enum Scope {
     Events,
     /// CloudTrail Insights records only.
     Insights,
+    /// No scanned record: a disabled rule, or one written for another log type. Its inline
+    /// tests still run against its condition.
+    Inactive,
 }
 
 /// What a rule is and where it came from.
@@ -110,6 +113,10 @@ pub struct Metadata {
     pub triage: String,
     /// Fields to show in a signal's summary (`any_aws_arns` for every ARN in the record).
     pub summary_attributes: Vec<String>,
+    /// Named values added to a signal's context (Panther's `AlertContext`).
+    pub alert_context: Vec<(String, tripline_event::Field)>,
+    /// Severity by condition, first match wins (Panther's `DynamicSeverities`).
+    pub dynamic_severity: Vec<(Severity, crate::expr::Expr)>,
     /// The vendor and version the rule reproduces, such as `Elastic 8.2.1`.
     pub origin: Option<String>,
     /// The rule's format and type as loaded: `native`, `sigma`, `sigma correlation`,

@@ -14,6 +14,7 @@ pub fn simplify(expr: Expr) -> Expr {
             Expr::Const(b) => Expr::Const(!b),
             other => other.not(),
         },
+        Expr::Elements { field, quantifier, expr } => Expr::Elements { field, quantifier, expr: Box::new(simplify(*expr)) },
         other => other,
     }
 }

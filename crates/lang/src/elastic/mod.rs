@@ -91,6 +91,8 @@ pub fn compile(path: &Path, text: &str) -> (Vec<Rule>, Vec<Diagnostic>) {
         false_positives: doc.strings(&["rule", "false_positives"]).iter().map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ")).collect(),
         triage: doc.str(&["rule", "note"]).unwrap_or_default().to_owned(),
         summary_attributes: doc.strings(&["rule", "investigation_fields", "field_names"]),
+        alert_context: Vec::new(),
+        dynamic_severity: Vec::new(),
         origin: Some(version.map_or_else(|| "Elastic".to_owned(), |v| format!("Elastic (version {v})"))),
         source: Some(path.to_owned()),
         kind: format!("elastic {rule_type}"),

@@ -106,6 +106,8 @@ fn metadata(r: &mut Reader<'_>) -> Metadata {
         false_positives: r.strings("false_positives"),
         triage: r.string("triage").unwrap_or_default(),
         summary_attributes: r.strings("summary_attributes"),
+        alert_context: Vec::new(),
+        dynamic_severity: Vec::new(),
         origin: r.string("origin"),
         source: Some(r.path.to_owned()),
         kind: "native".to_owned(),

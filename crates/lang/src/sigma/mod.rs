@@ -66,6 +66,8 @@ pub(crate) fn metadata(r: &mut Reader<'_>, path: &Path) -> Metadata {
         false_positives: r.strings("falsepositives"),
         triage: String::new(),
         summary_attributes: r.strings("fields"),
+        alert_context: Vec::new(),
+        dynamic_severity: Vec::new(),
         origin: Some(status.map_or_else(|| "Sigma".to_owned(), |s| format!("Sigma (status: {s})"))),
         source: Some(path.to_owned()),
         kind: "sigma".to_owned(),
