@@ -1,0 +1,172 @@
+//! Panther rules as they are: a table of match conditions with Panther's semantics, the corpus
+//! loading, and the built-in reproduction of Panther's seed passing Panther's own test file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use tripline_engine::{naive, EngineBuilder};
+use tripline_event::OwnedRecord;
+use tripline_lang::{Frontend, Level, Options};
+use tripline_rule::Severity;
+
+fn corpus(dir: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/panther").join(dir)
+}
+
+fn base() -> Value {
+    json!({
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDA5EXAMPLEUSERID01", "arn": "arn:aws:iam::111122223333:user/bob",
+            "accountId": "111122223333", "accessKeyId": "AKIA5EXAMPLEKEY00003", "userName": "bob"},
+        "eventTime": "2024-08-01T10:00:00Z", "eventSource": "ec2.amazonaws.com", "eventName": "AuthorizeSecurityGroupIngress",
+        "awsRegion": "eu-west-1", "sourceIPAddress": "203.0.113.250", "userAgent": "aws-cli/2.17.20",
+        "requestParameters": {"groupId": "sg-1", "ipPermissions": {"items": [
+            {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}},
+            {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}}]}},
+        "responseElements": {"_return": true}, "eventID": "e-1", "eventType": "AwsApiCall", "recipientAccountId": "111122223333"
+    })
+}
+
+fn with(changes: &[(&str, Value)]) -> Value {
+    let mut r = base();
+    for (path, value) in changes {
+        let parts: Vec<&str> = path.split('.').collect();
+        let mut at = &mut r;
+        for part in &parts[..parts.len() - 1] {
+            at = &mut at[*part];
+        }
+        if value.is_null() {
+            at.as_object_mut().expect("an object").remove(parts[parts.len() - 1]);
+        } else {
+            at[parts[parts.len() - 1]] = value.clone();
+        }
+    }
+    r
+}
+
+fn verdicts(detection: &str, record: &Value) -> (bool, bool) {
+    let text = format!("AnalysisType: rule\nRuleID: t\nEnabled: true\nLogTypes: [AWS.CloudTrail]\nSeverity: Low\nDetection:\n{detection}\n");
+    let loaded = tripline_lang::compile(Path::new("t.yml"), &text, &Options::default());
+    assert_eq!(loaded.frontend, Frontend::Panther);
+    assert!(!loaded.has_errors(), "{detection}\n{:?}", loaded.diagnostics);
+    let rule = loaded.rules.into_iter().next().expect("one rule");
+    let owned = OwnedRecord::from_value(record).expect("object");
+    let rec = owned.record().expect("object");
+    let naive = naive::evaluate(&rule.expr, &rec);
+    let mut builder = EngineBuilder::new();
+    builder.add(Arc::new(rule));
+    let mut matched = Vec::new();
+    builder.build().expect("compiles").evaluate(&rec, &mut matched);
+    (!matched.is_empty(), naive)
+}
+
+#[test]
+fn panther_conditions_table() {
+    let table: Vec<(&str, Value, Value)> = vec![
+        // Keys are looked up without regard to case, as Panther does.
+        ("  - Key: EVENTNAME\n    Condition: Equals\n    Value: AuthorizeSecurityGroupIngress", base(), with(&[("eventName", json!("RevokeSecurityGroupIngress"))])),
+        ("  - Key: eventName\n    Condition: Equals\n    Value: authorizesecuritygroupingress", with(&[("eventName", json!("authorizesecuritygroupingress"))]), base()),
+        ("  - Key: eventName\n    Condition: IEquals\n    Value: authorizesecuritygroupingress", base(), with(&[("eventName", json!("X"))])),
+        ("  - Key: eventName\n    Condition: DoesNotEqual\n    Value: X", base(), with(&[("eventName", json!("X"))])),
+        ("  - Key: eventName\n    Condition: IsIn\n    Values: [A, AuthorizeSecurityGroupIngress]", base(), with(&[("eventName", json!("B"))])),
+        ("  - Key: eventName\n    Condition: IsNotIn\n    Values: [A, B]", base(), with(&[("eventName", json!("B"))])),
+        ("  - Key: userAgent\n    Condition: StartsWith\n    Value: aws-cli", base(), with(&[("userAgent", json!("Boto3/1.34"))])),
+        ("  - Key: userAgent\n    Condition: DoesNotStartWith\n    Value: Boto3", base(), with(&[("userAgent", json!("Boto3/1.34"))])),
+        ("  - Key: sourceIPAddress\n    Condition: DoesNotEndWith\n    Value: .amazonaws.com", base(), with(&[("sourceIPAddress", json!("ec2.amazonaws.com"))])),
+        ("  - Key: userAgent\n    Condition: IContains\n    Value: CLI", base(), with(&[("userAgent", json!("Boto3"))])),
+        ("  - Key: userAgent\n    Condition: DoesNotContain\n    Value: terraform", base(), with(&[("userAgent", json!("Terraform terraform-provider-aws"))])),
+        ("  - Key: errorCode\n    Condition: DoesNotExist", base(), with(&[("errorCode", json!("AccessDenied"))])),
+        ("  - Key: errorCode\n    Condition: IsNull", with(&[("errorCode", Value::Null)]), with(&[("errorCode", json!("AccessDenied"))])),
+        ("  - Key: errorCode\n    Condition: IsNullOrEmpty", with(&[("errorCode", json!(""))]), with(&[("errorCode", json!("AccessDenied"))])),
+        ("  - Key: errorCode\n    Condition: IsNotNullOrEmpty", with(&[("errorCode", json!("AccessDenied"))]), with(&[("errorCode", json!(""))])),
+        ("  - DeepKey: [userIdentity, type]\n    Condition: Equals\n    Value: IAMUser", base(), with(&[("userIdentity.type", json!("Root"))])),
+        ("  - KeyPath: requestParameters.ipPermissions.items[*].fromPort\n    Condition: IsGreaterThan\n    Value: 400", base(), with(&[("requestParameters.ipPermissions.items", json!([{"fromPort": 22}]))])),
+        ("  - KeyPath: requestParameters.ipPermissions.items[0].fromPort\n    Condition: IsLessThanOrEquals\n    Value: 22", base(), with(&[("requestParameters.ipPermissions.items", json!([{"fromPort": 80}]))])),
+        ("  - Key: sourceIPAddress\n    Condition: IsIPAddress", base(), with(&[("sourceIPAddress", json!("AWS Internal"))])),
+        ("  - Key: sourceIPAddress\n    Condition: IsIPAddressPublic", with(&[("sourceIPAddress", json!("8.8.8.8"))]), with(&[("sourceIPAddress", json!("10.1.2.3"))])),
+        ("  - Key: sourceIPAddress\n    Condition: IsIPAddressPrivate", with(&[("sourceIPAddress", json!("10.1.2.3"))]), with(&[("sourceIPAddress", json!("8.8.8.8"))])),
+        ("  - Any:\n      - Key: eventName\n        Condition: Equals\n        Value: X\n      - Key: awsRegion\n        Condition: Equals\n        Value: eu-west-1", base(), with(&[("awsRegion", json!("us-east-1"))])),
+        ("  - OnlyOne:\n      - Key: eventName\n        Condition: Equals\n        Value: AuthorizeSecurityGroupIngress\n      - Key: awsRegion\n        Condition: Equals\n        Value: us-east-1", base(), with(&[("awsRegion", json!("us-east-1"))])),
+        ("  - None:\n      - Key: eventName\n        Condition: Equals\n        Value: X", base(), with(&[("eventName", json!("X"))])),
+        ("  - DeepKey: [requestParameters, ipPermissions, items]\n    Condition: AnyElement\n    Expressions:\n      - Key: fromPort\n        Condition: Equals\n        Value: 22\n      - DeepKey: [ipRanges, items]\n        Condition: AnyElement\n        Expressions:\n          - Key: cidrIp\n            Condition: Equals\n            Value: 0.0.0.0/0",
+            base(), with(&[("requestParameters.ipPermissions.items", json!([{"fromPort": 22, "ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}}, {"fromPort": 443, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]))])),
+        ("  - DeepKey: [requestParameters, ipPermissions, items]\n    Condition: AllElements\n    Expressions:\n      - Key: ipProtocol\n        Condition: Equals\n        Value: tcp", base(), with(&[("requestParameters.ipPermissions.items", json!([{"ipProtocol": "udp"}, {"ipProtocol": "tcp"}]))])),
+        ("  - Condition: AlwaysTrue", base(), json!({"eventName": "x"})),
+    ];
+    for (i, (detection, yes, no)) in table.iter().enumerate() {
+        assert_eq!(verdicts(detection, yes), (true, true), "row {i} should match:\n{detection}");
+        if i + 1 < table.len() {
+            assert_eq!(verdicts(detection, no), (false, false), "row {i} should not match:\n{detection}\n{no}");
+        }
+    }
+}
+
+#[test]
+fn every_cloudtrail_simple_detection_loads_and_passes_its_own_tests() {
+    let dir = corpus("simple-detections");
+    let mut cloudtrail = 0;
+    for entry in std::fs::read_dir(&dir).expect("the corpus is present").flatten() {
+        let path = entry.path();
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let loaded = tripline_lang::compile(&path, &text, &Options::default());
+        assert_eq!(loaded.frontend, Frontend::Panther, "{}", path.display());
+        if !text.contains("AWS.CloudTrail") {
+            continue;
+        }
+        cloudtrail += 1;
+        assert!(loaded.diagnostics.iter().all(|d| d.level < Level::Unsupported), "{}: {:?}", path.display(), loaded.diagnostics);
+        let rule = &loaded.rules[0];
+        assert!(!rule.tests.is_empty(), "{}", path.display());
+        for case in &rule.tests {
+            let owned = OwnedRecord::from_value(&case.log).expect("object");
+            let record = owned.record().expect("object");
+            assert_eq!(naive::evaluate(&rule.expr, &record), case.expected, "{}: {}", path.display(), case.name);
+        }
+    }
+    assert_eq!(cloudtrail, 4);
+}
+
+#[test]
+fn python_rules_load_metadata_and_tests_with_one_diagnostic() {
+    for entry in std::fs::read_dir(corpus("rules")).expect("the corpus is present").flatten() {
+        let path = entry.path();
+        let loaded = tripline_lang::compile(&path, &std::fs::read_to_string(&path).expect("readable"), &Options::default());
+        assert_eq!(loaded.diagnostics.len(), 1, "{}: {:?}", path.display(), loaded.diagnostics);
+        assert_eq!(loaded.diagnostics[0].level, Level::Unsupported);
+        assert!(loaded.diagnostics[0].message.contains("Python logic is not executed"));
+        let rule = &loaded.rules[0];
+        assert!(!rule.tests.is_empty() && !rule.meta.title.is_empty() && !rule.meta.mitre.is_empty(), "{}", path.display());
+    }
+}
+
+#[test]
+fn the_builtin_panther_seed_passes_panthers_own_tests() {
+    let spec = corpus("rules/aws_ec2_security_group_modified.yml");
+    let python = tripline_lang::compile(&spec, &std::fs::read_to_string(&spec).expect("readable"), &Options::default());
+    let builtin_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/seeds/panther-aws-ec2-security-group-modified.yml");
+    let builtin = tripline_lang::compile(&builtin_path, &std::fs::read_to_string(&builtin_path).expect("readable"), &Options::default());
+    let (spec_rule, rule) = (&python.rules[0], &builtin.rules[0]);
+    assert_eq!(spec_rule.meta.id, rule.meta.id);
+    assert_eq!(rule.meta.severity, Some(Severity::Info));
+    for case in &spec_rule.tests {
+        let owned = OwnedRecord::from_value(&case.log).expect("object");
+        let record = owned.record().expect("object");
+        assert_eq!(naive::evaluate(&rule.expr, &record), case.expected, "{}", case.name);
+    }
+}
+
+#[test]
+fn dynamic_severity_alert_title_and_context() {
+    let path = corpus("simple-detections/test.rule.with.dynamic.funcs.yml");
+    let loaded = tripline_lang::compile(&path, &std::fs::read_to_string(&path).expect("readable"), &Options::default());
+    let rule = &loaded.rules[0];
+    let record = json!({"userAgent": "Max", "actionName": "Beans"});
+    let owned = OwnedRecord::from_value(&record).expect("object");
+    let rec = owned.record().expect("object");
+    assert_eq!(tripline_engine::severity_for(rule, &rec), Severity::High);
+    let signal = tripline_alert::Signal::build(rule, &rec, tripline_alert::InputRef { file: "t".into(), record: 0, line: None });
+    assert_eq!(signal.rule_title, "The user agent was Max");
+    assert_eq!(signal.context.alert_context.get("foo"), Some(&json!("Beans")));
+    assert_eq!(signal.dedup_key, "Beans|Max");
+}
