@@ -111,3 +111,17 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn simplify_keeps_meaning(expr in expr(), records in prop::collection::vec(record(), 1..6)) {
+        let simplified = tripline_rule::passes::simplify(expr.clone());
+        for value in &records {
+            let owned = OwnedRecord::from_value(value).expect("generated records are objects");
+            let record = owned.record().expect("generated records are objects");
+            prop_assert_eq!(naive::evaluate(&simplified, &record), naive::evaluate(&expr, &record), "{} vs {}", expr, simplified);
+        }
+    }
+}

@@ -106,11 +106,11 @@ pub fn compile(path: &Path, text: &str, options: &Options) -> Loaded {
             (file.rules, file.diagnostics, file.filters)
         }
         Frontend::Elastic => {
-            let (rules, diagnostics) = elastic::compile(path, text);
+            let (rules, diagnostics) = elastic::compile(path, text, options);
             (rules, diagnostics, Vec::new())
         }
         Frontend::Panther => {
-            let (rules, diagnostics) = panther::compile(path, text);
+            let (rules, diagnostics) = panther::compile(path, text, options);
             (rules, diagnostics, Vec::new())
         }
     };

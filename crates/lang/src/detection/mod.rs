@@ -25,12 +25,28 @@ pub const MODIFIERS: &[&str] =
 pub const QUALIFIERS: &[&str] = &["cased", "all", "neq", "expand", "windash", "base64", "base64offset", "i", "m", "s"];
 
 /// What the dialect allows, and what the user supplied.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Sigma: keyword searches are allowed, and Sigma's generic field names are mapped.
     pub sigma: bool,
     /// Values for `%placeholder%`s used with `|expand`.
     pub placeholders: BTreeMap<String, Vec<String>>,
+    /// Run the IR passes on what a front-end lowers (off only to test that they keep meaning).
+    pub optimise: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { sigma: false, placeholders: BTreeMap::new(), optimise: true }
+    }
+}
+
+impl Options {
+    /// The IR passes, when optimising.
+    #[must_use]
+    pub fn finish(&self, expr: Expr) -> Expr {
+        if self.optimise { passes::simplify(expr) } else { expr }
+    }
 }
 
 /// Sigma's generic field names for AWS CloudTrail, and what they are in a CloudTrail record.
@@ -181,7 +197,7 @@ impl Lowerer<'_> {
             tests.insert(0, Expr::pred(field, Test::Equals(literals, case)));
         }
         let expr = if mods.all { Expr::And(tests) } else { Expr::Or(tests) };
-        Some(passes::simplify(expr))
+        Some(self.options.finish(expr))
     }
 
     /// The values one written value stands for, after `expand`, `windash` and base64.
@@ -223,7 +239,7 @@ impl Lowerer<'_> {
             };
             alternatives.push(Expr::pred(field.clone(), test));
         }
-        Some(passes::simplify(Expr::Or(alternatives)))
+        Some(self.options.finish(Expr::Or(alternatives)))
     }
 
     fn value_test(&mut self, mods: &Modifiers, case: Case, key: &str, v: &Node) -> Option<Test> {
@@ -353,7 +369,7 @@ pub fn lower(path: &Path, node: &Node, diagnostics: &mut Vec<Diagnostic>, option
     if failed {
         return None;
     }
-    Some(passes::simplify(Expr::Or(exprs)))
+    Some(options.finish(Expr::Or(exprs)))
 }
 
 fn resolve(cond: &Cond, selections: &[(String, Pos, Option<Expr>)], used: &mut BTreeSet<String>) -> Result<Expr, String> {

@@ -50,7 +50,7 @@ fn mitre(doc: &Doc<'_>) -> Vec<String> {
 
 /// Parses and lowers one Elastic rule file.
 #[must_use]
-pub fn compile(path: &Path, text: &str) -> (Vec<Rule>, Vec<Diagnostic>) {
+pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let doc = match Doc::parse(path, text) {
         Ok(doc) => doc,
@@ -67,7 +67,7 @@ pub fn compile(path: &Path, text: &str) -> (Vec<Rule>, Vec<Diagnostic>) {
     let Some(query) = doc.str(&["rule", "query"]) else {
         return (Vec::new(), vec![Diagnostic::error(path, doc.pos_of("query"), "the rule has no `query`")]);
     };
-    let expr = match kql::parse(query).and_then(|k| kql::lower(&k)) {
+    let expr = match kql::parse(query).and_then(|k| kql::lower(&k, options)) {
         Ok(expr) => Some(expr),
         Err(e) => {
             let d = Diagnostic::error(path, doc.pos_in_string("query", query, e.offset), format!("invalid KQL: {}", e.message));
@@ -197,7 +197,7 @@ value = 2
 
     #[test]
     fn a_threshold_rule_loads_with_schedule_grouping_and_attack() {
-        let (rules, diags) = compile(Path::new("r.toml"), RULE);
+        let (rules, diags) = compile(Path::new("r.toml"), RULE, &crate::Options::default());
         assert!(diags.is_empty(), "{diags:?}");
         let rule = &rules[0];
         assert_eq!(rule.meta.mitre, vec!["TA0005", "T1562", "T1562.007"]);
@@ -212,7 +212,7 @@ value = 2
     #[test]
     fn kql_errors_point_into_the_query() {
         let bad = RULE.replace("event.outcome:success", "event.outcome:)");
-        let (rules, diags) = compile(Path::new("r.toml"), &bad);
+        let (rules, diags) = compile(Path::new("r.toml"), &bad, &crate::Options::default());
         assert!(rules.is_empty());
         assert_eq!((diags[0].line, diags[0].column), (21, 15), "{}", diags[0]);
         assert!(diags[0].message.starts_with("invalid KQL"), "{}", diags[0]);
@@ -221,7 +221,7 @@ value = 2
     #[test]
     fn eql_rules_are_unsupported_with_one_diagnostic() {
         let eql = RULE.replace("type = \"threshold\"", "type = \"eql\"").replace("language = \"kuery\"", "language = \"eql\"");
-        let (rules, diags) = compile(Path::new("r.toml"), &eql);
+        let (rules, diags) = compile(Path::new("r.toml"), &eql, &crate::Options::default());
         assert!(rules.is_empty());
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].level, crate::Level::Unsupported);

@@ -3,7 +3,7 @@
 //! is literal. Field names are ECS names from the Elastic AWS integration, resolved once.
 
 use tripline_event::Field;
-use tripline_rule::{passes, Case, CmpOp, Expr, Literal, Test};
+use tripline_rule::{Case, CmpOp, Expr, Literal, Test};
 
 use super::parse::{Kql, KqlError, Value, ValueExpr};
 use crate::detection::wildcard;
@@ -98,6 +98,6 @@ fn lower_in(kql: &Kql, prefix: &str) -> Result<Expr, KqlError> {
 ///
 /// # Errors
 /// A range over a value that is not a number.
-pub fn lower(kql: &Kql) -> Result<Expr, KqlError> {
-    Ok(passes::simplify(lower_in(kql, "")?))
+pub fn lower(kql: &Kql, options: &crate::Options) -> Result<Expr, KqlError> {
+    Ok(options.finish(lower_in(kql, "")?))
 }

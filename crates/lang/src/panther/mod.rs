@@ -66,7 +66,7 @@ fn tests(r: &mut Reader<'_>) -> Vec<RuleTest> {
 
 /// Parses and lowers a Panther file.
 #[must_use]
-pub fn compile(path: &Path, text: &str) -> (Vec<Rule>, Vec<Diagnostic>) {
+pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let root = match yaml::parse(text) {
         Ok(root) => root,
@@ -161,6 +161,6 @@ pub fn compile(path: &Path, text: &str) -> (Vec<Rule>, Vec<Diagnostic>) {
         return (Vec::new(), diagnostics);
     }
     let alerting = Alerting { dedup: Some(Dedup { key, period }), threshold, ..Alerting::default() };
-    let rules = expr.map(|expr| Rule { meta, expr, scope, alerting, tests, correlation: None }).into_iter().collect();
+    let rules = expr.map(|expr| Rule { meta, expr: options.finish(expr), scope, alerting, tests, correlation: None }).into_iter().collect();
     (rules, diagnostics)
 }
