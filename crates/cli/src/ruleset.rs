@@ -23,6 +23,10 @@ pub struct RuleArgs {
     /// several values): `--placeholder Legitimate_Countries=DE,FR`.
     #[arg(long = "placeholder", value_name = "NAME=VALUES", value_parser = parse_placeholder)]
     pub placeholders: Vec<(String, Vec<String>)>,
+    /// An Elastic exception-list export (NDJSON) for rules whose `exceptions_list` names it
+    /// (repeatable).
+    #[arg(long = "exceptions", value_name = "FILE")]
+    pub exceptions: Vec<PathBuf>,
 }
 
 fn parse_placeholder(text: &str) -> Result<(String, Vec<String>), String> {
@@ -113,6 +117,15 @@ pub fn load(args: &RuleArgs) -> RuleSet {
     let mut options = Options::default();
     for (name, values) in &args.placeholders {
         options.placeholders.entry(name.clone()).or_default().extend(values.iter().cloned());
+    }
+    for file in &args.exceptions {
+        match std::fs::read_to_string(file) {
+            Ok(text) => tripline_lang::elastic::exceptions::parse(file, &text, &mut options.exceptions, &mut set.diagnostics),
+            Err(e) => set.diagnostics.push(Diagnostic { path: file.clone(), line: 0, column: 0, level: Level::Error, message: format!("cannot read exception list: {e}"), hint: None }),
+        }
+    }
+    if set.diagnostics.iter().any(|d| d.level == Level::Error) {
+        set.refused_files += 1;
     }
     if !args.no_builtin {
         for (path, text) in BUILTIN_RULES {

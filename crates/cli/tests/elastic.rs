@@ -63,3 +63,29 @@ fn alert_suppression_groups_within_its_duration() {
     let counts: Vec<(String, u64)> = alerts(dir.path(), &text, &events).iter().map(|a| (a["dedup_key"].as_str().unwrap_or_default().to_owned(), a["event_count"].as_u64().unwrap_or(0))).collect();
     assert_eq!(counts, vec![("198.51.100.1".into(), 2), ("198.51.100.2".into(), 1), ("198.51.100.1".into(), 1)]);
 }
+
+#[test]
+fn exception_lists_from_an_export_file_except_what_their_items_match() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = rule("query", "[[rule.exceptions_list]]\nid = \"f3a1\"\nlist_id = \"trusted-deployers\"\nnamespace_type = \"single\"\ntype = \"detection\"\n");
+    let export = [
+        r#"{"id":"f3a1","list_id":"trusted-deployers","name":"Trusted deployers","namespace_type":"single","type":"detection","description":"CI"}"#,
+        r#"{"item_id":"i1","list_id":"trusted-deployers","name":"Terraform from the CI range","namespace_type":"single","type":"simple","entries":[{"field":"user_agent.original","operator":"included","type":"wildcard","value":"*terraform*"},{"field":"source.ip","operator":"included","type":"match_any","value":["198.51.100.1","198.51.100.2"]}]}"#,
+        r#"{"exported_exception_list_count":1,"exported_exception_list_item_count":1,"missing_exception_list_item_count":0}"#,
+    ]
+    .join("\n");
+    let exceptions = write(dir.path(), "exceptions.ndjson", &export);
+    let mut ci = from("198.51.100.1", "ci", "2024-08-01T10:00:00Z");
+    ci["userAgent"] = json!("APN/1.0 HashiCorp/1.0 Terraform/1.9.3 terraform-provider-aws/5.61.0");
+    let mut laptop = from("203.0.113.9", "laptop", "2024-08-01T10:05:00Z");
+    laptop["userAgent"] = json!("APN/1.0 HashiCorp/1.0 Terraform/1.9.3 terraform-provider-aws/5.61.0");
+    let rules = write(dir.path(), "r.toml", &text);
+    let input = write(dir.path(), "t.json", &serde_json::to_string(&json!({ "Records": [ci, laptop] })).expect("json"));
+    let run = tripline(&["scan", &input, "--no-builtin", "--rules", &rules, "--exceptions", &exceptions, "--format", "jsonl"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let ids: Vec<String> = jsonl(&run.stdout).iter().filter(|l| l["type"] == "signal").filter_map(|s| s["event_id"].as_str().map(str::to_owned)).collect();
+    assert_eq!(ids, vec!["laptop"]);
+    let without = tripline(&["scan", &input, "--no-builtin", "--rules", &rules, "--format", "jsonl"]);
+    assert!(without.stderr.contains("exception list `trusted-deployers` is not loaded"), "{}", without.stderr);
+    assert_eq!(jsonl(&without.stdout).iter().filter(|l| l["type"] == "signal").count(), 2);
+}

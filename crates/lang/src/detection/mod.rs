@@ -33,11 +33,13 @@ pub struct Options {
     pub placeholders: BTreeMap<String, Vec<String>>,
     /// Run the IR passes on what a front-end lowers (off only to test that they keep meaning).
     pub optimise: bool,
+    /// Elastic exception lists by `list_id`, for rules whose `exceptions_list` names them.
+    pub exceptions: crate::elastic::exceptions::ExceptionLists,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { sigma: false, placeholders: BTreeMap::new(), optimise: true }
+        Self { sigma: false, placeholders: BTreeMap::new(), optimise: true, exceptions: BTreeMap::new() }
     }
 }
 

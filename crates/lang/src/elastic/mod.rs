@@ -3,13 +3,14 @@
 //! `from` and `max_signals` honoured as a schedule and `alert_suppression` as dedup.
 //! EQL, ES|QL and machine-learning rules get one "unsupported rule type" diagnostic each.
 
+pub mod exceptions;
 mod toml_read;
 
 use std::path::Path;
 use std::time::Duration;
 
 use tripline_event::Field;
-use tripline_rule::{Alerting, Cardinality, Dedup, Metadata, NewTerms, Rule, Schedule, Scope, Severity, Template};
+use tripline_rule::{Alerting, Cardinality, Dedup, Expr, Metadata, NewTerms, Rule, Schedule, Scope, Severity, Template};
 
 use crate::diagnostic::Diagnostic;
 use crate::kql;
@@ -101,12 +102,29 @@ pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>,
         diagnostics.push(Diagnostic::error(path, Pos { line: 1, column: 1 }, "the rule has no `rule_id`"));
     }
     let alerting = alerting(&doc, &rule_type, &mut diagnostics);
+    let expr = expr.map(|expr| with_exceptions(&doc, expr, options, &mut diagnostics));
     match expr {
         Some(expr) if !diagnostics.iter().any(|d| d.level == crate::Level::Error) => {
             (vec![Rule { meta, expr, scope: Scope::Events, alerting, tests: Vec::new(), correlation: None }], diagnostics)
         }
         _ => (Vec::new(), diagnostics),
     }
+}
+
+/// The rule's `exceptions_list`: records any referenced list's items match are excepted.
+fn with_exceptions(doc: &Doc<'_>, expr: Expr, options: &crate::Options, diagnostics: &mut Vec<Diagnostic>) -> Expr {
+    let mut parts = vec![expr];
+    for reference in doc.tables(&["rule", "exceptions_list"]) {
+        let Some(list_id) = reference.get("list_id").and_then(|v| v.as_str()) else { continue };
+        match options.exceptions.get(list_id) {
+            Some(list) => parts.push(list.clone().not()),
+            None => diagnostics.push(
+                Diagnostic::warning(doc.path, doc.pos_of("exceptions_list"), format!("exception list `{list_id}` is not loaded; the rule runs without it"))
+                    .with_hint("pass the exported list with `--exceptions FILE.ndjson`"),
+            ),
+        }
+    }
+    if parts.len() == 1 { parts.pop().expect("one part") } else { options.finish(Expr::And(parts)) }
 }
 
 fn alerting(doc: &Doc<'_>, rule_type: &str, diagnostics: &mut Vec<Diagnostic>) -> Alerting {
