@@ -49,6 +49,8 @@ pub struct RuleSet {
     pub unsupported_files: usize,
     pub builtin: usize,
     filters: Vec<(PathBuf, tripline_rule::Filter)>,
+    /// Per format: rules loaded, loaded with warnings, files unsupported, files refused.
+    by_format: std::collections::BTreeMap<&'static str, [usize; 4]>,
 }
 
 impl RuleSet {
@@ -63,6 +65,11 @@ impl RuleSet {
         }
         let warned = self.diagnostics.iter().filter(|d| d.level == Level::Warning).count();
         if !quiet || self.has_errors() {
+            if self.by_format.len() > 1 {
+                for (format, [loaded, warned, unsupported, refused]) in &self.by_format {
+                    eprintln!("  {format}: {loaded} loaded ({warned} with warnings), {unsupported} unsupported, {refused} refused");
+                }
+            }
             eprintln!(
                 "rules: {} loaded ({} built-in; {}), {} warning(s), {} unsupported, {} file(s) refused",
                 self.rules.len(),
@@ -86,16 +93,23 @@ impl RuleSet {
 
     fn add_file(&mut self, path: &Path, text: &str, seen: &mut HashSet<String>, options: &Options) {
         let loaded = tripline_lang::compile(path, text, options);
+        let format = loaded.frontend.name();
+        let warned = loaded.diagnostics.iter().any(|d| d.level == Level::Warning);
+        let before = self.rules.len();
+        let stats = self.by_format.entry(format).or_default();
         if loaded.has_errors() {
             self.refused_files += 1;
+            stats[3] += 1;
         } else if loaded.is_unsupported() {
             self.unsupported_files += 1;
+            stats[2] += 1;
         }
         self.diagnostics.extend(loaded.diagnostics);
         self.filters.extend(loaded.filters.into_iter().map(|f| (path.to_owned(), f)));
         for rule in loaded.rules {
             if !seen.insert(rule.meta.id.clone()) {
                 self.refused_files += 1;
+                self.by_format.entry(format).or_default()[3] += 1;
                 let d = Diagnostic::error(path, tripline_lang::native::file_start(), format!("rule id `{}` is already loaded; this copy is ignored", rule.meta.id))
                     .with_hint("give each rule a unique id, or pass --no-builtin to replace the built-in pack");
                 self.diagnostics.push(d);
@@ -103,6 +117,10 @@ impl RuleSet {
             }
             self.rules.push(Arc::new(rule));
         }
+        let added = self.rules.len() - before;
+        let stats = self.by_format.entry(format).or_default();
+        stats[0] += added;
+        stats[1] += if warned { added } else { 0 };
     }
 }
 
