@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tripline_event::context::{actor, indicators, security_group_changes, Actor, Indicators, SgChange};
+use tripline_event::context::{actor, record_indicators, security_group_changes, Actor, Indicators, SgChange};
 use tripline_event::path::scalar_text;
 use tripline_event::time::parse_event_time;
 use tripline_event::{fields, Field, Record};
@@ -137,7 +137,7 @@ impl Signal {
     #[must_use]
     pub fn build(rule: &Rule, record: &Record<'_>, input: InputRef) -> Self {
         let captured = rule.alerting.capture_fields().into_iter().map(|f| (f.name().to_owned(), field_texts(f, record))).collect();
-        let found = indicators(&record.to_value());
+        let found = record_indicators(record);
         let actor = actor(record);
         let recipient = text(record, fields::RECIPIENT_ACCOUNT_ID);
         let event_time = text(record, fields::EVENT_TIME);

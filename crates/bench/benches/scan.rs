@@ -2,7 +2,7 @@
 //! same gzipped bytes with the same decompressor, so their ratio is the engine's overhead.
 
 use std::hint::black_box;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -12,29 +12,65 @@ use tripline_io::scan::{scan_decoded, TimeRange};
 
 const RECORDS: usize = 100_000;
 
-fn builtin_engine() -> tripline_engine::Engine {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
-    let mut builder = EngineBuilder::new();
-    let mut stack = vec![root];
+/// Every rule file under the given folders, compiled.
+fn compile_all(roots: &[PathBuf]) -> Vec<tripline_rule::Rule> {
+    let mut rules = Vec::new();
+    let mut stack = roots.to_vec();
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).expect("rules/ is readable").flatten() {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "yml") {
+            } else if path.extension().is_some_and(|e| e == "yml" || e == "toml") {
                 let text = std::fs::read_to_string(&path).expect("rule files are readable");
-                for rule in tripline_lang::compile(&path, &text, &tripline_lang::Options::default()).rules {
-                    builder.add(Arc::new(rule));
-                }
+                rules.extend(tripline_lang::compile(&path, &text, &tripline_lang::Options::default()).rules);
             }
         }
     }
-    builder.build().expect("built-in rules compile")
+    rules
+}
+
+fn engine(roots: &[PathBuf]) -> tripline_engine::Engine {
+    let mut builder = EngineBuilder::new();
+    for rule in compile_all(roots) {
+        builder.add(Arc::new(rule));
+    }
+    builder.build().expect("rules compile")
+}
+
+fn builtin() -> Vec<PathBuf> {
+    vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules")]
+}
+
+/// The third-party rule corpus, read in place (never copied into the project).
+fn corpus() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
+    ["sigma/rules_cloud_aws_cloudtrail", "elastic-rules/rules/integrations/aws", "panther/simple-detections"].iter().map(|d| root.join(d)).collect()
+}
+
+/// Decompress, find records and evaluate: the scan without building signals.
+fn evaluate_only(engine: &tripline_engine::Engine, files: &[tripline_bench::GeneratedFile]) -> usize {
+    let mut matched = 0;
+    let mut matches = Vec::new();
+    for f in files {
+        let decoded = decode_bytes(&f.path, &f.gzip);
+        tripline_io::shape::parse(&f.path, &decoded.text, &mut |item| {
+            if let tripline_io::shape::Item::Record { record, .. } = item {
+                matches.clear();
+                engine.evaluate(&record, &mut matches);
+                matched += matches.len();
+            }
+        });
+    }
+    matched
 }
 
 fn scan(c: &mut Criterion) {
     let files = tripline_bench::generate(&tripline_bench::Spec { seed: 7, records: RECORDS, per_file: 1000, sg_per_mille: 5 });
-    let engine = builtin_engine();
+    let engine = engine(&builtin());
+    let mut all = builtin();
+    all.extend(corpus());
+    let everything = self::engine(&all);
     let plan = tripline_alert::CorrelationPlan::default();
     let mut group = c.benchmark_group("ingest");
     group.sample_size(10);
@@ -50,8 +86,13 @@ fn scan(c: &mut Criterion) {
                 .sum::<usize>()
         });
     });
+    group.bench_function("evaluate_builtin/records=100k", |b| b.iter(|| evaluate_only(&engine, &files)));
+    group.bench_function("evaluate_all_corpus_rules/records=100k", |b| b.iter(|| evaluate_only(&everything, &files)));
     group.finish();
-    black_box(());
+    let mut lang = c.benchmark_group("lang");
+    lang.sample_size(10);
+    lang.bench_function("compile_corpus", |b| b.iter(|| black_box(compile_all(&corpus()).len())));
+    lang.finish();
 }
 
 criterion_group!(benches, scan);

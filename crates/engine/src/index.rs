@@ -1,95 +1,95 @@
-//! The `eventName` index: which rules can only match records with certain event names.
+//! The (`eventSource`, `eventName`) index: which rules can match a record with a given source
+//! and name.
+//!
+//! Each rule's condition implies a "header" condition over those two fields alone (the
+//! conjuncts that test them, in any form: equality, wildcard, prefix, regex). The candidates
+//! for a (source, name) pair are the rules whose header holds for it, worked out the first time
+//! the pair is seen and remembered: real CloudTrail has a few hundred distinct pairs, so after
+//! warm-up a record costs one map lookup. Rules with no header are candidates for every record.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
-use tripline_event::{fields, FieldKind};
-use tripline_rule::{Expr, Literal, Rule, Test};
+use serde_json::json;
+use tripline_event::{fields, FieldKind, OwnedRecord};
+use tripline_rule::{Expr, Rule};
 
-pub(crate) struct NameIndex {
-    by_name: HashMap<String, Vec<usize>>,
-    unindexed: Vec<usize>,
-    /// `by_name` entries already merged with `unindexed`, so lookups never allocate.
-    merged: HashMap<String, Vec<usize>>,
+use crate::naive;
+
+type Candidates = Arc<[usize]>;
+
+pub(crate) struct HeaderIndex {
+    /// Per rule: the condition over `eventSource`/`eventName` its condition implies, if any.
+    headers: Vec<Option<Expr>>,
+    unindexed: usize,
+    /// source → name → candidates, filled on first sight of each pair.
+    seen: RwLock<HashMap<String, HashMap<String, Candidates>>>,
 }
 
-/// The event names (lower-cased) a record must have for `expr` to hold, when the expression
-/// says; `None` when any name could match.
-fn required_names(expr: &Expr) -> Option<HashSet<String>> {
+fn is_header_field(expr: &Expr) -> bool {
+    let Expr::Pred(p) = expr else { return false };
+    // A comparison with another field cannot be decided from the two header fields alone.
+    if matches!(p.test, tripline_rule::Test::FieldRef(..)) {
+        return false;
+    }
+    let FieldKind::Path(path) = p.field.kind() else { return false };
+    path.is_top_level(fields::EVENT_NAME) || path.is_top_level(fields::EVENT_SOURCE)
+}
+
+/// The part of `expr` that only tests `eventSource`/`eventName` and must hold whenever `expr`
+/// holds; `None` when nothing can be said.
+fn header(expr: &Expr) -> Option<Expr> {
     match expr {
-        Expr::Pred(p) => {
-            let FieldKind::Path(path) = p.field.kind() else { return None };
-            if !path.is_top_level(fields::EVENT_NAME) {
-                return None;
-            }
-            let Test::Equals(literals, _) = &p.test else { return None };
-            literals
-                .iter()
-                .map(|l| match l {
-                    Literal::Str(s) => Some(s.to_lowercase()),
-                    _ => None,
-                })
-                .collect()
+        Expr::Pred(_) if is_header_field(expr) => Some(expr.clone()),
+        Expr::And(children) => {
+            let parts: Vec<Expr> = children.iter().filter_map(header).collect();
+            (!parts.is_empty()).then(|| Expr::And(parts))
         }
-        Expr::And(children) => children
-            .iter()
-            .filter_map(required_names)
-            .reduce(|a, b| a.intersection(&b).cloned().collect()),
-        Expr::Or(children) => {
-            let mut union = HashSet::new();
-            for child in children {
-                union.extend(required_names(child)?);
-            }
-            Some(union)
-        }
-        Expr::Const(false) => Some(HashSet::new()),
-        Expr::Not(_) | Expr::Const(true) | Expr::Elements { .. } => None,
+        Expr::Or(children) => children.iter().map(header).collect::<Option<Vec<_>>>().map(Expr::Or),
+        Expr::Const(false) => Some(Expr::Const(false)),
+        Expr::Not(_) | Expr::Pred(_) | Expr::Const(true) | Expr::Elements { .. } => None,
     }
 }
 
-impl NameIndex {
+impl HeaderIndex {
     pub(crate) fn build(rules: &[Arc<Rule>]) -> Self {
-        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut unindexed = Vec::new();
-        for (i, rule) in rules.iter().enumerate() {
-            match required_names(&rule.expr) {
-                Some(names) => names.into_iter().for_each(|n| by_name.entry(n).or_default().push(i)),
-                None => unindexed.push(i),
-            }
-        }
-        let merged = by_name
-            .iter()
-            .map(|(name, list)| {
-                let mut all: Vec<usize> = list.iter().chain(&unindexed).copied().collect();
-                all.sort_unstable();
-                all.dedup();
-                (name.clone(), all)
-            })
-            .collect();
-        Self { by_name, unindexed, merged }
+        let headers: Vec<Option<Expr>> = rules.iter().map(|r| header(&r.expr)).collect();
+        let unindexed = headers.iter().filter(|h| h.is_none()).count();
+        Self { headers, unindexed, seen: RwLock::new(HashMap::new()) }
     }
 
-    /// Candidate rules for a record with this event name, sorted.
-    pub(crate) fn candidates(&self, name: &str) -> &[usize] {
-        if self.by_name.is_empty() {
-            return &self.unindexed;
+    /// Candidate rules for a record with this source and name, sorted.
+    pub(crate) fn candidates(&self, source: &str, name: &str) -> Candidates {
+        if let Ok(seen) = self.seen.read() {
+            if let Some(hit) = seen.get(source).and_then(|names| names.get(name)) {
+                return Arc::clone(hit);
+            }
         }
-        let mut buf = [0u8; 96];
-        let lowered: Option<&str> = if name.len() <= buf.len() && name.is_ascii() {
-            buf[..name.len()].copy_from_slice(name.as_bytes());
-            buf[..name.len()].make_ascii_lowercase();
-            std::str::from_utf8(&buf[..name.len()]).ok()
-        } else {
-            None
-        };
-        let hit = match lowered {
-            Some(key) => self.merged.get(key),
-            None => self.merged.get(&name.to_lowercase()),
-        };
-        hit.map_or(&self.unindexed, Vec::as_slice)
+        let computed = self.compute(source, name);
+        if let Ok(mut seen) = self.seen.write() {
+            seen.entry(source.to_owned()).or_default().insert(name.to_owned(), Arc::clone(&computed));
+        }
+        computed
+    }
+
+    fn compute(&self, source: &str, name: &str) -> Candidates {
+        let probe = OwnedRecord::from_value(&json!({ fields::EVENT_SOURCE: source, fields::EVENT_NAME: name }))
+            .expect("an object with two strings is a record");
+        let record = probe.record().expect("checked when built");
+        self.headers
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.as_ref().is_none_or(|h| naive::evaluate(h, &record)))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Every rule: for records whose source or name is not a plain string.
+    pub(crate) fn all(&self) -> Candidates {
+        (0..self.headers.len()).collect()
     }
 
     pub(crate) fn unindexed(&self) -> usize {
-        self.unindexed.len()
+        self.unindexed
     }
 }

@@ -1,8 +1,9 @@
-//! `Engine` is the compiled plan: rules indexed by the `eventName` they require, each condition
-//! compiled to matchers with patterns prepared once (lower-cased, regexes built).
+//! `Engine` is the compiled plan: rules indexed by what they require of `eventSource` and
+//! `eventName`, each condition compiled to matchers with patterns prepared once (lower-cased,
+//! regexes built).
 //!
 //! The design decision: the index is only a pre-filter. A record's candidates are the rules
-//! indexed under its `eventName` plus the few that cannot be indexed; each candidate's whole
+//! whose source/name conditions its pair meets plus the few that cannot be indexed; each candidate's whole
 //! condition is still evaluated, so the index can never change what matches — a property test
 //! checks it against [`naive::evaluate`], the slow, obviously-correct interpreter of the IR that
 //! also backs [`explain::explain`].
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use tripline_event::{fields, Record};
 use tripline_rule::{Rule, Scope};
 
-use crate::index::NameIndex;
+use crate::index::HeaderIndex;
 use crate::matcher::Node;
 
 /// Collects rules, then compiles them into an [`Engine`].
@@ -53,7 +54,7 @@ impl EngineBuilder {
             let node = Node::compile(&rule.expr).map_err(|e| format!("rule `{}`: {e}", rule.meta.id))?;
             compiled.push(node);
         }
-        let index = NameIndex::build(&self.rules);
+        let index = HeaderIndex::build(&self.rules);
         Ok(Engine { rules: self.rules, compiled, index })
     }
 }
@@ -62,7 +63,7 @@ impl EngineBuilder {
 pub struct Engine {
     rules: Vec<Arc<Rule>>,
     compiled: Vec<Node>,
-    index: NameIndex,
+    index: HeaderIndex,
 }
 
 impl Engine {
@@ -75,13 +76,20 @@ impl Engine {
     /// Pushes the index of every rule that matches `record` onto `matches`, in rule order.
     pub fn evaluate(&self, record: &Record<'_>, matches: &mut Vec<usize>) {
         let name = record.str(fields::EVENT_NAME);
-        let candidates = self.index.candidates(name.as_deref().unwrap_or(""));
+        let source = record.str(fields::EVENT_SOURCE);
+        // A source or name that is not a plain string (a malformed record) gets every rule.
+        let odd = (source.is_none() && record.raw(fields::EVENT_SOURCE).is_some()) || name.is_none();
+        let candidates = if odd {
+            self.index.all()
+        } else {
+            self.index.candidates(source.as_deref().unwrap_or(""), name.as_deref().unwrap_or(""))
+        };
         if candidates.is_empty() {
             return;
         }
         let insight = record.is_insight();
         let start = matches.len();
-        for &rule in candidates {
+        for &rule in candidates.iter() {
             let wanted = match self.rules[rule].scope {
                 Scope::Events => !insight,
                 Scope::Insights => insight,
@@ -94,7 +102,8 @@ impl Engine {
         matches[start..].sort_unstable();
     }
 
-    /// How many rules could not be indexed by `eventName` and are tried on every record.
+    /// How many rules could not be indexed by `eventSource`/`eventName` and are tried on every
+    /// record.
     #[must_use]
     pub fn unindexed_rules(&self) -> usize {
         self.index.unindexed()

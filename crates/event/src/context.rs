@@ -326,24 +326,46 @@ pub struct Indicators {
     pub account_ids: BTreeSet<String>,
 }
 
+/// Walks a whole record for ARNs, IP addresses and account ids, reading each top-level field
+/// where it is (parsed once and cached by the record), without copying the record.
+#[must_use]
+pub fn record_indicators(record: &Record<'_>) -> Indicators {
+    let mut found = Indicators::default();
+    for key in record.keys() {
+        if let Some(value) = record.value(key) {
+            collect_indicators(value, Some(key), &mut found);
+        }
+    }
+    found
+}
+
 /// Walks a whole record for ARNs, IP addresses and account ids.
 #[must_use]
 pub fn indicators(record: &Value) -> Indicators {
     let mut found = Indicators::default();
-    walk_strings(record, None, &mut |key, s| {
+    collect_indicators(record, None, &mut found);
+    found
+}
+
+fn collect_indicators(value: &Value, key: Option<&str>, found: &mut Indicators) {
+    walk_strings(value, key, &mut |key, s| {
         if s.starts_with("arn:") && s.split(':').count() >= 6 {
             let mut parts = s.split(':');
             if let Some(account) = parts.nth(4).filter(|a| is_account_id(a)) {
                 found.account_ids.insert(account.to_owned());
             }
             found.arns.insert(s.to_owned());
-        } else if s.parse::<IpAddr>().is_ok() {
+        } else if looks_like_ip(s) && s.parse::<IpAddr>().is_ok() {
             found.ips.insert(s.to_owned());
         } else if is_account_id(s) && key.is_some_and(|k| k.to_ascii_lowercase().contains("account")) {
             found.account_ids.insert(s.to_owned());
         }
     });
-    found
+}
+
+/// A cheap pre-check before parsing: IP addresses are short and start with a hex digit or `:`.
+fn looks_like_ip(s: &str) -> bool {
+    (2..=45).contains(&s.len()) && s.as_bytes()[0].is_ascii_hexdigit() || s.starts_with(':')
 }
 
 fn is_account_id(s: &str) -> bool {

@@ -157,6 +157,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         );
     }
     let input_errors = problems.iter().any(|p| !p.warning);
+    // The process ends here: freeing a large scan's signals one by one costs more than the
+    // operating system reclaiming them at exit.
+    std::mem::forget(signals);
     Ok(if input_errors || ruleset.has_errors() || plan_errors {
         ExitStatus::Error
     } else if outcome.alerts.is_empty() {
