@@ -2,6 +2,7 @@
 //! integration's ingest pipeline maps them (DESIGN.md, Fields), plus Tripline's derived fields.
 
 use std::net::IpAddr;
+use std::sync::LazyLock;
 
 use serde_json::Value;
 
@@ -151,7 +152,30 @@ fn split_tls(record: &Record<'_>) -> Option<(String, String)> {
     Some((protocol.trim_end_matches('v').to_ascii_lowercase(), number.to_owned()))
 }
 
+static DATASET: LazyLock<Value> = LazyLock::new(|| Value::String("aws.cloudtrail".to_owned()));
+static SUCCESS: LazyLock<Value> = LazyLock::new(|| Value::String("success".to_owned()));
+static FAILURE: LazyLock<Value> = LazyLock::new(|| Value::String("failure".to_owned()));
+
 impl Computed {
+    /// The value when it is one of a few constants, served without allocating (the hot path of
+    /// Elastic rules, which all test `event.dataset` and most `event.outcome`); `None` means
+    /// "compute it".
+    #[must_use]
+    pub fn static_value(&self, record: &Record<'_>) -> Option<&'static Value> {
+        match self {
+            Self::Constant("aws.cloudtrail") => Some(&DATASET),
+            Self::Outcome => {
+                if is_console_login(record) && record.value(fields::RESPONSE_ELEMENTS).is_some_and(|r| r.get("ConsoleLogin").is_some()) {
+                    // Console sign-ins take their outcome from the response: not a constant.
+                    return None;
+                }
+                let failed = present(record, fields::ERROR_CODE) || present(record, fields::ERROR_MESSAGE);
+                Some(if failed { &FAILURE } else { &SUCCESS })
+            }
+            _ => None,
+        }
+    }
+
     /// The value in `record`; `None` when the ECS view would not have the field.
     #[must_use]
     pub fn compute(&self, record: &Record<'_>) -> Option<Value> {

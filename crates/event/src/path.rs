@@ -89,11 +89,16 @@ impl Field {
     pub fn any_value(&self, record: &Record<'_>, f: &mut dyn FnMut(&Value) -> bool) -> bool {
         match &self.kind {
             FieldKind::Path(path) => visit_path(record, path.segments(), self.ignore_case, f),
-            FieldKind::Computed(computed) => match computed.compute(record) {
-                Some(Value::Array(items)) => items.iter().any(&mut *f),
-                Some(value) => f(&value),
-                None => false,
-            },
+            FieldKind::Computed(computed) => {
+                if let Some(value) = computed.static_value(record) {
+                    return f(value);
+                }
+                match computed.compute(record) {
+                    Some(Value::Array(items)) => items.iter().any(&mut *f),
+                    Some(value) => f(&value),
+                    None => false,
+                }
+            }
         }
     }
 
