@@ -43,7 +43,7 @@ fn header(expr: &Expr) -> Option<Expr> {
         Expr::Pred(_) if is_header_field(expr) => Some(expr.clone()),
         Expr::And(children) => {
             let parts: Vec<Expr> = children.iter().filter_map(header).collect();
-            (!parts.is_empty()).then(|| Expr::And(parts))
+            (!parts.is_empty()).then_some(Expr::And(parts))
         }
         Expr::Or(children) => children.iter().map(header).collect::<Option<Vec<_>>>().map(Expr::Or),
         Expr::Const(false) => Some(Expr::Const(false)),

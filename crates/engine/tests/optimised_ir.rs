@@ -28,9 +28,11 @@ fn files() -> Vec<PathBuf> {
     out
 }
 
-/// (optimised, unoptimised) pairs for every loadable corpus rule, and the literals they use.
-fn rules() -> &'static (Vec<(Rule, Rule)>, Vec<String>) {
-    static RULES: OnceLock<(Vec<(Rule, Rule)>, Vec<String>)> = OnceLock::new();
+/// (optimised, unoptimised) pairs of every loadable corpus rule, and the literals they use.
+type Corpus = (Vec<(Rule, Rule)>, Vec<String>);
+
+fn rules() -> &'static Corpus {
+    static RULES: OnceLock<Corpus> = OnceLock::new();
     RULES.get_or_init(|| {
         let raw = Options { optimise: false, ..Options::default() };
         let mut pairs = Vec::new();
