@@ -35,7 +35,7 @@ pub(crate) enum Matcher {
     Cidr(Vec<IpNet>),
     Compare(CmpOp, f64),
     /// Compared with another field's values, gathered per record.
-    FieldRef(Field, Case),
+    FieldRef(Field, tripline_rule::RefOp, Case),
 }
 
 /// Lower-cases for case-insensitive comparison; ASCII takes the cheap path.
@@ -67,7 +67,7 @@ impl Node {
             Self::Elements(field, quantifier, inner) => crate::elements::quantify(field, *quantifier, record, &mut |element| inner.evaluate(element)),
             Self::Const(b) => *b,
             Self::Leaf(field, Matcher::Exists) => field.exists(record),
-            Self::Leaf(field, Matcher::FieldRef(other, case)) => {
+            Self::Leaf(field, Matcher::FieldRef(other, op, case)) => {
                 let mut wanted: Vec<String> = Vec::new();
                 other.any_value(record, &mut |v| {
                     if let Some(t) = value_text(v) {
@@ -80,9 +80,12 @@ impl Node {
                 });
                 !wanted.is_empty()
                     && field.any_value(record, &mut |v| {
-                        value_text(v).is_some_and(|t| match case {
-                            Case::Insensitive => wanted.iter().any(|w| *w == fold(&t)),
-                            Case::Sensitive => wanted.iter().any(|w| *w == t),
+                        value_text(v).is_some_and(|t| {
+                            let t = match case {
+                                Case::Insensitive => fold(&t).into_owned(),
+                                Case::Sensitive => t.into_owned(),
+                            };
+                            wanted.iter().any(|w| op.holds(&t, w))
                         })
                     })
             }
@@ -117,7 +120,7 @@ impl Matcher {
             Test::Regex(patterns) => Self::Regex(RegexSet::new(patterns).map_err(|e| e.to_string())?),
             Test::Cidr(nets) => Self::Cidr(nets.clone()),
             Test::Compare(op, bound) => Self::Compare(*op, *bound),
-            Test::FieldRef(other, case) => Self::FieldRef(other.clone(), *case),
+            Test::FieldRef(other, op, case) => Self::FieldRef(other.clone(), *op, *case),
         })
     }
 

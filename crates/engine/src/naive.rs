@@ -28,13 +28,15 @@ pub fn predicate(p: &Predicate, record: &Record<'_>) -> bool {
     if p.test == Test::Exists {
         return p.field.exists(record);
     }
-    if let Test::FieldRef(other, case) = &p.test {
+    if let Test::FieldRef(other, op, case) = &p.test {
         let mut wanted = Vec::new();
         other.any_value(record, &mut |v| {
             wanted.extend(value_text(v).map(|t| fold(&t, *case)));
             false
         });
-        return p.field.any_value(record, &mut |v| value_text(v).is_some_and(|t| wanted.contains(&fold(&t, *case))));
+        return p.field.any_value(record, &mut |v| {
+            value_text(v).is_some_and(|t| wanted.iter().any(|w| op.holds(&fold(&t, *case), w)))
+        });
     }
     p.field.any_value(record, &mut |v| value_passes(&p.test, v))
 }

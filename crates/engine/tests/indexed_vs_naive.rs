@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use tripline_engine::{in_scope, naive, EngineBuilder};
 use tripline_event::{Field, OwnedRecord};
-use tripline_rule::{Case, CmpOp, Expr, Literal, Rule, Scope, Test};
+use tripline_rule::{Case, CmpOp, Expr, Literal, RefOp, Rule, Scope, Test};
 
 const NAMES: &[&str] = &["AuthorizeSecurityGroupIngress", "authorizesecuritygroupingress", "CreateSecurityGroup", "DescribeInstances", "ModifySecurityGroupRules", "Ünïcode"];
 const SOURCES: &[&str] = &["ec2.amazonaws.com", "EC2.amazonaws.com", "rds.amazonaws.com"];
@@ -62,7 +62,8 @@ fn test() -> impl Strategy<Value = Test> {
         prop::sample::select(&["(?i)^authorize", "Group$", "^10\\.", "/0$"][..]).prop_map(|p| Test::Regex(vec![p.to_owned()])),
         prop::sample::select(&["10.0.0.0/8", "198.51.100.0/24", "0.0.0.0/0"][..]).prop_map(|n| Test::Cidr(vec![n.parse().expect("valid network")])),
         (prop::sample::select(&[CmpOp::Lt, CmpOp::Lte, CmpOp::Gt, CmpOp::Gte][..]), prop::sample::select(&[22.0, 100.0][..])).prop_map(|(o, b)| Test::Compare(o, b)),
-        (prop::sample::select(FIELDS), case()).prop_map(|(f, c)| Test::FieldRef(Field::resolve(f), c)),
+        (prop::sample::select(FIELDS), prop::sample::select(vec![RefOp::Equals, RefOp::StartsWith, RefOp::Contains, RefOp::Compare(CmpOp::Gte)]), case())
+            .prop_map(|(f, op, c)| Test::FieldRef(Field::resolve(f), op, c)),
     ]
 }
 

@@ -92,6 +92,10 @@ fn panther_conditions_table() {
         ("  - DeepKey: [requestParameters, ipPermissions, items]\n    Condition: AnyElement\n    Expressions:\n      - Key: fromPort\n        Condition: Equals\n        Value: 22\n      - DeepKey: [ipRanges, items]\n        Condition: AnyElement\n        Expressions:\n          - Key: cidrIp\n            Condition: Equals\n            Value: 0.0.0.0/0",
             base(), with(&[("requestParameters.ipPermissions.items", json!([{"fromPort": 22, "ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}}, {"fromPort": 443, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]))])),
         ("  - DeepKey: [requestParameters, ipPermissions, items]\n    Condition: AllElements\n    Expressions:\n      - Key: ipProtocol\n        Condition: Equals\n        Value: tcp", base(), with(&[("requestParameters.ipPermissions.items", json!([{"ipProtocol": "udp"}, {"ipProtocol": "tcp"}]))])),
+        ("  - Values:\n      - DeepKey: [userIdentity, userName]\n      - DeepKey: [requestParameters, userName]\n    Condition: Equals",
+            with(&[("requestParameters.userName", json!("bob"))]), with(&[("requestParameters.userName", json!("alice"))])),
+        ("  - Values:\n      - Key: userAgent\n      - DeepKey: [requestParameters, prefix]\n    Condition: StartsWith",
+            with(&[("requestParameters.prefix", json!("aws-cli"))]), with(&[("requestParameters.prefix", json!("Boto3"))])),
         ("  - Condition: AlwaysTrue", base(), json!({"eventName": "x"})),
     ];
     for (i, (detection, yes, no)) in table.iter().enumerate() {

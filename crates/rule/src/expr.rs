@@ -79,8 +79,51 @@ pub enum Test {
     Cidr(Vec<IpNet>),
     /// A number compared with a bound.
     Compare(CmpOp, f64),
-    /// Equal to a value of another field of the same record (Sigma's `fieldref`).
-    FieldRef(Field, Case),
+    /// Compared with the values of another field of the same record (Sigma's `fieldref`,
+    /// Panther's multi-key comparisons).
+    FieldRef(Field, RefOp, Case),
+}
+
+/// How a field is compared with another field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefOp {
+    /// Equal text.
+    Equals,
+    /// Starts with the other's text.
+    StartsWith,
+    /// Ends with the other's text.
+    EndsWith,
+    /// Contains the other's text.
+    Contains,
+    /// Numerically compared with the other's number.
+    Compare(CmpOp),
+}
+
+impl RefOp {
+    /// Whether `value` relates to `other` this way (texts already case-folded as needed).
+    #[must_use]
+    pub fn holds(self, value: &str, other: &str) -> bool {
+        match self {
+            Self::Equals => value == other,
+            Self::StartsWith => value.starts_with(other),
+            Self::EndsWith => value.ends_with(other),
+            Self::Contains => value.contains(other),
+            Self::Compare(op) => match (value.trim().parse::<f64>(), other.trim().parse::<f64>()) {
+                (Ok(a), Ok(b)) => op.holds(a, b),
+                _ => false,
+            },
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Self::Equals => "==",
+            Self::StartsWith => "startswith",
+            Self::EndsWith => "endswith",
+            Self::Contains => "contains",
+            Self::Compare(op) => op.symbol(),
+        }
+    }
 }
 
 /// One field and what is asked of it: true when any of the field's values passes.
@@ -242,7 +285,7 @@ impl fmt::Display for Predicate {
                 write_list(f, nets, ToString::to_string)
             }
             Test::Compare(op, bound) => write!(f, "{field} {} {bound}", op.symbol()),
-            Test::FieldRef(other, c) => write!(f, "{field} == field {other}{}", case(c)),
+            Test::FieldRef(other, op, c) => write!(f, "{field} {} field {other}{}", op.symbol(), case(c)),
         }
     }
 }

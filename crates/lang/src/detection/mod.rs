@@ -178,7 +178,7 @@ impl Lowerer<'_> {
                     self.error(v.pos, format!("`{key}` names another field, found {}", v.describe()), None);
                     return None;
                 };
-                tests.push(Expr::pred(field.clone(), Test::FieldRef(self.resolve_field(&other), case)));
+                tests.push(Expr::pred(field.clone(), Test::FieldRef(self.resolve_field(&other), tripline_rule::RefOp::Equals, case)));
                 continue;
             }
             // One written value can stand for several (placeholders, dash and base64 variants):

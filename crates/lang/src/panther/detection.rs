@@ -4,7 +4,7 @@ use std::path::Path;
 
 use ipnet::IpNet;
 use tripline_event::Field;
-use tripline_rule::{Case, CmpOp, Expr, Literal, Quantifier, Severity, Test};
+use tripline_rule::{Case, CmpOp, Expr, Literal, Quantifier, RefOp, Severity, Test};
 
 use crate::diagnostic::Diagnostic;
 use crate::yaml::{Kind, Node};
@@ -157,16 +157,32 @@ impl Lowering<'_> {
             self.error(node, "a multi-key comparison takes exactly two keys");
             return None;
         };
-        let equal = Expr::pred(left.clone(), Test::FieldRef(right.clone(), Case::Sensitive));
-        match condition {
-            "Equals" => Some(equal),
-            "DoesNotEqual" => Some(equal.not()),
+        // The same conditions as for a value, with the second key's value as the operand.
+        let (insensitive, rest) = match condition.strip_prefix('I') {
+            Some(rest) if !condition.starts_with("Is") => (true, rest),
+            _ => (false, condition),
+        };
+        let (negated, base) = match rest.strip_prefix("DoesNot") {
+            Some(base) => (true, base),
+            None => (false, rest),
+        };
+        let op = match base {
+            "Equal" | "Equals" => RefOp::Equals,
+            "StartWith" | "StartsWith" => RefOp::StartsWith,
+            "EndWith" | "EndsWith" => RefOp::EndsWith,
+            "Contain" | "Contains" => RefOp::Contains,
+            "IsGreaterThan" => RefOp::Compare(CmpOp::Gt),
+            "IsGreaterThanOrEquals" => RefOp::Compare(CmpOp::Gte),
+            "IsLessThan" => RefOp::Compare(CmpOp::Lt),
+            "IsLessThanOrEquals" => RefOp::Compare(CmpOp::Lte),
             other => {
-                let d = Diagnostic::unsupported(self.path, node.pos, format!("multi-key comparison with `{other}` (only Equals and DoesNotEqual compare two keys)"));
-                self.diagnostics.push(d);
-                None
+                self.error(node, format!("`{other}` cannot compare two keys"));
+                return None;
             }
-        }
+        };
+        let case = if insensitive { Case::Insensitive } else { Case::Sensitive };
+        let compared = Expr::pred(left.clone(), Test::FieldRef(right.clone(), op, case));
+        Some(if negated { compared.not() } else { compared })
     }
 
     fn values(&mut self, node: &Node, condition: &str) -> Option<Vec<Literal>> {
