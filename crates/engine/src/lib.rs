@@ -18,8 +18,9 @@ pub mod text;
 
 use std::sync::Arc;
 
-use tripline_event::{fields, Record};
-use tripline_rule::{Rule, Scope};
+use tripline_event::interest::Interest;
+use tripline_event::{fields, FieldKind, Record};
+use tripline_rule::{Expr, Rule, Scope};
 
 use crate::index::HeaderIndex;
 use crate::matcher::Node;
@@ -55,7 +56,8 @@ impl EngineBuilder {
             compiled.push(node);
         }
         let index = HeaderIndex::build(&self.rules);
-        Ok(Engine { rules: self.rules, compiled, index })
+        let interest = Arc::new(interest(&self.rules));
+        Ok(Engine { rules: self.rules, compiled, index, interest })
     }
 }
 
@@ -64,6 +66,36 @@ pub struct Engine {
     rules: Vec<Arc<Rule>>,
     compiled: Vec<Node>,
     index: HeaderIndex,
+    /// The nested paths the rules read, for selective parsing of records.
+    interest: Arc<Interest>,
+}
+
+/// The nested CloudTrail paths the rules' conditions read.
+fn interest(rules: &[Arc<Rule>]) -> Interest {
+    fn collect<'e>(expr: &'e Expr, out: &mut Vec<&'e [String]>) {
+        match expr {
+            Expr::And(c) | Expr::Or(c) => c.iter().for_each(|e| collect(e, out)),
+            Expr::Not(e) => collect(e, out),
+            // Inside a list comprehension paths are relative to the element.
+            Expr::Elements { .. } | Expr::Const(_) => {}
+            Expr::Pred(p) => {
+                let other = match &p.test {
+                    tripline_rule::Test::FieldRef(other, ..) => Some(other),
+                    _ => None,
+                };
+                for field in std::iter::once(&p.field).chain(other) {
+                    if let (FieldKind::Path(path), false) = (field.kind(), field.ignores_case()) {
+                        out.push(path.segments());
+                    }
+                }
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    for rule in rules {
+        collect(&rule.expr, &mut paths);
+    }
+    Interest::new(paths)
 }
 
 impl Engine {
@@ -87,6 +119,7 @@ impl Engine {
         if candidates.is_empty() {
             return;
         }
+        record.set_interest(&self.interest);
         let insight = record.is_insight();
         let start = matches.len();
         for &rule in candidates.iter() {

@@ -10,6 +10,7 @@
 pub mod context;
 pub mod ecs;
 pub mod fields;
+pub mod interest;
 mod maptext;
 pub mod path;
 pub mod record;

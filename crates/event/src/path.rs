@@ -11,13 +11,14 @@ use crate::record::Record;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FieldPath {
     segments: Vec<String>,
+    dotted: String,
 }
 
 impl FieldPath {
     /// Splits a dotted path. An empty name gives an empty path, which matches nothing.
     #[must_use]
     pub fn parse(dotted: &str) -> Self {
-        Self { segments: dotted.split('.').map(str::to_owned).collect() }
+        Self { segments: dotted.split('.').map(str::to_owned).collect(), dotted: dotted.to_owned() }
     }
 
     /// The path's segments.
@@ -72,6 +73,12 @@ impl Field {
         self
     }
 
+    /// Whether keys are looked up without regard to case.
+    #[must_use]
+    pub fn ignores_case(&self) -> bool {
+        self.ignore_case
+    }
+
     /// The name the rule used.
     #[must_use]
     pub fn name(&self) -> &str {
@@ -88,7 +95,14 @@ impl Field {
     /// crosses an array) until `f` returns true; returns whether it did.
     pub fn any_value(&self, record: &Record<'_>, f: &mut dyn FnMut(&Value) -> bool) -> bool {
         match &self.kind {
-            FieldKind::Path(path) => visit_path(record, path.segments(), self.ignore_case, f),
+            FieldKind::Path(path) => {
+                if !self.ignore_case && path.segments.len() > 1 {
+                    if let Some(values) = record.selected(&path.segments, &path.dotted) {
+                        return values.iter().any(|v| descend(v, &[], false, f));
+                    }
+                }
+                visit_path(record, path.segments(), self.ignore_case, f)
+            }
             FieldKind::Computed(computed) => {
                 if let Some(value) = computed.static_value(record) {
                     return f(value);

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
+use std::sync::Arc;
 use std::fmt;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -10,6 +11,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::fields;
+use crate::interest::Interest;
 
 /// Why a JSON value is not a usable CloudTrail record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +42,10 @@ impl std::error::Error for RecordError {}
 pub struct Record<'a> {
     fields: Vec<(Cow<'a, str>, &'a RawValue)>,
     parsed: Vec<OnceCell<Value>>,
+    /// The nested paths the rules read, when an engine said (see [`crate::interest`]).
+    interest: OnceCell<Arc<Interest>>,
+    /// Per top-level field: the values at the wanted nested paths, read once.
+    selected: Vec<OnceCell<Option<Vec<Vec<Value>>>>>,
 }
 
 impl<'a> Record<'a> {
@@ -67,8 +73,32 @@ impl<'a> Record<'a> {
         }
         let TopLevel(fields) =
             serde_json::from_str(text).map_err(|e| RecordError::Json(e.to_string()))?;
+        Ok(Self::from_fields(fields))
+    }
+
+    fn from_fields(fields: Vec<(Cow<'a, str>, &'a RawValue)>) -> Self {
         let parsed = fields.iter().map(|_| OnceCell::new()).collect();
-        Ok(Self { fields, parsed })
+        let selected = fields.iter().map(|_| OnceCell::new()).collect();
+        Self { fields, parsed, interest: OnceCell::new(), selected }
+    }
+
+    /// Tells the record which nested paths will be read, so it can read them selectively.
+    /// The first call wins; only speed depends on it.
+    pub fn set_interest(&self, interest: &Arc<Interest>) {
+        if !interest.is_empty() {
+            let _ = self.interest.set(Arc::clone(interest));
+        }
+    }
+
+    /// The values at a wanted nested path (`segments` has the top-level field first), or
+    /// `None` when the path is not in the interest (the caller reads the DOM instead).
+    pub(crate) fn selected(&self, segments: &[String], dotted: &str) -> Option<&[Value]> {
+        let interest = self.interest.get()?;
+        let slot = interest.slot(dotted)?;
+        let i = self.index_of(&segments[0]);
+        let Some(i) = i else { return Some(&[]) };
+        let slots = self.selected[i].get_or_init(|| interest.select(&segments[0], self.fields[i].1.get()));
+        slots.as_ref().map(|s| s[slot].as_slice())
     }
 
     /// Checks what every record must have: a string `eventName`.
@@ -224,8 +254,7 @@ impl<'de> Deserialize<'de> for Element<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
                 let TopLevel(fields) = TopVisitor.visit_map(map)?;
-                let parsed = fields.iter().map(|_| OnceCell::new()).collect();
-                Ok(Element::Object(Record { fields, parsed }))
+                Ok(Element::Object(Record::from_fields(fields)))
             }
             fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 while seq.next_element::<de::IgnoredAny>()?.is_some() {}

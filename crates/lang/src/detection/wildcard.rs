@@ -48,7 +48,14 @@ pub fn value_test(value: &str, case: Case) -> Test {
 }
 
 fn regex_of(parts: &[Piece], case: Case) -> String {
-    let mut re = String::from(if case == Case::Insensitive { "(?is)^" } else { "(?s)^" });
+    let mut re = String::from(if case == Case::Insensitive { "(?is)" } else { "(?s)" });
+    // `^.*x` and `x.*$` mean no more than `x` unanchored; leaving them out lets the regex
+    // engine search for the literal parts directly.
+    let (leading, trailing) = (matches!(parts.first(), Some(Piece::Star)), matches!(parts.last(), Some(Piece::Star)));
+    let parts = &parts[usize::from(leading)..parts.len() - usize::from(trailing && parts.len() > usize::from(leading))];
+    if !leading {
+        re.push('^');
+    }
     for p in parts {
         match p {
             Piece::Text(t) => re.push_str(&regex::escape(t)),
@@ -56,7 +63,9 @@ fn regex_of(parts: &[Piece], case: Case) -> String {
             Piece::One => re.push('.'),
         }
     }
-    re.push('$');
+    if !trailing {
+        re.push('$');
+    }
     re
 }
 
@@ -72,17 +81,18 @@ pub fn plain_text(value: &str) -> Option<String> {
     }
 }
 
-/// A pattern for `contains`/`startswith`/`endswith` with wildcards inside, as a regex.
+/// A pattern for `contains`/`startswith`/`endswith` with wildcards inside, as a regex: the
+/// value with `*` added where the modifier leaves the match open.
 #[must_use]
 pub fn anchored_regex(value: &str, case: Case, start: bool, end: bool) -> String {
-    let mut re = regex_of(&pieces(value), case);
+    let mut parts = pieces(value);
     if !start {
-        re = re.replacen('^', "", 1);
+        parts.insert(0, Piece::Star);
     }
     if !end {
-        re.pop();
+        parts.push(Piece::Star);
     }
-    re
+    regex_of(&parts, case)
 }
 
 #[cfg(test)]

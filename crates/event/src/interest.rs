@@ -1,0 +1,160 @@
+//! Selective parsing of nested fields. Rules name a few nested paths (`userIdentity.type`,
+//! `userIdentity.sessionContext.sessionIssuer.arn`); building a full DOM of `userIdentity` for
+//! every record to read them costs several times more than skipping over it. An [`Interest`]
+//! lists the nested paths a rule set reads; a record given one reads each top-level object once,
+//! keeping only the values at those paths (with the same any-element semantics across arrays)
+//! and skipping everything else.
+//!
+//! Only performance depends on it: a path outside the interest, or a look-up without regard to
+//! key case, reads the DOM as before.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+/// A trie of wanted paths below one top-level field.
+#[derive(Debug, Default)]
+struct Node {
+    children: BTreeMap<String, Node>,
+    /// The slot collecting values when a wanted path ends here.
+    slot: Option<usize>,
+}
+
+/// The nested paths a rule set reads, by top-level field.
+#[derive(Debug, Default)]
+pub struct Interest {
+    tops: FxHashMap<String, (Node, usize)>,
+    /// Dotted path → slot. Looked up for every nested read, so with a fast hash: the keys are
+    /// the rules' own paths, not input.
+    slots: FxHashMap<String, usize>,
+}
+
+impl Interest {
+    /// Builds from dotted paths of two or more segments; others are ignored. Paths with numeric
+    /// segments (array indexes) are left to the DOM.
+    #[must_use]
+    pub fn new<'p>(paths: impl IntoIterator<Item = &'p [String]>) -> Self {
+        let mut interest = Self::default();
+        for segments in paths {
+            let Some((top, rest)) = segments.split_first() else { continue };
+            if rest.is_empty() || segments.iter().any(|s| s.parse::<usize>().is_ok()) {
+                continue;
+            }
+            let dotted = segments.join(".");
+            if interest.slots.contains_key(&dotted) {
+                continue;
+            }
+            let (root, count) = interest.tops.entry(top.clone()).or_default();
+            let mut node = root;
+            for segment in rest {
+                node = node.children.entry(segment.clone()).or_default();
+            }
+            node.slot = Some(*count);
+            interest.slots.insert(dotted, *count);
+            *count += 1;
+        }
+        interest
+    }
+
+    /// Whether nothing is wanted.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    pub(crate) fn slot(&self, dotted: &str) -> Option<usize> {
+        self.slots.get(dotted).copied()
+    }
+
+    /// Reads the wanted values below one top-level field from its raw text.
+    pub(crate) fn select(&self, top: &str, raw: &str) -> Option<Vec<Vec<Value>>> {
+        let (root, count) = self.tops.get(top)?;
+        let mut slots = vec![Vec::new(); *count];
+        let mut de = serde_json::Deserializer::from_str(raw);
+        Seed { node: root, slots: &mut slots }.deserialize(&mut de).ok()?;
+        Some(slots)
+    }
+}
+
+struct Seed<'n, 's> {
+    node: &'n Node,
+    slots: &'s mut Vec<Vec<Value>>,
+}
+
+/// Fills the slots of every wanted path below `node` from an already-built value (a wanted
+/// path that is a prefix of another), as the parse below would have.
+fn fill_below(node: &Node, value: &Value, slots: &mut Vec<Vec<Value>>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|item| fill_below(node, item, slots)),
+        Value::Object(map) => {
+            for (key, child) in &node.children {
+                if let Some(v) = map.get(key) {
+                    if let Some(slot) = child.slot {
+                        slots[slot].push(v.clone());
+                    }
+                    fill_below(child, v, slots);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Seed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Seed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match self.node.children.get(key.as_ref()) {
+                Some(child) if child.slot.is_some() => {
+                    let value: Value = map.next_value()?;
+                    if !child.children.is_empty() {
+                        fill_below(child, &value, self.slots);
+                    }
+                    self.slots[child.slot.expect("checked")].push(value);
+                }
+                Some(child) => map.next_value_seed(Seed { node: child, slots: &mut *self.slots })?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // A path crossing an array continues into every element (any element matches).
+        while seq.next_element_seed(Seed { node: self.node, slots: &mut *self.slots })?.is_some() {}
+        Ok(())
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
