@@ -158,3 +158,43 @@ impl<'de> Visitor<'de> for Seed<'_, '_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::path::Field;
+    use crate::record::OwnedRecord;
+
+    fn values(field: &Field, record: &crate::Record<'_>) -> Vec<Value> {
+        let mut out = Vec::new();
+        field.any_value(record, &mut |v| {
+            out.push(v.clone());
+            false
+        });
+        out
+    }
+
+    #[test]
+    fn selective_reads_agree_with_the_dom_for_nested_prefixed_and_array_paths() {
+        let record = json!({"eventName": "X", "requestParameters": {"ipPermissions": {"items": [
+            {"fromPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}, {"cidrIp": "10.0.0.0/8"}]}},
+            {"fromPort": [443, 8443], "ipRanges": {"items": [{"cidrIp": "1.2.3.4/32"}]}}]}, "groupId": "sg-1"},
+            "userIdentity": {"type": "AssumedRole", "sessionContext": {"sessionIssuer": {"type": "Role"}}}});
+        let names = ["requestParameters.ipPermissions", "requestParameters.ipPermissions.items.fromPort",
+            "requestParameters.ipPermissions.items.ipRanges.items.cidrIp", "requestParameters.groupId",
+            "userIdentity.sessionContext.sessionIssuer.type", "userIdentity.missing"];
+        let fields: Vec<Field> = names.iter().map(|n| Field::path(n)).collect();
+        let interest = Arc::new(Interest::new(names.iter().map(|n| n.split('.').map(str::to_owned).collect::<Vec<_>>()).collect::<Vec<_>>().iter().map(Vec::as_slice)));
+        let owned = OwnedRecord::from_value(&record).expect("object");
+        let (dom, selective) = (owned.record().expect("object"), owned.record().expect("object"));
+        selective.set_interest(&interest);
+        for field in &fields {
+            assert_eq!(values(field, &selective), values(field, &dom), "{}", field.name());
+        }
+        assert_eq!(values(&fields[1], &selective), vec![json!(22), json!(443), json!(8443)]);
+    }
+}
