@@ -100,13 +100,13 @@ const ANY_ARNS: &[&str] = &["any_aws_arns", "p_any_aws_arns"];
 
 fn summary(rule: &Rule, record: &Record<'_>, found: &Indicators) -> Map<String, Value> {
     let mut out = Map::new();
-    for name in &rule.meta.summary_attributes {
+    for (name, field) in rule.meta.summary_attributes.iter().zip(rule.summary_fields()) {
         let value = if ANY_ARNS.contains(&name.as_str()) {
             Value::from(found.arns.iter().cloned().collect::<Vec<_>>())
         } else {
             // Case-insensitive, as Panther's summary attributes are (`sourceIpAddress`).
             let mut values = Vec::new();
-            Field::resolve(name).ignoring_case().any_value(record, &mut |v| {
+            field.any_value(record, &mut |v| {
                 values.push(scalar_text(v).map_or_else(|| v.clone(), Value::String));
                 false
             });
@@ -143,8 +143,7 @@ impl Signal {
         let event_time = text(record, fields::EVENT_TIME);
         Self {
             rule_id: rule.meta.id.clone(),
-            rule_title: tripline_rule::Template::parse(&rule.meta.title)
-                .map_or_else(|_| rule.meta.title.clone(), |t| t.render(record)),
+            rule_title: rule.title_template().render(record),
             severity: rule.meta.severity(),
             risk_score: rule.meta.risk_score(),
             event_id: text(record, fields::EVENT_ID),

@@ -326,17 +326,69 @@ pub struct Indicators {
     pub account_ids: BTreeSet<String>,
 }
 
-/// Walks a whole record for ARNs, IP addresses and account ids, reading each top-level field
-/// where it is (parsed once and cached by the record), without copying the record.
+/// Walks a whole record for ARNs, IP addresses and account ids, streaming over its raw text:
+/// no DOM is built, and only the indicators found are copied.
 #[must_use]
 pub fn record_indicators(record: &Record<'_>) -> Indicators {
     let mut found = Indicators::default();
     for key in record.keys() {
-        if let Some(value) = record.value(key) {
-            collect_indicators(value, Some(key), &mut found);
+        if let Some(raw) = record.raw(key) {
+            let mut de = serde_json::Deserializer::from_str(raw.get());
+            let walker = StringWalker { key: Some(key), on: &mut |k: Option<&str>, s: &str| classify(k, s, &mut found) };
+            // The text was validated when the record was read.
+            let _ = serde::de::DeserializeSeed::deserialize(walker, &mut de);
         }
     }
     found
+}
+
+/// Calls `on` with every string in a JSON value and the key it sits under.
+struct StringWalker<'k, 'f> {
+    key: Option<&'k str>,
+    on: &'f mut dyn FnMut(Option<&str>, &str),
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for StringWalker<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for StringWalker<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        (self.on)(self.key, v);
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(crate::record::Key(key)) = map.next_key::<crate::record::Key<'de>>()? {
+            map.next_value_seed(StringWalker { key: Some(&key), on: &mut *self.on })?;
+        }
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(StringWalker { key: self.key, on: &mut *self.on })?.is_some() {}
+        Ok(())
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
 }
 
 /// Walks a whole record for ARNs, IP addresses and account ids.
@@ -348,19 +400,22 @@ pub fn indicators(record: &Value) -> Indicators {
 }
 
 fn collect_indicators(value: &Value, key: Option<&str>, found: &mut Indicators) {
-    walk_strings(value, key, &mut |key, s| {
-        if s.starts_with("arn:") && s.split(':').count() >= 6 {
-            let mut parts = s.split(':');
-            if let Some(account) = parts.nth(4).filter(|a| is_account_id(a)) {
-                found.account_ids.insert(account.to_owned());
-            }
-            found.arns.insert(s.to_owned());
-        } else if looks_like_ip(s) && s.parse::<IpAddr>().is_ok() {
-            found.ips.insert(s.to_owned());
-        } else if is_account_id(s) && key.is_some_and(|k| k.to_ascii_lowercase().contains("account")) {
-            found.account_ids.insert(s.to_owned());
+    walk_strings(value, key, &mut |key, s| classify(key, s, found));
+}
+
+/// Files one string under the indicators it is.
+fn classify(key: Option<&str>, s: &str, found: &mut Indicators) {
+    if s.starts_with("arn:") && s.split(':').count() >= 6 {
+        let mut parts = s.split(':');
+        if let Some(account) = parts.nth(4).filter(|a| is_account_id(a)) {
+            found.account_ids.insert(account.to_owned());
         }
-    });
+        found.arns.insert(s.to_owned());
+    } else if looks_like_ip(s) && s.parse::<IpAddr>().is_ok() {
+        found.ips.insert(s.to_owned());
+    } else if is_account_id(s) && key.is_some_and(|k| k.to_ascii_lowercase().contains("account")) {
+        found.account_ids.insert(s.to_owned());
+    }
 }
 
 /// A cheap pre-check before parsing: IP addresses are short and start with a hex digit or `:`.
@@ -479,6 +534,15 @@ mod tests {
         let c = changes(&json!({"eventName": "RevokeSecurityGroupIngress", "requestParameters": {
             "groupId": "sg-1", "cidrIp": "0.0.0.0/0", "ipProtocol": "-1"}}));
         assert!(!c[0].opens());
+    }
+
+    #[test]
+    fn streaming_and_dom_indicators_agree() {
+        let value = json!({"userIdentity": {"arn": "arn:aws:iam::123456789012:user/a", "accountId": "123456789012"},
+            "sourceIPAddress": "203.0.113.9", "resources": [{"ARN": "arn:aws:s3:::b", "accountId": "210987654321"}],
+            "requestParameters": {"cidr": "10.0.0.1", "n": 5, "nested": [["::1"]]}});
+        let owned = OwnedRecord::from_value(&value).expect("object");
+        assert_eq!(record_indicators(&owned.record().expect("object")), indicators(&value));
     }
 
     #[test]

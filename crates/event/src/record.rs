@@ -284,7 +284,7 @@ impl<'de> Deserialize<'de> for Element<'de> {
 }
 
 /// A map key that borrows from the input unless it contains escapes.
-struct Key<'a>(Cow<'a, str>);
+pub(crate) struct Key<'a>(pub(crate) Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -14,5 +14,5 @@ pub mod template;
 
 pub use correlation::{Correlation, CorrelationKind, CountCondition, Filter};
 pub use expr::{Case, CmpOp, Expr, Literal, Predicate, Quantifier, RefOp, Test};
-pub use meta::{Alerting, Cardinality, Dedup, Metadata, NewTerms, Rule, RuleTest, Schedule, Scope, Severity};
+pub use meta::{Alerting, Cardinality, Dedup, Metadata, NewTerms, Prepared, Rule, RuleTest, Schedule, Scope, Severity};
 pub use template::Template;

@@ -244,9 +244,39 @@ pub struct Rule {
     pub tests: Vec<RuleTest>,
     /// For correlation rules: the logic over other rules' signals (`expr` is then `false`).
     pub correlation: Option<crate::correlation::Correlation>,
+    /// What signal building needs from the metadata, prepared once (not per signal).
+    pub prepared: Prepared,
+}
+
+/// Parsed forms of a rule's title and summary attributes, made on first use.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    title: std::sync::OnceLock<Template>,
+    summary: std::sync::OnceLock<Vec<tripline_event::Field>>,
+}
+
+impl PartialEq for Prepared {
+    /// Derived data: two rules are equal whatever has been prepared.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Rule {
+    /// The title as a template (a title that does not parse is used literally).
+    #[must_use]
+    pub fn title_template(&self) -> &Template {
+        self.prepared.title.get_or_init(|| Template::parse(&self.meta.title).unwrap_or_else(|_| Template::literal(&self.meta.title)))
+    }
+
+    /// The summary attributes as fields, looked up without regard to case (as Panther's are).
+    #[must_use]
+    pub fn summary_fields(&self) -> &[tripline_event::Field] {
+        self.prepared.summary.get_or_init(|| {
+            self.meta.summary_attributes.iter().map(|name| tripline_event::Field::resolve(name).ignoring_case()).collect()
+        })
+    }
+
     /// Whether `reference` (from a correlation or filter) names this rule, by id or name.
     #[must_use]
     pub fn is_named(&self, reference: &str) -> bool {
@@ -263,6 +293,7 @@ impl Rule {
             alerting: Alerting::default(),
             tests: Vec::new(),
             correlation: None,
+            prepared: Prepared::default(),
         }
     }
 }

@@ -105,7 +105,7 @@ pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>,
     let expr = expr.map(|expr| with_exceptions(&doc, expr, options, &mut diagnostics));
     match expr {
         Some(expr) if !diagnostics.iter().any(|d| d.level == crate::Level::Error) => {
-            (vec![Rule { meta, expr, scope: Scope::Events, alerting, tests: Vec::new(), correlation: None }], diagnostics)
+            (vec![Rule { meta, expr, scope: Scope::Events, alerting, tests: Vec::new(), correlation: None, prepared: Default::default() }], diagnostics)
         }
         _ => (Vec::new(), diagnostics),
     }

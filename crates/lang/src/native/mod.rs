@@ -60,7 +60,7 @@ pub fn compile(path: &Path, text: &str, options: &detection::Options) -> (Vec<Ru
     let tests = tests::read(&mut r);
     let failed = diagnostics.iter().any(|d| d.level == crate::Level::Error);
     match (expr, failed) {
-        (Some(expr), false) => (vec![Rule { meta, expr, scope, alerting, tests, correlation: None }], diagnostics),
+        (Some(expr), false) => (vec![Rule { meta, expr, scope, alerting, tests, correlation: None, prepared: Default::default() }], diagnostics),
         _ => (Vec::new(), diagnostics),
     }
 }

@@ -161,6 +161,6 @@ pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>,
         return (Vec::new(), diagnostics);
     }
     let alerting = Alerting { dedup: Some(Dedup { key, period }), threshold, ..Alerting::default() };
-    let rules = expr.map(|expr| Rule { meta, expr: options.finish(expr), scope, alerting, tests, correlation: None }).into_iter().collect();
+    let rules = expr.map(|expr| Rule { meta, expr: options.finish(expr), scope, alerting, tests, correlation: None, prepared: Default::default() }).into_iter().collect();
     (rules, diagnostics)
 }

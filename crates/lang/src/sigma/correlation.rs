@@ -97,7 +97,7 @@ pub(super) fn correlation_rule(path: &Path, doc: &Node, diagnostics: &mut Vec<Di
         return None;
     }
     let correlation = Correlation { kind, rules, group_by, timespan: timespan?, condition: count, generate };
-    Some(Rule { meta, expr: Expr::Const(false), scope: Scope::Events, alerting: Default::default(), tests: Vec::new(), correlation: Some(correlation) })
+    Some(Rule { meta, expr: Expr::Const(false), scope: Scope::Events, alerting: Default::default(), tests: Vec::new(), correlation: Some(correlation), prepared: Default::default() })
 }
 
 /// A meta filter: `filter: {rules: [...], <selections>, condition}`.

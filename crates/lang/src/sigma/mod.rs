@@ -107,7 +107,7 @@ fn detection_rule(path: &Path, root: &Node, options: &Options, diagnostics: &mut
     let options = Options { sigma: true, ..options.clone() };
     let expr = detection::lower(path, detection, diagnostics, &options)?;
     let expr = if applies { expr } else { Expr::Const(false) };
-    Some(Rule { meta, expr, scope: Scope::Events, alerting: Default::default(), tests: Vec::new(), correlation: None })
+    Some(Rule { meta, expr, scope: Scope::Events, alerting: Default::default(), tests: Vec::new(), correlation: None, prepared: Default::default() })
 }
 
 /// What a Sigma file held.
