@@ -2,16 +2,17 @@
 //! corpus of Elastic AWS rules loading as they are, and the seeds' TOML agreeing with the
 //! built-in pack's reproductions of them.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tripline_engine::{naive, EngineBuilder};
+use tripline_engine::naive;
 use tripline_event::OwnedRecord;
 use tripline_lang::{Level, Options};
 
 fn corpus(dir: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/elastic-rules/rules").join(dir)
+    common::corpus("elastic-rules/rules").join(dir)
 }
 
 fn base() -> Value {
@@ -32,20 +33,7 @@ fn base() -> Value {
 }
 
 fn with(changes: &[(&str, Value)]) -> Value {
-    let mut r = base();
-    for (path, value) in changes {
-        let parts: Vec<&str> = path.split('.').collect();
-        let mut at = &mut r;
-        for part in &parts[..parts.len() - 1] {
-            at = &mut at[*part];
-        }
-        if value.is_null() {
-            at.as_object_mut().expect("an object").remove(parts[parts.len() - 1]);
-        } else {
-            at[parts[parts.len() - 1]] = value.clone();
-        }
-    }
-    r
+    common::edited(base(), changes)
 }
 
 fn rule_file(query: &str) -> String {
@@ -53,17 +41,7 @@ fn rule_file(query: &str) -> String {
 }
 
 fn verdicts(text: &str, record: &Value) -> (bool, bool) {
-    let loaded = tripline_lang::compile(Path::new("t.toml"), text, &Options::default());
-    assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
-    let rule = loaded.rules.into_iter().next().expect("one rule");
-    let owned = OwnedRecord::from_value(record).expect("object");
-    let rec = owned.record().expect("object");
-    let naive = naive::evaluate(&rule.expr, &rec);
-    let mut builder = EngineBuilder::new();
-    builder.add(Arc::new(rule));
-    let mut matched = Vec::new();
-    builder.build().expect("compiles").evaluate(&rec, &mut matched);
-    (!matched.is_empty(), naive)
+    common::verdicts("t.toml", text, record)
 }
 
 #[test]

@@ -1,12 +1,9 @@
 //! What the native detection syntax means: (detection, matching record, non-matching record)
 //! triples, each evaluated by the compiled engine and by the naive interpreter.
 
-use std::path::Path;
-use std::sync::Arc;
+mod common;
 
 use serde_json::{json, Value};
-use tripline_engine::{naive, EngineBuilder};
-use tripline_event::OwnedRecord;
 
 fn base() -> Value {
     json!({
@@ -21,35 +18,11 @@ fn base() -> Value {
 }
 
 fn with(changes: &[(&str, Value)]) -> Value {
-    let mut r = base();
-    for (path, value) in changes {
-        let mut at = &mut r;
-        let parts: Vec<&str> = path.split('.').collect();
-        for part in &parts[..parts.len() - 1] {
-            at = &mut at[*part];
-        }
-        if value.is_null() {
-            at.as_object_mut().expect("an object").remove(parts[parts.len() - 1]);
-        } else {
-            at[parts[parts.len() - 1]] = value.clone();
-        }
-    }
-    r
+    common::edited(base(), changes)
 }
 
 fn verdicts(detection: &str, record: &Value) -> (bool, bool) {
-    let text = format!("id: t\ntitle: t\nseverity: low\ndetection:\n{detection}\n");
-    let loaded = tripline_lang::compile(Path::new("t.yml"), &text, &tripline_lang::Options::default());
-    assert!(!loaded.has_errors(), "{detection}\n{:?}", loaded.diagnostics);
-    let rule = loaded.rules.into_iter().next().expect("one rule");
-    let owned = OwnedRecord::from_value(record).expect("object");
-    let rec = owned.record().expect("object");
-    let naive = naive::evaluate(&rule.expr, &rec);
-    let mut builder = EngineBuilder::new();
-    builder.add(Arc::new(rule));
-    let mut matched = Vec::new();
-    builder.build().expect("compiles").evaluate(&rec, &mut matched);
-    (!matched.is_empty(), naive)
+    common::verdicts("t.yml", &format!("id: t\ntitle: t\nseverity: low\ndetection:\n{detection}\n"), record)
 }
 
 #[test]

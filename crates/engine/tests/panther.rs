@@ -1,17 +1,18 @@
 //! Panther rules as they are: a table of match conditions with Panther's semantics, the corpus
 //! loading, and the built-in reproduction of Panther's seed passing Panther's own test file.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tripline_engine::{naive, EngineBuilder};
+use tripline_engine::naive;
 use tripline_event::OwnedRecord;
 use tripline_lang::{Frontend, Level, Options};
 use tripline_rule::Severity;
 
 fn corpus(dir: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/panther").join(dir)
+    common::corpus("panther").join(dir)
 }
 
 fn base() -> Value {
@@ -29,36 +30,13 @@ fn base() -> Value {
 }
 
 fn with(changes: &[(&str, Value)]) -> Value {
-    let mut r = base();
-    for (path, value) in changes {
-        let parts: Vec<&str> = path.split('.').collect();
-        let mut at = &mut r;
-        for part in &parts[..parts.len() - 1] {
-            at = &mut at[*part];
-        }
-        if value.is_null() {
-            at.as_object_mut().expect("an object").remove(parts[parts.len() - 1]);
-        } else {
-            at[parts[parts.len() - 1]] = value.clone();
-        }
-    }
-    r
+    common::edited(base(), changes)
 }
 
 fn verdicts(detection: &str, record: &Value) -> (bool, bool) {
     let text = format!("AnalysisType: rule\nRuleID: t\nEnabled: true\nLogTypes: [AWS.CloudTrail]\nSeverity: Low\nDetection:\n{detection}\n");
-    let loaded = tripline_lang::compile(Path::new("t.yml"), &text, &Options::default());
-    assert_eq!(loaded.frontend, Frontend::Panther);
-    assert!(!loaded.has_errors(), "{detection}\n{:?}", loaded.diagnostics);
-    let rule = loaded.rules.into_iter().next().expect("one rule");
-    let owned = OwnedRecord::from_value(record).expect("object");
-    let rec = owned.record().expect("object");
-    let naive = naive::evaluate(&rule.expr, &rec);
-    let mut builder = EngineBuilder::new();
-    builder.add(Arc::new(rule));
-    let mut matched = Vec::new();
-    builder.build().expect("compiles").evaluate(&rec, &mut matched);
-    (!matched.is_empty(), naive)
+    assert_eq!(tripline_lang::Frontend::detect(Path::new("t.yml"), &text), Some(Frontend::Panther));
+    common::verdicts("t.yml", &text, record)
 }
 
 #[test]

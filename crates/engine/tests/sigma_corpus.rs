@@ -2,7 +2,9 @@
 //! loads, and each is exercised with a matching and a non-matching realistic record, through the
 //! compiled engine and the naive interpreter alike.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -11,7 +13,7 @@ use tripline_event::OwnedRecord;
 use tripline_lang::{Level, Options};
 
 fn corpus(dir: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/sigma").join(dir)
+    common::corpus("sigma").join(dir)
 }
 
 /// A complete management event by an IAM user; each case overrides what its rule looks at.
@@ -32,24 +34,7 @@ fn base() -> Value {
 }
 
 fn apply(changes: &[(&str, Value)]) -> Value {
-    let mut record = base();
-    for (path, value) in changes {
-        let parts: Vec<&str> = path.split('.').collect();
-        let mut at = &mut record;
-        for part in &parts[..parts.len() - 1] {
-            if !at[*part].is_object() {
-                at[*part] = json!({});
-            }
-            at = &mut at[*part];
-        }
-        let last = parts[parts.len() - 1];
-        if value.is_null() && *path != "responseElements" {
-            at.as_object_mut().expect("an object").remove(last);
-        } else {
-            at[last] = value.clone();
-        }
-    }
-    record
+    common::edited(base(), changes)
 }
 
 fn call(source: &str, name: &str) -> Vec<(&'static str, Value)> {
