@@ -374,21 +374,7 @@ impl<'de> serde::de::Visitor<'de> for StringWalker<'_, '_> {
         while seq.next_element_seed(StringWalker { key: self.key, on: &mut *self.on })?.is_some() {}
         Ok(())
     }
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
+    ignore_scalars!();
 }
 
 /// Walks a whole record for ARNs, IP addresses and account ids.
