@@ -113,7 +113,11 @@ impl<'a> Record<'a> {
     }
 
     fn index_of(&self, key: &str) -> Option<usize> {
-        self.fields.iter().position(|(k, _)| k == key)
+        // Many CloudTrail keys share a length (`eventName`, `eventTime`, `eventType`,
+        // `awsRegion`, `userAgent` …): comparing the last byte first avoids most full
+        // comparisons on this, the hottest look-up.
+        let (len, last) = (key.len(), key.as_bytes().last().copied());
+        self.fields.iter().position(|(k, _)| k.len() == len && k.as_bytes().last().copied() == last && k == key)
     }
 
     fn index_of_ignore_case(&self, key: &str) -> Option<usize> {
