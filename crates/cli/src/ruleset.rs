@@ -96,6 +96,7 @@ impl RuleSet {
         let format = loaded.frontend.name();
         let warned = loaded.diagnostics.iter().any(|d| d.level == Level::Warning);
         let before = self.rules.len();
+        let mut replaced = 0;
         let stats = self.by_format.entry(format).or_default();
         if loaded.has_errors() {
             self.refused_files += 1;
@@ -107,6 +108,25 @@ impl RuleSet {
         self.diagnostics.extend(loaded.diagnostics);
         self.filters.extend(loaded.filters.into_iter().map(|f| (path.to_owned(), f)));
         for rule in loaded.rules {
+            // A rule given with --rules replaces the built-in rule of the same id (a newer
+            // version of a vendor rule the pack reproduces, say).
+            let builtin_twin = self.rules[..self.builtin].iter().position(|r| r.meta.id == rule.meta.id);
+            if let Some(twin) = builtin_twin.filter(|_| seen.contains(&rule.meta.id)) {
+                let at = tripline_lang::native::file_start();
+                // A copy that cannot run (Python logic, a disabled rule) does not displace a
+                // built-in reproduction that does.
+                let (message, replace) = if rule.scope == tripline_rule::Scope::Inactive {
+                    (format!("rule `{}` is also built in; the built-in rule is kept because this copy never runs", rule.meta.id), false)
+                } else {
+                    (format!("rule `{}` replaces the built-in rule of the same id", rule.meta.id), true)
+                };
+                self.diagnostics.push(Diagnostic::warning(path, at, message).with_hint("pass --no-builtin to leave the built-in pack out altogether"));
+                if replace {
+                    self.rules[twin] = Arc::new(rule);
+                    replaced += 1;
+                }
+                continue;
+            }
             if !seen.insert(rule.meta.id.clone()) {
                 self.refused_files += 1;
                 self.by_format.entry(format).or_default()[3] += 1;
@@ -117,7 +137,7 @@ impl RuleSet {
             }
             self.rules.push(Arc::new(rule));
         }
-        let added = self.rules.len() - before;
+        let added = self.rules.len() - before + replaced;
         let stats = self.by_format.entry(format).or_default();
         stats[0] += added;
         stats[1] += if warned { added } else { 0 };

@@ -97,3 +97,16 @@ fn unsupported_sigma_rules_are_refused_with_a_reason_each() {
     assert_eq!(run.stderr.lines().filter(|l| l.contains(": unsupported: ")).count(), 8, "{}", run.stderr);
     assert!(run.stderr.contains("8 unsupported, 0 file(s) refused"), "{}", run.stderr);
 }
+
+#[test]
+fn a_given_rule_replaces_the_builtin_of_the_same_id_unless_it_cannot_run() {
+    let elastic = "../shared/corpus/elastic-rules/rules/integrations/aws/persistence_ec2_security_group_configuration_change_detection.toml";
+    let run = tripline(&["rules", "show", "29052c19-ff3e-42fd-8363-7be14d7c5469", "--rules", elastic]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("replaces the built-in rule of the same id"), "{}", run.stderr);
+    assert!(run.stdout.contains(elastic), "the shown rule comes from the given file:\n{}", run.stdout);
+    let python = "../shared/corpus/panther/rules/aws_ec2_security_group_modified.yml";
+    let kept = tripline(&["rules", "show", "AWS.EC2.SecurityGroupModified", "--rules", python]);
+    assert!(kept.stderr.contains("the built-in rule is kept because this copy never runs"), "{}", kept.stderr);
+    assert!(kept.stdout.contains("rules/seeds/panther-aws-ec2-security-group-modified.yml"), "{}", kept.stdout);
+}
