@@ -17,6 +17,8 @@ pub(crate) enum Node {
     Or(Vec<Node>),
     Not(Box<Node>),
     Leaf(Field, Matcher),
+    /// A test on a top-level field, read as borrowed text when it is a string.
+    TopLeaf(Field, Matcher, String),
     Const(bool),
 }
 
@@ -55,7 +57,16 @@ impl Node {
             Expr::Not(c) => Self::Not(Box::new(Self::compile(c)?)),
             Expr::Elements { field, quantifier, expr } => Self::Elements(field.clone(), *quantifier, Box::new(Self::compile(expr)?)),
             Expr::Const(b) => Self::Const(*b),
-            Expr::Pred(p) => Self::Leaf(p.field.clone(), Matcher::compile(&p.test)?),
+            Expr::Pred(p) => {
+                let matcher = Matcher::compile(&p.test)?;
+                match (p.field.kind(), &matcher) {
+                    (_, Matcher::Exists | Matcher::FieldRef(..)) => Self::Leaf(p.field.clone(), matcher),
+                    (tripline_event::FieldKind::Path(path), _) if path.segments().len() == 1 && !p.field.ignores_case() => {
+                        Self::TopLeaf(p.field.clone(), matcher, path.segments()[0].clone())
+                    }
+                    _ => Self::Leaf(p.field.clone(), matcher),
+                }
+            }
         })
     }
 
@@ -90,6 +101,11 @@ impl Node {
                     })
             }
             Self::Leaf(field, matcher) => field.any_value(record, &mut |v| matcher.passes(v)),
+            // Most top-level fields are strings: test them in place, without building a value.
+            Self::TopLeaf(field, matcher, key) => match record.str(key) {
+                Some(text) => matcher.passes_text(&text),
+                None => field.any_value(record, &mut |v| matcher.passes(v)),
+            },
         }
     }
 }
@@ -135,7 +151,44 @@ impl Matcher {
         self.passes_scalar(value)
     }
 
+    /// `passes_scalar` for a string value, without the value.
+    fn passes_text(&self, text: &str) -> bool {
+        match self {
+            Self::Exists => !text.is_empty(),
+            Self::Equals { folded, exact, numbers, bools } => {
+                exact.iter().any(|e| e == text)
+                    || (!folded.is_empty() && {
+                        let text = fold(text);
+                        folded.iter().any(|f| *f == text)
+                    })
+                    || (!numbers.is_empty() && text.trim().parse::<f64>().is_ok_and(|n| numbers.contains(&n)))
+                    || (!bools.is_empty() && {
+                        let b = if text.eq_ignore_ascii_case("true") { Some(true) } else if text.eq_ignore_ascii_case("false") { Some(false) } else { None };
+                        b.is_some_and(|b| bools.contains(&b))
+                    })
+            }
+            Self::Text { op, patterns, case } => {
+                let text = match case {
+                    Case::Insensitive => fold(text),
+                    Case::Sensitive => Cow::Borrowed(text),
+                };
+                patterns.iter().any(|p| match op {
+                    TextOp::Contains => text.contains(p.as_str()),
+                    TextOp::StartsWith => text.starts_with(p.as_str()),
+                    TextOp::EndsWith => text.ends_with(p.as_str()),
+                })
+            }
+            Self::Regex(set) => set.is_match(text),
+            Self::Cidr(nets) => text.trim().parse::<IpAddr>().is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip))),
+            Self::Compare(op, bound) => text.trim().parse::<f64>().is_ok_and(|n| op.holds(n, *bound)),
+            Self::FieldRef(..) => false,
+        }
+    }
+
     fn passes_scalar(&self, value: &Value) -> bool {
+        if let Value::String(text) = value {
+            return self.passes_text(text);
+        }
         match self {
             Self::Exists => !tripline_event::path::is_empty(value),
             Self::Equals { folded, exact, numbers, bools } => {

@@ -157,6 +157,17 @@ static SUCCESS: LazyLock<Value> = LazyLock::new(|| Value::String("success".to_ow
 static FAILURE: LazyLock<Value> = LazyLock::new(|| Value::String("failure".to_owned()));
 
 impl Computed {
+    /// Whether the field exists, when that is cheaper to say than computing the value
+    /// (`source.ip:*` is common in Elastic rules); `None` means "compute it".
+    #[must_use]
+    pub fn exists_fast(&self, record: &Record<'_>) -> Option<bool> {
+        match self {
+            Self::Constant(_) | Self::Outcome => Some(true),
+            Self::SourceIp => Some(record.str(fields::SOURCE_IP_ADDRESS).is_some_and(|s| s.parse::<IpAddr>().is_ok())),
+            _ => None,
+        }
+    }
+
     /// The value when it is one of a few constants, served without allocating (the hot path of
     /// Elastic rules, which all test `event.dataset` and most `event.outcome`); `None` means
     /// "compute it".

@@ -119,6 +119,11 @@ impl Field {
     /// Whether the field has a value that is neither null nor empty.
     #[must_use]
     pub fn exists(&self, record: &Record<'_>) -> bool {
+        if let FieldKind::Computed(computed) = &self.kind {
+            if let Some(exists) = computed.exists_fast(record) {
+                return exists;
+            }
+        }
         self.any_value(record, &mut |v| !is_empty(v))
     }
 }
