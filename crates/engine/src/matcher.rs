@@ -100,7 +100,15 @@ impl Node {
                         })
                     })
             }
-            Self::Leaf(field, matcher) => field.any_value(record, &mut |v| matcher.passes(v)),
+            Self::Leaf(field, matcher) => match field.selected_raw(record) {
+                // A nested field read selectively: strings are tested in place.
+                Some(raws) => raws.iter().any(|raw| match plain_string(raw.get()) {
+                    Some(text) => matcher.passes_text(text),
+                    None => serde_json::from_str::<Value>(raw.get())
+                        .is_ok_and(|v| tripline_event::path::descend(&v, &[], false, &mut |x| matcher.passes(x))),
+                }),
+                None => field.any_value(record, &mut |v| matcher.passes(v)),
+            },
             // Most top-level fields are strings: test them in place, without building a value.
             Self::TopLeaf(field, matcher, key) => match record.str(key) {
                 Some(text) => matcher.passes_text(&text),
@@ -108,6 +116,12 @@ impl Node {
             },
         }
     }
+}
+
+/// The contents of a JSON string literal that has no escapes, borrowed.
+fn plain_string(raw: &str) -> Option<&str> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.contains('\\')).then_some(inner)
 }
 
 impl Matcher {

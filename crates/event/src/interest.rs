@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// A trie of wanted paths below one top-level field.
 #[derive(Debug, Default)]
@@ -70,48 +70,33 @@ impl Interest {
         self.slots.get(dotted).copied()
     }
 
-    /// Reads the wanted values below one top-level field from its raw text.
-    pub(crate) fn select(&self, top: &str, raw: &str) -> Option<Vec<Vec<Value>>> {
+    /// Finds the wanted values below one top-level field in its raw text, as borrowed text.
+    pub(crate) fn select<'a>(&self, top: &str, raw: &'a str) -> Option<Vec<Vec<&'a RawValue>>> {
         let (root, count) = self.tops.get(top)?;
         let mut slots = vec![Vec::new(); *count];
-        let mut de = serde_json::Deserializer::from_str(raw);
-        Seed { node: root, slots: &mut slots }.deserialize(&mut de).ok()?;
+        read(root, raw, &mut slots).ok()?;
         Some(slots)
     }
 }
 
-struct Seed<'n, 's> {
+fn read<'a>(node: &Node, raw: &'a str, slots: &mut Vec<Vec<&'a RawValue>>) -> serde_json::Result<()> {
+    let mut de = serde_json::Deserializer::from_str(raw);
+    Seed { node, slots }.deserialize(&mut de)
+}
+
+struct Seed<'n, 's, 'a> {
     node: &'n Node,
-    slots: &'s mut Vec<Vec<Value>>,
+    slots: &'s mut Vec<Vec<&'a RawValue>>,
 }
 
-/// Fills the slots of every wanted path below `node` from an already-built value (a wanted
-/// path that is a prefix of another), as the parse below would have.
-fn fill_below(node: &Node, value: &Value, slots: &mut Vec<Vec<Value>>) {
-    match value {
-        Value::Array(items) => items.iter().for_each(|item| fill_below(node, item, slots)),
-        Value::Object(map) => {
-            for (key, child) in &node.children {
-                if let Some(v) = map.get(key) {
-                    if let Some(slot) = child.slot {
-                        slots[slot].push(v.clone());
-                    }
-                    fill_below(child, v, slots);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Seed<'_, '_> {
+impl<'de> DeserializeSeed<'de> for Seed<'_, '_, 'de> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Seed<'_, '_> {
+impl<'de> Visitor<'de> for Seed<'_, '_, 'de> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
@@ -120,9 +105,10 @@ impl<'de> Visitor<'de> for Seed<'_, '_> {
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match self.node.children.get(key.as_ref()) {
                 Some(child) if child.slot.is_some() => {
-                    let value: Value = map.next_value()?;
+                    let value: &'de RawValue = map.next_value()?;
                     if !child.children.is_empty() {
-                        fill_below(child, &value, self.slots);
+                        // A wanted path that is a prefix of another: read below it as well.
+                        read(child, value.get(), self.slots).map_err(serde::de::Error::custom)?;
                     }
                     self.slots[child.slot.expect("checked")].push(value);
                 }

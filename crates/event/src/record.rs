@@ -45,7 +45,7 @@ pub struct Record<'a> {
     /// The nested paths the rules read, when an engine said (see [`crate::interest`]).
     interest: OnceCell<Arc<Interest>>,
     /// Per top-level field: the values at the wanted nested paths, read once.
-    selected: Vec<OnceCell<Option<Vec<Vec<Value>>>>>,
+    selected: Vec<OnceCell<Option<Vec<Vec<&'a RawValue>>>>>,
 }
 
 impl<'a> Record<'a> {
@@ -92,7 +92,7 @@ impl<'a> Record<'a> {
 
     /// The values at a wanted nested path (`segments` has the top-level field first), or
     /// `None` when the path is not in the interest (the caller reads the DOM instead).
-    pub(crate) fn selected(&self, segments: &[String], dotted: &str) -> Option<&[Value]> {
+    pub(crate) fn selected(&self, segments: &[String], dotted: &str) -> Option<&[&'a RawValue]> {
         let interest = self.interest.get()?;
         let slot = interest.slot(dotted)?;
         let i = self.index_of(&segments[0]);
