@@ -135,7 +135,7 @@ impl<'de> Visitor<'de> for Seed<'_, '_, 'de> {
 mod tests {
     use std::sync::Arc;
 
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
     use crate::path::Field;
