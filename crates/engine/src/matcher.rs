@@ -118,6 +118,9 @@ impl Node {
     }
 }
 
+/// Text up to this length is lower-cased on the stack for case-insensitive tests.
+const STACK_TEXT: usize = 512;
+
 /// The contents of a JSON string literal that has no escapes, borrowed.
 fn plain_string(raw: &str) -> Option<&str> {
     let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
@@ -172,8 +175,13 @@ impl Matcher {
             Self::Equals { folded, exact, numbers, bools } => {
                 exact.iter().any(|e| e == text)
                     || (!folded.is_empty() && {
-                        let text = fold(text);
-                        folded.iter().any(|f| *f == text)
+                        if text.is_ascii() {
+                            // Folded patterns are lower-case: ASCII text compares without a copy.
+                            folded.iter().any(|f| f.len() == text.len() && text.eq_ignore_ascii_case(f))
+                        } else {
+                            let text = fold(text);
+                            folded.iter().any(|f| *f == text)
+                        }
                     })
                     || (!numbers.is_empty() && text.trim().parse::<f64>().is_ok_and(|n| numbers.contains(&n)))
                     || (!bools.is_empty() && {
@@ -182,15 +190,25 @@ impl Matcher {
                     })
             }
             Self::Text { op, patterns, case } => {
-                let text = match case {
-                    Case::Insensitive => fold(text),
-                    Case::Sensitive => Cow::Borrowed(text),
+                let test = |text: &str| {
+                    patterns.iter().any(|p| match op {
+                        TextOp::Contains => text.contains(p.as_str()),
+                        TextOp::StartsWith => text.starts_with(p.as_str()),
+                        TextOp::EndsWith => text.ends_with(p.as_str()),
+                    })
                 };
-                patterns.iter().any(|p| match op {
-                    TextOp::Contains => text.contains(p.as_str()),
-                    TextOp::StartsWith => text.starts_with(p.as_str()),
-                    TextOp::EndsWith => text.ends_with(p.as_str()),
-                })
+                match case {
+                    Case::Sensitive => test(text),
+                    // Short ASCII text is lower-cased on the stack rather than the heap.
+                    Case::Insensitive if text.is_ascii() && text.len() <= STACK_TEXT => {
+                        let mut buf = [0u8; STACK_TEXT];
+                        let lowered = &mut buf[..text.len()];
+                        lowered.copy_from_slice(text.as_bytes());
+                        lowered.make_ascii_lowercase();
+                        std::str::from_utf8(lowered).is_ok_and(test)
+                    }
+                    Case::Insensitive => test(&fold(text)),
+                }
             }
             Self::Regex(set) => set.is_match(text),
             Self::Cidr(nets) => text.trim().parse::<IpAddr>().is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip))),
