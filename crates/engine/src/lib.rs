@@ -50,13 +50,13 @@ impl EngineBuilder {
     /// A regex the `regex` crate rejects, with the rule id. Front-ends check regexes when
     /// lowering, so this only fires for hand-built rules.
     pub fn build(self) -> Result<Engine, String> {
+        let interest = Arc::new(interest(&self.rules));
         let mut compiled = Vec::with_capacity(self.rules.len());
         for rule in &self.rules {
-            let node = Node::compile(&rule.expr).map_err(|e| format!("rule `{}`: {e}", rule.meta.id))?;
+            let node = Node::compile(&rule.expr, &interest).map_err(|e| format!("rule `{}`: {e}", rule.meta.id))?;
             compiled.push(node);
         }
         let index = HeaderIndex::build(&self.rules);
-        let interest = Arc::new(interest(&self.rules));
         Ok(Engine { rules: self.rules, compiled, index, interest })
     }
 }
@@ -128,7 +128,7 @@ impl Engine {
                 Scope::Insights => insight,
                 Scope::Inactive => false,
             };
-            if wanted && self.compiled[rule].evaluate(record) {
+            if wanted && self.compiled[rule].evaluate(record, &self.interest) {
                 matches.push(rule);
             }
         }

@@ -6,6 +6,9 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use regex::RegexSet;
 use serde_json::Value;
+use std::sync::Arc;
+
+use tripline_event::interest::Interest;
 use tripline_event::{Field, Record};
 use tripline_rule::{Case, CmpOp, Expr, Literal, Test};
 
@@ -17,6 +20,8 @@ pub(crate) enum Node {
     Or(Vec<Node>),
     Not(Box<Node>),
     Leaf(Field, Matcher),
+    /// A test on a nested field in the engine's interest: (top-level key, slot) looked up once.
+    NestedLeaf(Field, Matcher, String, usize),
     /// A test on a top-level field, read as borrowed text when it is a string.
     TopLeaf(Field, Matcher, String),
     Const(bool),
@@ -50,12 +55,12 @@ fn fold(text: &str) -> Cow<'_, str> {
 }
 
 impl Node {
-    pub(crate) fn compile(expr: &Expr) -> Result<Self, String> {
+    pub(crate) fn compile(expr: &Expr, interest: &Interest) -> Result<Self, String> {
         Ok(match expr {
-            Expr::And(c) => Self::And(c.iter().map(Self::compile).collect::<Result<_, _>>()?),
-            Expr::Or(c) => Self::Or(c.iter().map(Self::compile).collect::<Result<_, _>>()?),
-            Expr::Not(c) => Self::Not(Box::new(Self::compile(c)?)),
-            Expr::Elements { field, quantifier, expr } => Self::Elements(field.clone(), *quantifier, Box::new(Self::compile(expr)?)),
+            Expr::And(c) => Self::And(c.iter().map(|e| Self::compile(e, interest)).collect::<Result<_, _>>()?),
+            Expr::Or(c) => Self::Or(c.iter().map(|e| Self::compile(e, interest)).collect::<Result<_, _>>()?),
+            Expr::Not(c) => Self::Not(Box::new(Self::compile(c, interest)?)),
+            Expr::Elements { field, quantifier, expr } => Self::Elements(field.clone(), *quantifier, Box::new(Self::compile(expr, interest)?)),
             Expr::Const(b) => Self::Const(*b),
             Expr::Pred(p) => {
                 let matcher = Matcher::compile(&p.test)?;
@@ -64,18 +69,30 @@ impl Node {
                     (tripline_event::FieldKind::Path(path), _) if path.segments().len() == 1 && !p.field.ignores_case() => {
                         Self::TopLeaf(p.field.clone(), matcher, path.segments()[0].clone())
                     }
+                    (tripline_event::FieldKind::Path(path), _) if !p.field.ignores_case() => {
+                        match interest.slot(&path.segments().join(".")) {
+                            Some(slot) => Self::NestedLeaf(p.field.clone(), matcher, path.segments()[0].clone(), slot),
+                            None => Self::Leaf(p.field.clone(), matcher),
+                        }
+                    }
                     _ => Self::Leaf(p.field.clone(), matcher),
                 }
             }
         })
     }
 
-    pub(crate) fn evaluate(&self, record: &Record<'_>) -> bool {
+    pub(crate) fn evaluate(&self, record: &Record<'_>, interest: &Arc<Interest>) -> bool {
         match self {
-            Self::And(c) => c.iter().all(|n| n.evaluate(record)),
-            Self::Or(c) => c.iter().any(|n| n.evaluate(record)),
-            Self::Not(c) => !c.evaluate(record),
-            Self::Elements(field, quantifier, inner) => crate::elements::quantify(field, *quantifier, record, &mut |element| inner.evaluate(element)),
+            Self::And(c) => c.iter().all(|n| n.evaluate(record, interest)),
+            Self::Or(c) => c.iter().any(|n| n.evaluate(record, interest)),
+            Self::Not(c) => !c.evaluate(record, interest),
+            Self::Elements(field, quantifier, inner) => {
+                crate::elements::quantify(field, *quantifier, record, &mut |element| inner.evaluate(element, interest))
+            }
+            Self::NestedLeaf(field, matcher, top, slot) => match record.selected_slot(interest, top, *slot) {
+                Some(raws) => raws.iter().any(|raw| raw_passes(matcher, raw.get())),
+                None => field.any_value(record, &mut |v| matcher.passes(v)),
+            },
             Self::Const(b) => *b,
             Self::Leaf(field, Matcher::Exists) => field.exists(record),
             Self::Leaf(field, Matcher::FieldRef(other, op, case)) => {
@@ -102,11 +119,7 @@ impl Node {
             }
             Self::Leaf(field, matcher) => match field.selected_raw(record) {
                 // A nested field read selectively: strings are tested in place.
-                Some(raws) => raws.iter().any(|raw| match plain_string(raw.get()) {
-                    Some(text) => matcher.passes_text(text),
-                    None => serde_json::from_str::<Value>(raw.get())
-                        .is_ok_and(|v| tripline_event::path::descend(&v, &[], false, &mut |x| matcher.passes(x))),
-                }),
+                Some(raws) => raws.iter().any(|raw| raw_passes(matcher, raw.get())),
                 None => field.any_value(record, &mut |v| matcher.passes(v)),
             },
             // Most top-level fields are strings: test them in place, without building a value.
@@ -115,6 +128,14 @@ impl Node {
                 None => field.any_value(record, &mut |v| matcher.passes(v)),
             },
         }
+    }
+}
+
+/// A selected raw value passes: strings in place, anything else as a parsed value.
+fn raw_passes(matcher: &Matcher, raw: &str) -> bool {
+    match plain_string(raw) {
+        Some(text) => matcher.passes_text(text),
+        None => serde_json::from_str::<Value>(raw).is_ok_and(|v| tripline_event::path::descend(&v, &[], false, &mut |x| matcher.passes(x))),
     }
 }
 

@@ -66,7 +66,9 @@ impl Interest {
         self.slots.is_empty()
     }
 
-    pub(crate) fn slot(&self, dotted: &str) -> Option<usize> {
+    /// The slot of a dotted nested path, if the interest has it.
+    #[must_use]
+    pub fn slot(&self, dotted: &str) -> Option<usize> {
         self.slots.get(dotted).copied()
     }
 

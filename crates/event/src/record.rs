@@ -101,6 +101,19 @@ impl<'a> Record<'a> {
         slots.as_ref().map(|s| s[slot].as_slice())
     }
 
+    /// Like [`Record::selected`] with the slot already looked up in `interest`; `None` unless
+    /// the record was given that very interest.
+    #[must_use]
+    pub fn selected_slot(&self, interest: &Arc<Interest>, top: &str, slot: usize) -> Option<&[&'a RawValue]> {
+        let own = self.interest.get()?;
+        if !Arc::ptr_eq(own, interest) {
+            return None;
+        }
+        let Some(i) = self.index_of(top) else { return Some(&[]) };
+        let slots = self.selected[i].get_or_init(|| own.select(top, self.fields[i].1.get()));
+        slots.as_ref().map(|s| s[slot].as_slice())
+    }
+
     /// Checks what every record must have: a string `eventName`.
     ///
     /// # Errors
