@@ -126,11 +126,7 @@ impl<'a> Record<'a> {
     }
 
     fn index_of(&self, key: &str) -> Option<usize> {
-        // Many CloudTrail keys share a length (`eventName`, `eventTime`, `eventType`,
-        // `awsRegion`, `userAgent` …): comparing the last byte first avoids most full
-        // comparisons on this, the hottest look-up.
-        let (len, last) = (key.len(), key.as_bytes().last().copied());
-        self.fields.iter().position(|(k, _)| k.len() == len && k.as_bytes().last().copied() == last && k == key)
+        self.fields.iter().position(|(k, _)| same_key(k.as_bytes(), key.as_bytes()))
     }
 
     fn index_of_ignore_case(&self, key: &str) -> Option<usize> {
@@ -197,6 +193,21 @@ impl<'a> Record<'a> {
             || self.str(fields::EVENT_CATEGORY).as_deref() == Some("Insight")
             || self.raw(fields::INSIGHT_DETAILS).is_some()
     }
+}
+
+/// Key equality for the hottest look-up. Many CloudTrail keys share a length and their ends
+/// (`eventName`, `eventTime`, `eventType`), so short keys are compared as two overlapping
+/// 8-byte words rather than through a `memcmp` call.
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let n = a.len();
+    if (8..=16).contains(&n) {
+        let word = |s: &[u8], at: usize| u64::from_ne_bytes(s[at..at + 8].try_into().unwrap_or([0; 8]));
+        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+    }
+    a == b
 }
 
 /// A record that owns its text: for rule tests and other slow paths.
@@ -353,6 +364,15 @@ mod tests {
         let text = raw(r#"{"eventSource":"ec2.amazonaws.com"}"#);
         let record = Record::from_raw(&text).expect("object");
         assert_eq!(record.validate(), Err(RecordError::MissingEventName));
+    }
+
+    #[test]
+    fn key_equality_at_every_length() {
+        for (a, b, equal) in [("", "", true), ("a", "b", false), ("eventName", "eventType", false), ("eventName", "eventName", true),
+            ("recipientAccountId", "recipientAccountId", true), ("recipientAccountId", "recipientAccountIx", false),
+            ("sourceIPAddress", "sourceIPAddrezz", false), ("userIdentity", "userIdentitx", false), ("tlsDetails", "tlsDetails", true)] {
+            assert_eq!(same_key(a.as_bytes(), b.as_bytes()), equal, "{a} vs {b}");
+        }
     }
 
     #[test]
