@@ -39,6 +39,7 @@ pub(crate) enum Matcher {
     Equals { folded: Vec<String>, exact: Vec<String>, numbers: Vec<f64>, bools: Vec<bool> },
     Text { op: TextOp, patterns: Vec<String>, case: Case },
     Regex(RegexSet),
+    Wildcard { parts: Vec<String>, anchored_start: bool, anchored_end: bool, case: Case },
     Cidr(Vec<IpNet>),
     Compare(CmpOp, f64),
     /// Compared with another field's values, gathered per record.
@@ -172,6 +173,12 @@ impl Matcher {
             Test::StartsWith(p, case) => Self::Text { op: TextOp::StartsWith, patterns: fold_all(p, *case), case: *case },
             Test::EndsWith(p, case) => Self::Text { op: TextOp::EndsWith, patterns: fold_all(p, *case), case: *case },
             Test::Regex(patterns) => Self::Regex(RegexSet::new(patterns).map_err(|e| e.to_string())?),
+            Test::Wildcard { parts, anchored_start, anchored_end, case } => Self::Wildcard {
+                parts: fold_all(parts, *case),
+                anchored_start: *anchored_start,
+                anchored_end: *anchored_end,
+                case: *case,
+            },
             Test::Cidr(nets) => Self::Cidr(nets.clone()),
             Test::Compare(op, bound) => Self::Compare(*op, *bound),
             Test::FieldRef(other, op, case) => Self::FieldRef(other.clone(), *op, *case),
@@ -179,7 +186,9 @@ impl Matcher {
     }
 
     fn passes(&self, value: &Value) -> bool {
-        if matches!(value, Value::Object(_) | Value::Array(_)) && matches!(self, Self::Text { op: TextOp::Contains, .. } | Self::Regex(_)) {
+        if matches!(value, Value::Object(_) | Value::Array(_))
+            && matches!(self, Self::Text { op: TextOp::Contains, .. } | Self::Regex(_) | Self::Wildcard { anchored_start: false, anchored_end: false, .. })
+        {
             let mut strings = Vec::new();
             crate::text::nested_strings(value, &mut strings);
             if strings.into_iter().any(|s| self.passes_scalar(&Value::String(s.to_owned()))) {
@@ -232,6 +241,13 @@ impl Matcher {
                 }
             }
             Self::Regex(set) => set.is_match(text),
+            Self::Wildcard { parts, anchored_start, anchored_end, case } => {
+                let test = |t: &str| tripline_rule::wildcard_matches(t, parts, *anchored_start, *anchored_end);
+                match case {
+                    Case::Sensitive => test(text),
+                    Case::Insensitive => test(&fold(text)),
+                }
+            }
             Self::Cidr(nets) => text.trim().parse::<IpAddr>().is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip))),
             Self::Compare(op, bound) => text.trim().parse::<f64>().is_ok_and(|n| op.holds(n, *bound)),
             Self::FieldRef(..) => false,
@@ -271,6 +287,7 @@ impl Matcher {
                 })
             }),
             Self::Regex(set) => value_text(value).is_some_and(|t| set.is_match(&t)),
+            Self::Wildcard { .. } => value_text(value).is_some_and(|t| self.passes_text(&t)),
             Self::Cidr(nets) => value_text(value)
                 .and_then(|t| t.trim().parse::<IpAddr>().ok())
                 .is_some_and(|ip| nets.iter().any(|n| n.contains(&ip))),

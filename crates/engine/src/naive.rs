@@ -51,7 +51,7 @@ fn fold(text: &str, case: Case) -> String {
 /// Whether one value passes a test.
 #[must_use]
 pub fn value_passes(test: &Test, value: &Value) -> bool {
-    if matches!(value, Value::Object(_) | Value::Array(_)) && matches!(test, Test::Contains(..) | Test::Regex(_)) {
+    if matches!(value, Value::Object(_) | Value::Array(_)) && matches!(test, Test::Contains(..) | Test::Regex(_) | Test::Wildcard { anchored_start: false, anchored_end: false, .. }) {
         let mut strings = Vec::new();
         crate::text::nested_strings(value, &mut strings);
         if strings.into_iter().any(|s| scalar_passes(test, &Value::String(s.to_owned()))) {
@@ -79,6 +79,18 @@ fn scalar_passes(test: &Test, value: &Value) -> bool {
         Test::Contains(p, case) => text_test(p, *case, |t, p| t.contains(p)),
         Test::StartsWith(p, case) => text_test(p, *case, |t, p| t.starts_with(p)),
         Test::EndsWith(p, case) => text_test(p, *case, |t, p| t.ends_with(p)),
+        Test::Wildcard { parts, anchored_start, anchored_end, case } => text().is_some_and(|t| {
+            // The reference reads the pattern as a regex; the engine matches it without one.
+            let body: Vec<String> = parts.iter().map(|p| regex::escape(p)).collect();
+            let pattern = format!(
+                "{}{}{}{}",
+                if *case == Case::Insensitive { "(?is)" } else { "(?s)" },
+                if *anchored_start { "^" } else { "" },
+                body.join(".*"),
+                if *anchored_end { "$" } else { "" }
+            );
+            regex::Regex::new(&pattern).is_ok_and(|re| re.is_match(&t))
+        }),
         Test::Regex(patterns) => text().is_some_and(|t| {
             patterns.iter().any(|p| regex::Regex::new(p).is_ok_and(|re| re.is_match(&t)))
         }),

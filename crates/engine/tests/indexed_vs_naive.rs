@@ -60,6 +60,8 @@ fn test() -> impl Strategy<Value = Test> {
         (words(3), case()).prop_map(|(w, c)| Test::StartsWith(w, c)),
         (words(3), case()).prop_map(|(w, c)| Test::EndsWith(w, c)),
         prop::sample::select(&["(?i)^authorize", "Group$", "^10\\.", "/0$"][..]).prop_map(|p| Test::Regex(vec![p.to_owned()])),
+        (prop::collection::vec(prop::sample::select(&["a", "Security", "group", "0", "/", "Ingress", "ec2", "."][..]).prop_map(str::to_owned), 1..4), any::<bool>(), any::<bool>(), case())
+            .prop_map(|(parts, anchored_start, anchored_end, case)| Test::Wildcard { parts, anchored_start, anchored_end, case }),
         prop::sample::select(&["10.0.0.0/8", "198.51.100.0/24", "0.0.0.0/0"][..]).prop_map(|n| Test::Cidr(vec![n.parse().expect("valid network")])),
         (prop::sample::select(&[CmpOp::Lt, CmpOp::Lte, CmpOp::Gt, CmpOp::Gte][..]), prop::sample::select(&[22.0, 100.0][..])).prop_map(|(o, b)| Test::Compare(o, b)),
         (prop::sample::select(FIELDS), prop::sample::select(vec![RefOp::Equals, RefOp::StartsWith, RefOp::Contains, RefOp::Compare(CmpOp::Gte)]), case())

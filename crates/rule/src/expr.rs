@@ -38,6 +38,32 @@ pub enum CmpOp {
     Gte,
 }
 
+/// Whether `text` matches a wildcard pattern (see [`Test::Wildcard`]): leftmost occurrences
+/// in order, which finds a match whenever one exists for `*`-only patterns.
+#[must_use]
+pub fn wildcard_matches(text: &str, parts: &[String], anchored_start: bool, anchored_end: bool) -> bool {
+    let mut at = 0;
+    let last = parts.len().saturating_sub(1);
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 && anchored_start {
+            if !text.starts_with(part.as_str()) {
+                return false;
+            }
+            at = part.len();
+        } else if i == last && anchored_end {
+            return text.len() >= at + part.len() && text.ends_with(part.as_str());
+        } else {
+            match text[at..].find(part.as_str()) {
+                Some(found) => at += found + part.len(),
+                None => return false,
+            }
+        }
+    }
+    // All parts found; an end anchor with no parts after the start (`a` alone) needs the text
+    // to end where the part did.
+    !(anchored_end && parts.len() == 1 && anchored_start) || at == text.len()
+}
+
 impl CmpOp {
     /// Applies the operator.
     #[must_use]
@@ -75,6 +101,19 @@ pub enum Test {
     EndsWith(Vec<String>, Case),
     /// Matches any regular expression (Rust `regex` syntax, unanchored; flags inline).
     Regex(Vec<String>),
+    /// A `*` wildcard pattern: the parts occur in order, the first at the start when
+    /// `anchored_start`, the last at the end when `anchored_end` (`a*b*` is `[a, b]`, anchored at
+    /// the start only). Matched without a regex.
+    Wildcard {
+        /// The literal parts between the stars.
+        parts: Vec<String>,
+        /// The first part starts the text.
+        anchored_start: bool,
+        /// The last part ends the text.
+        anchored_end: bool,
+        /// Case rule.
+        case: Case,
+    },
     /// An IP address inside any network.
     Cidr(Vec<IpNet>),
     /// A number compared with a bound.
@@ -285,6 +324,10 @@ impl fmt::Display for Predicate {
                 write_list(f, nets, ToString::to_string)
             }
             Test::Compare(op, bound) => write!(f, "{field} {} {bound}", op.symbol()),
+            Test::Wildcard { parts, anchored_start, anchored_end, case: c } => {
+                let glob = format!("{}{}{}", if *anchored_start { "" } else { "*" }, parts.join("*"), if *anchored_end { "" } else { "*" });
+                write!(f, "{field} like {glob:?}{}", case(c))
+            }
             Test::FieldRef(other, op, c) => write!(f, "{field} {} field {other}{}", op.symbol(), case(c)),
         }
     }

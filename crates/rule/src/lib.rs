@@ -13,6 +13,6 @@ pub mod passes;
 pub mod template;
 
 pub use correlation::{Correlation, CorrelationKind, CountCondition, Filter};
-pub use expr::{Case, CmpOp, Expr, Literal, Predicate, Quantifier, RefOp, Test};
+pub use expr::{wildcard_matches, Case, CmpOp, Expr, Literal, Predicate, Quantifier, RefOp, Test};
 pub use meta::{Alerting, Cardinality, Dedup, Metadata, NewTerms, Prepared, Rule, RuleTest, Schedule, Scope, Severity};
 pub use template::Template;

@@ -268,7 +268,7 @@ impl Lowerer<'_> {
                     "startswith" => Test::StartsWith(vec![plain], case),
                     _ => Test::EndsWith(vec![plain], case),
                 },
-                None => Test::Regex(vec![wildcard::anchored_regex(&text, case, op == "startswith", op == "endswith")]),
+                None => wildcard::open_pattern(&text, case, op == "startswith", op == "endswith"),
             },
             Some("re") => {
                 // Sigma's `re` is case-sensitive unless flagged `|i` or the pattern says `(?i)`.

@@ -43,8 +43,26 @@ pub fn value_test(value: &str, case: Case) -> Test {
         [Piece::Text(t), Piece::Star] => Test::StartsWith(vec![t.clone()], case),
         [Piece::Star, Piece::Text(t)] => Test::EndsWith(vec![t.clone()], case),
         [Piece::Star, Piece::Text(t), Piece::Star] => Test::Contains(vec![t.clone()], case),
-        _ => Test::Regex(vec![regex_of(&parts, case)]),
+        _ => glob(&parts, case).unwrap_or_else(|| Test::Regex(vec![regex_of(&parts, case)])),
     }
+}
+
+/// A `*`-only pattern as a [`Test::Wildcard`] (no regex needed); `None` when it has `?`.
+fn glob(parts: &[Piece], case: Case) -> Option<Test> {
+    if parts.contains(&Piece::One) {
+        return None;
+    }
+    let texts: Vec<String> = parts.iter().filter_map(|p| if let Piece::Text(t) = p { Some(t.clone()) } else { None }).collect();
+    if texts.is_empty() {
+        // Only stars: anything matches, which a regex says plainly.
+        return None;
+    }
+    Some(Test::Wildcard {
+        parts: texts,
+        anchored_start: !matches!(parts.first(), Some(Piece::Star)),
+        anchored_end: !matches!(parts.last(), Some(Piece::Star)),
+        case,
+    })
 }
 
 fn regex_of(parts: &[Piece], case: Case) -> String {
@@ -81,10 +99,10 @@ pub fn plain_text(value: &str) -> Option<String> {
     }
 }
 
-/// A pattern for `contains`/`startswith`/`endswith` with wildcards inside, as a regex: the
-/// value with `*` added where the modifier leaves the match open.
+/// A pattern for `contains`/`startswith`/`endswith` with wildcards inside: the value with `*`
+/// added where the modifier leaves the match open.
 #[must_use]
-pub fn anchored_regex(value: &str, case: Case, start: bool, end: bool) -> String {
+pub fn open_pattern(value: &str, case: Case, start: bool, end: bool) -> Test {
     let mut parts = pieces(value);
     if !start {
         parts.insert(0, Piece::Star);
@@ -92,7 +110,7 @@ pub fn anchored_regex(value: &str, case: Case, start: bool, end: bool) -> String
     if !end {
         parts.push(Piece::Star);
     }
-    regex_of(&parts, case)
+    glob(&parts, case).unwrap_or_else(|| Test::Regex(vec![regex_of(&parts, case)]))
 }
 
 #[cfg(test)]
