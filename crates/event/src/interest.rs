@@ -72,23 +72,24 @@ impl Interest {
         self.slots.get(dotted).copied()
     }
 
-    /// Finds the wanted values below one top-level field in its raw text, as borrowed text.
-    pub(crate) fn select<'a>(&self, top: &str, raw: &'a str) -> Option<Vec<Vec<&'a RawValue>>> {
-        let (root, count) = self.tops.get(top)?;
-        let mut slots = vec![Vec::new(); *count];
-        read(root, raw, &mut slots).ok()?;
-        Some(slots)
+    /// Finds the wanted values below one top-level field in its raw text, as borrowed text:
+    /// (slot, value) pairs in document order, in one allocation.
+    pub(crate) fn select<'a>(&self, top: &str, raw: &'a str) -> Option<Vec<(usize, &'a RawValue)>> {
+        let (root, _) = self.tops.get(top)?;
+        let mut found = Vec::new();
+        read(root, raw, &mut found).ok()?;
+        Some(found)
     }
 }
 
-fn read<'a>(node: &Node, raw: &'a str, slots: &mut Vec<Vec<&'a RawValue>>) -> serde_json::Result<()> {
+fn read<'a>(node: &Node, raw: &'a str, slots: &mut Vec<(usize, &'a RawValue)>) -> serde_json::Result<()> {
     let mut de = serde_json::Deserializer::from_str(raw);
     Seed { node, slots }.deserialize(&mut de)
 }
 
 struct Seed<'n, 's, 'a> {
     node: &'n Node,
-    slots: &'s mut Vec<Vec<&'a RawValue>>,
+    slots: &'s mut Vec<(usize, &'a RawValue)>,
 }
 
 impl<'de> DeserializeSeed<'de> for Seed<'_, '_, 'de> {
@@ -112,7 +113,7 @@ impl<'de> Visitor<'de> for Seed<'_, '_, 'de> {
                         // A wanted path that is a prefix of another: read below it as well.
                         read(child, value.get(), self.slots).map_err(serde::de::Error::custom)?;
                     }
-                    self.slots[child.slot.expect("checked")].push(value);
+                    self.slots.push((child.slot.expect("checked"), value));
                 }
                 Some(child) => map.next_value_seed(Seed { node: child, slots: &mut *self.slots })?,
                 None => {

@@ -39,4 +39,4 @@ pub mod record;
 pub mod time;
 
 pub use path::{Field, FieldKind, FieldPath};
-pub use record::{Element, OwnedRecord, Record, RecordError};
+pub use record::{Element, OwnedRecord, Record, RecordError, Selection};

@@ -5,8 +5,6 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::ecs::{self, Computed};
-use serde_json::value::RawValue;
-
 use crate::record::Record;
 
 /// A dotted CloudTrail path such as `requestParameters.ipPermissions.items.fromPort`.
@@ -99,8 +97,8 @@ impl Field {
         match &self.kind {
             FieldKind::Path(path) => {
                 if !self.ignore_case && path.segments.len() > 1 {
-                    if let Some(raws) = record.selected(&path.segments, &path.dotted) {
-                        return raws.iter().any(|raw| {
+                    if let Some(mut raws) = record.selected(&path.segments, &path.dotted) {
+                        return raws.any(|raw| {
                             serde_json::from_str::<Value>(raw.get()).is_ok_and(|v| descend(&v, &[], false, f))
                         });
                     }
@@ -123,15 +121,9 @@ impl Field {
     /// The field's values as borrowed raw JSON when the record reads it selectively (a nested
     /// path in the rule set's interest); `None` otherwise. Lets matchers test strings in place.
     #[must_use]
-    pub fn selected_raw<'r>(&self, record: &'r Record<'_>) -> Option<&'r [&'r RawValue]> {
+    pub fn selected_raw<'r, 'a>(&self, record: &'r Record<'a>) -> Option<crate::Selection<'r, 'a>> {
         match &self.kind {
-            FieldKind::Path(path) if !self.ignore_case && path.segments.len() > 1 => {
-                record.selected(&path.segments, &path.dotted).map(|s| {
-                    // Shorten the borrow of the record's text to the record's own.
-                    let s: &'r [&'r RawValue] = s;
-                    s
-                })
-            }
+            FieldKind::Path(path) if !self.ignore_case && path.segments.len() > 1 => record.selected(&path.segments, &path.dotted),
             _ => None,
         }
     }

@@ -45,7 +45,7 @@ pub struct Record<'a> {
     /// The nested paths the rules read, when an engine said (see [`crate::interest`]).
     interest: OnceCell<Arc<Interest>>,
     /// Per top-level field: the values at the wanted nested paths, read once.
-    selected: Vec<OnceCell<Option<Vec<Vec<&'a RawValue>>>>>,
+    selected: Vec<OnceCell<Option<Found<'a>>>>,
 }
 
 impl<'a> Record<'a> {
@@ -92,26 +92,27 @@ impl<'a> Record<'a> {
 
     /// The values at a wanted nested path (`segments` has the top-level field first), or
     /// `None` when the path is not in the interest (the caller reads the DOM instead).
-    pub(crate) fn selected(&self, segments: &[String], dotted: &str) -> Option<&[&'a RawValue]> {
+    pub(crate) fn selected(&self, segments: &[String], dotted: &str) -> Option<Selection<'_, 'a>> {
         let interest = self.interest.get()?;
         let slot = interest.slot(dotted)?;
-        let i = self.index_of(&segments[0]);
-        let Some(i) = i else { return Some(&[]) };
-        let slots = self.selected[i].get_or_init(|| interest.select(&segments[0], self.fields[i].1.get()));
-        slots.as_ref().map(|s| s[slot].as_slice())
+        self.selection(interest, &segments[0], slot)
+    }
+
+    fn selection(&self, interest: &Interest, top: &str, slot: usize) -> Option<Selection<'_, 'a>> {
+        let Some(i) = self.index_of(top) else { return Some(Selection { found: &[], slot }) };
+        let found = self.selected[i].get_or_init(|| interest.select(top, self.fields[i].1.get()));
+        found.as_ref().map(|found| Selection { found, slot })
     }
 
     /// Like [`Record::selected`] with the slot already looked up in `interest`; `None` unless
     /// the record was given that very interest.
     #[must_use]
-    pub fn selected_slot(&self, interest: &Arc<Interest>, top: &str, slot: usize) -> Option<&[&'a RawValue]> {
+    pub fn selected_slot(&self, interest: &Arc<Interest>, top: &str, slot: usize) -> Option<Selection<'_, 'a>> {
         let own = self.interest.get()?;
         if !Arc::ptr_eq(own, interest) {
             return None;
         }
-        let Some(i) = self.index_of(top) else { return Some(&[]) };
-        let slots = self.selected[i].get_or_init(|| own.select(top, self.fields[i].1.get()));
-        slots.as_ref().map(|s| s[slot].as_slice())
+        self.selection(own, top, slot)
     }
 
     /// Checks what every record must have: a string `eventName`.
@@ -192,6 +193,28 @@ impl<'a> Record<'a> {
         self.str(fields::EVENT_TYPE).as_deref() == Some(fields::INSIGHT_EVENT_TYPE)
             || self.str(fields::EVENT_CATEGORY).as_deref() == Some("Insight")
             || self.raw(fields::INSIGHT_DETAILS).is_some()
+    }
+}
+
+/// What a selective read of one top-level object found: (slot, raw value) pairs.
+type Found<'a> = Vec<(usize, &'a RawValue)>;
+
+/// The values a record found at one wanted nested path, as raw JSON, in document order.
+pub struct Selection<'r, 'a> {
+    found: &'r [(usize, &'a RawValue)],
+    slot: usize,
+}
+
+impl<'a> Iterator for Selection<'_, 'a> {
+    type Item = &'a RawValue;
+    fn next(&mut self) -> Option<Self::Item> {
+        while let Some(((slot, raw), rest)) = self.found.split_first() {
+            self.found = rest;
+            if *slot == self.slot {
+                return Some(raw);
+            }
+        }
+        None
     }
 }
 
