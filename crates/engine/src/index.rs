@@ -26,7 +26,7 @@ pub(crate) struct HeaderIndex {
     seen: RwLock<HashMap<String, HashMap<String, Candidates>>>,
 }
 
-fn is_header_field(expr: &Expr) -> bool {
+pub(crate) fn is_header_field(expr: &Expr) -> bool {
     let Expr::Pred(p) = expr else { return false };
     // A comparison with another field cannot be decided from the two header fields alone.
     if matches!(p.test, tripline_rule::Test::FieldRef(..)) {
@@ -48,6 +48,17 @@ fn header(expr: &Expr) -> Option<Expr> {
         Expr::Or(children) => children.iter().map(header).collect::<Option<Vec<_>>>().map(Expr::Or),
         Expr::Const(false) => Some(Expr::Const(false)),
         Expr::Not(_) | Expr::Pred(_) | Expr::Const(true) | Expr::Elements { .. } => None,
+    }
+}
+
+/// What is left of `expr` to evaluate once the index has found its header true: its
+/// conjuncts that test only `eventSource`/`eventName` are dropped (the header evaluated them
+/// on the same two values).
+pub(crate) fn residual(expr: &Expr) -> Expr {
+    match expr {
+        Expr::Pred(_) if is_header_field(expr) => Expr::Const(true),
+        Expr::And(children) => Expr::And(children.iter().filter(|c| !is_header_field(c)).cloned().collect()),
+        other => other.clone(),
     }
 }
 

@@ -52,12 +52,14 @@ impl EngineBuilder {
     pub fn build(self) -> Result<Engine, String> {
         let interest = Arc::new(interest(&self.rules));
         let mut compiled = Vec::with_capacity(self.rules.len());
+        let mut residuals = Vec::with_capacity(self.rules.len());
         for rule in &self.rules {
-            let node = Node::compile(&rule.expr, &interest).map_err(|e| format!("rule `{}`: {e}", rule.meta.id))?;
-            compiled.push(node);
+            let error = |e: String| format!("rule `{}`: {e}", rule.meta.id);
+            compiled.push(Node::compile(&rule.expr, &interest).map_err(error)?);
+            residuals.push(Node::compile(&index::residual(&rule.expr), &interest).map_err(error)?);
         }
         let index = HeaderIndex::build(&self.rules);
-        Ok(Engine { rules: self.rules, compiled, index, interest })
+        Ok(Engine { rules: self.rules, compiled, residuals, index, interest })
     }
 }
 
@@ -65,6 +67,8 @@ impl EngineBuilder {
 pub struct Engine {
     rules: Vec<Arc<Rule>>,
     compiled: Vec<Node>,
+    /// Each rule's condition without the conjuncts its index entry already decided.
+    residuals: Vec<Node>,
     index: HeaderIndex,
     /// The nested paths the rules read, for selective parsing of records.
     interest: Arc<Interest>,
@@ -128,11 +132,13 @@ impl Engine {
                 Scope::Insights => insight,
                 Scope::Inactive => false,
             };
-            if wanted && self.compiled[rule].evaluate(record, &self.interest) {
+            // Found through the index, a rule's header conjuncts are known to hold.
+            let plan = if odd { &self.compiled[rule] } else { &self.residuals[rule] };
+            if wanted && plan.evaluate(record, &self.interest) {
                 matches.push(rule);
             }
         }
-        matches[start..].sort_unstable();
+        debug_assert!(matches[start..].is_sorted(), "candidates are sorted, so matches are");
     }
 
     /// How many rules could not be indexed by `eventSource`/`eventName` and are tried on every

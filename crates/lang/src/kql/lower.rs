@@ -31,6 +31,10 @@ fn unescape_for_wildcards(text: &str) -> String {
 }
 
 fn value_test(value: &Value) -> Test {
+    // A bare `*` asks whether the field has a value at all, in a value list as alone.
+    if !value.quoted && value.text == "*" {
+        return Test::Exists;
+    }
     if value.quoted {
         Test::Equals(vec![Literal::Str(value.text.clone())], Case::Sensitive)
     } else {
