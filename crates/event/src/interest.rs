@@ -105,7 +105,8 @@ impl<'de> Visitor<'de> for Seed<'_, '_, 'de> {
         f.write_str("any JSON value")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        // Keys are borrowed from the text (a `Cow<str>` key would be copied every time).
+        while let Some(crate::record::Key(key)) = map.next_key::<crate::record::Key<'de>>()? {
             match self.node.children.get(key.as_ref()) {
                 Some(child) if child.slot.is_some() => {
                     let value: &'de RawValue = map.next_value()?;
