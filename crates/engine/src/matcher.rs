@@ -91,7 +91,7 @@ impl Node {
                 crate::elements::quantify(field, *quantifier, record, &mut |element| inner.evaluate(element, interest))
             }
             Self::NestedLeaf(field, matcher, top, slot) => match record.selected_slot(interest, top, *slot) {
-                Some(mut raws) => raws.any(|raw| raw_passes(matcher, raw.get())),
+                Some(mut raws) => raws.any(|raw| raw_passes(matcher, raw)),
                 None => field.any_value(record, &mut |v| matcher.passes(v)),
             },
             Self::Const(b) => *b,
@@ -120,7 +120,7 @@ impl Node {
             }
             Self::Leaf(field, matcher) => match field.selected_raw(record) {
                 // A nested field read selectively: strings are tested in place.
-                Some(mut raws) => raws.any(|raw| raw_passes(matcher, raw.get())),
+                Some(mut raws) => raws.any(|raw| raw_passes(matcher, raw)),
                 None => field.any_value(record, &mut |v| matcher.passes(v)),
             },
             // Most top-level fields are strings: test them in place, without building a value.

@@ -99,7 +99,7 @@ impl Field {
                 if !self.ignore_case && path.segments.len() > 1 {
                     if let Some(mut raws) = record.selected(&path.segments, &path.dotted) {
                         return raws.any(|raw| {
-                            serde_json::from_str::<Value>(raw.get()).is_ok_and(|v| descend(&v, &[], false, f))
+                            serde_json::from_str::<Value>(raw).is_ok_and(|v| descend(&v, &[], false, f))
                         });
                     }
                 }

@@ -197,16 +197,17 @@ impl<'a> Record<'a> {
 }
 
 /// What a selective read of one top-level object found: (slot, raw value) pairs.
-type Found<'a> = Vec<(usize, &'a RawValue)>;
+type Found<'a> = Vec<(usize, &'a str)>;
 
 /// The values a record found at one wanted nested path, as raw JSON, in document order.
 pub struct Selection<'r, 'a> {
-    found: &'r [(usize, &'a RawValue)],
+    found: &'r [(usize, &'a str)],
     slot: usize,
 }
 
 impl<'a> Iterator for Selection<'_, 'a> {
-    type Item = &'a RawValue;
+    /// A value's raw JSON text.
+    type Item = &'a str;
     fn next(&mut self) -> Option<Self::Item> {
         while let Some(((slot, raw), rest)) = self.found.split_first() {
             self.found = rest;
