@@ -190,9 +190,21 @@ impl<'a> Record<'a> {
     /// True for CloudTrail Insights records, which management-event rules never see.
     #[must_use]
     pub fn is_insight(&self) -> bool {
-        self.str(fields::EVENT_TYPE).as_deref() == Some(fields::INSIGHT_EVENT_TYPE)
-            || self.str(fields::EVENT_CATEGORY).as_deref() == Some("Insight")
-            || self.raw(fields::INSIGHT_DETAILS).is_some()
+        // One pass over the keys: this runs for every record that has candidate rules.
+        let is = |raw: &RawValue, wanted: &str| {
+            let text = raw.get();
+            if text.contains('\\') {
+                serde_json::from_str::<String>(text).is_ok_and(|s| s == wanted)
+            } else {
+                text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) == Some(wanted)
+            }
+        };
+        self.fields.iter().any(|(key, raw)| {
+            let key = key.as_bytes();
+            (same_key(key, fields::EVENT_TYPE.as_bytes()) && is(raw, fields::INSIGHT_EVENT_TYPE))
+                || (same_key(key, fields::EVENT_CATEGORY.as_bytes()) && is(raw, "Insight"))
+                || same_key(key, fields::INSIGHT_DETAILS.as_bytes())
+        })
     }
 }
 
