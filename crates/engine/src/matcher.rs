@@ -38,7 +38,9 @@ pub(crate) enum Matcher {
     Exists,
     Equals { folded: Vec<String>, exact: Vec<String>, numbers: Vec<f64>, bools: Vec<bool> },
     Text { op: TextOp, patterns: Vec<String>, case: Case },
-    Regex(RegexSet),
+    /// The regexes, and for each a literal every match contains, when all have one: text
+    /// without any of them is rejected before the regex runs.
+    Regex(RegexSet, Option<Vec<memchr::memmem::Finder<'static>>>),
     Wildcard { parts: Vec<String>, anchored_start: bool, anchored_end: bool, case: Case },
     Cidr(Vec<IpNet>),
     Compare(CmpOp, f64),
@@ -65,6 +67,14 @@ impl Node {
             Expr::Const(b) => Self::Const(*b),
             Expr::Pred(p) => {
                 let matcher = Matcher::compile(&p.test)?;
+                // A constant field (`event.dataset`) is decided now, once.
+                if let tripline_event::FieldKind::Computed(tripline_event::ecs::Computed::Constant(value)) = p.field.kind() {
+                    match matcher {
+                        Matcher::FieldRef(..) => {}
+                        Matcher::Exists => return Ok(Self::Const(true)),
+                        ref m => return Ok(Self::Const(m.passes_text(value))),
+                    }
+                }
                 match (p.field.kind(), &matcher) {
                     (_, Matcher::Exists | Matcher::FieldRef(..)) => Self::Leaf(p.field.clone(), matcher),
                     (tripline_event::FieldKind::Path(path), _) if path.segments().len() == 1 && !p.field.ignores_case() => {
@@ -140,6 +150,29 @@ fn raw_passes(matcher: &Matcher, raw: &str) -> bool {
     }
 }
 
+/// The longest literal (3 bytes or more) that every match of `pattern` contains: a literal
+/// part of its top-level sequence. `None` when there is none (alternations, case-insensitive
+/// flags and classes give none, which only means no pre-filter).
+fn required_literal(pattern: &str) -> Option<Vec<u8>> {
+    use regex_syntax::hir::HirKind;
+    let mut hir = regex_syntax::parse(pattern).ok()?;
+    while let HirKind::Capture(capture) = hir.kind() {
+        hir = (*capture.sub).clone();
+    }
+    let parts: Vec<&regex_syntax::hir::Hir> = match hir.kind() {
+        HirKind::Concat(parts) => parts.iter().collect(),
+        _ => vec![&hir],
+    };
+    parts
+        .iter()
+        .filter_map(|p| match p.kind() {
+            HirKind::Literal(lit) => Some(lit.0.to_vec()),
+            _ => None,
+        })
+        .filter(|l| l.len() >= 3)
+        .max_by_key(Vec::len)
+}
+
 /// Text up to this length is lower-cased on the stack for case-insensitive tests.
 const STACK_TEXT: usize = 512;
 
@@ -172,7 +205,11 @@ impl Matcher {
             Test::Contains(p, case) => Self::Text { op: TextOp::Contains, patterns: fold_all(p, *case), case: *case },
             Test::StartsWith(p, case) => Self::Text { op: TextOp::StartsWith, patterns: fold_all(p, *case), case: *case },
             Test::EndsWith(p, case) => Self::Text { op: TextOp::EndsWith, patterns: fold_all(p, *case), case: *case },
-            Test::Regex(patterns) => Self::Regex(RegexSet::new(patterns).map_err(|e| e.to_string())?),
+            Test::Regex(patterns) => {
+                let required: Option<Vec<_>> = patterns.iter().map(|p| required_literal(p)).collect();
+                let finders = required.map(|lits| lits.iter().map(|l| memchr::memmem::Finder::new(l).into_owned()).collect());
+                Self::Regex(RegexSet::new(patterns).map_err(|e| e.to_string())?, finders)
+            }
             Test::Wildcard { parts, anchored_start, anchored_end, case } => Self::Wildcard {
                 parts: fold_all(parts, *case),
                 anchored_start: *anchored_start,
@@ -187,7 +224,7 @@ impl Matcher {
 
     fn passes(&self, value: &Value) -> bool {
         if matches!(value, Value::Object(_) | Value::Array(_))
-            && matches!(self, Self::Text { op: TextOp::Contains, .. } | Self::Regex(_) | Self::Wildcard { anchored_start: false, anchored_end: false, .. })
+            && matches!(self, Self::Text { op: TextOp::Contains, .. } | Self::Regex(..) | Self::Wildcard { anchored_start: false, anchored_end: false, .. })
         {
             let mut strings = Vec::new();
             crate::text::nested_strings(value, &mut strings);
@@ -240,7 +277,9 @@ impl Matcher {
                     Case::Insensitive => test(&fold(text)),
                 }
             }
-            Self::Regex(set) => set.is_match(text),
+            Self::Regex(set, required) => {
+                required.as_ref().is_none_or(|finders| finders.iter().any(|f| f.find(text.as_bytes()).is_some())) && set.is_match(text)
+            }
             Self::Wildcard { parts, anchored_start, anchored_end, case } => {
                 let test = |t: &str| tripline_rule::wildcard_matches(t, parts, *anchored_start, *anchored_end);
                 match case {
@@ -286,7 +325,7 @@ impl Matcher {
                     TextOp::EndsWith => text.ends_with(p.as_str()),
                 })
             }),
-            Self::Regex(set) => value_text(value).is_some_and(|t| set.is_match(&t)),
+            Self::Regex(..) => value_text(value).is_some_and(|t| self.passes_text(&t)),
             Self::Wildcard { .. } => value_text(value).is_some_and(|t| self.passes_text(&t)),
             Self::Cidr(nets) => value_text(value)
                 .and_then(|t| t.trim().parse::<IpAddr>().ok())

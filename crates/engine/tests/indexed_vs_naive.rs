@@ -11,7 +11,7 @@ use tripline_rule::{Case, CmpOp, Expr, Literal, RefOp, Rule, Scope, Test};
 
 const NAMES: &[&str] = &["AuthorizeSecurityGroupIngress", "authorizesecuritygroupingress", "CreateSecurityGroup", "DescribeInstances", "ModifySecurityGroupRules", "Ünïcode"];
 const SOURCES: &[&str] = &["ec2.amazonaws.com", "EC2.amazonaws.com", "rds.amazonaws.com"];
-const FIELDS: &[&str] = &["requestParameters", "requestParameters.ipPermissions", "requestParameters.ipPermissions.items", "eventName", "eventSource", "errorCode", "requestParameters.ipPermissions.items.ipRanges.items.cidrIp",
+const FIELDS: &[&str] = &["event.dataset", "requestParameters", "requestParameters.ipPermissions", "requestParameters.ipPermissions.items", "eventName", "eventSource", "errorCode", "requestParameters.ipPermissions.items.ipRanges.items.cidrIp",
     "requestParameters.fromPort", "event.action", "event.outcome", "sourceIPAddress", "tripline.sg.ingress_opened_to"];
 const WORDS: &[&str] = &["AuthorizeSecurityGroupIngress", "authorize", "Security", "group", "ec2", "0.0.0.0/0", "10.0.0.0/8", "22", "success", "failure", "world", "AccessDenied", "ünï", ""];
 
@@ -59,7 +59,7 @@ fn test() -> impl Strategy<Value = Test> {
         (words(3), case()).prop_map(|(w, c)| Test::Contains(w, c)),
         (words(3), case()).prop_map(|(w, c)| Test::StartsWith(w, c)),
         (words(3), case()).prop_map(|(w, c)| Test::EndsWith(w, c)),
-        prop::sample::select(&["(?i)^authorize", "Group$", "^10\\.", "/0$"][..]).prop_map(|p| Test::Regex(vec![p.to_owned()])),
+        prop::sample::select(&["(?i)^authorize", "Group$", "^10\\.", "/0$", "Security.*Ingress", "(curity|thorize)Gr", ".+amazonaws.+"][..]).prop_map(|p| Test::Regex(vec![p.to_owned()])),
         (prop::collection::vec(prop::sample::select(&["a", "Security", "group", "0", "/", "Ingress", "ec2", "."][..]).prop_map(str::to_owned), 1..4), any::<bool>(), any::<bool>(), case())
             .prop_map(|(parts, anchored_start, anchored_end, case)| Test::Wildcard { parts, anchored_start, anchored_end, case }),
         prop::sample::select(&["10.0.0.0/8", "198.51.100.0/24", "0.0.0.0/0"][..]).prop_map(|n| Test::Cidr(vec![n.parse().expect("valid network")])),
