@@ -137,10 +137,6 @@ fn text_at(record: &Record<'_>, top: &str, rest: &[&str]) -> Option<String> {
     scalar_text(value)
 }
 
-fn present(record: &Record<'_>, top: &str) -> bool {
-    record.value(top).is_some_and(|v| !is_empty(v))
-}
-
 fn is_console_login(record: &Record<'_>) -> bool {
     record.str(fields::EVENT_NAME).as_deref() == Some("ConsoleLogin")
 }
@@ -180,8 +176,7 @@ impl Computed {
                     // Console sign-ins take their outcome from the response: not a constant.
                     return None;
                 }
-                let failed = present(record, fields::ERROR_CODE) || present(record, fields::ERROR_MESSAGE);
-                Some(if failed { &FAILURE } else { &SUCCESS })
+                Some(if record.failed() { &FAILURE } else { &SUCCESS })
             }
             _ => None,
         }
@@ -199,8 +194,7 @@ impl Computed {
                         return text(result.to_lowercase());
                     }
                 }
-                let failed = present(record, fields::ERROR_CODE) || present(record, fields::ERROR_MESSAGE);
-                text(if failed { "failure" } else { "success" }.to_owned())
+                text(if record.failed() { "failure" } else { "success" }.to_owned())
             }
             Self::CloudAccountId => text_at(record, fields::USER_IDENTITY, &["accountId"])
                 .or_else(|| record.str(fields::RECIPIENT_ACCOUNT_ID).map(|s| s.into_owned()))

@@ -44,6 +44,9 @@ pub struct Record<'a> {
     parsed: Vec<OnceCell<Value>>,
     /// The nested paths the rules read, when an engine said (see [`crate::interest`]).
     interest: OnceCell<Arc<Interest>>,
+    /// Whether the call failed (`errorCode` or `errorMessage` present), worked out once: many
+    /// Elastic rules test `event.outcome`.
+    failed: OnceCell<bool>,
     /// Per top-level field: the values at the wanted nested paths, read once.
     selected: Vec<OnceCell<Option<Found<'a>>>>,
 }
@@ -79,7 +82,15 @@ impl<'a> Record<'a> {
     fn from_fields(fields: Vec<(Cow<'a, str>, &'a RawValue)>) -> Self {
         let parsed = fields.iter().map(|_| OnceCell::new()).collect();
         let selected = fields.iter().map(|_| OnceCell::new()).collect();
-        Self { fields, parsed, interest: OnceCell::new(), selected }
+        Self { fields, parsed, interest: OnceCell::new(), failed: OnceCell::new(), selected }
+    }
+
+    /// Whether `errorCode` or `errorMessage` has a value (null and empty count as absent).
+    #[must_use]
+    pub fn failed(&self) -> bool {
+        *self.failed.get_or_init(|| {
+            [fields::ERROR_CODE, fields::ERROR_MESSAGE].iter().any(|key| self.value(key).is_some_and(|v| !crate::path::is_empty(v)))
+        })
     }
 
     /// Tells the record which nested paths will be read, so it can read them selectively.
