@@ -172,7 +172,7 @@ impl Computed {
         match self {
             Self::Constant("aws.cloudtrail") => Some(&DATASET),
             Self::Outcome => {
-                if is_console_login(record) && record.value(fields::RESPONSE_ELEMENTS).is_some_and(|r| r.get("ConsoleLogin").is_some()) {
+                if record.has_console_outcome() {
                     // Console sign-ins take their outcome from the response: not a constant.
                     return None;
                 }

@@ -47,6 +47,8 @@ pub struct Record<'a> {
     /// Whether the call failed (`errorCode` or `errorMessage` present), worked out once: many
     /// Elastic rules test `event.outcome`.
     failed: OnceCell<bool>,
+    /// Whether this is a console sign-in whose response says how it went, worked out once.
+    console_outcome: OnceCell<bool>,
     /// Per top-level field: the values at the wanted nested paths, read once.
     selected: Vec<OnceCell<Option<Found<'a>>>>,
 }
@@ -82,7 +84,7 @@ impl<'a> Record<'a> {
     fn from_fields(fields: Vec<(Cow<'a, str>, &'a RawValue)>) -> Self {
         let parsed = fields.iter().map(|_| OnceCell::new()).collect();
         let selected = fields.iter().map(|_| OnceCell::new()).collect();
-        Self { fields, parsed, interest: OnceCell::new(), failed: OnceCell::new(), selected }
+        Self { fields, parsed, interest: OnceCell::new(), failed: OnceCell::new(), console_outcome: OnceCell::new(), selected }
     }
 
     /// Whether `errorCode` or `errorMessage` has a value (null and empty count as absent).
@@ -90,6 +92,16 @@ impl<'a> Record<'a> {
     pub fn failed(&self) -> bool {
         *self.failed.get_or_init(|| {
             [fields::ERROR_CODE, fields::ERROR_MESSAGE].iter().any(|key| self.value(key).is_some_and(|v| !crate::path::is_empty(v)))
+        })
+    }
+
+    /// Whether the record is a `ConsoleLogin` whose `responseElements.ConsoleLogin` gives the
+    /// outcome (the ECS view takes `event.outcome` from it).
+    #[must_use]
+    pub fn has_console_outcome(&self) -> bool {
+        *self.console_outcome.get_or_init(|| {
+            self.str(fields::EVENT_NAME).as_deref() == Some("ConsoleLogin")
+                && self.value(fields::RESPONSE_ELEMENTS).is_some_and(|r| r.get("ConsoleLogin").is_some())
         })
     }
 
