@@ -8,17 +8,22 @@
 //! Only performance depends on it: a path outside the interest, or a look-up without regard to
 //! key case, reads the DOM as before.
 
-use std::collections::BTreeMap;
-
 use rustc_hash::FxHashMap;
 
 
 /// A trie of wanted paths below one top-level field.
 #[derive(Debug, Default)]
 struct Node {
-    children: BTreeMap<String, Node>,
+    /// A handful at most: a list compared by length first beats a map here.
+    children: Vec<(String, Node)>,
     /// The slot collecting values when a wanted path ends here.
     slot: Option<usize>,
+}
+
+impl Node {
+    fn child(&self, key: &str) -> Option<&Node> {
+        self.children.iter().find(|(k, _)| k.len() == key.len() && k == key).map(|(_, node)| node)
+    }
 }
 
 /// The nested paths a rule set reads, by top-level field.
@@ -48,7 +53,14 @@ impl Interest {
             let (root, count) = interest.tops.entry(top.clone()).or_default();
             let mut node = root;
             for segment in rest {
-                node = node.children.entry(segment.clone()).or_default();
+                let at = match node.children.iter().position(|(k, _)| k == segment) {
+                    Some(at) => at,
+                    None => {
+                        node.children.push((segment.clone(), Node::default()));
+                        node.children.len() - 1
+                    }
+                };
+                node = &mut node.children[at].1;
             }
             node.slot = Some(*count);
             interest.slots.insert(dotted, *count);
@@ -196,7 +208,7 @@ impl<'a> Scanner<'a> {
                     } else {
                         key
                     };
-                    match node.children.get(key) {
+                    match node.child(key) {
                         Some(child) => {
                             self.space();
                             let start = self.at;
