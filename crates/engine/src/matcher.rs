@@ -128,11 +128,7 @@ impl Node {
                         })
                     })
             }
-            Self::Leaf(field, matcher) => match field.selected_raw(record) {
-                // A nested field read selectively: strings are tested in place.
-                Some(mut raws) => raws.any(|raw| raw_passes(matcher, raw)),
-                None => field.any_value(record, &mut |v| matcher.passes(v)),
-            },
+            Self::Leaf(field, matcher) => field.any_value(record, &mut |v| matcher.passes(v)),
             // Most top-level fields are strings: test them in place, without building a value.
             Self::TopLeaf(field, matcher, key) => match record.str(key) {
                 Some(text) => matcher.passes_text(&text),

@@ -118,16 +118,6 @@ impl Field {
         }
     }
 
-    /// The field's values as borrowed raw JSON when the record reads it selectively (a nested
-    /// path in the rule set's interest); `None` otherwise. Lets matchers test strings in place.
-    #[must_use]
-    pub fn selected_raw<'r, 'a>(&self, record: &'r Record<'a>) -> Option<crate::Selection<'r, 'a>> {
-        match &self.kind {
-            FieldKind::Path(path) if !self.ignore_case && path.segments.len() > 1 => record.selected(&path.segments, &path.dotted),
-            _ => None,
-        }
-    }
-
     /// Whether the field has a value that is neither null nor empty.
     #[must_use]
     pub fn exists(&self, record: &Record<'_>) -> bool {
