@@ -222,7 +222,7 @@ impl Window {
             group,
             count: self.count(rule, signals),
             window_start: self.signals.first().and_then(|&i| signals[i].event_time.clone()),
-            event_ids: self.signals.iter().filter_map(|&i| signals[i].event_id.clone()).take(crate::alerter::MAX_EVENT_IDS).collect(),
+            event_ids: self.signals.iter().filter_map(|&i| signals[i].event_id.clone()).take(crate::window::MAX_EVENT_IDS).collect(),
         });
         signal
     }

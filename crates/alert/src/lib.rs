@@ -10,6 +10,7 @@
 pub mod alerter;
 pub mod correlate;
 pub mod signal;
+pub mod window;
 
 pub use alerter::{raise, raise_selected, Alert, Outcome};
 pub use correlate::CorrelationPlan;

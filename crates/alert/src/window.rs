@@ -1,0 +1,296 @@
+//! The incremental core of alerting: one rule's open windows, executions and seen terms, and
+//! what one more signal does to them.
+//!
+//! The state is plain data (serde), so a scan can keep it in memory and a store can keep it
+//! between runs: applying the same signals to a saved and reloaded state gives the same alerts
+//! as applying them in one go.
+//!
+//! - With `dedup`, signals of a rule with the same rendered key join the window opened by the
+//!   first of them, for `period`; a later signal opens a new window.
+//! - Without `dedup`, each signal is its own window (Elastic: one alert per match), unless
+//!   `threshold` > 1, when all of a rule's signals share windows of the schedule's interval
+//!   (one hour without a schedule).
+//! - A window raises its alert when it holds `threshold` signals (and, with `cardinality`,
+//!   enough distinct values); later signals extend it.
+//! - With a schedule, at most `max_alerts` alerts per rule per `interval` of event time are
+//!   raised; the rest are dropped and counted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tripline_rule::{Rule, Severity};
+
+use crate::signal::Signal;
+
+/// Ids kept on an alert; the count goes on past it.
+pub const MAX_EVENT_IDS: usize = 100;
+const THRESHOLD_WINDOW_DEFAULT: Duration = Duration::from_secs(3600);
+
+/// An alert: one or more signals grouped by a rule's dedup key within its period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Stable id: the same inputs give the same id.
+    pub alert_id: String,
+    /// The rule.
+    pub rule_id: String,
+    /// The first signal's title.
+    pub title: String,
+    /// The rule's severity.
+    pub severity: Severity,
+    /// The rule's risk score.
+    pub risk_score: u8,
+    /// The rendered dedup key (empty without dedup).
+    pub dedup_key: String,
+    /// Event time of the first signal in the window.
+    pub first_seen: Option<String>,
+    /// Event time of the last signal in the window.
+    pub last_seen: Option<String>,
+    /// Signals in the window.
+    pub event_count: u64,
+    /// The first [`MAX_EVENT_IDS`] event ids.
+    pub event_ids: Vec<String>,
+    /// Indexes of the window's signals in the scan's signal list (this run's signals only).
+    #[serde(skip)]
+    pub signals: Vec<usize>,
+}
+
+impl Alert {
+    /// Adds one more signal to the alert.
+    pub fn extend(&mut self, member: &Member) {
+        self.event_count += 1;
+        self.last_seen.clone_from(&member.event_time);
+        self.signals.extend(member.index);
+        if self.event_ids.len() < MAX_EVENT_IDS {
+            if let Some(id) = &member.event_id {
+                self.event_ids.push(id.clone());
+            }
+        }
+    }
+}
+
+/// What alerting needs to remember of a signal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    /// `eventID`.
+    pub event_id: Option<String>,
+    /// `eventTime` as written.
+    pub event_time: Option<String>,
+    /// Parsed `eventTime`.
+    pub time: Option<DateTime<Utc>>,
+    /// The rendered title.
+    pub title: String,
+    /// The signal's severity (dynamic severities differ per signal).
+    pub severity: Severity,
+    /// The rule's risk score.
+    pub risk_score: u8,
+    /// The rendered dedup key.
+    pub dedup_key: String,
+    /// Values of the cardinality field.
+    pub distinct: Vec<String>,
+    /// The signal's index in this run's signal list; none for signals of earlier runs.
+    #[serde(skip)]
+    pub index: Option<usize>,
+}
+
+impl Member {
+    /// What `rule` needs to remember of `signal`, the `index`th of this run.
+    #[must_use]
+    pub fn of(rule: &Rule, signal: &Signal, index: usize) -> Self {
+        let distinct = rule.alerting.cardinality.as_ref().and_then(|c| signal.captured.get(c.field.name())).cloned().unwrap_or_default();
+        Self {
+            event_id: signal.event_id.clone(),
+            event_time: signal.event_time.clone(),
+            time: signal.time,
+            title: signal.rule_title.clone(),
+            severity: signal.severity,
+            risk_score: signal.risk_score,
+            dedup_key: signal.dedup_key.clone(),
+            distinct,
+            index: Some(index),
+        }
+    }
+}
+
+/// A dedup or threshold window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    start: Option<DateTime<Utc>>,
+    /// Signals waiting for the threshold; emptied when the alert is raised.
+    pending: Vec<Member>,
+    /// The alert raised for this window.
+    alert: Option<String>,
+    /// The alert was not raised because of `max_alerts`.
+    dropped: bool,
+}
+
+/// One rule's alerting state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RuleState {
+    /// Open windows by dedup key.
+    windows: BTreeMap<String, Window>,
+    /// Alerts raised per execution (event time / interval), for `max_alerts`.
+    executions: BTreeMap<i64, u32>,
+    /// New-terms history: each term's last sighting.
+    terms: BTreeMap<String, DateTime<Utc>>,
+}
+
+/// What one signal did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// A new alert (holding every signal of its window so far).
+    Raised(Alert),
+    /// The signal joined an existing alert.
+    Extended {
+        /// The alert it joined.
+        alert_id: String,
+        /// The signal.
+        member: Member,
+    },
+    /// The window waits for more signals.
+    Pending,
+    /// The window's alert was dropped by `max_alerts` (counted once per window).
+    Dropped,
+    /// The signal joined a window whose alert was dropped.
+    DroppedWindow,
+    /// A `new_terms` rule's terms were seen within the history window.
+    NotNew,
+}
+
+fn window_period(rule: &Rule) -> Option<Duration> {
+    match (&rule.alerting.dedup, rule.alerting.threshold) {
+        (Some(d), _) => Some(d.period),
+        (None, 1) => None,
+        (None, _) => Some(rule.alerting.schedule.map_or(THRESHOLD_WINDOW_DEFAULT, |s| s.interval)),
+    }
+}
+
+fn within(start: Option<DateTime<Utc>>, time: Option<DateTime<Utc>>, period: Duration) -> bool {
+    match (start, time) {
+        (Some(start), Some(t)) => t >= start && (t - start).to_std().is_ok_and(|d| d < period),
+        // Without times there is no window to leave.
+        _ => true,
+    }
+}
+
+fn alert_id(rule_id: &str, key: &str, first_event: &str, first_seen: &str) -> String {
+    let digest = Sha256::digest(format!("{rule_id}\u{0}{key}\u{0}{first_event}\u{0}{first_seen}"));
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+impl RuleState {
+    /// Applies one signal of `rule`. Signals should come in event-time order; a signal older
+    /// than its key's open window opens a new window.
+    pub fn apply(&mut self, rule: &Rule, member: Member, terms: Option<Vec<String>>) -> Effect {
+        if let Some(new_terms) = &rule.alerting.new_terms {
+            if !self.is_new_term(new_terms.history, terms, member.time) {
+                return Effect::NotNew;
+            }
+        }
+        let Some(period) = window_period(rule) else {
+            let mut window = Window { start: member.time, pending: vec![member], ..Window::default() };
+            return try_raise(rule, &mut self.executions, &mut window);
+        };
+        let window = self.windows.entry(member.dedup_key.clone()).or_default();
+        let open = window.alert.is_some() || window.dropped || !window.pending.is_empty();
+        if !open || !within(window.start, member.time, period) {
+            *window = Window { start: member.time, ..Window::default() };
+        }
+        if let Some(alert_id) = &window.alert {
+            return Effect::Extended { alert_id: alert_id.clone(), member };
+        }
+        if window.dropped {
+            return Effect::DroppedWindow;
+        }
+        window.pending.push(member);
+        try_raise(rule, &mut self.executions, window)
+    }
+
+    /// Signals in windows that never reached their threshold.
+    #[must_use]
+    pub fn below_threshold(&self) -> u64 {
+        self.windows.values().filter(|w| w.alert.is_none() && !w.dropped).map(|w| w.pending.len() as u64).sum()
+    }
+
+    /// Forgets what no in-order signal after `now` can touch any more: windows that closed more
+    /// than a period before `now`, executions older than a day, terms older than their history.
+    pub fn prune(&mut self, rule: &Rule, now: DateTime<Utc>) {
+        let keep = |start: Option<DateTime<Utc>>, span: Duration| {
+            start.is_none_or(|s| (now - s).to_std().map_or(true, |age| age < span.saturating_mul(2)))
+        };
+        if let Some(period) = window_period(rule) {
+            self.windows.retain(|_, w| keep(w.start, period));
+        }
+        let day = 86_400;
+        if let Some(schedule) = rule.alerting.schedule {
+            let interval = i64::try_from(schedule.interval.as_secs().max(1)).unwrap_or(i64::MAX);
+            let oldest = (now.timestamp() - day).div_euclid(interval);
+            self.executions.retain(|&e, _| e >= oldest);
+        }
+        if let Some(new_terms) = &rule.alerting.new_terms {
+            self.terms.retain(|_, &mut t| keep(Some(t), new_terms.history));
+        }
+    }
+
+    /// Elastic's new terms: the combination of the fields' values is new if not seen within the
+    /// history window before this signal. Signals missing a field are never new (Elastic needs
+    /// every field to have a value).
+    fn is_new_term(&mut self, history: Duration, terms: Option<Vec<String>>, time: Option<DateTime<Utc>>) -> bool {
+        let (Some(terms), Some(time)) = (terms, time) else { return false };
+        let key = serde_json::to_string(&terms).unwrap_or_default();
+        let previous = self.terms.insert(key, time);
+        previous.is_none_or(|last| (time - last).to_std().is_ok_and(|d| d >= history))
+    }
+}
+
+fn try_raise(rule: &Rule, executions: &mut BTreeMap<i64, u32>, window: &mut Window) -> Effect {
+    if window.pending.len() < rule.alerting.threshold as usize {
+        return Effect::Pending;
+    }
+    if let Some(cardinality) = &rule.alerting.cardinality {
+        let distinct: BTreeSet<&String> = window.pending.iter().flat_map(|m| &m.distinct).collect();
+        if distinct.len() < cardinality.min as usize {
+            return Effect::Pending;
+        }
+    }
+    let Some(last) = window.pending.last() else { return Effect::Pending };
+    if let Some(schedule) = rule.alerting.schedule {
+        let interval = i64::try_from(schedule.interval.as_secs().max(1)).unwrap_or(i64::MAX);
+        let execution = last.time.map_or(0, |t| t.timestamp().div_euclid(interval));
+        let raised = executions.entry(execution).or_insert(0);
+        if *raised >= schedule.max_alerts {
+            window.dropped = true;
+            window.pending.clear();
+            return Effect::Dropped;
+        }
+        *raised += 1;
+    }
+    let first = &window.pending[0];
+    let mut alert = Alert {
+        alert_id: alert_id(&rule.meta.id, &first.dedup_key, first.event_id.as_deref().unwrap_or(""), first.event_time.as_deref().unwrap_or("")),
+        rule_id: rule.meta.id.clone(),
+        title: first.title.clone(),
+        severity: first.severity,
+        risk_score: first.risk_score,
+        dedup_key: first.dedup_key.clone(),
+        first_seen: first.event_time.clone(),
+        last_seen: first.event_time.clone(),
+        event_count: 0,
+        event_ids: Vec::new(),
+        signals: Vec::new(),
+    };
+    for member in window.pending.drain(..) {
+        alert.extend(&member);
+    }
+    window.alert = Some(alert.alert_id.clone());
+    Effect::Raised(alert)
+}
+
+/// The new-terms values of a signal, or `None` when a field has none.
+#[must_use]
+pub fn new_terms_of(rule: &Rule, signal: &Signal) -> Option<Vec<String>> {
+    let new_terms = rule.alerting.new_terms.as_ref()?;
+    new_terms.fields.iter().map(|field| signal.captured.get(field.name()).and_then(|v| v.first()).cloned()).collect()
+}
