@@ -208,6 +208,12 @@ impl RuleState {
         try_raise(rule, &mut self.executions, window)
     }
 
+    /// Closes the window of `alert_id` (a responder closed the alert): the rule's next signal
+    /// for that key opens a new window and so a new alert.
+    pub fn forget_alert(&mut self, alert_id: &str) {
+        self.windows.retain(|_, w| w.alert.as_deref() != Some(alert_id));
+    }
+
     /// Signals in windows that never reached their threshold.
     #[must_use]
     pub fn below_threshold(&self) -> u64 {

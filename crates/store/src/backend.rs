@@ -1,0 +1,81 @@
+//! The little both databases must do: statements with positional parameters (`$1`, `$2`, … in
+//! order of appearance) over three value kinds, and a write transaction under a store-wide lock.
+//! Everything else (schema, ingest, queries) is written once over this.
+
+use crate::Result;
+
+/// A parameter or column value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// SQL NULL (only for text columns).
+    Null,
+    /// A 64-bit integer (`BIGINT`).
+    Int(i64),
+    /// Text.
+    Text(String),
+}
+
+impl Value {
+    /// The text, if any.
+    #[must_use]
+    pub fn into_text(self) -> Option<String> {
+        match self {
+            Self::Text(s) => Some(s),
+            Self::Int(i) => Some(i.to_string()),
+            Self::Null => None,
+        }
+    }
+
+    /// The integer, if any.
+    #[must_use]
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Self::Int(i) => Some(*i),
+            Self::Text(s) => s.parse().ok(),
+            Self::Null => None,
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Self::Text(s.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Self::Text(s)
+    }
+}
+
+impl From<Option<&str>> for Value {
+    fn from(s: Option<&str>) -> Self {
+        s.map_or(Self::Null, Self::from)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Self::Int(i)
+    }
+}
+
+/// One result row.
+pub type Row = Vec<Value>;
+
+/// A database connection.
+pub trait Backend: Send {
+    /// Starts a transaction holding the store-wide write lock (waits for other writers).
+    fn begin_write(&mut self) -> Result<()>;
+    /// Commits the open transaction.
+    fn commit(&mut self) -> Result<()>;
+    /// Rolls the open transaction back.
+    fn rollback(&mut self) -> Result<()>;
+    /// Runs a statement; returns the rows changed.
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64>;
+    /// Runs a query.
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>>;
+    /// Runs several statements without parameters (schema changes).
+    fn batch(&mut self, sql: &str) -> Result<()>;
+}

@@ -1,0 +1,182 @@
+//! One input's signals into the store, atomically: new signals recorded (a signal seen before,
+//! from this input or a duplicate delivery, is recognised by rule and event id), each through
+//! its rule's window state, the alerts raised or extended, the state and the checkpoint saved.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use tripline_alert::window::{new_terms_of, Effect, Member, RuleState};
+use tripline_alert::Signal;
+use tripline_rule::Rule;
+
+use crate::backend::Backend;
+use crate::queries::{load_alert, now, save_alert, Status, StoredAlert};
+use crate::{InputKey, Result, Store, StoreError};
+
+/// A signal to ingest, with its rule and its index in the caller's list.
+pub struct Incoming<'a> {
+    /// The rule that matched.
+    pub rule: &'a Rule,
+    /// The signal.
+    pub signal: &'a Signal,
+    /// The signal's index in the caller's list.
+    pub index: usize,
+}
+
+/// What ingesting one input did.
+#[derive(Debug, Default, PartialEq)]
+pub struct Ingested {
+    /// The input had been fully processed before: nothing was done.
+    pub skipped: bool,
+    /// Indexes of the signals seen for the first time.
+    pub new_signals: Vec<usize>,
+    /// Signals the store had already (same rule and event).
+    pub duplicates: u64,
+    /// Alerts raised, by id.
+    pub raised: Vec<String>,
+    /// Existing alerts that new signals extended, by id (each once).
+    pub extended: Vec<String>,
+    /// Alerts not raised because of `max_alerts`, per rule.
+    pub dropped: BTreeMap<String, u64>,
+    /// Signals of `new_terms` rules whose terms were not new.
+    pub not_new: u64,
+}
+
+pub fn is_done(backend: &mut dyn Backend, key: &InputKey) -> Result<bool> {
+    let rows = backend.query("SELECT size, version FROM checkpoints WHERE input = $1", &[key.input.as_str().into()])?;
+    Ok(rows.first().is_some_and(|r| r.first().and_then(crate::Value::as_int) == Some(key.size) && r.get(1).cloned().and_then(crate::Value::into_text).as_deref() == Some(key.version.as_str())))
+}
+
+/// A signal's identity within its rule: the event id, else where it was read.
+fn signal_key(signal: &Signal) -> String {
+    signal.event_id.clone().unwrap_or_else(|| format!("{}#{}", signal.input.file, signal.input.record))
+}
+
+/// The transaction's working set: rule states and alerts read once, written once at the end.
+struct Work<'b> {
+    backend: &'b mut dyn Backend,
+    states: HashMap<String, RuleState>,
+    alerts: BTreeMap<String, StoredAlert>,
+    out: Ingested,
+    latest: Option<DateTime<Utc>>,
+}
+
+impl Work<'_> {
+    fn state(&mut self, rule_id: &str) -> Result<&mut RuleState> {
+        if !self.states.contains_key(rule_id) {
+            let rows = self.backend.query("SELECT state FROM rule_state WHERE rule_id = $1", &[rule_id.into()])?;
+            let state = match rows.into_iter().next().and_then(|r| r.into_iter().next()).and_then(crate::Value::into_text) {
+                Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("window state of rule `{rule_id}`: {e}")))?,
+                None => RuleState::default(),
+            };
+            self.states.insert(rule_id.to_owned(), state);
+        }
+        Ok(self.states.get_mut(rule_id).expect("inserted above"))
+    }
+
+    fn alert(&mut self, alert_id: &str) -> Result<Option<&mut StoredAlert>> {
+        if !self.alerts.contains_key(alert_id) {
+            match load_alert(self.backend, alert_id)? {
+                Some(alert) => self.alerts.insert(alert_id.to_owned(), alert),
+                None => return Ok(None),
+            };
+        }
+        Ok(self.alerts.get_mut(alert_id))
+    }
+
+    fn apply(&mut self, incoming: &Incoming<'_>) -> Result<()> {
+        let rule = incoming.rule;
+        let member = Member::of(rule, incoming.signal, incoming.index);
+        let terms = new_terms_of(rule, incoming.signal);
+        let effect = self.state(&rule.meta.id)?.apply(rule, member.clone(), terms.clone());
+        let effect = match effect {
+            Effect::Extended { alert_id, .. } if self.alert(&alert_id)?.is_some_and(|a| a.status == Status::Closed) => {
+                // A closed alert stays closed: new activity raises a new one.
+                let state = self.state(&rule.meta.id)?;
+                state.forget_alert(&alert_id);
+                state.apply(rule, member, terms)
+            }
+            other => other,
+        };
+        match effect {
+            Effect::Raised(alert) => {
+                self.out.raised.push(alert.alert_id.clone());
+                self.alerts.insert(alert.alert_id.clone(), StoredAlert::new(alert));
+            }
+            Effect::Extended { alert_id, member } => {
+                let raised_now = self.out.raised.contains(&alert_id);
+                if let Some(alert) = self.alert(&alert_id)? {
+                    alert.alert.extend(&member);
+                    alert.updated_at = now();
+                    if !raised_now && !self.out.extended.contains(&alert_id) {
+                        self.out.extended.push(alert_id);
+                    }
+                }
+            }
+            Effect::Dropped => *self.out.dropped.entry(rule.meta.id.clone()).or_insert(0) += 1,
+            Effect::NotNew => self.out.not_new += 1,
+            Effect::Pending | Effect::DroppedWindow => {}
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Records one input's signals and what they change, atomically, and checkpoints the input
+    /// (`None` for stdin, which has no identity to remember). `records` is how many records the
+    /// input held. An input already done is skipped.
+    ///
+    /// # Errors
+    /// When the store fails; nothing of the input is kept then.
+    pub fn ingest(&mut self, input: Option<&InputKey>, records: u64, incoming: &[Incoming<'_>]) -> Result<Ingested> {
+        self.write(|backend| {
+            if let Some(key) = input {
+                if is_done(backend, key)? {
+                    return Ok(Ingested { skipped: true, ..Ingested::default() });
+                }
+            }
+            let mut order: Vec<&Incoming<'_>> = incoming.iter().collect();
+            order.sort_by(|a, b| a.signal.time.cmp(&b.signal.time).then(a.signal.input.cmp(&b.signal.input)));
+            let mut work = Work { backend, states: HashMap::new(), alerts: BTreeMap::new(), out: Ingested::default(), latest: None };
+            for incoming in order {
+                let signal = incoming.signal;
+                let body = serde_json::to_string(signal).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let inserted = work.backend.execute(
+                    "INSERT INTO signals (rule_id, signal_key, event_id, event_time, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (rule_id, signal_key) DO NOTHING",
+                    &[signal.rule_id.as_str().into(), signal_key(signal).into(), signal.event_id.as_deref().into(), signal.event_time.as_deref().into(), body.into()],
+                )?;
+                if inserted == 0 {
+                    work.out.duplicates += 1;
+                    continue;
+                }
+                work.out.new_signals.push(incoming.index);
+                work.latest = work.latest.max(signal.time);
+                work.apply(incoming)?;
+            }
+            let rules: HashMap<&str, &Rule> = incoming.iter().map(|i| (i.rule.meta.id.as_str(), i.rule)).collect();
+            for (rule_id, state) in &mut work.states {
+                if let (Some(rule), Some(latest)) = (rules.get(rule_id.as_str()), work.latest) {
+                    state.prune(rule, latest);
+                }
+                let json = serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                work.backend.execute(
+                    "INSERT INTO rule_state (rule_id, state) VALUES ($1, $2) ON CONFLICT (rule_id) DO UPDATE SET state = excluded.state",
+                    &[rule_id.as_str().into(), json.into()],
+                )?;
+            }
+            for alert in work.alerts.values() {
+                save_alert(work.backend, alert)?;
+            }
+            if let Some(key) = input {
+                work.backend.execute(
+                    "INSERT INTO checkpoints (input, size, version, records, signals, completed_at) VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (input) DO UPDATE SET size = excluded.size, version = excluded.version, records = excluded.records,
+                     signals = excluded.signals, completed_at = excluded.completed_at",
+                    &[key.input.as_str().into(), key.size.into(), key.version.as_str().into(), i64::try_from(records).unwrap_or(i64::MAX).into(),
+                      i64::try_from(work.out.new_signals.len()).unwrap_or(i64::MAX).into(), now().into()],
+                )?;
+            }
+            Ok(work.out)
+        })
+    }
+}

@@ -1,0 +1,155 @@
+//! Durable alert state. The central type is [`Store`]: alerts, the rules' open windows, the
+//! signals already seen and per-input checkpoints, in SQLite (embedded, the default) or
+//! PostgreSQL (shared by several processes).
+//!
+//! The design decision: everything one input changes — its signals, the alerts they raise or
+//! extend, the rules' window state and the input's checkpoint — is written in one transaction,
+//! under a store-wide write lock. A process killed at any moment leaves either all of an input
+//! or none of it, so running again processes exactly what is missing; two processes never
+//! interleave their updates to the same alert.
+#![deny(missing_docs)]
+
+mod backend;
+mod ingest;
+mod postgres;
+mod queries;
+mod schema;
+mod sqlite;
+
+use std::path::Path;
+
+pub use backend::Value;
+pub use ingest::{Incoming, Ingested};
+pub use queries::{AlertFilter, Note, Status, StoredAlert};
+
+use backend::Backend;
+
+/// What went wrong with a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("sqlite store `{path}`: {source}")]
+    Sqlite {
+        /// The database file.
+        path: String,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// PostgreSQL failed.
+    #[error("postgres store: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    /// The store's schema is newer than this build knows.
+    #[error("the store's schema is version {found}, newer than this build of tripline ({known}); upgrade tripline")]
+    SchemaTooNew {
+        /// The version in the store.
+        found: i64,
+        /// The newest version this build has.
+        known: i64,
+    },
+    /// A stored value could not be read back.
+    #[error("corrupt store data: {0}")]
+    Corrupt(String),
+}
+
+/// Shorthand for store results.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Identifies one input's content: a file by path, size and modification time (or an S3 object
+/// by key and ETag). A file that changed is processed again; its old signals are recognised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputKey {
+    /// The canonical path or URL.
+    pub input: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Modification time (RFC 3339) or ETag.
+    pub version: String,
+}
+
+impl InputKey {
+    /// The key of a file as it is now.
+    ///
+    /// # Errors
+    /// When the file cannot be inspected.
+    pub fn of_file(path: &Path) -> std::io::Result<Self> {
+        let canonical = std::fs::canonicalize(path)?;
+        let meta = std::fs::metadata(&canonical)?;
+        let modified = meta.modified().map(chrono::DateTime::<chrono::Utc>::from).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)).unwrap_or_default();
+        Ok(Self { input: canonical.to_string_lossy().into_owned(), size: i64::try_from(meta.len()).unwrap_or(i64::MAX), version: modified })
+    }
+}
+
+/// The alert store.
+pub struct Store {
+    backend: Box<dyn Backend>,
+    label: String,
+}
+
+impl Store {
+    /// Opens (creating and migrating as needed) the store at `location`: a `postgres://` or
+    /// `postgresql://` URL, else a SQLite file path.
+    ///
+    /// # Errors
+    /// When the store cannot be opened or migrated.
+    pub fn open(location: &str) -> Result<Self> {
+        let backend: Box<dyn Backend> = if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+            Box::new(postgres::Postgres::connect(location)?)
+        } else {
+            Box::new(sqlite::Sqlite::open(Path::new(location))?)
+        };
+        let mut store = Self { backend, label: redact(location) };
+        store.write(|b| schema::migrate(b))?;
+        Ok(store)
+    }
+
+    /// The location, with any password removed.
+    #[must_use]
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The schema version in use.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub fn schema_version(&mut self) -> Result<i64> {
+        schema::version(self.backend.as_mut())
+    }
+
+    /// Whether `key` was fully processed already (same path, size and version).
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub fn is_done(&mut self, key: &InputKey) -> Result<bool> {
+        ingest::is_done(self.backend.as_mut(), key)
+    }
+
+    /// Runs `f` in one write transaction under the store-wide lock; commits when it returns
+    /// `Ok`, rolls back otherwise.
+    fn write<T>(&mut self, f: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        self.backend.begin_write()?;
+        match f(self.backend.as_mut()) {
+            Ok(value) => {
+                self.backend.commit()?;
+                Ok(value)
+            }
+            Err(e) => {
+                // The error that matters is the first one; a failed rollback ends the session.
+                let _ = self.backend.rollback();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages.
+fn redact(location: &str) -> String {
+    let Some((scheme, rest)) = location.split_once("://") else { return location.to_owned() };
+    match rest.split_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => location.to_owned(),
+        },
+        None => location.to_owned(),
+    }
+}

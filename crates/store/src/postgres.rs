@@ -1,0 +1,83 @@
+//! The shared store: PostgreSQL, for several processes (or machines) keeping one state.
+//!
+//! Every write transaction first takes one transaction-scoped advisory lock, so writers queue
+//! instead of conflicting; readers never wait. Reads of the alert list run outside it.
+
+use postgres::types::{ToSql, Type};
+use postgres::{Client, NoTls};
+
+use crate::backend::{Backend, Row, Value};
+use crate::Result;
+
+/// The advisory lock every writer takes ("TRIPLINE" in ASCII, as a number).
+const WRITE_LOCK: i64 = 0x5452_4950_4c49_4e45;
+
+pub struct Postgres {
+    client: Client,
+}
+
+impl Postgres {
+    pub fn connect(url: &str) -> Result<Self> {
+        let client = Client::connect(url, NoTls)?;
+        Ok(Self { client })
+    }
+}
+
+fn bind(params: &[Value]) -> Vec<Box<dyn ToSql + Sync>> {
+    params
+        .iter()
+        .map(|v| -> Box<dyn ToSql + Sync> {
+            match v {
+                Value::Null => Box::new(Option::<String>::None),
+                Value::Int(i) => Box::new(*i),
+                Value::Text(s) => Box::new(s.clone()),
+            }
+        })
+        .collect()
+}
+
+fn read(row: &postgres::Row) -> Result<Row> {
+    let mut out = Vec::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let value = match *column.type_() {
+            Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map_or(Value::Null, Value::Int),
+            Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map_or(Value::Null, |n| Value::Int(i64::from(n))),
+            Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map_or(Value::Null, |b| Value::Int(i64::from(b))),
+            _ => row.try_get::<_, Option<String>>(i)?.map_or(Value::Null, Value::Text),
+        };
+        out.push(value);
+    }
+    Ok(out)
+}
+
+impl Backend for Postgres {
+    fn begin_write(&mut self) -> Result<()> {
+        self.client.batch_execute("BEGIN")?;
+        self.client.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        Ok(self.client.batch_execute("COMMIT")?)
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        Ok(self.client.batch_execute("ROLLBACK")?)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        let bound = bind(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = bound.iter().map(AsRef::as_ref).collect();
+        Ok(self.client.execute(sql, &refs)?)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        let bound = bind(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = bound.iter().map(AsRef::as_ref).collect();
+        self.client.query(sql, &refs)?.iter().map(read).collect()
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        Ok(self.client.batch_execute(sql)?)
+    }
+}

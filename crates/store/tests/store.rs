@@ -1,0 +1,155 @@
+//! The store's behaviour, run against SQLite and PostgreSQL alike.
+
+mod common;
+
+use common::{key, record, rule, signal, Location};
+use tripline_alert::Signal;
+use tripline_rule::{Rule, Severity};
+use tripline_store::{AlertFilter, Incoming, Status, Store};
+
+fn incoming<'a>(rule: &'a Rule, signals: &'a [Signal]) -> Vec<Incoming<'a>> {
+    signals.iter().enumerate().map(|(index, signal)| Incoming { rule, signal, index }).collect()
+}
+
+/// Signals of `rule` for (event id, minute, account) triples, read from `file`.
+fn signals(rule: &Rule, file: &str, events: &[(&str, u32, &str)]) -> Vec<Signal> {
+    events.iter().enumerate().map(|(i, (id, minute, account))| signal(rule, &record(id, *minute, account), file, i)).collect()
+}
+
+fn counts(store: &mut Store) -> Vec<(String, u64, Vec<String>)> {
+    let alerts = store.alerts(&AlertFilter::default()).expect("list");
+    alerts.into_iter().map(|a| (a.alert.dedup_key, a.alert.event_count, a.alert.event_ids)).collect()
+}
+
+both_stores!(opening_creates_and_migrates_the_schema_once, |at: Location| {
+    let mut store = Store::open(&at.url).expect("open");
+    let version = store.schema_version().expect("version");
+    assert!(version >= 1);
+    drop(store);
+    let mut again = Store::open(&at.url).expect("reopen");
+    assert_eq!(again.schema_version().expect("version"), version);
+});
+
+both_stores!(an_input_is_ingested_once, |at: Location| {
+    let r = rule("sg-created", Some(60), 1);
+    let s = signals(&r, "a.json", &[("e1", 0, "111122223333"), ("e2", 5, "111122223333")]);
+    let mut store = Store::open(&at.url).expect("open");
+    let first = store.ingest(Some(&key("a.json")), 2, &incoming(&r, &s)).expect("ingest");
+    assert_eq!((first.new_signals.len(), first.raised.len()), (2, 1));
+    assert!(store.is_done(&key("a.json")).expect("checkpoint"));
+    let again = store.ingest(Some(&key("a.json")), 2, &incoming(&r, &s)).expect("ingest again");
+    assert!(again.skipped);
+    assert_eq!(counts(&mut store), vec![("111122223333".to_owned(), 2, vec!["e1".to_owned(), "e2".to_owned()])]);
+});
+
+both_stores!(a_changed_input_is_read_again_but_its_signals_are_recognised, |at: Location| {
+    let r = rule("sg-created", Some(60), 1);
+    let old = signals(&r, "a.json", &[("e1", 0, "111122223333")]);
+    let grown = signals(&r, "a.json", &[("e1", 0, "111122223333"), ("e2", 1, "111122223333")]);
+    let mut store = Store::open(&at.url).expect("open");
+    store.ingest(Some(&key("a.json")), 1, &incoming(&r, &old)).expect("ingest");
+    let mut changed = key("a.json");
+    changed.size = 200;
+    assert!(!store.is_done(&changed).expect("checkpoint"));
+    let out = store.ingest(Some(&changed), 2, &incoming(&r, &grown)).expect("ingest changed");
+    assert_eq!((out.duplicates, out.new_signals.clone(), out.extended.len()), (1, vec![1], 1));
+    assert_eq!(counts(&mut store), vec![("111122223333".to_owned(), 2, vec!["e1".to_owned(), "e2".to_owned()])]);
+});
+
+both_stores!(duplicate_deliveries_add_no_signals, |at: Location| {
+    let r = rule("sg-created", None, 1);
+    let s = signals(&r, "a.json", &[("e1", 0, "111122223333")]);
+    let copy = signals(&r, "copy.json", &[("e1", 0, "111122223333")]);
+    let mut store = Store::open(&at.url).expect("open");
+    store.ingest(Some(&key("a.json")), 1, &incoming(&r, &s)).expect("ingest");
+    let out = store.ingest(Some(&key("copy.json")), 1, &incoming(&r, &copy)).expect("ingest copy");
+    assert_eq!((out.duplicates, out.raised.len()), (1, 0));
+    assert_eq!(counts(&mut store).len(), 1);
+});
+
+both_stores!(new_inputs_extend_alerts_whose_window_is_open, |at: Location| {
+    let r = rule("sg-created", Some(60), 1);
+    let mut store = Store::open(&at.url).expect("open");
+    let first = signals(&r, "a.json", &[("e1", 0, "111122223333"), ("e2", 10, "444455556666")]);
+    store.ingest(Some(&key("a.json")), 2, &incoming(&r, &first)).expect("ingest");
+    drop(store);
+    // A later process: the window state comes back from the store.
+    let mut store = Store::open(&at.url).expect("reopen");
+    let later = signals(&r, "b.json", &[("e3", 30, "111122223333"), ("e4", 75, "444455556666")]);
+    let out = store.ingest(Some(&key("b.json")), 2, &incoming(&r, &later)).expect("ingest later");
+    assert_eq!((out.extended.len(), out.raised.len()), (1, 1));
+    let mut got = counts(&mut store);
+    got.sort();
+    assert_eq!(got, vec![
+        ("111122223333".to_owned(), 2, vec!["e1".to_owned(), "e3".to_owned()]),
+        ("444455556666".to_owned(), 1, vec!["e2".to_owned()]),
+        ("444455556666".to_owned(), 1, vec!["e4".to_owned()]),
+    ]);
+});
+
+both_stores!(thresholds_count_across_inputs_and_restarts, |at: Location| {
+    let r = rule("sg-burst", Some(60), 3);
+    let mut store = Store::open(&at.url).expect("open");
+    let two = signals(&r, "a.json", &[("e1", 0, "111122223333"), ("e2", 1, "111122223333")]);
+    assert!(store.ingest(Some(&key("a.json")), 2, &incoming(&r, &two)).expect("ingest").raised.is_empty());
+    drop(store);
+    let mut store = Store::open(&at.url).expect("reopen");
+    let third = signals(&r, "b.json", &[("e3", 2, "111122223333")]);
+    assert_eq!(store.ingest(Some(&key("b.json")), 1, &incoming(&r, &third)).expect("ingest").raised.len(), 1);
+    assert_eq!(counts(&mut store), vec![("111122223333".to_owned(), 3, vec!["e1".to_owned(), "e2".to_owned(), "e3".to_owned()])]);
+});
+
+both_stores!(a_closed_alert_stays_closed_and_new_activity_raises_another, |at: Location| {
+    let r = rule("sg-created", Some(60), 1);
+    let mut store = Store::open(&at.url).expect("open");
+    let first = signals(&r, "a.json", &[("e1", 0, "111122223333")]);
+    let raised = store.ingest(Some(&key("a.json")), 1, &incoming(&r, &first)).expect("ingest").raised;
+    let closed = store.set_status(&raised[0], Status::Closed, None, "expected change window").expect("close").expect("found");
+    assert_eq!(closed.status, Status::Closed);
+    assert_eq!(closed.notes[0].text, "expected change window");
+    let later = signals(&r, "b.json", &[("e2", 5, "111122223333")]);
+    let out = store.ingest(Some(&key("b.json")), 1, &incoming(&r, &later)).expect("ingest");
+    assert_eq!((out.raised.len(), out.extended.len()), (1, 0));
+    let closed_now = store.alert(&raised[0]).expect("read").expect("found");
+    assert_eq!((closed_now.status, closed_now.alert.event_count), (Status::Closed, 1));
+});
+
+both_stores!(alerts_are_listed_filtered_shown_and_acknowledged, |at: Location| {
+    let mut low = rule("sg-created", None, 1);
+    low.meta.severity = Some(Severity::Low);
+    let mut high = rule("sg-opened", None, 1);
+    high.meta.severity = Some(Severity::High);
+    let mut store = Store::open(&at.url).expect("open");
+    let a = signals(&low, "a.json", &[("e1", 0, "111122223333")]);
+    let b = signals(&high, "a.json", &[("e2", 90, "111122223333")]);
+    let mut all = incoming(&low, &a);
+    all.extend(incoming(&high, &b));
+    store.ingest(Some(&key("a.json")), 2, &all).expect("ingest");
+    let ids = |store: &mut Store, filter: AlertFilter| -> Vec<String> { store.alerts(&filter).expect("list").into_iter().map(|a| a.alert.rule_id).collect() };
+    assert_eq!(ids(&mut store, AlertFilter::default()), vec!["sg-created", "sg-opened"]);
+    assert_eq!(ids(&mut store, AlertFilter { min_severity: Some(Severity::Medium), ..AlertFilter::default() }), vec!["sg-opened"]);
+    assert_eq!(ids(&mut store, AlertFilter { rule: Some("sg-created".into()), ..AlertFilter::default() }), vec!["sg-created"]);
+    assert_eq!(ids(&mut store, AlertFilter { since: Some("2024-08-01T11:00:00Z".into()), ..AlertFilter::default() }), vec!["sg-opened"]);
+    let opened = store.alerts(&AlertFilter { rule: Some("sg-opened".into()), ..AlertFilter::default() }).expect("list").remove(0);
+    let by_prefix = store.alert(&opened.alert.alert_id[..6]).expect("read").expect("found by prefix");
+    assert_eq!(by_prefix.alert.alert_id, opened.alert.alert_id);
+    let bodies = store.signals_of(&opened.alert).expect("signals");
+    assert_eq!(bodies.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(&bodies[0]).expect("json");
+    assert_eq!(body["event_id"], "e2");
+    assert_eq!(body["actor"]["arn"], "arn:aws:iam::111122223333:user/alice");
+    let acked = store.set_status(&opened.alert.alert_id, Status::Acknowledged, Some("dana"), "looking").expect("ack").expect("found");
+    assert_eq!((acked.status, acked.assignee.as_deref()), (Status::Acknowledged, Some("dana")));
+    assert_eq!(ids(&mut store, AlertFilter { status: Some(Status::Acknowledged), ..AlertFilter::default() }), vec!["sg-opened"]);
+    assert_eq!(ids(&mut store, AlertFilter { status: Some(Status::Open), ..AlertFilter::default() }), vec!["sg-created"]);
+    assert!(store.set_status("ffffffffffffffff", Status::Closed, None, "").expect("no error").is_none());
+});
+
+both_stores!(stdin_has_no_checkpoint_but_its_signals_are_kept_once, |at: Location| {
+    let r = rule("sg-created", None, 1);
+    let s = signals(&r, "<stdin>", &[("e1", 0, "111122223333")]);
+    let mut store = Store::open(&at.url).expect("open");
+    assert_eq!(store.ingest(None, 1, &incoming(&r, &s)).expect("ingest").raised.len(), 1);
+    let again = store.ingest(None, 1, &incoming(&r, &s)).expect("ingest again");
+    assert_eq!((again.skipped, again.duplicates, again.raised.len()), (false, 1, 0));
+});
