@@ -21,6 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use tripline_event::time::parse_event_time;
 use tripline_rule::{Rule, Severity};
 
 use crate::signal::Signal;
@@ -61,7 +62,14 @@ impl Alert {
     /// Adds one more signal to the alert.
     pub fn extend(&mut self, member: &Member) {
         self.event_count += 1;
-        self.last_seen.clone_from(&member.event_time);
+        // A late record can be older than the first one seen, or older than the last.
+        let parsed = |t: &Option<String>| t.as_deref().and_then(parse_event_time);
+        if self.first_seen.is_none() || member.time < parsed(&self.first_seen) {
+            self.first_seen.clone_from(&member.event_time);
+        }
+        if member.time >= parsed(&self.last_seen) {
+            self.last_seen.clone_from(&member.event_time);
+        }
         self.signals.extend(member.index);
         if self.event_ids.len() < MAX_EVENT_IDS {
             if let Some(id) = &member.event_id {
@@ -167,9 +175,12 @@ fn window_period(rule: &Rule) -> Option<Duration> {
     }
 }
 
+/// Whether a signal at `time` belongs to the window opened at `start`: within `period` after
+/// it, or — a record delivered late, as CloudTrail's files from other regions and accounts
+/// are — within `period` before it.
 fn within(start: Option<DateTime<Utc>>, time: Option<DateTime<Utc>>, period: Duration) -> bool {
     match (start, time) {
-        (Some(start), Some(t)) => t >= start && (t - start).to_std().is_ok_and(|d| d < period),
+        (Some(start), Some(t)) => (t - start).abs().to_std().is_ok_and(|d| d < period),
         // Without times there is no window to leave.
         _ => true,
     }

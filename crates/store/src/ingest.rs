@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use tripline_alert::window::{new_terms_of, Effect, Member, RuleState};
-use tripline_alert::Signal;
+use tripline_alert::{Alert, Signal};
 use tripline_rule::Rule;
 
 use crate::backend::Backend;
@@ -32,10 +32,11 @@ pub struct Ingested {
     pub new_signals: Vec<usize>,
     /// Signals the store had already (same rule and event).
     pub duplicates: u64,
-    /// Alerts raised, by id.
-    pub raised: Vec<String>,
-    /// Existing alerts that new signals extended, by id (each once).
-    pub extended: Vec<String>,
+    /// Alerts raised, as they are after this input (`signals` holds the caller's indexes).
+    pub raised: Vec<Alert>,
+    /// Existing alerts that new signals extended, as they are after this input (`signals`
+    /// holds the caller's indexes of this input's signals only).
+    pub extended: Vec<Alert>,
     /// Alerts not raised because of `max_alerts`, per rule.
     pub dropped: BTreeMap<String, u64>,
     /// Signals of `new_terms` rules whose terms were not new.
@@ -58,6 +59,8 @@ struct Work<'b> {
     states: HashMap<String, RuleState>,
     alerts: BTreeMap<String, StoredAlert>,
     out: Ingested,
+    raised: Vec<String>,
+    extended: Vec<String>,
     latest: Option<DateTime<Utc>>,
 }
 
@@ -100,16 +103,15 @@ impl Work<'_> {
         };
         match effect {
             Effect::Raised(alert) => {
-                self.out.raised.push(alert.alert_id.clone());
+                self.raised.push(alert.alert_id.clone());
                 self.alerts.insert(alert.alert_id.clone(), StoredAlert::new(alert));
             }
             Effect::Extended { alert_id, member } => {
-                let raised_now = self.out.raised.contains(&alert_id);
                 if let Some(alert) = self.alert(&alert_id)? {
                     alert.alert.extend(&member);
                     alert.updated_at = now();
-                    if !raised_now && !self.out.extended.contains(&alert_id) {
-                        self.out.extended.push(alert_id);
+                    if !self.raised.contains(&alert_id) && !self.extended.contains(&alert_id) {
+                        self.extended.push(alert_id);
                     }
                 }
             }
@@ -137,7 +139,7 @@ impl Store {
             }
             let mut order: Vec<&Incoming<'_>> = incoming.iter().collect();
             order.sort_by(|a, b| a.signal.time.cmp(&b.signal.time).then(a.signal.input.cmp(&b.signal.input)));
-            let mut work = Work { backend, states: HashMap::new(), alerts: BTreeMap::new(), out: Ingested::default(), latest: None };
+            let mut work = Work { backend, states: HashMap::new(), alerts: BTreeMap::new(), out: Ingested::default(), raised: Vec::new(), extended: Vec::new(), latest: None };
             for incoming in order {
                 let signal = incoming.signal;
                 let body = serde_json::to_string(signal).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -176,6 +178,9 @@ impl Store {
                       i64::try_from(work.out.new_signals.len()).unwrap_or(i64::MAX).into(), now().into()],
                 )?;
             }
+            let alert_of = |id: &String| work.alerts.get(id).map(|a| a.alert.clone());
+            work.out.raised = work.raised.iter().filter_map(alert_of).collect();
+            work.out.extended = work.extended.iter().filter_map(alert_of).collect();
             Ok(work.out)
         })
     }

@@ -143,7 +143,8 @@ impl Store {
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages.
-fn redact(location: &str) -> String {
+#[must_use]
+pub fn redact(location: &str) -> String {
     let Some((scheme, rest)) = location.split_once("://") else { return location.to_owned() };
     match rest.split_once('@') {
         Some((credentials, host)) => match credentials.split_once(':') {

@@ -104,13 +104,13 @@ both_stores!(a_closed_alert_stays_closed_and_new_activity_raises_another, |at: L
     let mut store = Store::open(&at.url).expect("open");
     let first = signals(&r, "a.json", &[("e1", 0, "111122223333")]);
     let raised = store.ingest(Some(&key("a.json")), 1, &incoming(&r, &first)).expect("ingest").raised;
-    let closed = store.set_status(&raised[0], Status::Closed, None, "expected change window").expect("close").expect("found");
+    let closed = store.set_status(&raised[0].alert_id, Status::Closed, None, "expected change window").expect("close").expect("found");
     assert_eq!(closed.status, Status::Closed);
     assert_eq!(closed.notes[0].text, "expected change window");
     let later = signals(&r, "b.json", &[("e2", 5, "111122223333")]);
     let out = store.ingest(Some(&key("b.json")), 1, &incoming(&r, &later)).expect("ingest");
     assert_eq!((out.raised.len(), out.extended.len()), (1, 0));
-    let closed_now = store.alert(&raised[0]).expect("read").expect("found");
+    let closed_now = store.alert(&raised[0].alert_id).expect("read").expect("found");
     assert_eq!((closed_now.status, closed_now.alert.event_count), (Status::Closed, 1));
 });
 

@@ -2,6 +2,7 @@
 
 mod rules;
 mod scan;
+mod scan_store;
 mod test;
 
 use std::process::ExitCode;

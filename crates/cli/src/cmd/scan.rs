@@ -33,16 +33,21 @@ pub struct Args {
     rules: RuleArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    pub(super) format: Format,
     /// Only records at or after this time (RFC 3339, or a date such as 2024-08-01).
     #[arg(long, value_parser = parse_time)]
-    since: Option<DateTime<Utc>>,
+    pub(super) since: Option<DateTime<Utc>>,
     /// Only records before this time (RFC 3339, or a date).
     #[arg(long, value_parser = parse_time)]
-    until: Option<DateTime<Utc>>,
+    pub(super) until: Option<DateTime<Utc>>,
     /// Print only problems, not the summary.
     #[arg(long, short)]
-    quiet: bool,
+    pub(super) quiet: bool,
+    /// Keep alerts in a store and remember which inputs were processed: a SQLite file path
+    /// (created on first use) or a `postgres://` URL. Scanning the same files again raises
+    /// nothing new; new files extend alerts whose window is still open.
+    #[arg(long, env = "TRIPLINE_STORE", value_name = "PATH|URL")]
+    pub(super) store: Option<String>,
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
@@ -58,42 +63,85 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 
 /// Totals over every input.
 #[derive(Default)]
-struct Totals {
-    files: u64,
-    records: u64,
-    bad_records: u64,
-    insights: u64,
-    digests: u64,
-    outside_range: u64,
-    bad_files: u64,
-    bytes: u64,
+pub(super) struct Totals {
+    pub files: u64,
+    pub records: u64,
+    pub bad_records: u64,
+    pub insights: u64,
+    pub digests: u64,
+    pub outside_range: u64,
+    pub bad_files: u64,
+    pub bytes: u64,
+}
+
+impl Totals {
+    pub fn add(&mut self, outcome: &FileOutcome) {
+        self.records += outcome.records;
+        self.bytes += outcome.raw_bytes;
+        self.bad_records += outcome.bad_records;
+        self.insights += outcome.insights;
+        self.digests += outcome.digests;
+        self.outside_range += outcome.outside_range;
+        self.bad_files += u64::from(outcome.has_errors());
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "scanned {} file(s), {:.1} MB ({} with errors, {} digest file(s) skipped), {} record(s) ({} bad, {} insight, {} outside --since/--until)",
+            self.files, self.bytes as f64 / 1e6, self.bad_files, self.digests, self.records, self.bad_records, self.insights, self.outside_range
+        )
+    }
+}
+
+/// The rules, compiled, with their correlations.
+pub(super) struct Setup {
+    pub ruleset: ruleset::RuleSet,
+    pub engine: tripline_engine::Engine,
+    pub plan: CorrelationPlan,
+    pub plan_errors: bool,
+}
+
+impl Setup {
+    fn load(args: &RuleArgs, quiet: bool) -> anyhow::Result<Self> {
+        let ruleset = ruleset::load(args);
+        ruleset.report(quiet);
+        let mut builder = EngineBuilder::new();
+        for rule in &ruleset.rules {
+            builder.add(rule.clone());
+        }
+        let engine = builder.build().map_err(anyhow::Error::msg)?;
+        let (plan, plan_errors) = match CorrelationPlan::new(engine.rules()) {
+            Ok(plan) => (plan, false),
+            Err(errors) => {
+                errors.iter().for_each(|e| eprintln!("error: {e}"));
+                (CorrelationPlan::default(), true)
+            }
+        };
+        Ok(Self { ruleset, engine, plan, plan_errors })
+    }
+
+    /// Whether loading went wrong somewhere (exit 2 even if the scan itself was clean).
+    pub fn has_errors(&self) -> bool {
+        self.ruleset.has_errors() || self.plan_errors
+    }
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
-    let ruleset = ruleset::load(&args.rules);
-    ruleset.report(args.quiet);
-    let mut builder = EngineBuilder::new();
-    for rule in &ruleset.rules {
-        builder.add(rule.clone());
-    }
-    let engine = builder.build().map_err(anyhow::Error::msg)?;
-    let (plan, plan_errors) = match CorrelationPlan::new(engine.rules()) {
-        Ok(plan) => (plan, false),
-        Err(errors) => {
-            errors.iter().for_each(|e| eprintln!("error: {e}"));
-            (CorrelationPlan::default(), true)
-        }
-    };
-
+    let setup = Setup::load(&args.rules, args.quiet)?;
     let expanded = expand(&args.paths);
+    if let Some(location) = &args.store {
+        return super::scan_store::run(args, location, &setup, expanded, started);
+    }
+    let Setup { engine, plan, .. } = &setup;
+    let (engine, plan) = (engine, plan);
     let range = TimeRange { since: args.since, until: args.until };
     let progress = progress_bar(expanded.inputs.len());
     let outcomes: Vec<FileOutcome> = expanded
         .inputs
         .par_iter()
         .map(|input| {
-            let outcome = scan_input(&engine, &plan, input, range);
+            let outcome = scan_input(engine, plan, input, range);
             progress.inc(1);
             outcome
         })
@@ -105,13 +153,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     let mut rule_of = Vec::new();
     let mut signals: Vec<Signal> = Vec::new();
     for outcome in outcomes {
-        totals.records += outcome.records;
-        totals.bytes += outcome.raw_bytes;
-        totals.bad_records += outcome.bad_records;
-        totals.insights += outcome.insights;
-        totals.digests += outcome.digests;
-        totals.outside_range += outcome.outside_range;
-        totals.bad_files += u64::from(outcome.has_errors());
+        totals.add(&outcome);
         problems.extend(outcome.problems);
         for (rule, signal) in outcome.signals {
             rule_of.push(rule);
@@ -151,16 +193,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
             eprintln!("warning: rule `{rule}` reached max_alerts: {n} alert(s) not raised");
         }
         eprintln!(
-            "scanned {} file(s), {:.1} MB ({} with errors, {} digest file(s) skipped), {} record(s) ({} bad, {} insight, {} outside --since/--until); {} signal(s), {} alert(s) ({} dropped by max_alerts, {} signal(s) below threshold) in {:.2}s",
-            totals.files, totals.bytes as f64 / 1e6, totals.bad_files, totals.digests, totals.records, totals.bad_records, totals.insights, totals.outside_range,
-            signals.len(), outcome.alerts.len(), dropped, outcome.below_threshold, started.elapsed().as_secs_f64()
+            "{}; {} signal(s), {} alert(s) ({} dropped by max_alerts, {} signal(s) below threshold) in {:.2}s",
+            totals.describe(), signals.len(), outcome.alerts.len(), dropped, outcome.below_threshold, started.elapsed().as_secs_f64()
         );
     }
     let input_errors = problems.iter().any(|p| !p.warning);
     // The process ends here: freeing a large scan's signals one by one costs more than the
     // operating system reclaiming them at exit.
     std::mem::forget(signals);
-    Ok(if input_errors || ruleset.has_errors() || plan_errors {
+    Ok(if input_errors || setup.has_errors() {
         ExitStatus::Error
     } else if outcome.alerts.is_empty() {
         ExitStatus::Success

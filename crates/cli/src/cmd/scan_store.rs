@@ -1,0 +1,150 @@
+//! `tripline scan --store …`: the scan, with alert state kept in a store.
+//!
+//! Inputs the store has fully processed (same path, size and modification time) are not read.
+//! The rest are read in parallel in small batches and committed one input at a time, in input
+//! order: an input's signals, the alerts they raise or extend and its checkpoint go in one
+//! transaction, so a killed scan resumes exactly where it stopped. Output lists this run's new
+//! signals and the alerts they raised or extended.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::Context;
+use rayon::prelude::*;
+use tripline_alert::{Alert, Signal};
+use tripline_io::input::{Expanded, Input};
+use tripline_io::scan::{scan_input, FileOutcome, TimeRange};
+use tripline_io::sink::{jsonl, text};
+use tripline_store::{Incoming, Ingested, InputKey, Store};
+
+use super::scan::{Args, Format, Setup, Totals};
+use super::ExitStatus;
+
+/// This run's signals and the alerts it touched, in the order first touched.
+#[derive(Default)]
+struct RunState {
+    signals: Vec<Signal>,
+    rule_of: Vec<usize>,
+    fresh: Vec<usize>,
+    duplicates: u64,
+    order: Vec<String>,
+    alerts: HashMap<String, Alert>,
+    raised: u64,
+    dropped: u64,
+    already_done: u64,
+}
+
+impl RunState {
+    fn absorb(&mut self, ingested: Ingested) {
+        self.fresh.extend(ingested.new_signals);
+        self.duplicates += ingested.duplicates;
+        self.raised += ingested.raised.len() as u64;
+        self.dropped += ingested.dropped.values().sum::<u64>();
+        for alert in ingested.raised.into_iter().chain(ingested.extended) {
+            match self.alerts.get_mut(&alert.alert_id) {
+                Some(known) => {
+                    let mut signals = std::mem::take(&mut known.signals);
+                    signals.extend(&alert.signals);
+                    *known = Alert { signals, ..alert };
+                }
+                None => {
+                    self.order.push(alert.alert_id.clone());
+                    self.alerts.insert(alert.alert_id.clone(), alert);
+                }
+            }
+        }
+    }
+
+    /// Commits one input's outcome.
+    fn commit(&mut self, store: &mut Store, setup: &Setup, key: Option<&InputKey>, found: Vec<(usize, Signal)>, records: u64) -> anyhow::Result<()> {
+        let base = self.signals.len();
+        for (rule, signal) in found {
+            self.rule_of.push(rule);
+            self.signals.push(signal);
+        }
+        let rules = setup.engine.rules();
+        let incoming: Vec<Incoming<'_>> = (base..self.signals.len())
+            .filter(|&i| !setup.plan.is_silenced(self.rule_of[i]))
+            .map(|i| Incoming { rule: &rules[self.rule_of[i]], signal: &self.signals[i], index: i })
+            .collect();
+        let ingested = store.ingest(key, records, &incoming).with_context(|| format!("failed to record results in {}", store.label()))?;
+        if ingested.skipped {
+            // Another process finished this input meanwhile.
+            self.already_done += 1;
+        }
+        self.absorb(ingested);
+        Ok(())
+    }
+}
+
+pub fn run(args: &Args, location: &str, setup: &Setup, expanded: Expanded, started: Instant) -> anyhow::Result<ExitStatus> {
+    let mut store = Store::open(location).with_context(|| format!("failed to open the store {}", tripline_store::redact(location)))?;
+    let range = TimeRange { since: args.since, until: args.until };
+    let mut totals = Totals { digests: expanded.digests.len() as u64, ..Totals::default() };
+    let mut problems = expanded.problems;
+    let mut run = RunState::default();
+    let mut todo: Vec<(&Input, Option<InputKey>)> = Vec::new();
+    for input in &expanded.inputs {
+        let key = match input {
+            Input::File(path) => Some(InputKey::of_file(path).with_context(|| format!("failed to inspect {}", path.display()))?),
+            Input::Stdin => None,
+        };
+        if let Some(k) = &key {
+            if store.is_done(k).with_context(|| format!("failed to read {}", store.label()))? {
+                run.already_done += 1;
+                continue;
+            }
+        }
+        todo.push((input, key));
+    }
+    totals.files = todo.len() as u64;
+    // Small batches: every core busy, memory bounded, commits never far behind the reading.
+    for batch in todo.chunks(rayon::current_num_threads() * 2) {
+        let outcomes: Vec<FileOutcome> = batch.par_iter().map(|(input, _)| scan_input(&setup.engine, &setup.plan, input, range)).collect();
+        for ((_, key), mut outcome) in batch.iter().zip(outcomes) {
+            totals.add(&outcome);
+            for problem in &outcome.problems {
+                eprintln!("{problem}");
+            }
+            problems.append(&mut outcome.problems);
+            run.commit(&mut store, setup, key.as_ref(), std::mem::take(&mut outcome.signals), outcome.records)?;
+        }
+    }
+    // Correlations over this run's signals; their signals are recognised when seen again.
+    let correlated = setup.plan.run(setup.engine.rules(), &run.rule_of, &run.signals);
+    if !correlated.is_empty() {
+        run.commit(&mut store, setup, None, correlated, 0)?;
+    }
+
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let alerts: Vec<Alert> = run.order.iter().filter_map(|id| run.alerts.remove(id)).collect();
+    match args.format {
+        Format::Jsonl => {
+            for &i in &run.fresh {
+                jsonl::write_signal(&mut out, &run.signals[i])?;
+            }
+            for alert in &alerts {
+                jsonl::write_alert(&mut out, alert)?;
+            }
+        }
+        Format::Text => text::write_alerts(&mut out, &alerts, &run.signals)?,
+    }
+    out.flush().context("failed to write results")?;
+    if !args.quiet {
+        eprintln!(
+            "{}; {} input(s) already processed; {} new signal(s) ({} seen before), {} alert(s) raised, {} extended ({} dropped by max_alerts); store {} in {:.2}s",
+            totals.describe(), run.already_done, run.fresh.len(), run.duplicates, run.raised, alerts.len() as u64 - run.raised.min(alerts.len() as u64),
+            run.dropped, store.label(), started.elapsed().as_secs_f64()
+        );
+    }
+    let input_errors = problems.iter().any(|p| !p.warning);
+    Ok(if input_errors || setup.has_errors() {
+        ExitStatus::Error
+    } else if alerts.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Findings
+    })
+}
