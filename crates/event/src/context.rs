@@ -13,7 +13,7 @@ use crate::path::{first_text, scalar_text};
 use crate::record::Record;
 
 /// Which way a rule lets traffic through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// Inbound to the group's members.
@@ -25,7 +25,7 @@ pub enum Direction {
 }
 
 /// Whether a change grants or removes access.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Authorize: access added.
@@ -37,7 +37,7 @@ pub enum Action {
 }
 
 /// How far a peer reaches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Exposure {
     /// `0.0.0.0/0`, `::/0` (any prefix length 0): the whole internet.
@@ -61,7 +61,7 @@ impl Exposure {
 }
 
 /// One normalised security-group rule change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SgChange {
     /// The group changed: an id (`sg-…`) or, for RDS/ElastiCache/Redshift/EC2-Classic, a name.
     pub group: Option<String>,
@@ -78,9 +78,23 @@ pub struct SgChange {
     /// The peer: a CIDR, a prefix list id, or a security group (id or name).
     pub peer: Option<String>,
     /// What kind of peer: `cidr`, `prefix_list`, `group`.
-    pub peer_kind: &'static str,
+    #[serde(deserialize_with = "peer_kind")]
+    pub peer_kind: PeerKind,
     /// How far the peer reaches.
     pub exposure: Exposure,
+}
+
+/// A peer kind's name. An alias, because serde borrows fields spelled `&str` from the input,
+/// and a stored change is read back from text that does not live for `'static`.
+pub type PeerKind = &'static str;
+
+/// Reads a stored `peer_kind` back as one of the names this module writes.
+fn peer_kind<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<&'static str, D::Error> {
+    let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+    ["cidr", "prefix_list", "group"]
+        .into_iter()
+        .find(|k| *k == text)
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown peer kind `{text}`")))
 }
 
 impl SgChange {

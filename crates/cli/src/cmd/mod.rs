@@ -1,5 +1,6 @@
 //! The subcommands: a plain enum and a `match`.
 
+mod alerts;
 mod rules;
 mod scan;
 mod scan_store;
@@ -39,6 +40,9 @@ pub enum Command {
     /// List rules or show one.
     #[command(subcommand)]
     Rules(rules::Command),
+    /// Work with the alerts a store keeps: list, show, acknowledge, close.
+    #[command(subcommand)]
+    Alerts(alerts::Command),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
@@ -46,5 +50,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Scan(args) => scan::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Rules(command) => rules::run(&command),
+        Command::Alerts(command) => alerts::run(&command),
     }
 }

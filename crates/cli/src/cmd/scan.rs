@@ -50,7 +50,7 @@ pub struct Args {
     pub(super) store: Option<String>,
 }
 
-fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+pub(super) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     if let Some(t) = tripline_event::time::parse_event_time(text) {
         return Ok(t);
     }

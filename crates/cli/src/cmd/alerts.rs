@@ -1,0 +1,215 @@
+//! `tripline alerts list|show|ack|close`: working with the alerts a store keeps.
+
+use std::io::Write;
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use tripline_io::sink::text::{describe_change, table};
+use tripline_rule::Severity;
+use tripline_store::{AlertFilter, Status, Store, StoredAlert};
+
+use super::ExitStatus;
+use crate::ruleset::{self, RuleArgs};
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A readable table or page.
+    Text,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// Where the alerts are.
+#[derive(clap::Args)]
+pub struct StoreArg {
+    /// The store: a SQLite file path or a `postgres://` URL.
+    #[arg(long, env = "TRIPLINE_STORE", value_name = "PATH|URL")]
+    store: String,
+}
+
+impl StoreArg {
+    fn open(&self) -> anyhow::Result<Store> {
+        let label = tripline_store::redact(&self.store);
+        if !self.store.contains("://") && !std::path::Path::new(&self.store).exists() {
+            bail!("no store at {label}: `tripline scan --store {label} …` creates it");
+        }
+        Store::open(&self.store).with_context(|| format!("failed to open the store {label}"))
+    }
+}
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// List alerts, oldest first.
+    List {
+        #[command(flatten)]
+        store: StoreArg,
+        /// Only this rule's alerts.
+        #[arg(long)]
+        rule: Option<String>,
+        /// Only alerts at or above this severity.
+        #[arg(long, value_parser = parse_severity)]
+        severity: Option<Severity>,
+        /// Only alerts with this status (open, acknowledged, closed).
+        #[arg(long, value_parser = parse_status)]
+        status: Option<Status>,
+        /// Only alerts with events at or after this time (RFC 3339 or a date).
+        #[arg(long, value_parser = super::scan::parse_time)]
+        since: Option<DateTime<Utc>>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Show one alert (by id or a unique prefix): its events' context and the rule's triage guide.
+    Show {
+        id: String,
+        #[command(flatten)]
+        store: StoreArg,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[command(flatten)]
+        rules: RuleArgs,
+    },
+    /// Acknowledge an alert: someone is on it.
+    Ack {
+        id: String,
+        #[command(flatten)]
+        store: StoreArg,
+        /// Why, or what is being done.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Who is on it.
+        #[arg(long)]
+        assignee: Option<String>,
+    },
+    /// Close an alert: dealt with. New activity for its rule and key raises a new alert.
+    Close {
+        id: String,
+        #[command(flatten)]
+        store: StoreArg,
+        /// The outcome.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+}
+
+fn parse_severity(text: &str) -> Result<Severity, String> {
+    Severity::ALL.into_iter().find(|s| s.as_str() == text.to_ascii_lowercase()).ok_or_else(|| format!("`{text}` is not a severity: info, low, medium, high or critical"))
+}
+
+fn parse_status(text: &str) -> Result<Status, String> {
+    Status::parse(&text.to_ascii_lowercase()).ok_or_else(|| format!("`{text}` is not a status: open, acknowledged or closed"))
+}
+
+pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match command {
+        Command::List { store, rule, severity, status, since, format } => {
+            let filter = AlertFilter {
+                rule: rule.clone(),
+                min_severity: *severity,
+                status: *status,
+                since: since.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            };
+            let alerts = store.open()?.alerts(&filter)?;
+            match format {
+                Format::Jsonl => {
+                    for alert in &alerts {
+                        serde_json::to_writer(&mut out, alert)?;
+                        out.write_all(b"\n")?;
+                    }
+                }
+                Format::Text if alerts.is_empty() => writeln!(out, "no alerts")?,
+                Format::Text => out.write_all(list_table(&alerts).as_bytes())?,
+            }
+        }
+        Command::Show { id, store, format, rules } => {
+            let mut store = store.open()?;
+            let Some(alert) = store.alert(id)? else { bail!("no alert `{id}` in {} (or the prefix is not unique)", store.label()) };
+            let signals: Vec<serde_json::Value> = store.signals_of(&alert.alert)?.iter().filter_map(|s| serde_json::from_str(s).ok()).collect();
+            let loaded = ruleset::load(rules);
+            let triage = loaded.rules.iter().find(|r| r.meta.id == alert.alert.rule_id).map(|r| r.meta.triage.clone()).unwrap_or_default();
+            match format {
+                Format::Jsonl => {
+                    let mut value = serde_json::to_value(&alert)?;
+                    value["signals"] = serde_json::Value::Array(signals);
+                    value["triage"] = serde_json::Value::String(triage);
+                    serde_json::to_writer(&mut out, &value)?;
+                    out.write_all(b"\n")?;
+                }
+                Format::Text => out.write_all(show_page(&alert, &signals, &triage).as_bytes())?,
+            }
+        }
+        Command::Ack { id, store, note, assignee } => change(&mut out, store, id, Status::Acknowledged, assignee.as_deref(), note)?,
+        Command::Close { id, store, note } => change(&mut out, store, id, Status::Closed, None, note)?,
+    }
+    out.flush()?;
+    Ok(ExitStatus::Success)
+}
+
+fn change(out: &mut dyn Write, store: &StoreArg, id: &str, status: Status, assignee: Option<&str>, note: &str) -> anyhow::Result<()> {
+    let mut store = store.open()?;
+    let Some(alert) = store.set_status(id, status, assignee, note)? else { bail!("no alert `{id}` in {} (or the prefix is not unique)", store.label()) };
+    writeln!(out, "{} {}", alert.alert.alert_id, alert.status.as_str())?;
+    Ok(())
+}
+
+fn list_table(alerts: &[StoredAlert]) -> String {
+    let rows: Vec<Vec<String>> = alerts
+        .iter()
+        .map(|a| {
+            vec![
+                a.alert.alert_id.clone(),
+                a.status.as_str().to_owned(),
+                a.alert.severity.to_string(),
+                a.alert.first_seen.clone().unwrap_or_default(),
+                a.alert.event_count.to_string(),
+                a.alert.rule_id.clone(),
+                a.alert.title.clone(),
+            ]
+        })
+        .collect();
+    table(&["ID", "STATUS", "SEVERITY", "FIRST SEEN", "EVENTS", "RULE", "TITLE"], &rows)
+}
+
+fn show_page(alert: &StoredAlert, signals: &[serde_json::Value], triage: &str) -> String {
+    use std::fmt::Write as _;
+    let a = &alert.alert;
+    let mut page = String::new();
+    let _ = writeln!(page, "{} — {}", a.alert_id, a.title);
+    let _ = writeln!(page, "rule:      {}", a.rule_id);
+    let _ = writeln!(page, "severity:  {} (risk {})", a.severity, a.risk_score);
+    let _ = writeln!(page, "status:    {}{}", alert.status.as_str(), alert.assignee.as_ref().map(|w| format!(", assigned to {w}")).unwrap_or_default());
+    let _ = writeln!(page, "seen:      {} … {} ({} event(s))", a.first_seen.as_deref().unwrap_or("?"), a.last_seen.as_deref().unwrap_or("?"), a.event_count);
+    if !a.dedup_key.is_empty() {
+        let _ = writeln!(page, "dedup key: {}", a.dedup_key);
+    }
+    for note in &alert.notes {
+        let status = note.status.map(|s| format!(" [{}]", s.as_str())).unwrap_or_default();
+        let _ = writeln!(page, "note:      {}{status} {}", note.at, note.text);
+    }
+    let _ = writeln!(page, "\nevents:");
+    for s in signals {
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
+        let _ = writeln!(
+            page,
+            "  {} {} {} by {} from {} ({})",
+            text(&s["event_time"]), text(&s["event_source"]), text(&s["event_name"]),
+            s["actor"]["arn"].as_str().or_else(|| s["actor"]["type"].as_str()).unwrap_or("?"), text(&s["source_ip"]), text(&s["event_id"])
+        );
+        if let Some(changes) = s["context"]["security_group_changes"].as_array() {
+            for change in changes.iter().filter_map(|c| serde_json::from_value(c.clone()).ok()) {
+                let _ = writeln!(page, "    {}", describe_change(&change));
+            }
+        }
+        if let Some(code) = s["context"]["error_code"].as_str() {
+            let _ = writeln!(page, "    failed: {code}");
+        }
+    }
+    if (a.event_count as usize) > signals.len() {
+        let _ = writeln!(page, "  … {} more event(s) counted", a.event_count as usize - signals.len());
+    }
+    if !triage.trim().is_empty() {
+        let _ = writeln!(page, "\ntriage:\n{}", triage.trim_end());
+    }
+    page
+}
