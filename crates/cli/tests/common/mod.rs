@@ -77,3 +77,61 @@ pub fn describe_record(event_id: &str, time: &str) -> serde_json::Value {
     r["responseElements"] = serde_json::Value::Null;
     r
 }
+
+/// A CloudTrail tree of `copies` copies of the bundled examples, each copy's records with their
+/// own event ids and times shifted by the copy's number of seconds: many delivery files whose
+/// signals fall into the same dedup windows across files.
+pub fn example_copies(dir: &Path, copies: usize) {
+    let examples = workspace().join("examples");
+    let files: Vec<PathBuf> = walkdir::WalkDir::new(&examples)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|e| e.into_path())
+        .filter(|p| p.to_string_lossy().ends_with(".json.gz") && !p.to_string_lossy().contains("Digest"))
+        .collect();
+    for copy in 0..copies {
+        for file in &files {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(std::fs::File::open(file).expect("example")), &mut text).expect("gzip");
+            let mut doc: serde_json::Value = serde_json::from_str(&text).expect("example JSON");
+            for record in doc["Records"].as_array_mut().expect("Records") {
+                let id = record["eventID"].as_str().expect("eventID").to_owned();
+                record["eventID"] = format!("{}{copy:04x}", &id[..id.len() - 4]).into();
+                let time = chrono::DateTime::parse_from_rfc3339(record["eventTime"].as_str().expect("eventTime")).expect("time");
+                let shifted = time + chrono::Duration::seconds(copy as i64);
+                record["eventTime"] = shifted.format("%Y-%m-%dT%H:%M:%SZ").to_string().into();
+            }
+            let relative = file.strip_prefix(&examples).expect("under examples");
+            let name = relative.file_name().expect("file name").to_string_lossy().replace(".json.gz", &format!("_{copy:03}.json.gz"));
+            let target = dir.join(relative.parent().expect("folder")).join(name);
+            std::fs::create_dir_all(target.parent().expect("folder")).expect("mkdir");
+            std::fs::write(target, gzip(doc.to_string().as_bytes())).expect("write copy");
+        }
+    }
+}
+
+/// A new, empty database on the test PostgreSQL server (`scripts/test.sh` starts it).
+pub fn postgres_database() -> String {
+    let admin = std::env::var("TRIPLINE_TEST_POSTGRES")
+        .expect("TRIPLINE_TEST_POSTGRES is not set: run the tests with scripts/test.sh, which starts the PostgreSQL server they need");
+    let name = format!("cli{}_{}", std::process::id(), fastrand::u32(..));
+    let mut client = postgres::Client::connect(&admin, postgres::NoTls).expect("test PostgreSQL server reachable");
+    client.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    format!("{base}/{name}")
+}
+
+/// Every alert in a store, as JSON objects without the wall-clock fields, sorted by id.
+pub fn stored_alerts(store: &str) -> Vec<serde_json::Value> {
+    let run = tripline(&["alerts", "list", "--store", store, "--format", "jsonl"]);
+    assert_eq!(run.code, 0, "alerts list failed: {}", run.stderr);
+    let mut alerts = jsonl(&run.stdout);
+    for alert in &mut alerts {
+        let object = alert.as_object_mut().expect("an alert object");
+        object.remove("created_at");
+        object.remove("updated_at");
+    }
+    alerts.sort_by(|a, b| a["alert_id"].as_str().cmp(&b["alert_id"].as_str()));
+    alerts
+}

@@ -1,0 +1,216 @@
+//! `scan --store` and `alerts …` as processes: idempotent scans, alerts extended by new files,
+//! crash safety under SIGKILL at random moments, and two processes sharing PostgreSQL.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use common::{example_copies, jsonl, postgres_database, stored_alerts, tripline};
+
+fn scan(dir: &std::path::Path, store: &str) -> common::Run {
+    tripline(&["scan", dir.to_str().expect("utf-8 path"), "--store", store, "--format", "jsonl"])
+}
+
+fn lines_of_type(stdout: &str, kind: &str) -> Vec<serde_json::Value> {
+    jsonl(stdout).into_iter().filter(|l| l["type"] == kind).collect()
+}
+
+#[test]
+fn scanning_the_same_files_again_raises_nothing_new() {
+    let dir = tempfile::tempdir().expect("temp");
+    example_copies(&dir.path().join("logs"), 2);
+    let store = dir.path().join("alerts.db").to_string_lossy().into_owned();
+    let first = scan(&dir.path().join("logs"), &store);
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    let alerts = lines_of_type(&first.stdout, "alert");
+    assert!(alerts.len() > 10, "the examples raise alerts");
+    assert_eq!(stored_alerts(&store).len(), alerts.len());
+    let again = scan(&dir.path().join("logs"), &store);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.is_empty(), "no signal or alert is written twice: {}", again.stdout);
+    assert!(again.stderr.contains("24 input(s) already processed"), "{}", again.stderr);
+    assert_eq!(stored_alerts(&store).len(), alerts.len());
+}
+
+#[test]
+fn new_files_extend_alerts_whose_window_is_open() {
+    let dir = tempfile::tempdir().expect("temp");
+    let logs = dir.path().join("logs");
+    example_copies(&logs, 1);
+    let store = dir.path().join("alerts.db").to_string_lossy().into_owned();
+    let first = lines_of_type(&scan(&logs, &store).stdout, "alert");
+    // The second copy arrives later: the same activity a second later, in new files.
+    let later = tempfile::tempdir().expect("temp");
+    example_copies(later.path(), 2);
+    for entry in walkdir::WalkDir::new(later.path()).into_iter().filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy();
+        if name.ends_with("_001.json.gz") {
+            let target = logs.join(entry.path().strip_prefix(later.path()).expect("under"));
+            std::fs::copy(entry.path(), target).expect("deliver");
+        }
+    }
+    let second = scan(&logs, &store);
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert!(second.stderr.contains("12 input(s) already processed"), "{}", second.stderr);
+    let touched = lines_of_type(&second.stdout, "alert");
+    // Panther's 12-hour dedup: the alert raised by the first files now holds both copies.
+    let panther = |alerts: &[serde_json::Value]| -> Vec<(String, u64)> {
+        alerts.iter().filter(|a| a["rule_id"] == "AWS.EC2.SecurityGroupModified").map(|a| (a["alert_id"].as_str().expect("id").to_owned(), a["event_count"].as_u64().expect("count"))).collect()
+    };
+    let before = panther(&first);
+    let after = panther(&touched);
+    assert!(!before.is_empty());
+    for (id, count) in &before {
+        assert!(after.contains(&(id.clone(), count * 2)), "alert {id} extended to {}: {after:?}", count * 2);
+    }
+    // Rules without dedup raise one alert per new signal.
+    let stored = stored_alerts(&store);
+    assert!(stored.len() > first.len());
+    assert_eq!(stored.iter().filter(|a| a["rule_id"] == "AWS.EC2.SecurityGroupModified").count(), before.len());
+}
+
+/// Kills `tripline scan` with SIGKILL at random moments many times, then lets it finish:
+/// the store ends with exactly the alerts of one uninterrupted run.
+#[test]
+fn a_scan_killed_at_random_moments_ends_with_every_alert_once() {
+    let dir = tempfile::tempdir().expect("temp");
+    let logs = dir.path().join("logs");
+    example_copies(&logs, 6);
+    let reference = dir.path().join("reference.db").to_string_lossy().into_owned();
+    let started = Instant::now();
+    assert_eq!(scan(&logs, &reference).code, 1);
+    let full_run = started.elapsed();
+    let expected = stored_alerts(&reference);
+
+    let store = dir.path().join("crashed.db").to_string_lossy().into_owned();
+    let seed = fastrand::u64(..);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut killed = 0;
+    for _ in 0..25 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tripline"))
+            .args(["scan", logs.to_str().expect("utf-8"), "--store", &store, "-q"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tripline starts");
+        let wait = full_run.mul_f64(rng.f64());
+        std::thread::sleep(wait);
+        if child.try_wait().expect("status").is_none() {
+            child.kill().expect("SIGKILL");
+            killed += 1;
+        }
+        child.wait().expect("reaped");
+    }
+    assert!(killed > 5, "most runs were killed part-way (seed {seed}): {killed}");
+    let last = scan(&logs, &store);
+    assert!(last.code == 0 || last.code == 1, "the last run completes (seed {seed}): {}", last.stderr);
+    assert_eq!(stored_alerts(&store), expected, "seed {seed}");
+    let again = scan(&logs, &store);
+    assert_eq!((again.code, again.stdout.as_str()), (0, ""), "seed {seed}");
+}
+
+/// Per rule: the event ids of all its alerts, each alert's ids sorted, and whether any id is in
+/// two alerts of the rule.
+fn events_by_rule(alerts: &[serde_json::Value]) -> std::collections::BTreeMap<String, (Vec<String>, bool)> {
+    let mut out: std::collections::BTreeMap<String, (Vec<String>, bool)> = std::collections::BTreeMap::new();
+    for alert in alerts {
+        let entry = out.entry(alert["rule_id"].as_str().expect("rule").to_owned()).or_default();
+        for id in alert["event_ids"].as_array().expect("ids") {
+            let id = id.as_str().expect("id").to_owned();
+            if entry.0.contains(&id) {
+                entry.1 = true;
+            }
+            entry.0.push(id);
+        }
+    }
+    for (ids, _) in out.values_mut() {
+        ids.sort();
+    }
+    out
+}
+
+#[test]
+fn two_processes_over_overlapping_inputs_share_one_postgres_store() {
+    let dir = tempfile::tempdir().expect("temp");
+    let logs = dir.path().join("logs");
+    example_copies(&logs, 4);
+    let reference = dir.path().join("reference.db").to_string_lossy().into_owned();
+    assert_eq!(scan(&logs, &reference).code, 1);
+    let expected = stored_alerts(&reference);
+
+    let url = postgres_database();
+    // One process reads every file in path order, the other the accounts in reverse, at once.
+    let accounts = |reverse: bool| {
+        let mut paths: Vec<String> = std::fs::read_dir(logs.join("AWSLogs")).expect("accounts").map(|e| e.expect("entry").path().to_string_lossy().into_owned()).collect();
+        paths.sort();
+        if reverse {
+            paths.reverse();
+        }
+        paths
+    };
+    let spawn = |paths: Vec<String>| {
+        Command::new(env!("CARGO_BIN_EXE_tripline"))
+            .arg("scan")
+            .args(&paths)
+            .args(["--store", &url, "-q"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tripline starts")
+    };
+    let a = spawn(vec![logs.to_string_lossy().into_owned()]);
+    let b = spawn(accounts(true));
+    for child in [a, b] {
+        let out = child.wait_with_output().expect("finishes");
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let shared = stored_alerts(&url);
+    let got = events_by_rule(&shared);
+    assert!(got.values().all(|(_, duplicated)| !duplicated), "an event is in two alerts of one rule");
+    assert_eq!(got, events_by_rule(&expected), "every event is in exactly one alert of its rule");
+    assert_eq!(shared.len(), expected.len());
+    // And a third run over everything finds nothing left to do.
+    let again = scan(&logs, &url);
+    assert_eq!((again.code, again.stdout.as_str()), (0, ""), "{}", again.stderr);
+}
+
+#[test]
+fn alerts_can_be_listed_shown_acknowledged_and_closed() {
+    let dir = tempfile::tempdir().expect("temp");
+    let store = dir.path().join("alerts.db").to_string_lossy().into_owned();
+    assert_eq!(tripline(&["scan", "examples", "--store", &store, "-q"]).code, 1);
+    let high = tripline(&["alerts", "list", "--store", &store, "--severity", "high", "--format", "jsonl"]);
+    let high = jsonl(&high.stdout);
+    assert_eq!(high.len(), 1);
+    assert_eq!(high[0]["rule_id"], "ec2-security-group-admin-port-opened-to-world");
+    let id = high[0]["alert_id"].as_str().expect("id").to_owned();
+
+    let ack = tripline(&["alerts", "ack", &id[..6], "--store", &store, "--note", "asking carol", "--assignee", "dana"]);
+    assert_eq!((ack.code, ack.stdout.trim()), (0, format!("{id} acknowledged").as_str()), "{}", ack.stderr);
+    let show = tripline(&["alerts", "show", &id, "--store", &store]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    for expected in ["status:    acknowledged, assigned to dana", "asking carol", "AuthorizeSecurityGroupIngress", "grant ingress sg-08e043ff624b2b580 tcp 22 from 0.0.0.0/0 (world)", "triage:"] {
+        assert!(show.stdout.contains(expected), "`{expected}` in:\n{}", show.stdout);
+    }
+    let shown = jsonl(&tripline(&["alerts", "show", &id, "--store", &store, "--format", "jsonl"]).stdout).remove(0);
+    assert_eq!(shown["signals"][0]["actor"]["arn"], "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_PowerUserAccess_0f1e2d3c4b5a6978/carol@example.com");
+    assert_eq!(shown["notes"][0]["text"], "asking carol");
+
+    assert_eq!(tripline(&["alerts", "close", &id, "--store", &store, "--note", "revoked"]).code, 0);
+    let closed = jsonl(&tripline(&["alerts", "list", "--store", &store, "--status", "closed", "--format", "jsonl"]).stdout);
+    assert_eq!(closed.iter().map(|a| a["alert_id"].as_str().expect("id")).collect::<Vec<_>>(), vec![id.as_str()]);
+    let open = jsonl(&tripline(&["alerts", "list", "--store", &store, "--status", "open", "--format", "jsonl"]).stdout);
+    assert_eq!(open.len() + 1, stored_alerts(&store).len());
+    let by_rule = jsonl(&tripline(&["alerts", "list", "--store", &store, "--rule", "ec2-security-group-deleted", "--format", "jsonl"]).stdout);
+    assert!(!by_rule.is_empty() && by_rule.iter().all(|a| a["rule_id"] == "ec2-security-group-deleted"));
+    let none = tripline(&["alerts", "list", "--store", &store, "--since", "2024-08-02", "--format", "jsonl"]);
+    assert_eq!((none.code, none.stdout.as_str()), (0, ""));
+
+    let missing = tripline(&["alerts", "show", "ffffffff", "--store", &store]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("no alert `ffffffff`"), "{}", missing.stderr);
+    let no_store = tripline(&["alerts", "list", "--store", &dir.path().join("nope.db").to_string_lossy()]);
+    assert_eq!(no_store.code, 2);
+    assert!(no_store.stderr.contains("no store at"), "{}", no_store.stderr);
+}
