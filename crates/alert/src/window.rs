@@ -29,6 +29,10 @@ use crate::signal::Signal;
 /// Ids kept on an alert; the count goes on past it.
 pub const MAX_EVENT_IDS: usize = 100;
 const THRESHOLD_WINDOW_DEFAULT: Duration = Duration::from_secs(3600);
+/// How late a record may arrive (after the latest one seen) and still join the windows it
+/// belongs to. CloudTrail delivers within about 15 minutes; a day covers re-delivery and
+/// scans of folders out of order. Later records open windows of their own.
+pub const ALLOWED_LATENESS: Duration = Duration::from_secs(86_400);
 
 /// An alert: one or more signals grouped by a rule's dedup key within its period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -231,19 +235,20 @@ impl RuleState {
         self.windows.values().filter(|w| w.alert.is_none() && !w.dropped).map(|w| w.pending.len() as u64).sum()
     }
 
-    /// Forgets what no in-order signal after `now` can touch any more: windows that closed more
-    /// than a period before `now`, executions older than a day, terms older than their history.
+    /// Forgets what no signal can touch any more, given that records arrive at most
+    /// [`ALLOWED_LATENESS`] after the latest one seen (`now`): windows closed for longer than
+    /// that, executions and new-terms sightings older than that plus their span.
     pub fn prune(&mut self, rule: &Rule, now: DateTime<Utc>) {
         let keep = |start: Option<DateTime<Utc>>, span: Duration| {
-            start.is_none_or(|s| (now - s).to_std().map_or(true, |age| age < span.saturating_mul(2)))
+            start.is_none_or(|s| (now - s).to_std().map_or(true, |age| age < span.saturating_add(ALLOWED_LATENESS)))
         };
         if let Some(period) = window_period(rule) {
             self.windows.retain(|_, w| keep(w.start, period));
         }
-        let day = 86_400;
         if let Some(schedule) = rule.alerting.schedule {
             let interval = i64::try_from(schedule.interval.as_secs().max(1)).unwrap_or(i64::MAX);
-            let oldest = (now.timestamp() - day).div_euclid(interval);
+            let lateness = i64::try_from(ALLOWED_LATENESS.as_secs()).unwrap_or(i64::MAX);
+            let oldest = (now.timestamp() - lateness).div_euclid(interval) - 1;
             self.executions.retain(|&e, _| e >= oldest);
         }
         if let Some(new_terms) = &rule.alerting.new_terms {
