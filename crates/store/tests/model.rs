@@ -13,6 +13,9 @@ use tripline_alert::{Alert, Signal};
 use tripline_rule::Rule;
 use tripline_store::{AlertFilter, Incoming, InputKey, Status, Store};
 
+/// What is compared of an alert: id, count, event ids, first and last seen, status.
+type AlertView = (String, u64, Vec<String>, Option<String>, Option<String>, Status);
+
 /// An event: (id number, minute, account number).
 type Event = (u8, u16, u8);
 
@@ -112,12 +115,12 @@ impl Model {
         }
     }
 
-    fn view(&self) -> Vec<(String, u64, Vec<String>, Option<String>, Option<String>, Status)> {
+    fn view(&self) -> Vec<AlertView> {
         self.alerts.values().map(|(a, s)| (a.alert_id.clone(), a.event_count, a.event_ids.clone(), a.first_seen.clone(), a.last_seen.clone(), *s)).collect()
     }
 }
 
-fn store_view(store: &mut Store) -> Vec<(String, u64, Vec<String>, Option<String>, Option<String>, Status)> {
+fn store_view(store: &mut Store) -> Vec<AlertView> {
     let mut alerts = store.alerts(&AlertFilter::default()).expect("list");
     alerts.sort_by(|a, b| a.alert.alert_id.cmp(&b.alert.alert_id));
     alerts.into_iter().map(|s| (s.alert.alert_id, s.alert.event_count, s.alert.event_ids, s.alert.first_seen, s.alert.last_seen, s.status)).collect()
