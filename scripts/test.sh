@@ -6,8 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=$(mktemp -d /tmp/tripline-pg.XXXXXX)
 chmod 755 "$data"
-port=${TRIPLINE_TEST_PG_PORT:-54329}
+trap 'scripts/test-postgres.sh stop "$data" 2>/dev/null; rm -rf "$data"' EXIT
+# The first free port from 54329: another server (a developer's, another checkout's) may be up.
+port=${TRIPLINE_TEST_PG_PORT:-}
+if [ -z "$port" ]; then
+  for candidate in $(seq 54329 54429); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
+  done
+fi
 TRIPLINE_TEST_POSTGRES=$(scripts/test-postgres.sh start "$data" "$port")
 export TRIPLINE_TEST_POSTGRES
-trap 'scripts/test-postgres.sh stop "$data"; rm -rf "$data"' EXIT
 cargo test --workspace --locked "$@"
