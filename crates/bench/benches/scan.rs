@@ -8,7 +8,8 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tripline_engine::EngineBuilder;
 use tripline_io::decode::{decode_bytes, gunzip_len};
-use tripline_io::scan::{scan_decoded, TimeRange};
+use tripline_engine::suppress::SuppressionSet;
+use tripline_io::scan::{scan_decoded, Detection, TimeRange};
 
 const RECORDS: usize = 100_000;
 
@@ -67,11 +68,11 @@ fn evaluate_only(engine: &tripline_engine::Engine, files: &[tripline_bench::Gene
 
 fn scan(c: &mut Criterion) {
     let files = tripline_bench::generate(&tripline_bench::Spec { seed: 7, records: RECORDS, per_file: 1000, sg_per_mille: 5 });
-    let engine = engine(&builtin());
+    let builtin_detection = Detection { engine: engine(&builtin()), plan: tripline_alert::CorrelationPlan::default(), suppressions: SuppressionSet::default() };
+    let engine = &builtin_detection.engine;
     let mut all = builtin();
     all.extend(corpus());
     let everything = self::engine(&all);
-    let plan = tripline_alert::CorrelationPlan::default();
     let mut group = c.benchmark_group("ingest");
     group.sample_size(10);
     group.throughput(Throughput::Elements(RECORDS as u64));
@@ -82,11 +83,11 @@ fn scan(c: &mut Criterion) {
         b.iter(|| {
             files
                 .iter()
-                .map(|f| scan_decoded(&engine, &plan, &f.path, decode_bytes(&f.path, &f.gzip), TimeRange::default()).signals.len())
+                .map(|f| scan_decoded(&builtin_detection, &f.path, decode_bytes(&f.path, &f.gzip), TimeRange::default()).signals.len())
                 .sum::<usize>()
         });
     });
-    group.bench_function("evaluate_builtin/records=100k", |b| b.iter(|| evaluate_only(&engine, &files)));
+    group.bench_function("evaluate_builtin/records=100k", |b| b.iter(|| evaluate_only(engine, &files)));
     group.bench_function("evaluate_all_corpus_rules/records=100k", |b| b.iter(|| evaluate_only(&everything, &files)));
     group.finish();
     let mut lang = c.benchmark_group("lang");

@@ -2,6 +2,7 @@
 
 mod cmd;
 mod ruleset;
+mod suppressions;
 
 use std::process::ExitCode;
 

@@ -27,6 +27,10 @@ pub struct RuleArgs {
     /// (repeatable).
     #[arg(long = "exceptions", value_name = "FILE")]
     pub exceptions: Vec<PathBuf>,
+    /// Suppression files or folders (YAML; repeatable): signals they match are counted, not
+    /// alerted on.
+    #[arg(long = "suppressions", value_name = "PATH", env = "TRIPLINE_SUPPRESSIONS")]
+    pub suppressions: Vec<PathBuf>,
 }
 
 fn parse_placeholder(text: &str) -> Result<(String, Vec<String>), String> {
@@ -48,7 +52,8 @@ pub struct RuleSet {
     /// Files holding a rule Tripline does not run (EQL, Sigma's old aggregations, …).
     pub unsupported_files: usize,
     pub builtin: usize,
-    filters: Vec<(PathBuf, tripline_rule::Filter)>,
+    /// Suppressions: from suppression files, Sigma meta filters and Elastic exception lists.
+    pub suppressions: Vec<tripline_rule::Suppression>,
     /// Per format: rules loaded, loaded with warnings, files unsupported, files refused.
     by_format: std::collections::BTreeMap<&'static str, [usize; 4]>,
 }
@@ -106,7 +111,7 @@ impl RuleSet {
             stats[2] += 1;
         }
         self.diagnostics.extend(loaded.diagnostics);
-        self.filters.extend(loaded.filters.into_iter().map(|f| (path.to_owned(), f)));
+        self.suppressions.extend(loaded.suppressions);
         for rule in loaded.rules {
             // A rule given with --rules replaces the built-in rule of the same id (a newer
             // version of a vendor rule the pack reproduces, say).
@@ -200,25 +205,21 @@ pub fn load(args: &RuleArgs) -> RuleSet {
             }
         }
     }
-    set.apply_filters();
+    crate::suppressions::load(&args.suppressions, &options, &mut set);
+    set.check_suppressions();
     set
 }
 
 impl RuleSet {
-    /// Sigma meta filters: each named rule must also meet the filter's condition.
-    fn apply_filters(&mut self) {
-        for (path, filter) in std::mem::take(&mut self.filters) {
-            let mut applied = 0;
-            for rule in &mut self.rules {
-                if filter.rules.iter().any(|r| rule.is_named(r)) {
-                    let rule = Arc::make_mut(rule);
-                    rule.expr = tripline_rule::passes::simplify(tripline_rule::Expr::And(vec![rule.expr.clone(), filter.expr.clone()]));
-                    applied += 1;
-                }
-            }
-            if applied == 0 {
-                let d = Diagnostic { path, line: 0, column: 0, level: Level::Warning, message: format!("filter `{}` names no loaded rule ({})", filter.title, filter.rules.join(", ")), hint: None };
-                self.diagnostics.push(d);
+    /// Warns about suppressions that apply to no loaded rule (a typo in an id, a filter for
+    /// rules not given).
+    fn check_suppressions(&mut self) {
+        for s in &self.suppressions {
+            if !self.rules.iter().any(|rule| s.applies_to(rule)) {
+                let (path, line) = s.source.clone().unwrap_or_default();
+                let what = s.applies.rules.iter().chain(&s.applies.tags).cloned().collect::<Vec<_>>().join(", ");
+                let message = format!("suppression `{}` applies to no loaded rule ({what})", s.name);
+                self.diagnostics.push(Diagnostic { path, line, column: 0, level: Level::Warning, message, hint: None });
             }
         }
     }

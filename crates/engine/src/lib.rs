@@ -14,6 +14,7 @@ pub mod explain;
 mod index;
 mod matcher;
 pub mod naive;
+pub mod suppress;
 pub mod text;
 
 use std::sync::Arc;

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use tripline_alert::{CorrelationPlan, InputRef, Signal};
+use tripline_engine::suppress::SuppressionSet;
 use tripline_engine::Engine;
 use tripline_event::{fields, time::parse_event_time};
 use crate::decode::{read_input, Decoded};
@@ -28,6 +29,16 @@ impl TimeRange {
     }
 }
 
+/// Everything a scan evaluates records with.
+pub struct Detection {
+    /// The compiled rules.
+    pub engine: Engine,
+    /// Their correlations.
+    pub plan: CorrelationPlan,
+    /// The suppressions in force.
+    pub suppressions: SuppressionSet,
+}
+
 /// What scanning one input found.
 #[derive(Default)]
 pub struct FileOutcome {
@@ -45,6 +56,8 @@ pub struct FileOutcome {
     pub problems: Vec<Problem>,
     /// (rule index, signal), in record order.
     pub signals: Vec<(usize, Signal)>,
+    /// Signals suppressed, per suppression index (empty when none were).
+    pub suppressed: Vec<u64>,
     /// Bytes read before decompression.
     pub raw_bytes: u64,
 }
@@ -59,15 +72,17 @@ impl FileOutcome {
 
 /// Reads and scans one input.
 #[must_use]
-pub fn scan_input(engine: &Engine, plan: &CorrelationPlan, input: &Input, range: TimeRange) -> FileOutcome {
-    scan_decoded(engine, plan, &input.label(), read_input(input), range)
+pub fn scan_input(detection: &Detection, input: &Input, range: TimeRange) -> FileOutcome {
+    scan_decoded(detection, &input.label(), read_input(input), range)
 }
 
 /// Scans text already read (benchmarks feed it from memory).
 #[must_use]
-pub fn scan_decoded(engine: &Engine, plan: &CorrelationPlan, label: &str, decoded: Decoded, range: TimeRange) -> FileOutcome {
+pub fn scan_decoded(detection: &Detection, label: &str, decoded: Decoded, range: TimeRange) -> FileOutcome {
+    let Detection { engine, plan, suppressions } = detection;
     let mut out = FileOutcome { problems: decoded.problems, raw_bytes: decoded.raw_bytes, ..FileOutcome::default() };
     let mut matches = Vec::new();
+    let mut suppressing = Vec::new();
     parse(label, &decoded.text, &mut |item| match item {
         Item::Record { index, line, record } => {
             out.records += 1;
@@ -83,7 +98,17 @@ pub fn scan_decoded(engine: &Engine, plan: &CorrelationPlan, label: &str, decode
             }
             matches.clear();
             engine.evaluate(&record, &mut matches);
+            if matches.iter().any(|&rule| !suppressions.applies_to_none(rule)) {
+                suppressions.matching(&record, &mut suppressing);
+            } else {
+                suppressing.clear();
+            }
             for &rule in &matches {
+                if let Some(s) = suppressions.suppressing(rule, &suppressing) {
+                    out.suppressed.resize(suppressions.suppressions().len(), 0);
+                    out.suppressed[s] += 1;
+                    continue;
+                }
                 let input = InputRef { file: label.to_owned(), record: index, line };
                 let matched = &engine.rules()[rule];
                 let mut signal = Signal::build(matched, &record, input);

@@ -14,6 +14,7 @@ pub mod kql;
 pub mod native;
 pub mod panther;
 pub mod sigma;
+pub mod suppression;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -74,8 +75,8 @@ pub struct Loaded {
     pub rules: Vec<Rule>,
     /// Every problem found, errors and warnings.
     pub diagnostics: Vec<Diagnostic>,
-    /// Sigma meta filters, for the caller to apply to the rules they name.
-    pub filters: Vec<tripline_rule::Filter>,
+    /// Sigma meta filters and Elastic exception lists, as suppressions of the rules they name.
+    pub suppressions: Vec<tripline_rule::Suppression>,
 }
 
 impl Loaded {
@@ -96,23 +97,21 @@ impl Loaded {
 #[must_use]
 pub fn compile(path: &Path, text: &str, options: &Options) -> Loaded {
     let frontend = Frontend::detect(path, text).unwrap_or(Frontend::Native);
-    let (rules, diagnostics, filters) = match frontend {
+    let (rules, diagnostics, suppressions) = match frontend {
         Frontend::Native => {
             let (rules, diagnostics) = native::compile(path, text, options);
             (rules, diagnostics, Vec::new())
         }
         Frontend::Sigma => {
             let file = sigma::compile(path, text, options);
-            (file.rules, file.diagnostics, file.filters)
+            let suppressions = file.filters.into_iter().map(|f| sigma::filter_suppression(path, f)).collect();
+            (file.rules, file.diagnostics, suppressions)
         }
-        Frontend::Elastic => {
-            let (rules, diagnostics) = elastic::compile(path, text, options);
-            (rules, diagnostics, Vec::new())
-        }
+        Frontend::Elastic => elastic::compile(path, text, options),
         Frontend::Panther => {
             let (rules, diagnostics) = panther::compile(path, text, options);
             (rules, diagnostics, Vec::new())
         }
     };
-    Loaded { path: path.to_owned(), frontend, rules, diagnostics, filters }
+    Loaded { path: path.to_owned(), frontend, rules, diagnostics, suppressions }
 }

@@ -10,9 +10,11 @@ pub mod correlation;
 pub mod expr;
 pub mod meta;
 pub mod passes;
+pub mod suppression;
 pub mod template;
 
 pub use correlation::{Correlation, CorrelationKind, CountCondition, Filter};
 pub use expr::{wildcard_matches, Case, CmpOp, Expr, Literal, Predicate, Quantifier, RefOp, Test};
 pub use meta::{Alerting, Cardinality, Dedup, Metadata, NewTerms, Prepared, Rule, RuleTest, Schedule, Scope, Severity};
+pub use suppression::{Applies, Suppression, SuppressionKind};
 pub use template::Template;

@@ -1,6 +1,7 @@
 //! The subcommands: a plain enum and a `match`.
 
 mod alerts;
+mod lint;
 mod rules;
 mod scan;
 mod scan_store;
@@ -40,6 +41,8 @@ pub enum Command {
     /// List rules or show one.
     #[command(subcommand)]
     Rules(rules::Command),
+    /// Check rules and suppressions: diagnostics, expired suppressions, ones that apply to nothing.
+    Lint(lint::Args),
     /// Work with the alerts a store keeps: list, show, acknowledge, close.
     #[command(subcommand)]
     Alerts(alerts::Command),
@@ -51,5 +54,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Test(args) => test::run(&args),
         Command::Rules(command) => rules::run(&command),
         Command::Alerts(command) => alerts::run(&command),
+        Command::Lint(args) => lint::run(&args),
     }
 }

@@ -13,7 +13,8 @@ use tripline_io::input::expand;
 use tripline_io::sink::{jsonl, text};
 
 use super::ExitStatus;
-use tripline_io::scan::{scan_input, FileOutcome, TimeRange};
+use tripline_engine::suppress::SuppressionSet;
+use tripline_io::scan::{scan_input, Detection, FileOutcome, TimeRange};
 use crate::ruleset::{self, RuleArgs};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +73,8 @@ pub(super) struct Totals {
     pub outside_range: u64,
     pub bad_files: u64,
     pub bytes: u64,
+    /// Signals kept out of alerts, per suppression.
+    pub suppressed: Vec<u64>,
 }
 
 impl Totals {
@@ -83,21 +86,27 @@ impl Totals {
         self.digests += outcome.digests;
         self.outside_range += outcome.outside_range;
         self.bad_files += u64::from(outcome.has_errors());
+        if self.suppressed.len() < outcome.suppressed.len() {
+            self.suppressed.resize(outcome.suppressed.len(), 0);
+        }
+        for (total, n) in self.suppressed.iter_mut().zip(&outcome.suppressed) {
+            *total += n;
+        }
     }
 
     pub fn describe(&self) -> String {
         format!(
-            "scanned {} file(s), {:.1} MB ({} with errors, {} digest file(s) skipped), {} record(s) ({} bad, {} insight, {} outside --since/--until)",
-            self.files, self.bytes as f64 / 1e6, self.bad_files, self.digests, self.records, self.bad_records, self.insights, self.outside_range
+            "scanned {} file(s), {:.1} MB ({} with errors, {} digest file(s) skipped), {} record(s) ({} bad, {} insight, {} outside --since/--until); {} signal(s) suppressed",
+            self.files, self.bytes as f64 / 1e6, self.bad_files, self.digests, self.records, self.bad_records, self.insights, self.outside_range,
+            self.suppressed.iter().sum::<u64>()
         )
     }
 }
 
-/// The rules, compiled, with their correlations.
+/// The rules, compiled, with their correlations and suppressions.
 pub(super) struct Setup {
     pub ruleset: ruleset::RuleSet,
-    pub engine: tripline_engine::Engine,
-    pub plan: CorrelationPlan,
+    pub detection: Detection,
     pub plan_errors: bool,
 }
 
@@ -117,7 +126,34 @@ impl Setup {
                 (CorrelationPlan::default(), true)
             }
         };
-        Ok(Self { ruleset, engine, plan, plan_errors })
+        let today = Utc::now().date_naive();
+        let suppressions = SuppressionSet::new(ruleset.suppressions.clone(), &engine, today).map_err(anyhow::Error::msg)?;
+        for &i in suppressions.expired() {
+            let s = &suppressions.suppressions()[i];
+            eprintln!("warning: suppression `{}` ({}) expired on {} and no longer applies", s.name, s.location(), s.expires.map(|d| d.to_string()).unwrap_or_default());
+        }
+        Ok(Self { ruleset, detection: Detection { engine, plan, suppressions }, plan_errors })
+    }
+
+    /// Reports suppression counts: how many signals each kept out of alerts, and which
+    /// suppressions in force matched nothing in this scan.
+    pub fn report_suppressions(&self, counts: &[u64], quiet: bool) {
+        let suppressions = self.detection.suppressions.suppressions();
+        // Elastic exception lists become one suppression per rule that uses them: count by name.
+        let mut by_name: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+        for (i, s) in suppressions.iter().enumerate() {
+            if self.detection.suppressions.expired().contains(&i) {
+                continue;
+            }
+            *by_name.entry(s.name.as_str()).or_insert(0) += counts.get(i).copied().unwrap_or(0);
+        }
+        for (name, n) in &by_name {
+            if *n == 0 {
+                eprintln!("warning: suppression `{name}` matched no signal in this scan");
+            } else if !quiet {
+                eprintln!("suppressed: {n} signal(s) by `{name}`");
+            }
+        }
     }
 
     /// Whether loading went wrong somewhere (exit 2 even if the scan itself was clean).
@@ -133,15 +169,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     if let Some(location) = &args.store {
         return super::scan_store::run(args, location, &setup, expanded, started);
     }
-    let Setup { engine, plan, .. } = &setup;
-    let (engine, plan) = (engine, plan);
+    let Detection { engine, plan, .. } = &setup.detection;
     let range = TimeRange { since: args.since, until: args.until };
     let progress = progress_bar(expanded.inputs.len());
     let outcomes: Vec<FileOutcome> = expanded
         .inputs
         .par_iter()
         .map(|input| {
-            let outcome = scan_input(engine, plan, input, range);
+            let outcome = scan_input(&setup.detection, input, range);
             progress.inc(1);
             outcome
         })
@@ -187,6 +222,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     }
     out.flush().context("failed to write results")?;
 
+    setup.report_suppressions(&totals.suppressed, args.quiet);
     if !args.quiet {
         let dropped: u64 = outcome.dropped.values().sum();
         for (rule, n) in &outcome.dropped {

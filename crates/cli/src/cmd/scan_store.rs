@@ -63,9 +63,9 @@ impl RunState {
             self.rule_of.push(rule);
             self.signals.push(signal);
         }
-        let rules = setup.engine.rules();
+        let rules = setup.detection.engine.rules();
         let incoming: Vec<Incoming<'_>> = (base..self.signals.len())
-            .filter(|&i| !setup.plan.is_silenced(self.rule_of[i]))
+            .filter(|&i| !setup.detection.plan.is_silenced(self.rule_of[i]))
             .map(|i| Incoming { rule: &rules[self.rule_of[i]], signal: &self.signals[i], index: i })
             .collect();
         let ingested = store.ingest(key, records, &incoming).with_context(|| format!("failed to record results in {}", store.label()))?;
@@ -101,7 +101,7 @@ pub fn run(args: &Args, location: &str, setup: &Setup, expanded: Expanded, start
     totals.files = todo.len() as u64;
     // Small batches: every core busy, memory bounded, commits never far behind the reading.
     for batch in todo.chunks(rayon::current_num_threads() * 2) {
-        let outcomes: Vec<FileOutcome> = batch.par_iter().map(|(input, _)| scan_input(&setup.engine, &setup.plan, input, range)).collect();
+        let outcomes: Vec<FileOutcome> = batch.par_iter().map(|(input, _)| scan_input(&setup.detection, input, range)).collect();
         for ((_, key), mut outcome) in batch.iter().zip(outcomes) {
             totals.add(&outcome);
             for problem in &outcome.problems {
@@ -112,7 +112,7 @@ pub fn run(args: &Args, location: &str, setup: &Setup, expanded: Expanded, start
         }
     }
     // Correlations over this run's signals; their signals are recognised when seen again.
-    let correlated = setup.plan.run(setup.engine.rules(), &run.rule_of, &run.signals);
+    let correlated = setup.detection.plan.run(setup.detection.engine.rules(), &run.rule_of, &run.signals);
     if !correlated.is_empty() {
         run.commit(&mut store, setup, None, correlated, 0)?;
     }
@@ -132,6 +132,7 @@ pub fn run(args: &Args, location: &str, setup: &Setup, expanded: Expanded, start
         Format::Text => text::write_alerts(&mut out, &alerts, &run.signals)?,
     }
     out.flush().context("failed to write results")?;
+    setup.report_suppressions(&totals.suppressed, args.quiet);
     if !args.quiet {
         eprintln!(
             "{}; {} input(s) already processed; {} new signal(s) ({} seen before), {} alert(s) raised, {} extended ({} dropped by max_alerts); store {} in {:.2}s",

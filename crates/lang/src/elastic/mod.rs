@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use tripline_event::Field;
-use tripline_rule::{Alerting, Cardinality, Dedup, Expr, Metadata, NewTerms, Rule, Schedule, Scope, Severity, Template};
+use tripline_rule::{Alerting, Applies, Cardinality, Dedup, Metadata, NewTerms, Rule, Schedule, Scope, Severity, Suppression, SuppressionKind, Template};
 
 use crate::diagnostic::Diagnostic;
 use crate::kql;
@@ -51,11 +51,12 @@ fn mitre(doc: &Doc<'_>) -> Vec<String> {
 
 /// Parses and lowers one Elastic rule file.
 #[must_use]
-pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>, Vec<Diagnostic>) {
+/// Parses and lowers one Elastic rule; its exception lists come back as suppressions.
+pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>, Vec<Diagnostic>, Vec<Suppression>) {
     let mut diagnostics = Vec::new();
     let doc = match Doc::parse(path, text) {
         Ok(doc) => doc,
-        Err(d) => return (Vec::new(), vec![d]),
+        Err(d) => return (Vec::new(), vec![d], Vec::new()),
     };
     let rule_type = doc.str(&["rule", "type"]).unwrap_or("query").to_owned();
     let language = doc.str(&["rule", "language"]).unwrap_or("kuery").to_owned();
@@ -63,10 +64,10 @@ pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>,
         let what = if matches!(rule_type.as_str(), "query" | "threshold" | "new_terms") { format!("query language `{language}`") } else { format!("rule type `{rule_type}`") };
         let d = Diagnostic::unsupported(path, doc.pos_of("type"), format!("unsupported {what}: Tripline runs Elastic's KQL rules (query, threshold, new_terms)"))
             .with_hint("EQL, ES|QL and machine-learning rules need Elasticsearch itself");
-        return (Vec::new(), vec![d]);
+        return (Vec::new(), vec![d], Vec::new());
     }
     let Some(query) = doc.str(&["rule", "query"]) else {
-        return (Vec::new(), vec![Diagnostic::error(path, doc.pos_of("query"), "the rule has no `query`")]);
+        return (Vec::new(), vec![Diagnostic::error(path, doc.pos_of("query"), "the rule has no `query`")], Vec::new());
     };
     let expr = match kql::parse(query).and_then(|k| kql::lower(&k, options)) {
         Ok(expr) => Some(expr),
@@ -102,29 +103,39 @@ pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>,
         diagnostics.push(Diagnostic::error(path, Pos { line: 1, column: 1 }, "the rule has no `rule_id`"));
     }
     let alerting = alerting(&doc, &rule_type, &mut diagnostics);
-    let expr = expr.map(|expr| with_exceptions(&doc, expr, options, &mut diagnostics));
+    let suppressions = exceptions(&doc, &meta.id, options, &mut diagnostics);
     match expr {
         Some(expr) if !diagnostics.iter().any(|d| d.level == crate::Level::Error) => {
-            (vec![Rule { meta, expr, scope: Scope::Events, alerting, tests: Vec::new(), correlation: None, prepared: Default::default() }], diagnostics)
+            (vec![Rule { meta, expr, scope: Scope::Events, alerting, tests: Vec::new(), correlation: None, prepared: Default::default() }], diagnostics, suppressions)
         }
-        _ => (Vec::new(), diagnostics),
+        _ => (Vec::new(), diagnostics, Vec::new()),
     }
 }
 
-/// The rule's `exceptions_list`: records any referenced list's items match are excepted.
-fn with_exceptions(doc: &Doc<'_>, expr: Expr, options: &crate::Options, diagnostics: &mut Vec<Diagnostic>) -> Expr {
-    let mut parts = vec![expr];
+/// The rule's `exceptions_list`: each referenced list becomes a suppression of this rule, so
+/// the records its items match are counted under the list's name, never alerted on.
+fn exceptions(doc: &Doc<'_>, rule_id: &str, options: &crate::Options, diagnostics: &mut Vec<Diagnostic>) -> Vec<Suppression> {
+    let mut out = Vec::new();
     for reference in doc.tables(&["rule", "exceptions_list"]) {
         let Some(list_id) = reference.get("list_id").and_then(|v| v.as_str()) else { continue };
         match options.exceptions.get(list_id) {
-            Some(list) => parts.push(list.clone().not()),
+            Some(list) => out.push(Suppression {
+                name: format!("exception list {list_id}"),
+                reason: "Elastic exception list".to_owned(),
+                owner: String::new(),
+                expires: None,
+                applies: Applies { rules: vec![rule_id.to_owned()], ..Applies::default() },
+                expr: list.clone(),
+                kind: SuppressionKind::ElasticException,
+                source: Some((doc.path.to_owned(), doc.pos_of("exceptions_list").line)),
+            }),
             None => diagnostics.push(
                 Diagnostic::warning(doc.path, doc.pos_of("exceptions_list"), format!("exception list `{list_id}` is not loaded; the rule runs without it"))
                     .with_hint("pass the exported list with `--exceptions FILE.ndjson`"),
             ),
         }
     }
-    if parts.len() == 1 { parts.pop().expect("one part") } else { options.finish(Expr::And(parts)) }
+    out
 }
 
 fn alerting(doc: &Doc<'_>, rule_type: &str, diagnostics: &mut Vec<Diagnostic>) -> Alerting {
@@ -215,7 +226,7 @@ value = 2
 
     #[test]
     fn a_threshold_rule_loads_with_schedule_grouping_and_attack() {
-        let (rules, diags) = compile(Path::new("r.toml"), RULE, &crate::Options::default());
+        let (rules, diags, _) = compile(Path::new("r.toml"), RULE, &crate::Options::default());
         assert!(diags.is_empty(), "{diags:?}");
         let rule = &rules[0];
         assert_eq!(rule.meta.mitre, vec!["TA0005", "T1562", "T1562.007"]);
@@ -230,7 +241,7 @@ value = 2
     #[test]
     fn kql_errors_point_into_the_query() {
         let bad = RULE.replace("event.outcome:success", "event.outcome:)");
-        let (rules, diags) = compile(Path::new("r.toml"), &bad, &crate::Options::default());
+        let (rules, diags, _) = compile(Path::new("r.toml"), &bad, &crate::Options::default());
         assert!(rules.is_empty());
         assert_eq!((diags[0].line, diags[0].column), (21, 15), "{}", diags[0]);
         assert!(diags[0].message.starts_with("invalid KQL"), "{}", diags[0]);
@@ -239,7 +250,7 @@ value = 2
     #[test]
     fn eql_rules_are_unsupported_with_one_diagnostic() {
         let eql = RULE.replace("type = \"threshold\"", "type = \"eql\"").replace("language = \"kuery\"", "language = \"eql\"");
-        let (rules, diags) = compile(Path::new("r.toml"), &eql, &crate::Options::default());
+        let (rules, diags, _) = compile(Path::new("r.toml"), &eql, &crate::Options::default());
         assert!(rules.is_empty());
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].level, crate::Level::Unsupported);

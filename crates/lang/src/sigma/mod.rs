@@ -148,3 +148,19 @@ pub fn compile(path: &Path, text: &str, options: &Options) -> SigmaFile {
     }
     file
 }
+
+/// A Sigma meta filter as a suppression: the named rules match only where the filter's
+/// condition holds, so a record where it does not is suppressed, and counted under its title.
+#[must_use]
+pub fn filter_suppression(path: &Path, filter: tripline_rule::Filter) -> tripline_rule::Suppression {
+    tripline_rule::Suppression {
+        name: filter.title,
+        reason: "Sigma meta filter".to_owned(),
+        owner: String::new(),
+        expires: None,
+        applies: tripline_rule::Applies { rules: filter.rules, ..tripline_rule::Applies::default() },
+        expr: tripline_rule::passes::simplify(filter.expr.not()),
+        kind: tripline_rule::SuppressionKind::SigmaFilter,
+        source: Some((path.to_owned(), 1)),
+    }
+}

@@ -1,0 +1,38 @@
+//! `tripline lint`: load every rule and suppression and report what is wrong or stale —
+//! diagnostics, suppressions that expired or soon will, suppressions that apply to no rule.
+
+use chrono::Utc;
+use tripline_lang::Level;
+
+use super::ExitStatus;
+use crate::ruleset::{self, RuleArgs};
+
+/// Suppressions expiring within this many days are pointed out.
+const EXPIRY_NOTICE_DAYS: i64 = 14;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    rules: RuleArgs,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
+    let set = ruleset::load(&args.rules);
+    set.report(false);
+    let today = Utc::now().date_naive();
+    let mut warnings = 0;
+    for s in &set.suppressions {
+        let Some(last) = s.expires else { continue };
+        if s.is_expired(today) {
+            warnings += 1;
+            eprintln!("{}: warning: suppression `{}` expired on {last} and no longer applies (owner: {})", s.location(), s.name, s.owner);
+            eprintln!("  hint: renew it with a new `expires` date, or remove it");
+        } else if (last - today).num_days() < EXPIRY_NOTICE_DAYS {
+            eprintln!("{}: note: suppression `{}` expires on {last} (owner: {})", s.location(), s.name, s.owner);
+        }
+    }
+    let errors = set.diagnostics.iter().filter(|d| d.level == Level::Error).count();
+    let warned = set.diagnostics.iter().filter(|d| d.level == Level::Warning).count() + warnings;
+    eprintln!("lint: {} rule(s), {} suppression(s): {errors} error(s), {warned} warning(s)", set.rules.len(), set.suppressions.len());
+    Ok(if errors > 0 || set.has_errors() { ExitStatus::Findings } else { ExitStatus::Success })
+}
