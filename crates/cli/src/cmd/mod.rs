@@ -6,6 +6,7 @@ mod rules;
 mod scan;
 mod scan_store;
 mod test;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -36,6 +37,9 @@ impl From<ExitStatus> for ExitCode {
 pub enum Command {
     /// Scan CloudTrail logs (files, folders, `-` for stdin) with the rules.
     Scan(scan::Args),
+    /// Follow a folder as CloudTrail delivers files into it; each file is evaluated once, and
+    /// the store keeps state across restarts.
+    Watch(watch::Args),
     /// Run every rule's inline tests, offline.
     Test(test::Args),
     /// List rules or show one.
@@ -52,6 +56,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Scan(args) => scan::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Watch(args) => watch::run(&args),
         Command::Rules(command) => rules::run(&command),
         Command::Alerts(command) => alerts::run(&command),
         Command::Lint(args) => lint::run(&args),

@@ -111,7 +111,7 @@ pub(super) struct Setup {
 }
 
 impl Setup {
-    fn load(args: &RuleArgs, quiet: bool) -> anyhow::Result<Self> {
+    pub fn load(args: &RuleArgs, quiet: bool) -> anyhow::Result<Self> {
         let ruleset = ruleset::load(args);
         ruleset.report(quiet);
         let mut builder = EngineBuilder::new();

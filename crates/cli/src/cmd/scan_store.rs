@@ -23,16 +23,16 @@ use super::ExitStatus;
 
 /// This run's signals and the alerts it touched, in the order first touched.
 #[derive(Default)]
-struct RunState {
+pub(super) struct RunState {
     signals: Vec<Signal>,
     rule_of: Vec<usize>,
-    fresh: Vec<usize>,
+    pub fresh: Vec<usize>,
     duplicates: u64,
     order: Vec<String>,
     alerts: HashMap<String, Alert>,
     raised: u64,
     dropped: u64,
-    already_done: u64,
+    pub already_done: u64,
 }
 
 impl RunState {
@@ -79,13 +79,45 @@ impl RunState {
 }
 
 pub fn run(args: &Args, location: &str, setup: &Setup, expanded: Expanded, started: Instant) -> anyhow::Result<ExitStatus> {
-    let mut store = Store::open(location).with_context(|| format!("failed to open the store {}", tripline_store::redact(location)))?;
+    let mut store = open(location)?;
     let range = TimeRange { since: args.since, until: args.until };
     let mut totals = Totals { digests: expanded.digests.len() as u64, ..Totals::default() };
-    let mut problems = expanded.problems;
     let mut run = RunState::default();
-    let mut todo: Vec<(&Input, Option<InputKey>)> = Vec::new();
-    for input in &expanded.inputs {
+    for problem in &expanded.problems {
+        eprintln!("{problem}");
+    }
+    let todo = pending(&mut store, &expanded.inputs, &mut run)?;
+    totals.files = todo.len() as u64;
+    let input_errors = read_and_commit(&mut store, setup, &todo, range, &mut run, &mut totals)? || expanded.problems.iter().any(|p| !p.warning);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let alerts = write_results(&mut out, args.format, &mut run)?;
+    setup.report_suppressions(&totals.suppressed, args.quiet);
+    if !args.quiet {
+        eprintln!(
+            "{}; {} input(s) already processed; {} new signal(s) ({} seen before), {} alert(s) raised, {} extended ({} dropped by max_alerts); store {} in {:.2}s",
+            totals.describe(), run.already_done, run.fresh.len(), run.duplicates, run.raised, alerts.len() as u64 - run.raised.min(alerts.len() as u64),
+            run.dropped, store.label(), started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(if input_errors || setup.has_errors() {
+        ExitStatus::Error
+    } else if alerts.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Findings
+    })
+}
+
+/// Opens the store, saying which one failed.
+pub(super) fn open(location: &str) -> anyhow::Result<Store> {
+    Store::open(location).with_context(|| format!("failed to open the store {}", tripline_store::redact(location)))
+}
+
+/// The inputs the store has not fully processed, with their keys; counts the others.
+pub(super) fn pending<'a>(store: &mut Store, inputs: &'a [Input], run: &mut RunState) -> anyhow::Result<Vec<(&'a Input, Option<InputKey>)>> {
+    let mut todo = Vec::new();
+    for input in inputs {
         let key = match input {
             Input::File(path) => Some(InputKey::of_file(path).with_context(|| format!("failed to inspect {}", path.display()))?),
             Input::Stdin => None,
@@ -98,8 +130,21 @@ pub fn run(args: &Args, location: &str, setup: &Setup, expanded: Expanded, start
         }
         todo.push((input, key));
     }
-    totals.files = todo.len() as u64;
-    // Small batches: every core busy, memory bounded, commits never far behind the reading.
+    Ok(todo)
+}
+
+/// Reads `todo` in parallel, in small batches (every core busy, memory bounded, commits never
+/// far behind the reading), commits each input in order, then the correlations over what was
+/// read. Prints problems as they are met; returns whether any was an error.
+pub(super) fn read_and_commit(
+    store: &mut Store,
+    setup: &Setup,
+    todo: &[(&Input, Option<InputKey>)],
+    range: TimeRange,
+    run: &mut RunState,
+    totals: &mut Totals,
+) -> anyhow::Result<bool> {
+    let mut errors = false;
     for batch in todo.chunks(rayon::current_num_threads() * 2) {
         let outcomes: Vec<FileOutcome> = batch.par_iter().map(|(input, _)| scan_input(&setup.detection, input, range)).collect();
         for ((_, key), mut outcome) in batch.iter().zip(outcomes) {
@@ -107,45 +152,32 @@ pub fn run(args: &Args, location: &str, setup: &Setup, expanded: Expanded, start
             for problem in &outcome.problems {
                 eprintln!("{problem}");
             }
-            problems.append(&mut outcome.problems);
-            run.commit(&mut store, setup, key.as_ref(), std::mem::take(&mut outcome.signals), outcome.records)?;
+            errors |= outcome.has_errors();
+            run.commit(store, setup, key.as_ref(), std::mem::take(&mut outcome.signals), outcome.records)?;
         }
     }
     // Correlations over this run's signals; their signals are recognised when seen again.
     let correlated = setup.detection.plan.run(setup.detection.engine.rules(), &run.rule_of, &run.signals);
     if !correlated.is_empty() {
-        run.commit(&mut store, setup, None, correlated, 0)?;
+        run.commit(store, setup, None, correlated, 0)?;
     }
+    Ok(errors)
+}
 
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+/// Writes this run's new signals and the alerts it raised or extended; returns the alerts.
+pub(super) fn write_results(out: &mut dyn Write, format: Format, run: &mut RunState) -> anyhow::Result<Vec<Alert>> {
     let alerts: Vec<Alert> = run.order.iter().filter_map(|id| run.alerts.remove(id)).collect();
-    match args.format {
+    match format {
         Format::Jsonl => {
             for &i in &run.fresh {
-                jsonl::write_signal(&mut out, &run.signals[i])?;
+                jsonl::write_signal(out, &run.signals[i])?;
             }
             for alert in &alerts {
-                jsonl::write_alert(&mut out, alert)?;
+                jsonl::write_alert(out, alert)?;
             }
         }
-        Format::Text => text::write_alerts(&mut out, &alerts, &run.signals)?,
+        Format::Text => text::write_alerts(out, &alerts, &run.signals)?,
     }
     out.flush().context("failed to write results")?;
-    setup.report_suppressions(&totals.suppressed, args.quiet);
-    if !args.quiet {
-        eprintln!(
-            "{}; {} input(s) already processed; {} new signal(s) ({} seen before), {} alert(s) raised, {} extended ({} dropped by max_alerts); store {} in {:.2}s",
-            totals.describe(), run.already_done, run.fresh.len(), run.duplicates, run.raised, alerts.len() as u64 - run.raised.min(alerts.len() as u64),
-            run.dropped, store.label(), started.elapsed().as_secs_f64()
-        );
-    }
-    let input_errors = problems.iter().any(|p| !p.warning);
-    Ok(if input_errors || setup.has_errors() {
-        ExitStatus::Error
-    } else if alerts.is_empty() {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Findings
-    })
+    Ok(alerts)
 }

@@ -1,0 +1,91 @@
+//! `tripline watch DIR --store …`: follow a folder as CloudTrail (or a sync of its bucket)
+//! delivers files into it. Each poll evaluates the files the store has not processed yet —
+//! each exactly once, across restarts, because the store keeps the checkpoints — and prints
+//! their new signals and the alerts they raised or extended.
+//!
+//! Polling, not file-system events: it works the same on local disks, network mounts and
+//! synced folders, and a poll every few seconds is plenty for logs delivered every 5 minutes.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use tripline_io::input::{expand, Input};
+use tripline_io::scan::TimeRange;
+
+use super::scan::{Format, Setup, Totals};
+use super::scan_store::{open, pending, read_and_commit, write_results, RunState};
+use super::ExitStatus;
+use crate::ruleset::RuleArgs;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The folder to follow (any `AWSLogs/…` layout under it).
+    dir: PathBuf,
+    /// The store that remembers processed files and alerts: a SQLite path or `postgres://` URL.
+    #[arg(long, env = "TRIPLINE_STORE", value_name = "PATH|URL")]
+    store: String,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// Output format for new signals and alerts.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// How often to look for new files.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    interval: Duration,
+    /// Leave files modified more recently than this alone until a later poll (a file still
+    /// being written is read once it is complete).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    settle: Duration,
+    /// Stop after this many polls (for scripts and tests); by default, run until stopped.
+    #[arg(long)]
+    polls: Option<u64>,
+    /// Print only problems and findings, not a line per poll that found files.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Whether a file has not been modified for `settle`.
+fn settled(input: &Input, settle: Duration) -> bool {
+    let Input::File(path) = input else { return false };
+    let modified = std::fs::metadata(path).and_then(|m| m.modified());
+    modified.is_ok_and(|t| SystemTime::now().duration_since(t).is_ok_and(|age| age >= settle))
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
+    if !args.dir.is_dir() {
+        anyhow::bail!("{} is not a folder to watch", args.dir.display());
+    }
+    let setup = Setup::load(&args.rules, args.quiet)?;
+    let mut store = open(&args.store)?;
+    if !args.quiet {
+        eprintln!("watching {} every {} (store {})", args.dir.display(), humantime::format_duration(args.interval), store.label());
+    }
+    let mut status = ExitStatus::Success;
+    let mut poll = 0;
+    loop {
+        let expanded = expand(std::slice::from_ref(&args.dir));
+        let ready: Vec<Input> = expanded.inputs.into_iter().filter(|i| settled(i, args.settle)).collect();
+        let mut run = RunState::default();
+        let todo = pending(&mut store, &ready, &mut run)?;
+        if !todo.is_empty() {
+            let mut totals = Totals { files: todo.len() as u64, ..Totals::default() };
+            if read_and_commit(&mut store, &setup, &todo, TimeRange::default(), &mut run, &mut totals)? {
+                status = ExitStatus::Error;
+            }
+            let stdout = std::io::stdout();
+            let alerts = write_results(&mut stdout.lock(), args.format, &mut run)?;
+            if !alerts.is_empty() && status == ExitStatus::Success {
+                status = ExitStatus::Findings;
+            }
+            setup.report_suppressions(&totals.suppressed, true);
+            if !args.quiet {
+                eprintln!("{}; {} new signal(s), {} alert(s) raised or extended", totals.describe(), run.fresh.len(), alerts.len());
+            }
+        }
+        poll += 1;
+        if args.polls.is_some_and(|n| poll >= n) {
+            return Ok(status);
+        }
+        std::thread::sleep(args.interval);
+    }
+}
