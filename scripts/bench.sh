@@ -4,6 +4,7 @@
 #   1. gunzip alone over the same files with the same decompressor (flate2 + zlib-rs),
 #   2. `tripline scan` with the built-in pack (RAYON_NUM_THREADS=1),
 #   3. `tripline scan` on all cores,
+#   4. `tripline scan --store` with a new SQLite store each run, one core (RAYON_NUM_THREADS=1),
 # and prints records/second and each scan's ratio to gunzip alone.
 #   usage: scripts/bench.sh [RECORDS]
 set -euo pipefail
@@ -26,9 +27,14 @@ best() { # best of 3 wall-clock seconds of "$@"
 gunzip_s=$(best ./target/release/tripline-gen gunzip "$corpus")
 scan1_s=$(best env RAYON_NUM_THREADS=1 ./target/release/tripline scan "$corpus" --format jsonl -q)
 scanN_s=$(best ./target/release/tripline scan "$corpus" --format jsonl -q)
+store_dir=$(mktemp -d)
+trap 'rm -rf "$store_dir"' EXIT
+fresh_store_scan() { rm -f "$store_dir"/alerts.db*; RAYON_NUM_THREADS=1 ./target/release/tripline scan "$corpus" --format jsonl -q --store "$store_dir/alerts.db"; }
+store1_s=$(best fresh_store_scan)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-awk -v n="$records" -v g="$gunzip_s" -v s1="$scan1_s" -v sn="$scanN_s" 'BEGIN {
+awk -v n="$records" -v g="$gunzip_s" -v s1="$scan1_s" -v sn="$scanN_s" -v st="$store1_s" 'BEGIN {
   printf "gunzip alone (1 core):      %.3fs  %9.0f records/s\n", g, n / g
   printf "scan, built-in (1 core):    %.3fs  %9.0f records/s  %.2fx gunzip\n", s1, n / s1, s1 / g
   printf "scan, built-in (all cores): %.3fs  %9.0f records/s  %.2fx gunzip\n", sn, n / sn, sn / g
+  printf "scan --store sqlite (1 core): %.3fs %9.0f records/s  %.2fx the same scan without a store\n", st, n / st, st / s1
 }'

@@ -123,6 +123,75 @@ impl Work<'_> {
     }
 }
 
+/// One input's part of a batch.
+pub struct InputBatch<'a> {
+    /// The input's key (`None` for stdin, which has no identity to remember).
+    pub key: Option<&'a InputKey>,
+    /// How many records it held.
+    pub records: u64,
+    /// Its signals.
+    pub incoming: Vec<Incoming<'a>>,
+}
+
+impl Work<'_> {
+    /// One input: its new signals through the rules' state, then its checkpoint.
+    fn input(&mut self, batch: &InputBatch<'_>) -> Result<(Ingested, Vec<String>, Vec<String>)> {
+        self.out = Ingested::default();
+        self.raised.clear();
+        self.extended.clear();
+        if let Some(key) = batch.key {
+            if is_done(self.backend, key)? {
+                return Ok((Ingested { skipped: true, ..Ingested::default() }, Vec::new(), Vec::new()));
+            }
+        }
+        let mut order: Vec<&Incoming<'_>> = batch.incoming.iter().collect();
+        order.sort_by(|a, b| a.signal.time.cmp(&b.signal.time).then(a.signal.input.cmp(&b.signal.input)));
+        for incoming in order {
+            let signal = incoming.signal;
+            let body = serde_json::to_string(signal).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let inserted = self.backend.execute(
+                "INSERT INTO signals (rule_id, signal_key, event_id, event_time, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (rule_id, signal_key) DO NOTHING",
+                &[signal.rule_id.as_str().into(), signal_key(signal).into(), signal.event_id.as_deref().into(), signal.event_time.as_deref().into(), body.into()],
+            )?;
+            if inserted == 0 {
+                self.out.duplicates += 1;
+                continue;
+            }
+            self.out.new_signals.push(incoming.index);
+            self.latest = self.latest.max(signal.time);
+            self.apply(incoming)?;
+        }
+        if let Some(key) = batch.key {
+            self.backend.execute(
+                "INSERT INTO checkpoints (input, size, version, records, signals, completed_at) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (input) DO UPDATE SET size = excluded.size, version = excluded.version, records = excluded.records,
+                 signals = excluded.signals, completed_at = excluded.completed_at",
+                &[key.input.as_str().into(), key.size.into(), key.version.as_str().into(), i64::try_from(batch.records).unwrap_or(i64::MAX).into(),
+                  i64::try_from(self.out.new_signals.len()).unwrap_or(i64::MAX).into(), now().into()],
+            )?;
+        }
+        Ok((std::mem::take(&mut self.out), std::mem::take(&mut self.raised), std::mem::take(&mut self.extended)))
+    }
+
+    /// Writes back every rule state and alert the transaction touched.
+    fn save(&mut self, rules: &HashMap<&str, &Rule>) -> Result<()> {
+        for (rule_id, state) in &mut self.states {
+            if let (Some(rule), Some(latest)) = (rules.get(rule_id.as_str()), self.latest) {
+                state.prune(rule, latest);
+            }
+            let json = serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            self.backend.execute(
+                "INSERT INTO rule_state (rule_id, state) VALUES ($1, $2) ON CONFLICT (rule_id) DO UPDATE SET state = excluded.state",
+                &[rule_id.as_str().into(), json.into()],
+            )?;
+        }
+        for alert in self.alerts.values() {
+            save_alert(self.backend, alert)?;
+        }
+        Ok(())
+    }
+}
+
 impl Store {
     /// Records one input's signals and what they change, atomically, and checkpoints the input
     /// (`None` for stdin, which has no identity to remember). `records` is how many records the
@@ -131,57 +200,34 @@ impl Store {
     /// # Errors
     /// When the store fails; nothing of the input is kept then.
     pub fn ingest(&mut self, input: Option<&InputKey>, records: u64, incoming: &[Incoming<'_>]) -> Result<Ingested> {
+        let batch = InputBatch { key: input, records, incoming: incoming.iter().map(|i| Incoming { rule: i.rule, signal: i.signal, index: i.index }).collect() };
+        Ok(self.ingest_all(&[batch])?.pop().unwrap_or_default())
+    }
+
+    /// Like [`Store::ingest`] for several inputs, in order, in one transaction: all of them
+    /// are kept, or none. Fewer commits make a scan of many small files cheaper; a crash
+    /// costs redoing the batch.
+    ///
+    /// # Errors
+    /// When the store fails; nothing of the batch is kept then.
+    pub fn ingest_all(&mut self, inputs: &[InputBatch<'_>]) -> Result<Vec<Ingested>> {
         self.write(|backend| {
-            if let Some(key) = input {
-                if is_done(backend, key)? {
-                    return Ok(Ingested { skipped: true, ..Ingested::default() });
-                }
-            }
-            let mut order: Vec<&Incoming<'_>> = incoming.iter().collect();
-            order.sort_by(|a, b| a.signal.time.cmp(&b.signal.time).then(a.signal.input.cmp(&b.signal.input)));
             let mut work = Work { backend, states: HashMap::new(), alerts: BTreeMap::new(), out: Ingested::default(), raised: Vec::new(), extended: Vec::new(), latest: None };
-            for incoming in order {
-                let signal = incoming.signal;
-                let body = serde_json::to_string(signal).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let inserted = work.backend.execute(
-                    "INSERT INTO signals (rule_id, signal_key, event_id, event_time, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (rule_id, signal_key) DO NOTHING",
-                    &[signal.rule_id.as_str().into(), signal_key(signal).into(), signal.event_id.as_deref().into(), signal.event_time.as_deref().into(), body.into()],
-                )?;
-                if inserted == 0 {
-                    work.out.duplicates += 1;
-                    continue;
-                }
-                work.out.new_signals.push(incoming.index);
-                work.latest = work.latest.max(signal.time);
-                work.apply(incoming)?;
+            let mut results = Vec::with_capacity(inputs.len());
+            for batch in inputs {
+                results.push(work.input(batch)?);
             }
-            let rules: HashMap<&str, &Rule> = incoming.iter().map(|i| (i.rule.meta.id.as_str(), i.rule)).collect();
-            for (rule_id, state) in &mut work.states {
-                if let (Some(rule), Some(latest)) = (rules.get(rule_id.as_str()), work.latest) {
-                    state.prune(rule, latest);
-                }
-                let json = serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                work.backend.execute(
-                    "INSERT INTO rule_state (rule_id, state) VALUES ($1, $2) ON CONFLICT (rule_id) DO UPDATE SET state = excluded.state",
-                    &[rule_id.as_str().into(), json.into()],
-                )?;
-            }
-            for alert in work.alerts.values() {
-                save_alert(work.backend, alert)?;
-            }
-            if let Some(key) = input {
-                work.backend.execute(
-                    "INSERT INTO checkpoints (input, size, version, records, signals, completed_at) VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (input) DO UPDATE SET size = excluded.size, version = excluded.version, records = excluded.records,
-                     signals = excluded.signals, completed_at = excluded.completed_at",
-                    &[key.input.as_str().into(), key.size.into(), key.version.as_str().into(), i64::try_from(records).unwrap_or(i64::MAX).into(),
-                      i64::try_from(work.out.new_signals.len()).unwrap_or(i64::MAX).into(), now().into()],
-                )?;
-            }
+            let rules: HashMap<&str, &Rule> = inputs.iter().flat_map(|b| &b.incoming).map(|i| (i.rule.meta.id.as_str(), i.rule)).collect();
+            work.save(&rules)?;
             let alert_of = |id: &String| work.alerts.get(id).map(|a| a.alert.clone());
-            work.out.raised = work.raised.iter().filter_map(alert_of).collect();
-            work.out.extended = work.extended.iter().filter_map(alert_of).collect();
-            Ok(work.out)
+            Ok(results
+                .into_iter()
+                .map(|(mut out, raised, extended)| {
+                    out.raised = raised.iter().filter_map(alert_of).collect();
+                    out.extended = extended.iter().filter_map(alert_of).collect();
+                    out
+                })
+                .collect())
         })
     }
 }

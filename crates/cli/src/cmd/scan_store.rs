@@ -16,10 +16,17 @@ use tripline_alert::{Alert, Signal};
 use tripline_io::input::{Expanded, Input};
 use tripline_io::scan::{scan_input, FileOutcome, TimeRange};
 use tripline_io::sink::{jsonl, text};
-use tripline_store::{Incoming, Ingested, InputKey, Store};
+use tripline_store::{Incoming, Ingested, InputBatch, InputKey, Store};
 
 use super::scan::{Args, Format, Setup, Totals};
 use super::ExitStatus;
+
+/// Inputs read and committed together: one transaction per batch keeps commits (and their
+/// writes to disk) few; a killed scan redoes at most one batch.
+const COMMIT_BATCH: usize = 64;
+
+/// One input as read: its key, its (rule, signal) pairs and how many records it held.
+type ReadInput<'a> = (Option<&'a InputKey>, Vec<(usize, Signal)>, u64);
 
 /// This run's signals and the alerts it touched, in the order first touched.
 #[derive(Default)]
@@ -44,8 +51,11 @@ impl RunState {
         for alert in ingested.raised.into_iter().chain(ingested.extended) {
             match self.alerts.get_mut(&alert.alert_id) {
                 Some(known) => {
+                    // Inputs committed together report the batch's final alert each time.
                     let mut signals = std::mem::take(&mut known.signals);
                     signals.extend(&alert.signals);
+                    signals.sort_unstable();
+                    signals.dedup();
                     *known = Alert { signals, ..alert };
                 }
                 None => {
@@ -56,24 +66,37 @@ impl RunState {
         }
     }
 
-    /// Commits one input's outcome.
-    fn commit(&mut self, store: &mut Store, setup: &Setup, key: Option<&InputKey>, found: Vec<(usize, Signal)>, records: u64) -> anyhow::Result<()> {
-        let base = self.signals.len();
-        for (rule, signal) in found {
-            self.rule_of.push(rule);
-            self.signals.push(signal);
+    /// Commits several inputs' signals in one transaction: (key, signals, records) each.
+    fn commit(&mut self, store: &mut Store, setup: &Setup, inputs: Vec<ReadInput<'_>>) -> anyhow::Result<()> {
+        let mut spans = Vec::with_capacity(inputs.len());
+        for (key, found, records) in inputs {
+            let base = self.signals.len();
+            for (rule, signal) in found {
+                self.rule_of.push(rule);
+                self.signals.push(signal);
+            }
+            spans.push((key, base..self.signals.len(), records));
         }
         let rules = setup.detection.engine.rules();
-        let incoming: Vec<Incoming<'_>> = (base..self.signals.len())
-            .filter(|&i| !setup.detection.plan.is_silenced(self.rule_of[i]))
-            .map(|i| Incoming { rule: &rules[self.rule_of[i]], signal: &self.signals[i], index: i })
+        let batches: Vec<InputBatch<'_>> = spans
+            .into_iter()
+            .map(|(key, span, records)| InputBatch {
+                key,
+                records,
+                incoming: span
+                    .filter(|&i| !setup.detection.plan.is_silenced(self.rule_of[i]))
+                    .map(|i| Incoming { rule: &rules[self.rule_of[i]], signal: &self.signals[i], index: i })
+                    .collect(),
+            })
             .collect();
-        let ingested = store.ingest(key, records, &incoming).with_context(|| format!("failed to record results in {}", store.label()))?;
-        if ingested.skipped {
-            // Another process finished this input meanwhile.
-            self.already_done += 1;
+        let results = store.ingest_all(&batches).with_context(|| format!("failed to record results in {}", store.label()))?;
+        for ingested in results {
+            if ingested.skipped {
+                // Another process finished this input meanwhile.
+                self.already_done += 1;
+            }
+            self.absorb(ingested);
         }
-        self.absorb(ingested);
         Ok(())
     }
 }
@@ -145,21 +168,23 @@ pub(super) fn read_and_commit(
     totals: &mut Totals,
 ) -> anyhow::Result<bool> {
     let mut errors = false;
-    for batch in todo.chunks(rayon::current_num_threads() * 2) {
+    for batch in todo.chunks(COMMIT_BATCH.max(rayon::current_num_threads() * 2)) {
         let outcomes: Vec<FileOutcome> = batch.par_iter().map(|(input, _)| scan_input(&setup.detection, input, range)).collect();
+        let mut inputs = Vec::with_capacity(batch.len());
         for ((_, key), mut outcome) in batch.iter().zip(outcomes) {
             totals.add(&outcome);
             for problem in &outcome.problems {
                 eprintln!("{problem}");
             }
             errors |= outcome.has_errors();
-            run.commit(store, setup, key.as_ref(), std::mem::take(&mut outcome.signals), outcome.records)?;
+            inputs.push((key.as_ref(), std::mem::take(&mut outcome.signals), outcome.records));
         }
+        run.commit(store, setup, inputs)?;
     }
     // Correlations over this run's signals; their signals are recognised when seen again.
     let correlated = setup.detection.plan.run(setup.detection.engine.rules(), &run.rule_of, &run.signals);
     if !correlated.is_empty() {
-        run.commit(store, setup, None, correlated, 0)?;
+        run.commit(store, setup, vec![(None, correlated, 0)])?;
     }
     Ok(errors)
 }
