@@ -5,23 +5,29 @@
 //! distinct values of a field; a condition without an upper bound fires as soon as it holds,
 //! one with an upper bound when the window closes. `temporal` fires when every referenced rule
 //! has fired in the window, `temporal_ordered` when they fired in the listed order.
+//!
+//! The windows are plain data ([`CorrelationState`], one per correlation rule), so a scan can
+//! keep them in memory and close them all at its end, and a store can keep them between runs
+//! and close them only when event time has moved past them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::Duration;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use tripline_event::time::parse_event_time;
 use tripline_event::{Field, Record};
 use tripline_rule::{CorrelationKind, Rule};
 
 use crate::signal::Signal;
 
 /// What a correlation's signal carries about what it correlated.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CorrelationContext {
     /// `event_count`, `value_count`, `temporal` or `temporal_ordered`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: String,
     /// The referenced rules' ids.
     pub rules: Vec<String>,
     /// The group: `group-by` field → value.
@@ -98,37 +104,75 @@ impl CorrelationPlan {
         }
     }
 
-    /// Runs every correlation over the signals; returns (correlation rule index, signal).
+    /// The correlation rules (by index) that consume signals of `rule`.
+    pub fn consumers(&self, rule: usize) -> impl Iterator<Item = usize> + '_ {
+        self.plans.iter().filter(move |p| p.referenced.contains(&rule)).map(|p| p.rule)
+    }
+
+    fn plan(&self, correlation: usize) -> Option<&Plan> {
+        self.plans.iter().find(|p| p.rule == correlation)
+    }
+
+    /// Feeds one signal of a referenced rule to the correlation rule `correlation`; returns the
+    /// correlation's signals this caused (a window it closed, the window firing now).
+    #[must_use]
+    pub fn feed(&self, rules: &[Arc<Rule>], correlation: usize, state: &mut CorrelationState, signal: &Signal) -> Vec<Signal> {
+        let (Some(plan), Some(rule)) = (self.plan(correlation), rules.get(correlation)) else { return Vec::new() };
+        let Some(c) = &rule.correlation else { return Vec::new() };
+        let names: Vec<&str> = plan.referenced.iter().map(|&r| rules[r].meta.id.as_str()).collect();
+        let group: Vec<String> = c.group_by.iter().map(|f| first_captured(signal, f)).collect();
+        let key = serde_json::to_string(&group).unwrap_or_default();
+        let mut out = Vec::new();
+        let window = state.windows.entry(key).or_insert_with(|| Window::new(signal.time));
+        if window.expired(signal.time, c.timespan) {
+            out.extend(window.close(&names, rule, &group));
+            *window = Window::new(signal.time);
+        }
+        let values = match &c.kind {
+            CorrelationKind::ValueCount(field) => signal.captured.get(field.name()).cloned().unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        window.members.push(Member { rule: signal.rule_id.clone(), event_id: signal.event_id.clone(), event_time: signal.event_time.clone(), values });
+        window.last = Some(Box::new(signal.clone()));
+        if !window.fired && window.fires_now(&names, rule) {
+            window.fired = true;
+            out.extend(window.signal(rule, &group));
+        }
+        out
+    }
+
+    /// Closes the windows of `correlation` that ended at or before `now` (all of them without
+    /// `now`: the end of a scan held in memory); returns the signals of those that held.
+    #[must_use]
+    pub fn close(&self, rules: &[Arc<Rule>], correlation: usize, state: &mut CorrelationState, now: Option<DateTime<Utc>>) -> Vec<Signal> {
+        let (Some(plan), Some(rule)) = (self.plan(correlation), rules.get(correlation)) else { return Vec::new() };
+        let Some(c) = &rule.correlation else { return Vec::new() };
+        let names: Vec<&str> = plan.referenced.iter().map(|&r| rules[r].meta.id.as_str()).collect();
+        let mut out = Vec::new();
+        state.windows.retain(|key, window| {
+            let ended = now.is_none_or(|now| window.expired(Some(now), c.timespan));
+            if ended {
+                let group: Vec<String> = serde_json::from_str(key).unwrap_or_default();
+                out.extend(window.close(&names, rule, &group));
+            }
+            !ended
+        });
+        out
+    }
+
+    /// Runs every correlation over the signals of one scan held in memory, closing every
+    /// window at the end; returns (correlation rule index, signal).
     #[must_use]
     pub fn run(&self, rules: &[Arc<Rule>], rule_of: &[usize], signals: &[Signal]) -> Vec<(usize, Signal)> {
         let mut out = Vec::new();
         for plan in &self.plans {
-            let rule = &rules[plan.rule];
-            let Some(c) = &rule.correlation else { continue };
             let mut order: Vec<usize> = (0..signals.len()).filter(|&i| plan.referenced.contains(&rule_of[i])).collect();
             order.sort_by(|&a, &b| signals[a].time.cmp(&signals[b].time).then(signals[a].input.cmp(&signals[b].input)));
-            let mut windows: BTreeMap<Vec<String>, Window> = BTreeMap::new();
+            let mut state = CorrelationState::default();
             for i in order {
-                let group: Vec<String> = c.group_by.iter().map(|f| first_captured(&signals[i], f)).collect();
-                let time = signals[i].time;
-                let window = windows.entry(group.clone()).or_insert_with(|| Window::new(time));
-                if window.expired(time, c.timespan) {
-                    if let Some(s) = window.close(plan, rule, rule_of, signals, &group) {
-                        out.push((plan.rule, s));
-                    }
-                    *window = Window::new(time);
-                }
-                window.signals.push(i);
-                if !window.fired && window.fires_now(plan, rule, rule_of, signals) {
-                    window.fired = true;
-                    out.push((plan.rule, window.signal(rule, signals, &group)));
-                }
+                out.extend(self.feed(rules, plan.rule, &mut state, &signals[i]).into_iter().map(|s| (plan.rule, s)));
             }
-            for (group, window) in &windows {
-                if let Some(s) = window.close(plan, rule, rule_of, signals, group) {
-                    out.push((plan.rule, s));
-                }
-            }
+            out.extend(self.close(rules, plan.rule, &mut state, None).into_iter().map(|s| (plan.rule, s)));
         }
         out
     }
@@ -138,49 +182,63 @@ fn first_captured(signal: &Signal, field: &Field) -> String {
     signal.captured.get(field.name()).and_then(|v| v.first()).cloned().unwrap_or_default()
 }
 
+/// One correlation rule's open windows, by group.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CorrelationState {
+    windows: BTreeMap<String, Window>,
+}
+
+/// What a window remembers of a signal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Member {
+    rule: String,
+    event_id: Option<String>,
+    event_time: Option<String>,
+    /// The `value_count` field's values.
+    values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Window {
     start: Option<DateTime<Utc>>,
-    signals: Vec<usize>,
+    members: Vec<Member>,
     fired: bool,
+    /// The latest signal, which the correlation's own signal is made from.
+    last: Option<Box<Signal>>,
 }
 
 impl Window {
     fn new(start: Option<DateTime<Utc>>) -> Self {
-        Self { start, signals: Vec::new(), fired: false }
+        Self { start, members: Vec::new(), fired: false, last: None }
     }
 
-    fn expired(&self, time: Option<DateTime<Utc>>, timespan: std::time::Duration) -> bool {
+    fn expired(&self, time: Option<DateTime<Utc>>, timespan: Duration) -> bool {
         match (self.start, time) {
             (Some(start), Some(t)) => (t - start).to_std().is_ok_and(|d| d >= timespan),
             _ => false,
         }
     }
 
-    fn count(&self, rule: &Rule, signals: &[Signal]) -> u64 {
+    fn count(&self, rule: &Rule) -> u64 {
         match rule.correlation.as_ref().map(|c| &c.kind) {
-            Some(CorrelationKind::ValueCount(field)) => {
-                let distinct: BTreeSet<String> = self.signals.iter().flat_map(|&i| signals[i].captured.get(field.name()).cloned().unwrap_or_default()).collect();
-                distinct.len() as u64
-            }
-            _ => self.signals.len() as u64,
+            Some(CorrelationKind::ValueCount(_)) => self.members.iter().flat_map(|m| &m.values).collect::<BTreeSet<_>>().len() as u64,
+            _ => self.members.len() as u64,
         }
     }
 
     /// Whether the window's signals satisfy the correlation now.
-    fn holds(&self, plan: &Plan, rule: &Rule, rule_of: &[usize], signals: &[Signal]) -> bool {
+    fn holds(&self, referenced: &[&str], rule: &Rule) -> bool {
         let Some(c) = &rule.correlation else { return false };
         match &c.kind {
-            CorrelationKind::EventCount | CorrelationKind::ValueCount(_) => {
-                c.condition.as_ref().is_some_and(|cond| cond.holds(self.count(rule, signals) as f64))
-            }
+            CorrelationKind::EventCount | CorrelationKind::ValueCount(_) => c.condition.as_ref().is_some_and(|cond| cond.holds(self.count(rule) as f64)),
             CorrelationKind::Temporal => {
-                let seen: HashSet<usize> = self.signals.iter().map(|&i| rule_of[i]).collect();
-                plan.referenced.iter().all(|r| seen.contains(r))
+                let seen: HashSet<&str> = self.members.iter().map(|m| m.rule.as_str()).collect();
+                referenced.iter().all(|r| seen.contains(r))
             }
             CorrelationKind::TemporalOrdered => {
-                let mut next = plan.referenced.iter().peekable();
-                for &i in &self.signals {
-                    if next.peek().is_some_and(|&&r| r == rule_of[i]) {
+                let mut next = referenced.iter().peekable();
+                for m in &self.members {
+                    if next.peek().is_some_and(|&&r| r == m.rule) {
                         next.next();
                     }
                 }
@@ -189,21 +247,25 @@ impl Window {
         }
     }
 
-    fn fires_now(&self, plan: &Plan, rule: &Rule, rule_of: &[usize], signals: &[Signal]) -> bool {
+    fn fires_now(&self, referenced: &[&str], rule: &Rule) -> bool {
         let early = rule.correlation.as_ref().is_some_and(|c| c.condition.as_ref().is_none_or(tripline_rule::CountCondition::fires_early));
-        early && self.holds(plan, rule, rule_of, signals)
+        early && self.holds(referenced, rule)
     }
 
-    fn close(&self, plan: &Plan, rule: &Rule, rule_of: &[usize], signals: &[Signal], group: &[String]) -> Option<Signal> {
-        (!self.fired && !self.signals.is_empty() && self.holds(plan, rule, rule_of, signals)).then(|| self.signal(rule, signals, group))
+    fn close(&self, referenced: &[&str], rule: &Rule, group: &[String]) -> Option<Signal> {
+        if self.fired || self.members.is_empty() || !self.holds(referenced, rule) {
+            return None;
+        }
+        self.signal(rule, group)
     }
 
-    fn signal(&self, rule: &Rule, signals: &[Signal], group: &[String]) -> Signal {
-        let c = rule.correlation.as_ref().expect("only correlation rules have windows");
-        let last = &signals[*self.signals.last().expect("a window that holds has signals")];
-        let mut signal = last.clone();
+    fn signal(&self, rule: &Rule, group: &[String]) -> Option<Signal> {
+        let c = rule.correlation.as_ref()?;
+        let mut signal = (**self.last.as_ref()?).clone();
+        // A signal read back from a store has no parsed time: work it out again.
+        signal.time = signal.event_time.as_deref().and_then(parse_event_time);
         let group: BTreeMap<String, String> = c.group_by.iter().map(|f| f.name().to_owned()).zip(group.iter().cloned()).collect();
-        let rules: BTreeSet<String> = self.signals.iter().map(|&i| signals[i].rule_id.clone()).collect();
+        let rules: BTreeSet<String> = self.members.iter().map(|m| m.rule.clone()).collect();
         signal.rule_id.clone_from(&rule.meta.id);
         signal.rule_title.clone_from(&rule.meta.title);
         signal.severity = rule.meta.severity();
@@ -217,13 +279,14 @@ impl Window {
                 CorrelationKind::ValueCount(_) => "value_count",
                 CorrelationKind::Temporal => "temporal",
                 CorrelationKind::TemporalOrdered => "temporal_ordered",
-            },
+            }
+            .to_owned(),
             rules: rules.into_iter().collect(),
             group,
-            count: self.count(rule, signals),
-            window_start: self.signals.first().and_then(|&i| signals[i].event_time.clone()),
-            event_ids: self.signals.iter().filter_map(|&i| signals[i].event_id.clone()).take(crate::window::MAX_EVENT_IDS).collect(),
+            count: self.count(rule),
+            window_start: self.members.first().and_then(|m| m.event_time.clone()),
+            event_ids: self.members.iter().filter_map(|m| m.event_id.clone()).take(crate::window::MAX_EVENT_IDS).collect(),
         });
-        signal
+        Some(signal)
     }
 }

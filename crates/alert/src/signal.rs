@@ -1,7 +1,7 @@
 //! One rule matching one record, with the record's context.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tripline_event::context::{actor, record_indicators, security_group_changes, Actor, Indicators, SgChange};
 use tripline_event::path::scalar_text;
@@ -10,7 +10,7 @@ use tripline_event::{fields, Field, Record};
 use tripline_rule::{Rule, Severity};
 
 /// Where a record came from.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct InputRef {
     /// The file, or `<stdin>`.
     pub file: String,
@@ -22,7 +22,7 @@ pub struct InputRef {
 }
 
 /// What a responder needs beyond the top-level fields.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Context {
     /// `recipientAccountId`: whose resources were touched.
     pub recipient_account_id: Option<String>,
@@ -35,10 +35,10 @@ pub struct Context {
     /// ARNs, IP addresses and account ids found anywhere in the record.
     pub indicators: Indicators,
     /// The normalised security-group change list (empty for other calls).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub security_group_changes: Vec<SgChange>,
     /// The rule's named context values (Panther's `AlertContext`).
-    #[serde(skip_serializing_if = "Map::is_empty")]
+    #[serde(skip_serializing_if = "Map::is_empty", default)]
     pub alert_context: Map<String, Value>,
     /// For a correlation's signal: what was correlated.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,7 +46,7 @@ pub struct Context {
 }
 
 /// One rule matching one record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Signal {
     /// The rule's id.
     pub rule_id: String,

@@ -330,7 +330,7 @@ fn legacy_service_changes(params: &Value, action: Action) -> Vec<SgChange> {
 }
 
 /// Indicators found anywhere in a record.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Indicators {
     /// Every ARN, sorted.
     pub arns: BTreeSet<String>,
@@ -437,7 +437,7 @@ fn walk_strings(value: &Value, key: Option<&str>, f: &mut dyn FnMut(Option<&str>
 }
 
 /// The caller, as DESIGN.md's output contract names it.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Actor {
     /// `userIdentity.type`.
     #[serde(rename = "type")]
