@@ -104,6 +104,11 @@ impl CorrelationPlan {
         }
     }
 
+    /// Every correlation rule, by index.
+    pub fn correlations(&self) -> impl Iterator<Item = usize> + '_ {
+        self.plans.iter().map(|p| p.rule)
+    }
+
     /// The correlation rules (by index) that consume signals of `rule`.
     pub fn consumers(&self, rule: usize) -> impl Iterator<Item = usize> + '_ {
         self.plans.iter().filter(move |p| p.referenced.contains(&rule)).map(|p| p.rule)

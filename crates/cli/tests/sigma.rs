@@ -142,3 +142,43 @@ fn meta_filters_narrow_the_rules_they_name() {
     assert!(run.stdout.contains("\"event_id\":\"away\""));
     assert!(!run.stdout.contains("\"event_id\":\"office\""));
 }
+
+/// The same logs delivered in three files and scanned by three runs with a store: the
+/// correlation windows are kept between runs, so the correlations fire as one scan of
+/// everything would have them fire — once each.
+#[test]
+fn correlation_windows_carry_over_between_runs_with_a_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = write(dir.path(), "rules.yml", RULES);
+    let deliveries = [
+        vec![failed_login("a1", "2024-08-01T10:00:00Z", "alice", "198.51.100.1"), failed_login("b1", "2024-08-01T10:01:00Z", "bob", "198.51.100.1")],
+        vec![failed_login("a2", "2024-08-01T10:02:00Z", "alice", "198.51.100.1"), failed_login("a3", "2024-08-01T10:03:00Z", "alice", "198.51.100.2")],
+        vec![failed_login("b2", "2024-08-01T10:30:00Z", "bob", "198.51.100.1"), ingress_record("sg", "2024-08-01T10:50:00Z", 22, "0.0.0.0/0")],
+    ];
+    let correlated = |lines: &[Value]| -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = lines
+            .iter()
+            .filter(|l| l["type"] == "signal" && !l["context"]["correlation"].is_null())
+            .map(|l| (l["rule_id"].as_str().unwrap_or_default().to_owned(), l["event_id"].as_str().unwrap_or_default().to_owned()))
+            .collect();
+        out.sort();
+        out
+    };
+    let everything: Vec<Value> = deliveries.iter().flatten().cloned().collect();
+    let all = write(dir.path(), "all.json", &records(&everything));
+    let expected = correlated(&jsonl(&tripline(&["scan", &all, "--no-builtin", "--rules", &rules, "--format", "jsonl"]).stdout));
+    assert_eq!(expected.len(), 3, "{expected:?}");
+
+    let store = dir.path().join("alerts.db").display().to_string();
+    let mut seen = Vec::new();
+    for (i, delivery) in deliveries.iter().enumerate() {
+        let file = write(dir.path(), &format!("part{i}.json"), &records(delivery));
+        let run = tripline(&["scan", &file, "--no-builtin", "--rules", &rules, "--store", &store, "--format", "jsonl"]);
+        assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+        seen.extend(correlated(&jsonl(&run.stdout)));
+    }
+    seen.sort();
+    assert_eq!(seen, expected);
+    let alerts = jsonl(&tripline(&["alerts", "list", "--store", &store, "--rule", "11111111-0000-4000-8000-000000000003", "--format", "jsonl"]).stdout);
+    assert_eq!(alerts.len(), 1, "the spraying correlation raised one alert");
+}

@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use tripline_alert::window::{new_terms_of, Effect, Member, RuleState};
-use tripline_alert::{Alert, Signal};
+use std::sync::Arc;
+
+use tripline_alert::correlate::CorrelationState;
+use tripline_alert::{Alert, CorrelationPlan, Signal};
 use tripline_rule::Rule;
 
 use crate::backend::Backend;
@@ -17,10 +20,23 @@ use crate::{InputKey, Result, Store, StoreError};
 pub struct Incoming<'a> {
     /// The rule that matched.
     pub rule: &'a Rule,
+    /// The rule's index among the rules correlations refer to.
+    pub rule_index: usize,
     /// The signal.
     pub signal: &'a Signal,
     /// The signal's index in the caller's list.
     pub index: usize,
+    /// Whether the rule raises alerts of its own (not when a correlation silences it).
+    pub alerts: bool,
+}
+
+/// The correlations of a rule set, and the rules they index into.
+#[derive(Clone, Copy)]
+pub struct Correlations<'a> {
+    /// The correlations.
+    pub plan: &'a CorrelationPlan,
+    /// The rules, as the plan indexes them.
+    pub rules: &'a [Arc<Rule>],
 }
 
 /// What ingesting one input did.
@@ -41,6 +57,21 @@ pub struct Ingested {
     pub dropped: BTreeMap<String, u64>,
     /// Signals of `new_terms` rules whose terms were not new.
     pub not_new: u64,
+    /// Signals correlations produced (correlation rule index, signal), new to the store.
+    pub correlated: Vec<(usize, Signal)>,
+}
+
+fn load_state<T: serde::de::DeserializeOwned + Default>(backend: &mut dyn Backend, key: &str) -> Result<T> {
+    let rows = backend.query("SELECT state FROM rule_state WHERE rule_id = $1", &[key.into()])?;
+    match rows.into_iter().next().and_then(|r| r.into_iter().next()).and_then(crate::Value::into_text) {
+        Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("state `{key}`: {e}"))),
+        None => Ok(T::default()),
+    }
+}
+
+fn save_state(backend: &mut dyn Backend, key: &str, json: String) -> Result<()> {
+    backend.execute("INSERT INTO rule_state (rule_id, state) VALUES ($1, $2) ON CONFLICT (rule_id) DO UPDATE SET state = excluded.state", &[key.into(), json.into()])?;
+    Ok(())
 }
 
 pub fn is_done(backend: &mut dyn Backend, key: &InputKey) -> Result<bool> {
@@ -54,8 +85,10 @@ fn signal_key(signal: &Signal) -> String {
 }
 
 /// The transaction's working set: rule states and alerts read once, written once at the end.
-struct Work<'b> {
+struct Work<'b, 'c> {
     backend: &'b mut dyn Backend,
+    correlations: Correlations<'c>,
+    windows: HashMap<usize, CorrelationState>,
     states: HashMap<String, RuleState>,
     alerts: BTreeMap<String, StoredAlert>,
     out: Ingested,
@@ -64,17 +97,58 @@ struct Work<'b> {
     latest: Option<DateTime<Utc>>,
 }
 
-impl Work<'_> {
+impl Work<'_, '_> {
     fn state(&mut self, rule_id: &str) -> Result<&mut RuleState> {
         if !self.states.contains_key(rule_id) {
-            let rows = self.backend.query("SELECT state FROM rule_state WHERE rule_id = $1", &[rule_id.into()])?;
-            let state = match rows.into_iter().next().and_then(|r| r.into_iter().next()).and_then(crate::Value::into_text) {
-                Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("window state of rule `{rule_id}`: {e}")))?,
-                None => RuleState::default(),
-            };
+            let state = load_state(self.backend, rule_id)?;
             self.states.insert(rule_id.to_owned(), state);
         }
         Ok(self.states.get_mut(rule_id).expect("inserted above"))
+    }
+
+    /// A correlation rule's windows, kept under `correlation:<id>`.
+    fn windows(&mut self, correlation: usize) -> Result<&mut CorrelationState> {
+        if !self.windows.contains_key(&correlation) {
+            let id = &self.correlations.rules[correlation].meta.id;
+            let state = load_state(self.backend, &format!("correlation:{id}"))?;
+            self.windows.insert(correlation, state);
+        }
+        Ok(self.windows.get_mut(&correlation).expect("inserted above"))
+    }
+
+    /// Feeds a new signal to the correlations that use its rule.
+    fn correlate(&mut self, rule_index: usize, signal: &Signal) -> Result<()> {
+        let Correlations { plan, rules } = self.correlations;
+        for correlation in plan.consumers(rule_index).collect::<Vec<_>>() {
+            let produced = plan.feed(rules, correlation, self.windows(correlation)?, signal);
+            for s in produced {
+                self.correlated(correlation, s)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A correlation's signal: recorded once, then through its rule's alerting.
+    fn correlated(&mut self, correlation: usize, signal: Signal) -> Result<()> {
+        let rule = self.correlations.rules[correlation].clone();
+        if !self.record(&signal)? {
+            return Ok(());
+        }
+        if !self.correlations.plan.is_silenced(correlation) {
+            self.apply(&rule, &signal, None)?;
+        }
+        self.out.correlated.push((correlation, signal));
+        Ok(())
+    }
+
+    /// Records a signal; false when the store had it already.
+    fn record(&mut self, signal: &Signal) -> Result<bool> {
+        let body = serde_json::to_string(signal).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let inserted = self.backend.execute(
+            "INSERT INTO signals (rule_id, signal_key, event_id, event_time, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (rule_id, signal_key) DO NOTHING",
+            &[signal.rule_id.as_str().into(), signal_key(signal).into(), signal.event_id.as_deref().into(), signal.event_time.as_deref().into(), body.into()],
+        )?;
+        Ok(inserted > 0)
     }
 
     fn alert(&mut self, alert_id: &str) -> Result<Option<&mut StoredAlert>> {
@@ -87,10 +161,11 @@ impl Work<'_> {
         Ok(self.alerts.get_mut(alert_id))
     }
 
-    fn apply(&mut self, incoming: &Incoming<'_>) -> Result<()> {
-        let rule = incoming.rule;
-        let member = Member::of(rule, incoming.signal, incoming.index);
-        let terms = new_terms_of(rule, incoming.signal);
+    /// One new signal through its rule's alerting state.
+    fn apply(&mut self, rule: &Rule, signal: &Signal, index: Option<usize>) -> Result<()> {
+        let mut member = Member::of(rule, signal, index.unwrap_or_default());
+        member.index = index;
+        let terms = new_terms_of(rule, signal);
         let effect = self.state(&rule.meta.id)?.apply(rule, member.clone(), terms.clone());
         let effect = match effect {
             Effect::Extended { alert_id, .. } if self.alert(&alert_id)?.is_some_and(|a| a.status == Status::Closed) => {
@@ -133,7 +208,7 @@ pub struct InputBatch<'a> {
     pub incoming: Vec<Incoming<'a>>,
 }
 
-impl Work<'_> {
+impl Work<'_, '_> {
     /// One input: its new signals through the rules' state, then its checkpoint.
     fn input(&mut self, batch: &InputBatch<'_>) -> Result<(Ingested, Vec<String>, Vec<String>)> {
         self.out = Ingested::default();
@@ -148,18 +223,16 @@ impl Work<'_> {
         order.sort_by(|a, b| a.signal.time.cmp(&b.signal.time).then(a.signal.input.cmp(&b.signal.input)));
         for incoming in order {
             let signal = incoming.signal;
-            let body = serde_json::to_string(signal).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let inserted = self.backend.execute(
-                "INSERT INTO signals (rule_id, signal_key, event_id, event_time, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (rule_id, signal_key) DO NOTHING",
-                &[signal.rule_id.as_str().into(), signal_key(signal).into(), signal.event_id.as_deref().into(), signal.event_time.as_deref().into(), body.into()],
-            )?;
-            if inserted == 0 {
+            if !self.record(signal)? {
                 self.out.duplicates += 1;
                 continue;
             }
             self.out.new_signals.push(incoming.index);
             self.latest = self.latest.max(signal.time);
-            self.apply(incoming)?;
+            if incoming.alerts {
+                self.apply(incoming.rule, signal, Some(incoming.index))?;
+            }
+            self.correlate(incoming.rule_index, signal)?;
         }
         if let Some(key) = batch.key {
             self.backend.execute(
@@ -173,6 +246,27 @@ impl Work<'_> {
         Ok((std::mem::take(&mut self.out), std::mem::take(&mut self.raised), std::mem::take(&mut self.extended)))
     }
 
+    /// Closes the correlation windows event time has moved past; their signals go to the
+    /// last input of the transaction.
+    fn close_windows(&mut self) -> Result<()> {
+        let Some(latest) = self.latest else { return Ok(()) };
+        let Correlations { plan, rules } = self.correlations;
+        // Every correlation, not only those fed now: event time may have moved past a window
+        // opened by an earlier run.
+        for correlation in plan.correlations().collect::<Vec<_>>() {
+            let produced = plan.close(rules, correlation, self.windows(correlation)?, Some(latest));
+            for s in produced {
+                self.correlated(correlation, s)?;
+            }
+        }
+        for (&correlation, state) in &self.windows {
+            let json = serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let key = format!("correlation:{}", rules[correlation].meta.id);
+            save_state(self.backend, &key, json)?;
+        }
+        Ok(())
+    }
+
     /// Writes back every rule state and alert the transaction touched.
     fn save(&mut self, rules: &HashMap<&str, &Rule>) -> Result<()> {
         for (rule_id, state) in &mut self.states {
@@ -180,10 +274,7 @@ impl Work<'_> {
                 state.prune(rule, latest);
             }
             let json = serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            self.backend.execute(
-                "INSERT INTO rule_state (rule_id, state) VALUES ($1, $2) ON CONFLICT (rule_id) DO UPDATE SET state = excluded.state",
-                &[rule_id.as_str().into(), json.into()],
-            )?;
+            save_state(self.backend, rule_id, json)?;
         }
         for alert in self.alerts.values() {
             save_alert(self.backend, alert)?;
@@ -200,8 +291,9 @@ impl Store {
     /// # Errors
     /// When the store fails; nothing of the input is kept then.
     pub fn ingest(&mut self, input: Option<&InputKey>, records: u64, incoming: &[Incoming<'_>]) -> Result<Ingested> {
-        let batch = InputBatch { key: input, records, incoming: incoming.iter().map(|i| Incoming { rule: i.rule, signal: i.signal, index: i.index }).collect() };
-        Ok(self.ingest_all(&[batch])?.pop().unwrap_or_default())
+        let incoming = incoming.iter().map(|i| Incoming { rule: i.rule, rule_index: i.rule_index, signal: i.signal, index: i.index, alerts: i.alerts }).collect();
+        let plan = CorrelationPlan::default();
+        Ok(self.ingest_all(&[InputBatch { key: input, records, incoming }], Correlations { plan: &plan, rules: &[] })?.pop().unwrap_or_default())
     }
 
     /// Like [`Store::ingest`] for several inputs, in order, in one transaction: all of them
@@ -210,12 +302,31 @@ impl Store {
     ///
     /// # Errors
     /// When the store fails; nothing of the batch is kept then.
-    pub fn ingest_all(&mut self, inputs: &[InputBatch<'_>]) -> Result<Vec<Ingested>> {
+    /// Correlation windows are kept in the store too: fed as signals arrive, closed when event
+    /// time moves past them; their signals belong to the input that caused them (a closing
+    /// window's, to the batch's last input).
+    pub fn ingest_all(&mut self, inputs: &[InputBatch<'_>], correlations: Correlations<'_>) -> Result<Vec<Ingested>> {
         self.write(|backend| {
-            let mut work = Work { backend, states: HashMap::new(), alerts: BTreeMap::new(), out: Ingested::default(), raised: Vec::new(), extended: Vec::new(), latest: None };
+            let mut work = Work {
+                backend,
+                correlations,
+                windows: HashMap::new(),
+                states: HashMap::new(),
+                alerts: BTreeMap::new(),
+                out: Ingested::default(),
+                raised: Vec::new(),
+                extended: Vec::new(),
+                latest: None,
+            };
             let mut results = Vec::with_capacity(inputs.len());
             for batch in inputs {
                 results.push(work.input(batch)?);
+            }
+            work.close_windows()?;
+            if let Some(last) = results.last_mut() {
+                last.0.correlated.append(&mut work.out.correlated);
+                last.1.append(&mut work.raised);
+                last.2.append(&mut work.extended);
             }
             let rules: HashMap<&str, &Rule> = inputs.iter().flat_map(|b| &b.incoming).map(|i| (i.rule.meta.id.as_str(), i.rule)).collect();
             work.save(&rules)?;

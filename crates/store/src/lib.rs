@@ -19,7 +19,7 @@ mod sqlite;
 use std::path::Path;
 
 pub use backend::Value;
-pub use ingest::{Incoming, Ingested, InputBatch};
+pub use ingest::{Correlations, Incoming, Ingested, InputBatch};
 pub use queries::{AlertFilter, Note, Status, StoredAlert};
 
 use backend::Backend;

@@ -135,14 +135,14 @@ fn check(location: &str, contents: &[Vec<Vec<Event>>], steps: &[Step]) -> Result
             Step::Input(n, version) => {
                 let name = format!("AWSLogs/input-{n}.json.gz");
                 let signals = signals_of(&rules, &name, &contents[*n][*version]);
-                let incoming: Vec<Incoming<'_>> = signals.iter().enumerate().map(|(i, (r, s))| Incoming { rule: &rules[*r], signal: s, index: i }).collect();
+                let incoming: Vec<Incoming<'_>> = signals.iter().enumerate().map(|(i, (r, s))| Incoming { rule: &rules[*r], rule_index: *r, signal: s, index: i, alerts: true }).collect();
                 let key = InputKey { input: name.clone(), size: 10 + *version as i64, version: format!("v{version}") };
                 store.ingest(Some(&key), 1, &incoming).expect("ingest");
                 model.ingest(&rules, Some((&name, *version)), &signals);
             }
             Step::Stdin(events) => {
                 let signals = signals_of(&rules, "<stdin>", events);
-                let incoming: Vec<Incoming<'_>> = signals.iter().enumerate().map(|(i, (r, s))| Incoming { rule: &rules[*r], signal: s, index: i }).collect();
+                let incoming: Vec<Incoming<'_>> = signals.iter().enumerate().map(|(i, (r, s))| Incoming { rule: &rules[*r], rule_index: *r, signal: s, index: i, alerts: true }).collect();
                 store.ingest(None, 1, &incoming).expect("ingest");
                 model.ingest(&rules, None, &signals);
             }

@@ -8,7 +8,7 @@ use tripline_rule::{Rule, Severity};
 use tripline_store::{AlertFilter, Incoming, Status, Store};
 
 fn incoming<'a>(rule: &'a Rule, signals: &'a [Signal]) -> Vec<Incoming<'a>> {
-    signals.iter().enumerate().map(|(index, signal)| Incoming { rule, signal, index }).collect()
+    signals.iter().enumerate().map(|(index, signal)| Incoming { rule, rule_index: 0, signal, index, alerts: true }).collect()
 }
 
 /// Signals of `rule` for (event id, minute, account) triples, read from `file`.

@@ -16,7 +16,7 @@ use tripline_alert::{Alert, Signal};
 use tripline_io::input::{Expanded, Input};
 use tripline_io::scan::{scan_input, FileOutcome, TimeRange};
 use tripline_io::sink::{jsonl, text};
-use tripline_store::{Incoming, Ingested, InputBatch, InputKey, Store};
+use tripline_store::{Correlations, Incoming, Ingested, InputBatch, InputKey, Store};
 
 use super::scan::{Args, Format, Setup, Totals};
 use super::ExitStatus;
@@ -84,13 +84,21 @@ impl RunState {
                 key,
                 records,
                 incoming: span
-                    .filter(|&i| !setup.detection.plan.is_silenced(self.rule_of[i]))
-                    .map(|i| Incoming { rule: &rules[self.rule_of[i]], signal: &self.signals[i], index: i })
+                    .map(|i| {
+                        let rule = self.rule_of[i];
+                        Incoming { rule: &rules[rule], rule_index: rule, signal: &self.signals[i], index: i, alerts: !setup.detection.plan.is_silenced(rule) }
+                    })
                     .collect(),
             })
             .collect();
-        let results = store.ingest_all(&batches).with_context(|| format!("failed to record results in {}", store.label()))?;
-        for ingested in results {
+        let correlations = Correlations { plan: &setup.detection.plan, rules };
+        let results = store.ingest_all(&batches, correlations).with_context(|| format!("failed to record results in {}", store.label()))?;
+        for mut ingested in results {
+            for (rule, signal) in std::mem::take(&mut ingested.correlated) {
+                self.fresh.push(self.signals.len());
+                self.rule_of.push(rule);
+                self.signals.push(signal);
+            }
             if ingested.skipped {
                 // Another process finished this input meanwhile.
                 self.already_done += 1;
@@ -157,8 +165,9 @@ pub(super) fn pending<'a>(store: &mut Store, inputs: &'a [Input], run: &mut RunS
 }
 
 /// Reads `todo` in parallel, in small batches (every core busy, memory bounded, commits never
-/// far behind the reading), commits each input in order, then the correlations over what was
-/// read. Prints problems as they are met; returns whether any was an error.
+/// far behind the reading) and commits them in order, feeding the correlations as it goes (the
+/// store keeps their windows). Prints problems as they are met; returns whether any was an
+/// error.
 pub(super) fn read_and_commit(
     store: &mut Store,
     setup: &Setup,
@@ -180,11 +189,6 @@ pub(super) fn read_and_commit(
             inputs.push((key.as_ref(), std::mem::take(&mut outcome.signals), outcome.records));
         }
         run.commit(store, setup, inputs)?;
-    }
-    // Correlations over this run's signals; their signals are recognised when seen again.
-    let correlated = setup.detection.plan.run(setup.detection.engine.rules(), &run.rule_of, &run.signals);
-    if !correlated.is_empty() {
-        run.commit(store, setup, vec![(None, correlated, 0)])?;
     }
     Ok(errors)
 }
