@@ -4,7 +4,9 @@
 //! instead of conflicting; readers never wait. Reads of the alert list run outside it.
 
 use postgres::types::{ToSql, Type};
-use postgres::{Client, NoTls};
+use std::collections::HashMap;
+
+use postgres::{Client, NoTls, Statement};
 
 use crate::backend::{Backend, Row, Value};
 use crate::Result;
@@ -14,12 +16,23 @@ const WRITE_LOCK: i64 = 0x5452_4950_4c49_4e45;
 
 pub struct Postgres {
     client: Client,
+    /// Statements prepared once per connection: each statement text is one round trip less.
+    prepared: HashMap<String, Statement>,
 }
 
 impl Postgres {
     pub fn connect(url: &str) -> Result<Self> {
         let client = Client::connect(url, NoTls)?;
-        Ok(Self { client })
+        Ok(Self { client, prepared: HashMap::new() })
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(statement) = self.prepared.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql)?;
+        self.prepared.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
     }
 }
 
@@ -66,15 +79,17 @@ impl Backend for Postgres {
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        let statement = self.statement(sql)?;
         let bound = bind(params);
         let refs: Vec<&(dyn ToSql + Sync)> = bound.iter().map(AsRef::as_ref).collect();
-        Ok(self.client.execute(sql, &refs)?)
+        Ok(self.client.execute(&statement, &refs)?)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        let statement = self.statement(sql)?;
         let bound = bind(params);
         let refs: Vec<&(dyn ToSql + Sync)> = bound.iter().map(AsRef::as_ref).collect();
-        self.client.query(sql, &refs)?.iter().map(read).collect()
+        self.client.query(&statement, &refs)?.iter().map(read).collect()
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
