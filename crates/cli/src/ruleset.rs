@@ -153,6 +153,20 @@ fn is_rule_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "yml" || e == "yaml" || e == "toml")
 }
 
+/// `root` itself, or the files under the folder `root` that `wanted` accepts, in path order.
+pub fn files_under(root: &Path, wanted: fn(&Path) -> bool) -> Vec<PathBuf> {
+    if !root.is_dir() {
+        return vec![root.to_owned()];
+    }
+    walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && wanted(e.path()))
+        .map(walkdir::DirEntry::into_path)
+        .collect()
+}
+
 /// Loads the built-in pack (unless `--no-builtin`) and every `--rules` path.
 pub fn load(args: &RuleArgs) -> RuleSet {
     let mut set = RuleSet::default();
@@ -177,18 +191,7 @@ pub fn load(args: &RuleArgs) -> RuleSet {
         set.builtin = set.rules.len();
     }
     for root in &args.rules {
-        let files: Vec<PathBuf> = if root.is_dir() {
-            walkdir::WalkDir::new(root)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_map(Result::ok)
-                .filter(|e| e.file_type().is_file() && is_rule_file(e.path()))
-                .map(walkdir::DirEntry::into_path)
-                .collect()
-        } else {
-            vec![root.clone()]
-        };
-        for file in files {
+        for file in files_under(root, is_rule_file) {
             match std::fs::read_to_string(&file) {
                 Ok(text) => set.add_file(&file, &text, &mut seen, &options),
                 Err(e) => {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use tripline_lang::{Diagnostic, Level, Options};
 
-use crate::ruleset::RuleSet;
+use crate::ruleset::{files_under, RuleSet};
 
 fn is_yaml(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "yml" || e == "yaml")
@@ -14,18 +14,7 @@ fn is_yaml(path: &Path) -> bool {
 /// counted), the others still load.
 pub fn load(paths: &[PathBuf], options: &Options, set: &mut RuleSet) {
     for root in paths {
-        let files: Vec<PathBuf> = if root.is_dir() {
-            walkdir::WalkDir::new(root)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_map(Result::ok)
-                .filter(|e| e.file_type().is_file() && is_yaml(e.path()))
-                .map(walkdir::DirEntry::into_path)
-                .collect()
-        } else {
-            vec![root.clone()]
-        };
-        for file in files {
+        for file in files_under(root, is_yaml) {
             match std::fs::read_to_string(&file) {
                 Ok(text) => {
                     let (suppressions, diagnostics) = tripline_lang::suppression::compile(&file, &text, options);

@@ -30,12 +30,9 @@ const KEYS: &[&str] = &["name", "reason", "owner", "expires", "rules", "tags", "
 #[must_use]
 pub fn compile(path: &Path, text: &str, options: &Options) -> (Vec<Suppression>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
-    let root = match yaml::parse(text) {
+    let root = match yaml::parse_file(path, text) {
         Ok(root) => root,
-        Err(e) => {
-            diagnostics.push(Diagnostic::error(path, e.pos, format!("invalid YAML: {}", e.message)));
-            return (Vec::new(), diagnostics);
-        }
+        Err(d) => return (Vec::new(), vec![d]),
     };
     let entries: Vec<&Node> = match (&root.kind, root.get("suppressions")) {
         (_, Some(Node { kind: Kind::Seq(items), .. })) | (Kind::Seq(items), None) => items.iter().collect(),

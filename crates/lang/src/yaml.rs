@@ -71,6 +71,15 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     Ok(docs.first().map_or(Node { pos: Pos { line: 1, column: 1 }, kind: Kind::Null }, convert))
 }
 
+/// Parses the first document of a file, or says where and why it is not YAML, as a diagnostic
+/// for `path`.
+///
+/// # Errors
+/// The syntax error, as an error diagnostic.
+pub fn parse_file(path: &std::path::Path, text: &str) -> Result<Node, crate::Diagnostic> {
+    parse(text).map_err(|e| crate::Diagnostic::error(path, e.pos, format!("invalid YAML: {}", e.message)))
+}
+
 /// Parses every document of `text` (Sigma files hold a rule and its correlations).
 ///
 /// # Errors

@@ -22,12 +22,9 @@ const KEYS: &[&str] = &[
 #[must_use]
 pub fn compile(path: &Path, text: &str, options: &detection::Options) -> (Vec<Rule>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
-    let root = match yaml::parse(text) {
+    let root = match yaml::parse_file(path, text) {
         Ok(root) => root,
-        Err(e) => {
-            diagnostics.push(Diagnostic::error(path, e.pos, format!("invalid YAML: {}", e.message)));
-            return (Vec::new(), diagnostics);
-        }
+        Err(d) => return (Vec::new(), vec![d]),
     };
     if root.entries().is_none() {
         let d = Diagnostic::error(path, root.pos, format!("a rule file must be a mapping, found {}", root.describe()))
