@@ -1,6 +1,7 @@
 //! `tripline`: detection for CloudTrail. One module per subcommand in `cmd/`.
 
 mod cmd;
+mod config;
 mod ruleset;
 mod suppressions;
 
@@ -11,13 +12,16 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(name = "tripline", version, about = "Detection rules over AWS CloudTrail logs", propagate_version = true)]
 struct Cli {
+    /// A configuration file (default: tripline.toml in the current folder, if present).
+    #[arg(long, global = true, env = "TRIPLINE_CONFIG", value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: cmd::Command,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cmd::run(cli.command) {
+    match config::load(cli.config.as_deref()).and_then(|()| cmd::run(cli.command)) {
         Ok(status) => status.into(),
         Err(e) => {
             // A closed pipe (`tripline scan … | head`) is not a failure.

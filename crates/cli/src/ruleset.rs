@@ -190,7 +190,8 @@ pub fn load(args: &RuleArgs) -> RuleSet {
         }
         set.builtin = set.rules.len();
     }
-    for root in &args.rules {
+    let config = crate::config::get();
+    for root in config.rules.iter().chain(&args.rules) {
         for file in files_under(root, is_rule_file) {
             match std::fs::read_to_string(&file) {
                 Ok(text) => set.add_file(&file, &text, &mut seen, &options),
@@ -208,7 +209,8 @@ pub fn load(args: &RuleArgs) -> RuleSet {
             }
         }
     }
-    crate::suppressions::load(&args.suppressions, &options, &mut set);
+    let suppressions: Vec<PathBuf> = config.suppressions.iter().chain(&args.suppressions).cloned().collect();
+    crate::suppressions::load(&suppressions, &options, &mut set);
     set.check_suppressions();
     set
 }

@@ -24,16 +24,17 @@ pub enum Format {
 pub struct StoreArg {
     /// The store: a SQLite file path or a `postgres://` URL.
     #[arg(long, env = "TRIPLINE_STORE", value_name = "PATH|URL")]
-    store: String,
+    store: Option<String>,
 }
 
 impl StoreArg {
     fn open(&self) -> anyhow::Result<Store> {
-        let label = tripline_store::redact(&self.store);
-        if !self.store.contains("://") && !std::path::Path::new(&self.store).exists() {
+        let location = crate::config::store(self.store.as_ref())?;
+        let label = tripline_store::redact(&location);
+        if !location.contains("://") && !std::path::Path::new(&location).exists() {
             bail!("no store at {label}: `tripline scan --store {label} …` creates it");
         }
-        Store::open(&self.store).with_context(|| format!("failed to open the store {label}"))
+        Store::open(&location).with_context(|| format!("failed to open the store {label}"))
     }
 }
 

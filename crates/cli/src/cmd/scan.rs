@@ -166,8 +166,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
     let setup = Setup::load(&args.rules, args.quiet)?;
     let expanded = expand(&args.paths);
-    if let Some(location) = &args.store {
-        return super::scan_store::run(args, location, &setup, expanded, started);
+    if let Some(location) = args.store.clone().or_else(|| crate::config::get().store.clone()) {
+        return super::scan_store::run(args, &location, &setup, expanded, started);
     }
     let Detection { engine, plan, .. } = &setup.detection;
     let range = TimeRange { since: args.since, until: args.until };

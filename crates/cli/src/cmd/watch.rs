@@ -23,7 +23,7 @@ pub struct Args {
     dir: PathBuf,
     /// The store that remembers processed files and alerts: a SQLite path or `postgres://` URL.
     #[arg(long, env = "TRIPLINE_STORE", value_name = "PATH|URL")]
-    store: String,
+    store: Option<String>,
     #[command(flatten)]
     rules: RuleArgs,
     /// Output format for new signals and alerts.
@@ -55,8 +55,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     if !args.dir.is_dir() {
         anyhow::bail!("{} is not a folder to watch", args.dir.display());
     }
+    let location = crate::config::store(args.store.as_ref())?;
     let setup = Setup::load(&args.rules, args.quiet)?;
-    let mut store = open(&args.store)?;
+    let mut store = open(&location)?;
     if !args.quiet {
         eprintln!("watching {} every {} (store {})", args.dir.display(), humantime::format_duration(args.interval), store.label());
     }

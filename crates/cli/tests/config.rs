@@ -1,0 +1,46 @@
+//! The configuration file: the store, rules and suppressions a deployment sets once.
+
+mod common;
+
+use common::{jsonl, tripline, workspace};
+
+#[test]
+fn the_configuration_names_the_store_and_the_suppressions() {
+    let dir = tempfile::tempdir().expect("temp");
+    std::fs::create_dir_all(dir.path().join("state")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("suppressions.yml"),
+        "name: backup-bot\nreason: the nightly backup job deletes its own groups\nowner: platform-team\nrules: [ec2-security-group-deleted]\ndetection:\n  bot:\n    userIdentity.arn|endswith: ':user/backup-bot'\n  condition: bot\n",
+    )
+    .expect("write");
+    // Relative paths are relative to the file, not to where tripline runs.
+    std::fs::write(dir.path().join("tripline.toml"), "store = \"state/alerts.db\"\nsuppressions = [\"suppressions.yml\"]\n").expect("write");
+    let config = dir.path().join("tripline.toml").to_string_lossy().into_owned();
+    let examples = workspace().join("examples").to_string_lossy().into_owned();
+
+    let run = tripline(&["scan", &examples, "--config", &config, "--format", "jsonl"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("suppressed: 1 signal(s) by `backup-bot`"), "{}", run.stderr);
+    assert!(dir.path().join("state/alerts.db").is_file(), "the store is where the configuration says");
+    let listed = tripline(&["alerts", "list", "--config", &config, "--format", "jsonl"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let alerts = jsonl(&listed.stdout);
+    assert_eq!(alerts.len(), jsonl(&run.stdout).iter().filter(|l| l["type"] == "alert").count());
+    // A flag wins over the file.
+    let elsewhere = dir.path().join("other.db").to_string_lossy().into_owned();
+    assert_eq!(tripline(&["scan", &examples, "--config", &config, "--store", &elsewhere, "-q"]).code, 1);
+    assert!(std::path::Path::new(&elsewhere).is_file());
+}
+
+#[test]
+fn a_bad_configuration_is_refused_with_its_name() {
+    let dir = tempfile::tempdir().expect("temp");
+    let config = dir.path().join("tripline.toml");
+    std::fs::write(&config, "stor = \"x.db\"\n").expect("write");
+    let run = tripline(&["alerts", "list", "--config", &config.to_string_lossy()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("tripline.toml is not a valid configuration") && run.stderr.contains("unknown field `stor`"), "{}", run.stderr);
+    let none = tripline(&["alerts", "list"]);
+    assert_eq!(none.code, 2);
+    assert!(none.stderr.contains("no store given"), "{}", none.stderr);
+}
