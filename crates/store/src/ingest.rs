@@ -46,6 +46,8 @@ pub struct Ingested {
     pub skipped: bool,
     /// Indexes of the signals seen for the first time.
     pub new_signals: Vec<usize>,
+    /// Their JSON, as stored (in the same order), so output need not serialise them again.
+    pub new_bodies: Vec<String>,
     /// Signals the store had already (same rule and event).
     pub duplicates: u64,
     /// Alerts raised, as they are after this input (`signals` holds the caller's indexes).
@@ -131,7 +133,7 @@ impl Work<'_, '_> {
     /// A correlation's signal: recorded once, then through its rule's alerting.
     fn correlated(&mut self, correlation: usize, signal: Signal) -> Result<()> {
         let rule = self.correlations.rules[correlation].clone();
-        if !self.record(&signal)? {
+        if self.record(&signal)?.is_none() {
             return Ok(());
         }
         if !self.correlations.plan.is_silenced(correlation) {
@@ -141,14 +143,14 @@ impl Work<'_, '_> {
         Ok(())
     }
 
-    /// Records a signal; false when the store had it already.
-    fn record(&mut self, signal: &Signal) -> Result<bool> {
+    /// Records a signal; its JSON, or `None` when the store had it already.
+    fn record(&mut self, signal: &Signal) -> Result<Option<String>> {
         let body = serde_json::to_string(signal).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let inserted = self.backend.execute(
             "INSERT INTO signals (rule_id, signal_key, event_id, event_time, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (rule_id, signal_key) DO NOTHING",
-            &[signal.rule_id.as_str().into(), signal_key(signal).into(), signal.event_id.as_deref().into(), signal.event_time.as_deref().into(), body.into()],
+            &[signal.rule_id.as_str().into(), signal_key(signal).into(), signal.event_id.as_deref().into(), signal.event_time.as_deref().into(), body.as_str().into()],
         )?;
-        Ok(inserted > 0)
+        Ok((inserted > 0).then_some(body))
     }
 
     fn alert(&mut self, alert_id: &str) -> Result<Option<&mut StoredAlert>> {
@@ -223,11 +225,12 @@ impl Work<'_, '_> {
         order.sort_by(|a, b| a.signal.time.cmp(&b.signal.time).then(a.signal.input.cmp(&b.signal.input)));
         for incoming in order {
             let signal = incoming.signal;
-            if !self.record(signal)? {
+            let Some(body) = self.record(signal)? else {
                 self.out.duplicates += 1;
                 continue;
-            }
+            };
             self.out.new_signals.push(incoming.index);
+            self.out.new_bodies.push(body);
             self.latest = self.latest.max(signal.time);
             if incoming.alerts {
                 self.apply(incoming.rule, signal, Some(incoming.index))?;

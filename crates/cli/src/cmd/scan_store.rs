@@ -21,9 +21,12 @@ use tripline_store::{Correlations, Incoming, Ingested, InputBatch, InputKey, Sto
 use super::scan::{Args, Format, Setup, Totals};
 use super::ExitStatus;
 
-/// Inputs read and committed together: one transaction per batch keeps commits (and their
-/// writes to disk) few; a killed scan redoes at most one batch.
+/// At most this many inputs are read and committed together: one transaction per batch keeps
+/// commits (and their writes to disk) few; a killed scan redoes at most one batch.
 const COMMIT_BATCH: usize = 64;
+/// A scan is committed in at least this many batches (when it has that many inputs), so that
+/// a killed scan of a few dozen files has still kept most of its work.
+const MIN_BATCHES: usize = 4;
 
 /// One input as read: its key, its (rule, signal) pairs and how many records it held.
 type ReadInput<'a> = (Option<&'a InputKey>, Vec<(usize, Signal)>, u64);
@@ -34,6 +37,8 @@ pub(super) struct RunState {
     signals: Vec<Signal>,
     rule_of: Vec<usize>,
     pub fresh: Vec<usize>,
+    /// The stored JSON of fresh signals, by index (correlations' signals have none).
+    bodies: HashMap<usize, String>,
     duplicates: u64,
     order: Vec<String>,
     alerts: HashMap<String, Alert>,
@@ -44,6 +49,7 @@ pub(super) struct RunState {
 
 impl RunState {
     fn absorb(&mut self, ingested: Ingested) {
+        self.bodies.extend(ingested.new_signals.iter().copied().zip(ingested.new_bodies));
         self.fresh.extend(ingested.new_signals);
         self.duplicates += ingested.duplicates;
         self.raised += ingested.raised.len() as u64;
@@ -177,7 +183,8 @@ pub(super) fn read_and_commit(
     totals: &mut Totals,
 ) -> anyhow::Result<bool> {
     let mut errors = false;
-    for batch in todo.chunks(COMMIT_BATCH.max(rayon::current_num_threads() * 2)) {
+    let size = todo.len().div_ceil(MIN_BATCHES).clamp(rayon::current_num_threads() * 2, COMMIT_BATCH.max(rayon::current_num_threads() * 2));
+    for batch in todo.chunks(size) {
         let outcomes: Vec<FileOutcome> = batch.par_iter().map(|(input, _)| scan_input(&setup.detection, input, range)).collect();
         let mut inputs = Vec::with_capacity(batch.len());
         for ((_, key), mut outcome) in batch.iter().zip(outcomes) {
@@ -199,7 +206,10 @@ pub(super) fn write_results(out: &mut dyn Write, format: Format, run: &mut RunSt
     match format {
         Format::Jsonl => {
             for &i in &run.fresh {
-                jsonl::write_signal(out, &run.signals[i])?;
+                match run.bodies.get(&i) {
+                    Some(body) => jsonl::write_signal_json(out, body)?,
+                    None => jsonl::write_signal(out, &run.signals[i])?,
+                }
             }
             for alert in &alerts {
                 jsonl::write_alert(out, alert)?;

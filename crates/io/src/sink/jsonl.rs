@@ -26,10 +26,49 @@ pub fn write_signal(out: &mut dyn Write, signal: &Signal) -> io::Result<()> {
     write_line(out, &Line::Signal(signal))
 }
 
+/// Writes one signal line from the signal's own JSON (as a store keeps it): the same bytes as
+/// [`write_signal`] without serialising again.
+///
+/// # Errors
+/// Writing to `out` failed.
+pub fn write_signal_json(out: &mut dyn Write, body: &str) -> io::Result<()> {
+    let fields = body.strip_prefix('{').unwrap_or(body);
+    out.write_all(b"{\"type\":\"signal\"")?;
+    if fields != "}" {
+        out.write_all(b",")?;
+    }
+    out.write_all(fields.as_bytes())?;
+    out.write_all(b"\n")
+}
+
 /// Writes one alert line.
 ///
 /// # Errors
 /// Writing to `out` failed.
 pub fn write_alert(out: &mut dyn Write, alert: &Alert) -> io::Result<()> {
     write_line(out, &Line::Alert(alert))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tripline_alert::InputRef;
+    use tripline_event::{Field, OwnedRecord};
+    use tripline_rule::{Expr, Rule, Test};
+
+    #[test]
+    fn a_stored_signal_is_written_byte_for_byte_as_serialising_it() {
+        let record = serde_json::json!({"eventVersion": "1.09", "eventTime": "2024-08-01T10:00:00Z", "eventSource": "ec2.amazonaws.com",
+            "eventName": "DeleteSecurityGroup", "eventID": "e1", "sourceIPAddress": "198.51.100.7", "recipientAccountId": "111122223333",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice", "accountId": "111122223333"},
+            "requestParameters": {"groupId": "sg-0123456789abcdef0"}});
+        let owned = OwnedRecord::from_value(&record).expect("an object");
+        let rule = Rule::new("r", Expr::pred(Field::resolve("eventName"), Test::Exists));
+        let signal = Signal::build(&rule, &owned.record().expect("an object"), InputRef { file: "f.json".into(), record: 0, line: None });
+        let mut direct = Vec::new();
+        write_signal(&mut direct, &signal).expect("write");
+        let mut stored = Vec::new();
+        write_signal_json(&mut stored, &serde_json::to_string(&signal).expect("json")).expect("write");
+        assert_eq!(String::from_utf8_lossy(&stored), String::from_utf8_lossy(&direct));
+    }
 }
