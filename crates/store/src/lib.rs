@@ -15,6 +15,7 @@ mod postgres;
 mod queries;
 mod schema;
 mod sqlite;
+mod work;
 
 use std::path::Path;
 

@@ -1,0 +1,263 @@
+//! The working set of one write transaction: rule and correlation state and alerts, read once
+//! and written back once at the end, and what each input's signals do to them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use tripline_alert::correlate::CorrelationState;
+use tripline_alert::window::{new_terms_of, Effect, Member, RuleState};
+use tripline_alert::Signal;
+use tripline_rule::Rule;
+
+use crate::backend::Backend;
+use crate::ingest::{is_done, Correlations, Incoming, Ingested, InputBatch};
+use crate::queries::{load_alert, now, save_alert, Status, StoredAlert};
+use crate::{Result, StoreError};
+
+fn load_state<T: serde::de::DeserializeOwned + Default>(backend: &mut dyn Backend, key: &str) -> Result<T> {
+    let rows = backend.query("SELECT state FROM rule_state WHERE rule_id = $1", &[key.into()])?;
+    match rows.into_iter().next().and_then(|r| r.into_iter().next()).and_then(crate::Value::into_text) {
+        Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("state `{key}`: {e}"))),
+        None => Ok(T::default()),
+    }
+}
+
+fn save_state(backend: &mut dyn Backend, key: &str, json: String) -> Result<()> {
+    backend.execute("INSERT INTO rule_state (rule_id, state) VALUES ($1, $2) ON CONFLICT (rule_id) DO UPDATE SET state = excluded.state", &[key.into(), json.into()])?;
+    Ok(())
+}
+
+/// A signal's identity within its rule: the event id, else where it was read.
+fn signal_key(signal: &Signal) -> String {
+    signal.event_id.clone().unwrap_or_else(|| format!("{}#{}", signal.input.file, signal.input.record))
+}
+
+/// The transaction's working set: rule states and alerts read once, written once at the end.
+pub(crate) struct Work<'b, 'c> {
+    backend: &'b mut dyn Backend,
+    correlations: Correlations<'c>,
+    windows: HashMap<usize, CorrelationState>,
+    states: HashMap<String, RuleState>,
+    alerts: BTreeMap<String, StoredAlert>,
+    out: Ingested,
+    raised: Vec<String>,
+    extended: Vec<String>,
+    latest: Option<DateTime<Utc>>,
+}
+
+/// What one input did, with the ids of the alerts it raised and extended.
+pub(crate) type InputResult = (Ingested, Vec<String>, Vec<String>);
+
+impl<'b, 'c> Work<'b, 'c> {
+    pub(crate) fn new(backend: &'b mut dyn Backend, correlations: Correlations<'c>) -> Self {
+        Self {
+            backend,
+            correlations,
+            windows: HashMap::new(),
+            states: HashMap::new(),
+            alerts: BTreeMap::new(),
+            out: Ingested::default(),
+            raised: Vec::new(),
+            extended: Vec::new(),
+            latest: None,
+        }
+    }
+
+    /// Closes the windows event time has passed, writes everything back, and puts each
+    /// input's alerts (as they are at the end) in its result.
+    pub(crate) fn finish(mut self, inputs: &[InputBatch<'_>], mut results: Vec<InputResult>) -> Result<Vec<Ingested>> {
+        self.close_windows()?;
+        if let Some(last) = results.last_mut() {
+            last.0.correlated.append(&mut self.out.correlated);
+            last.1.append(&mut self.raised);
+            last.2.append(&mut self.extended);
+        }
+        let rules: HashMap<&str, &Rule> = inputs.iter().flat_map(|b| &b.incoming).map(|i| (i.rule.meta.id.as_str(), i.rule)).collect();
+        self.save(&rules)?;
+        let alert_of = |id: &String| self.alerts.get(id).map(|a| a.alert.clone());
+        Ok(results
+            .into_iter()
+            .map(|(mut out, raised, extended)| {
+                out.raised = raised.iter().filter_map(alert_of).collect();
+                out.extended = extended.iter().filter_map(alert_of).collect();
+                out
+            })
+            .collect())
+    }
+
+    fn state(&mut self, rule_id: &str) -> Result<&mut RuleState> {
+        if !self.states.contains_key(rule_id) {
+            let state = load_state(self.backend, rule_id)?;
+            self.states.insert(rule_id.to_owned(), state);
+        }
+        Ok(self.states.get_mut(rule_id).expect("inserted above"))
+    }
+
+    /// A correlation rule's windows, kept under `correlation:<id>`.
+    fn windows(&mut self, correlation: usize) -> Result<&mut CorrelationState> {
+        if !self.windows.contains_key(&correlation) {
+            let id = &self.correlations.rules[correlation].meta.id;
+            let state = load_state(self.backend, &format!("correlation:{id}"))?;
+            self.windows.insert(correlation, state);
+        }
+        Ok(self.windows.get_mut(&correlation).expect("inserted above"))
+    }
+
+    /// Feeds a new signal to the correlations that use its rule.
+    fn correlate(&mut self, rule_index: usize, signal: &Signal) -> Result<()> {
+        let Correlations { plan, rules } = self.correlations;
+        for correlation in plan.consumers(rule_index).collect::<Vec<_>>() {
+            let produced = plan.feed(rules, correlation, self.windows(correlation)?, signal);
+            for s in produced {
+                self.correlated(correlation, s)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A correlation's signal: recorded once, then through its rule's alerting.
+    fn correlated(&mut self, correlation: usize, signal: Signal) -> Result<()> {
+        let rule = self.correlations.rules[correlation].clone();
+        if self.record(&signal)?.is_none() {
+            return Ok(());
+        }
+        if !self.correlations.plan.is_silenced(correlation) {
+            self.apply(&rule, &signal, None)?;
+        }
+        self.out.correlated.push((correlation, signal));
+        Ok(())
+    }
+
+    /// Records a signal; its JSON, or `None` when the store had it already.
+    fn record(&mut self, signal: &Signal) -> Result<Option<String>> {
+        let body = serde_json::to_string(signal).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let inserted = self.backend.execute(
+            "INSERT INTO signals (rule_id, signal_key, event_id, event_time, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (rule_id, signal_key) DO NOTHING",
+            &[signal.rule_id.as_str().into(), signal_key(signal).into(), signal.event_id.as_deref().into(), signal.event_time.as_deref().into(), body.as_str().into()],
+        )?;
+        Ok((inserted > 0).then_some(body))
+    }
+
+    fn alert(&mut self, alert_id: &str) -> Result<Option<&mut StoredAlert>> {
+        if !self.alerts.contains_key(alert_id) {
+            match load_alert(self.backend, alert_id)? {
+                Some(alert) => self.alerts.insert(alert_id.to_owned(), alert),
+                None => return Ok(None),
+            };
+        }
+        Ok(self.alerts.get_mut(alert_id))
+    }
+
+    /// One new signal through its rule's alerting state.
+    fn apply(&mut self, rule: &Rule, signal: &Signal, index: Option<usize>) -> Result<()> {
+        let mut member = Member::of(rule, signal, index.unwrap_or_default());
+        member.index = index;
+        let terms = new_terms_of(rule, signal);
+        let effect = self.state(&rule.meta.id)?.apply(rule, member.clone(), terms.clone());
+        let effect = match effect {
+            Effect::Extended { alert_id, .. } if self.alert(&alert_id)?.is_some_and(|a| a.status == Status::Closed) => {
+                // A closed alert stays closed: new activity raises a new one.
+                let state = self.state(&rule.meta.id)?;
+                state.forget_alert(&alert_id);
+                state.apply(rule, member, terms)
+            }
+            other => other,
+        };
+        match effect {
+            Effect::Raised(alert) => {
+                self.raised.push(alert.alert_id.clone());
+                self.alerts.insert(alert.alert_id.clone(), StoredAlert::new(alert));
+            }
+            Effect::Extended { alert_id, member } => {
+                if let Some(alert) = self.alert(&alert_id)? {
+                    alert.alert.extend(&member);
+                    alert.updated_at = now();
+                    if !self.raised.contains(&alert_id) && !self.extended.contains(&alert_id) {
+                        self.extended.push(alert_id);
+                    }
+                }
+            }
+            Effect::Dropped => *self.out.dropped.entry(rule.meta.id.clone()).or_insert(0) += 1,
+            Effect::NotNew => self.out.not_new += 1,
+            Effect::Pending | Effect::DroppedWindow => {}
+        }
+        Ok(())
+    }
+}
+
+impl Work<'_, '_> {
+    /// One input: its new signals through the rules' state, then its checkpoint.
+    pub(crate) fn input(&mut self, batch: &InputBatch<'_>) -> Result<InputResult> {
+        self.out = Ingested::default();
+        self.raised.clear();
+        self.extended.clear();
+        if let Some(key) = batch.key {
+            if is_done(self.backend, key)? {
+                return Ok((Ingested { skipped: true, ..Ingested::default() }, Vec::new(), Vec::new()));
+            }
+        }
+        let mut order: Vec<&Incoming<'_>> = batch.incoming.iter().collect();
+        order.sort_by(|a, b| a.signal.time.cmp(&b.signal.time).then(a.signal.input.cmp(&b.signal.input)));
+        for incoming in order {
+            let signal = incoming.signal;
+            let Some(body) = self.record(signal)? else {
+                self.out.duplicates += 1;
+                continue;
+            };
+            self.out.new_signals.push(incoming.index);
+            self.out.new_bodies.push(body);
+            self.latest = self.latest.max(signal.time);
+            if incoming.alerts {
+                self.apply(incoming.rule, signal, Some(incoming.index))?;
+            }
+            self.correlate(incoming.rule_index, signal)?;
+        }
+        if let Some(key) = batch.key {
+            self.backend.execute(
+                "INSERT INTO checkpoints (input, size, version, records, signals, completed_at) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (input) DO UPDATE SET size = excluded.size, version = excluded.version, records = excluded.records,
+                 signals = excluded.signals, completed_at = excluded.completed_at",
+                &[key.input.as_str().into(), key.size.into(), key.version.as_str().into(), i64::try_from(batch.records).unwrap_or(i64::MAX).into(),
+                  i64::try_from(self.out.new_signals.len()).unwrap_or(i64::MAX).into(), now().into()],
+            )?;
+        }
+        Ok((std::mem::take(&mut self.out), std::mem::take(&mut self.raised), std::mem::take(&mut self.extended)))
+    }
+
+    /// Closes the correlation windows event time has moved past; their signals go to the
+    /// last input of the transaction.
+    fn close_windows(&mut self) -> Result<()> {
+        let Some(latest) = self.latest else { return Ok(()) };
+        let Correlations { plan, rules } = self.correlations;
+        // Every correlation, not only those fed now: event time may have moved past a window
+        // opened by an earlier run.
+        for correlation in plan.correlations().collect::<Vec<_>>() {
+            let produced = plan.close(rules, correlation, self.windows(correlation)?, Some(latest));
+            for s in produced {
+                self.correlated(correlation, s)?;
+            }
+        }
+        for (&correlation, state) in &self.windows {
+            let json = serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let key = format!("correlation:{}", rules[correlation].meta.id);
+            save_state(self.backend, &key, json)?;
+        }
+        Ok(())
+    }
+
+    /// Writes back every rule state and alert the transaction touched.
+    fn save(&mut self, rules: &HashMap<&str, &Rule>) -> Result<()> {
+        for (rule_id, state) in &mut self.states {
+            if let (Some(rule), Some(latest)) = (rules.get(rule_id.as_str()), self.latest) {
+                state.prune(rule, latest);
+            }
+            let json = serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            save_state(self.backend, rule_id, json)?;
+        }
+        for alert in self.alerts.values() {
+            save_alert(self.backend, alert)?;
+        }
+        Ok(())
+    }
+}
+
