@@ -6,7 +6,8 @@
 //! Polling, not file-system events: it works the same on local disks, network mounts and
 //! synced folders, and a poll every few seconds is plenty for logs delivered every 5 minutes.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use tripline_io::input::{expand, Input};
@@ -44,11 +45,17 @@ pub struct Args {
     quiet: bool,
 }
 
+/// A file's size and modification time, as last seen.
+type Stamp = (u64, SystemTime);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.len(), meta.modified().ok()?))
+}
+
 /// Whether a file has not been modified for `settle`.
-fn settled(input: &Input, settle: Duration) -> bool {
-    let Input::File(path) = input else { return false };
-    let modified = std::fs::metadata(path).and_then(|m| m.modified());
-    modified.is_ok_and(|t| SystemTime::now().duration_since(t).is_ok_and(|age| age >= settle))
+fn settled(stamp: Stamp, settle: Duration) -> bool {
+    SystemTime::now().duration_since(stamp.1).is_ok_and(|age| age >= settle)
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
@@ -63,11 +70,22 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     }
     let mut status = ExitStatus::Success;
     let mut poll = 0;
+    // Files known to be processed, as they were then: a poll of a folder holding a year of logs
+    // asks the store only about files that are new or changed since.
+    let mut known: HashMap<PathBuf, Stamp> = HashMap::new();
     loop {
         let expanded = expand(std::slice::from_ref(&args.dir));
-        let ready: Vec<Input> = expanded.inputs.into_iter().filter(|i| settled(i, args.settle)).collect();
+        let mut ready: Vec<(Input, Stamp)> = Vec::new();
+        for input in expanded.inputs {
+            let Input::File(path) = &input else { continue };
+            let Some(now) = stamp(path) else { continue };
+            if known.get(path) != Some(&now) && settled(now, args.settle) {
+                ready.push((input, now));
+            }
+        }
+        let inputs: Vec<Input> = ready.iter().map(|(i, _)| i.clone()).collect();
         let mut run = RunState::default();
-        let todo = pending(&mut store, &ready, &mut run)?;
+        let todo = pending(&mut store, &inputs, &mut run)?;
         if !todo.is_empty() {
             let mut totals = Totals { files: todo.len() as u64, ..Totals::default() };
             if read_and_commit(&mut store, &setup, &todo, TimeRange::default(), &mut run, &mut totals)? {
@@ -81,6 +99,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
             setup.report_suppressions(&totals.suppressed, true);
             if !args.quiet {
                 eprintln!("{}; {} new signal(s), {} alert(s) raised or extended", totals.describe(), run.fresh.len(), alerts.len());
+            }
+        }
+        for (input, stamp) in ready {
+            if let Input::File(path) = input {
+                known.insert(path, stamp);
             }
         }
         poll += 1;
