@@ -153,3 +153,16 @@ both_stores!(stdin_has_no_checkpoint_but_its_signals_are_kept_once, |at: Locatio
     let again = store.ingest(None, 1, &incoming(&r, &s)).expect("ingest again");
     assert_eq!((again.skipped, again.duplicates, again.raised.len()), (false, 1, 0));
 });
+
+both_stores!(a_store_from_a_newer_tripline_is_refused, |at: Location| {
+    drop(Store::open(&at.url).expect("open"));
+    // A later version of Tripline migrated this store further than this build knows.
+    let bump = "INSERT INTO schema_migrations (version, applied_at) VALUES (999, '2030-01-01T00:00:00Z')";
+    if at.url.starts_with("postgres://") {
+        postgres::Client::connect(&at.url, postgres::NoTls).expect("connect").batch_execute(bump).expect("bump");
+    } else {
+        rusqlite::Connection::open(&at.url).expect("open").execute_batch(bump).expect("bump");
+    }
+    let error = Store::open(&at.url).err().expect("refused");
+    assert!(error.to_string().contains("schema is version 999, newer than this build of tripline"), "{error}");
+});
