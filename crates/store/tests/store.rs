@@ -166,3 +166,18 @@ both_stores!(a_store_from_a_newer_tripline_is_refused, |at: Location| {
     let error = Store::open(&at.url).err().expect("refused");
     assert!(error.to_string().contains("schema is version 999, newer than this build of tripline"), "{error}");
 });
+
+both_stores!(new_terms_history_is_kept_between_runs, |at: Location| {
+    let mut r = rule("first-seen-caller", None, 1);
+    r.alerting.new_terms = Some(tripline_rule::NewTerms { fields: vec![tripline_event::Field::resolve("userIdentity.arn")], history: std::time::Duration::from_secs(7 * 86_400) });
+    let mut store = Store::open(&at.url).expect("open");
+    let first = signals(&r, "a.json", &[("e1", 0, "111122223333")]);
+    assert_eq!(store.ingest(Some(&key("a.json")), 1, &incoming(&r, &first)).expect("ingest").raised.len(), 1);
+    drop(store);
+    let mut store = Store::open(&at.url).expect("reopen");
+    // The same caller an hour later is not new; another account's caller is.
+    let later = signals(&r, "b.json", &[("e2", 60, "111122223333"), ("e3", 61, "444455556666")]);
+    let out = store.ingest(Some(&key("b.json")), 2, &incoming(&r, &later)).expect("ingest");
+    assert_eq!((out.not_new, out.raised.len()), (1, 1));
+    assert_eq!(out.raised[0].event_ids, vec!["e3".to_owned()]);
+});
