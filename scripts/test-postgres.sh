@@ -6,7 +6,8 @@ set -euo pipefail
 action=$1
 data=$2
 as_postgres() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/bash -c "$*"; else bash -c "$*"; fi; }
-bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
+# The newest server install: initdb and pg_ctl, not just the client (psql alone is no server).
+bindir() { for b in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -rV); do [ -x "$b/initdb" ] && [ -x "$b/pg_ctl" ] && { echo "$b"; return; }; done; }
 case "$action" in
 start)
   port=$3
@@ -14,6 +15,7 @@ start)
     echo "installing PostgreSQL from Debian's packages" >&2
     export DEBIAN_FRONTEND=noninteractive
     (apt-get update -qq && apt-get install -y -qq postgresql >/dev/null) >&2
+    if [ -z "$(bindir)" ]; then echo "PostgreSQL's server programs (initdb, pg_ctl) are still missing" >&2; exit 1; fi
   fi
   bin=$(bindir)
   "$0" stop "$data" 2>/dev/null || true
