@@ -191,8 +191,20 @@ fn within(start: Option<DateTime<Utc>>, time: Option<DateTime<Utc>>, period: Dur
 }
 
 fn alert_id(rule_id: &str, key: &str, first_event: &str, first_seen: &str) -> String {
-    let digest = Sha256::digest(format!("{rule_id}\u{0}{key}\u{0}{first_event}\u{0}{first_seen}"));
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    let mut hasher = Sha256::new();
+    for (i, part) in [rule_id, key, first_event, first_seen].into_iter().enumerate() {
+        if i > 0 {
+            hasher.update([0]);
+        }
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let mut id = String::with_capacity(16);
+    for b in digest.iter().take(8) {
+        // Infallible: writing to a String.
+        let _ = std::fmt::Write::write_fmt(&mut id, format_args!("{b:02x}"));
+    }
+    id
 }
 
 impl RuleState {

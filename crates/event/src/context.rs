@@ -408,19 +408,35 @@ fn classify(key: Option<&str>, s: &str, found: &mut Indicators) {
     if s.starts_with("arn:") && s.split(':').count() >= 6 {
         let mut parts = s.split(':');
         if let Some(account) = parts.nth(4).filter(|a| is_account_id(a)) {
-            found.account_ids.insert(account.to_owned());
+            insert(&mut found.account_ids, account);
         }
-        found.arns.insert(s.to_owned());
+        insert(&mut found.arns, s);
     } else if looks_like_ip(s) && s.parse::<IpAddr>().is_ok() {
-        found.ips.insert(s.to_owned());
-    } else if is_account_id(s) && key.is_some_and(|k| k.to_ascii_lowercase().contains("account")) {
-        found.account_ids.insert(s.to_owned());
+        insert(&mut found.ips, s);
+    } else if is_account_id(s) && key.is_some_and(|k| k.as_bytes().windows(7).any(|w| w.eq_ignore_ascii_case(b"account"))) {
+        insert(&mut found.account_ids, s);
     }
 }
 
-/// A cheap pre-check before parsing: IP addresses are short and start with a hex digit or `:`.
+/// Adds `s` unless present (records repeat the same ARN many times: no copy for those).
+fn insert(set: &mut BTreeSet<String>, s: &str) {
+    if !set.contains(s) {
+        set.insert(s.to_owned());
+    }
+}
+
+/// A cheap pre-check before parsing: an IPv6 address has a `:` and only hex digits, `:` and
+/// `.`; an IPv4 address only digits and three dots.
 fn looks_like_ip(s: &str) -> bool {
-    (2..=45).contains(&s.len()) && s.as_bytes()[0].is_ascii_hexdigit() || s.starts_with(':')
+    if !(2..=45).contains(&s.len()) {
+        return false;
+    }
+    let bytes = s.as_bytes();
+    if bytes.contains(&b':') {
+        bytes.iter().all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+    } else {
+        bytes.iter().all(|&b| b.is_ascii_digit() || b == b'.') && bytes.iter().filter(|&&b| b == b'.').count() == 3
+    }
 }
 
 fn is_account_id(s: &str) -> bool {
@@ -473,6 +489,16 @@ mod tests {
     use super::*;
     use crate::record::OwnedRecord;
     use serde_json::json;
+
+    #[test]
+    fn the_ip_pre_check_keeps_every_address_form_and_skips_the_rest() {
+        for ip in ["10.0.0.1", "203.0.113.250", "::1", "2001:db8::1", "fe80::1ff:fe23:4567:890a", "::ffff:192.0.2.1"] {
+            assert!(looks_like_ip(ip) && ip.parse::<IpAddr>().is_ok(), "{ip}");
+        }
+        for not_ip in ["2024-08-01T10:00:00Z", "ec2.amazonaws.com", "1.2.3", "deadbeef", "AWS Internal", "a"] {
+            assert!(!looks_like_ip(not_ip), "{not_ip}");
+        }
+    }
 
     fn changes(record: &Value) -> Vec<SgChange> {
         let owned = OwnedRecord::from_value(record).expect("object");
