@@ -5,6 +5,7 @@ mod lint;
 mod rules;
 mod scan;
 mod scan_store;
+mod setup;
 mod test;
 mod watch;
 

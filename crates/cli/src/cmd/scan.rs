@@ -7,15 +7,15 @@ use std::time::Instant;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use rayon::prelude::*;
-use tripline_alert::{raise_selected, CorrelationPlan, Signal};
-use tripline_engine::EngineBuilder;
+use tripline_alert::{raise_selected, Signal};
 use tripline_io::input::expand;
 use tripline_io::sink::{jsonl, text};
 
 use super::ExitStatus;
-use tripline_engine::suppress::SuppressionSet;
 use tripline_io::scan::{scan_input, Detection, FileOutcome, TimeRange};
-use crate::ruleset::{self, RuleArgs};
+
+use super::setup::{Setup, Totals};
+use crate::ruleset::RuleArgs;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -60,106 +60,6 @@ pub(super) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc())
         .ok_or_else(|| format!("`{text}` is not a time: use RFC 3339 (2024-08-01T12:00:00Z) or a date (2024-08-01)"))
-}
-
-/// Totals over every input.
-#[derive(Default)]
-pub(super) struct Totals {
-    pub files: u64,
-    pub records: u64,
-    pub bad_records: u64,
-    pub insights: u64,
-    pub digests: u64,
-    pub outside_range: u64,
-    pub bad_files: u64,
-    pub bytes: u64,
-    /// Signals kept out of alerts, per suppression.
-    pub suppressed: Vec<u64>,
-}
-
-impl Totals {
-    pub fn add(&mut self, outcome: &FileOutcome) {
-        self.records += outcome.records;
-        self.bytes += outcome.raw_bytes;
-        self.bad_records += outcome.bad_records;
-        self.insights += outcome.insights;
-        self.digests += outcome.digests;
-        self.outside_range += outcome.outside_range;
-        self.bad_files += u64::from(outcome.has_errors());
-        if self.suppressed.len() < outcome.suppressed.len() {
-            self.suppressed.resize(outcome.suppressed.len(), 0);
-        }
-        for (total, n) in self.suppressed.iter_mut().zip(&outcome.suppressed) {
-            *total += n;
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        format!(
-            "scanned {} file(s), {:.1} MB ({} with errors, {} digest file(s) skipped), {} record(s) ({} bad, {} insight, {} outside --since/--until); {} signal(s) suppressed",
-            self.files, self.bytes as f64 / 1e6, self.bad_files, self.digests, self.records, self.bad_records, self.insights, self.outside_range,
-            self.suppressed.iter().sum::<u64>()
-        )
-    }
-}
-
-/// The rules, compiled, with their correlations and suppressions.
-pub(super) struct Setup {
-    pub ruleset: ruleset::RuleSet,
-    pub detection: Detection,
-    pub plan_errors: bool,
-}
-
-impl Setup {
-    pub fn load(args: &RuleArgs, quiet: bool) -> anyhow::Result<Self> {
-        let ruleset = ruleset::load(args);
-        ruleset.report(quiet);
-        let mut builder = EngineBuilder::new();
-        for rule in &ruleset.rules {
-            builder.add(rule.clone());
-        }
-        let engine = builder.build().map_err(anyhow::Error::msg)?;
-        let (plan, plan_errors) = match CorrelationPlan::new(engine.rules()) {
-            Ok(plan) => (plan, false),
-            Err(errors) => {
-                errors.iter().for_each(|e| eprintln!("error: {e}"));
-                (CorrelationPlan::default(), true)
-            }
-        };
-        let today = Utc::now().date_naive();
-        let suppressions = SuppressionSet::new(ruleset.suppressions.clone(), &engine, today).map_err(anyhow::Error::msg)?;
-        for &i in suppressions.expired() {
-            let s = &suppressions.suppressions()[i];
-            eprintln!("warning: suppression `{}` ({}) expired on {} and no longer applies", s.name, s.location(), s.expires.map(|d| d.to_string()).unwrap_or_default());
-        }
-        Ok(Self { ruleset, detection: Detection { engine, plan, suppressions }, plan_errors })
-    }
-
-    /// Reports suppression counts: how many signals each kept out of alerts, and which
-    /// suppressions in force matched nothing in this scan.
-    pub fn report_suppressions(&self, counts: &[u64], quiet: bool) {
-        let suppressions = self.detection.suppressions.suppressions();
-        // Elastic exception lists become one suppression per rule that uses them: count by name.
-        let mut by_name: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
-        for (i, s) in suppressions.iter().enumerate() {
-            if self.detection.suppressions.expired().contains(&i) {
-                continue;
-            }
-            *by_name.entry(s.name.as_str()).or_insert(0) += counts.get(i).copied().unwrap_or(0);
-        }
-        for (name, n) in &by_name {
-            if *n == 0 {
-                eprintln!("warning: suppression `{name}` matched no signal in this scan");
-            } else if !quiet {
-                eprintln!("suppressed: {n} signal(s) by `{name}`");
-            }
-        }
-    }
-
-    /// Whether loading went wrong somewhere (exit 2 even if the scan itself was clean).
-    pub fn has_errors(&self) -> bool {
-        self.ruleset.has_errors() || self.plan_errors
-    }
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {

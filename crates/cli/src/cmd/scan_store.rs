@@ -18,7 +18,8 @@ use tripline_io::scan::{scan_input, FileOutcome, TimeRange};
 use tripline_io::sink::{jsonl, text};
 use tripline_store::{Correlations, Incoming, Ingested, InputBatch, InputKey, Store};
 
-use super::scan::{Args, Format, Setup, Totals};
+use super::scan::{Args, Format};
+use super::setup::{Setup, Totals};
 use super::ExitStatus;
 
 /// At most this many inputs are read and committed together: one transaction per batch keeps

@@ -13,7 +13,8 @@ use std::time::{Duration, SystemTime};
 use tripline_io::input::{expand, Input};
 use tripline_io::scan::TimeRange;
 
-use super::scan::{Format, Setup, Totals};
+use super::scan::Format;
+use super::setup::{Setup, Totals};
 use super::scan_store::{open, pending, read_and_commit, write_results, RunState};
 use super::ExitStatus;
 use crate::ruleset::RuleArgs;
