@@ -227,14 +227,15 @@ impl Work<'_, '_> {
     /// Closes the correlation windows event time has moved past; their signals go to the
     /// last input of the transaction.
     fn close_windows(&mut self) -> Result<()> {
-        let Some(latest) = self.latest else { return Ok(()) };
         let Correlations { plan, rules } = self.correlations;
-        // Every correlation, not only those fed now: event time may have moved past a window
-        // opened by an earlier run.
-        for correlation in plan.correlations().collect::<Vec<_>>() {
-            let produced = plan.close(rules, correlation, self.windows(correlation)?, Some(latest));
-            for s in produced {
-                self.correlated(correlation, s)?;
+        if let Some(latest) = self.latest {
+            // Every correlation, not only those fed now: event time may have moved past a
+            // window opened by an earlier run.
+            for correlation in plan.correlations().collect::<Vec<_>>() {
+                let produced = plan.close(rules, correlation, self.windows(correlation)?, Some(latest));
+                for s in produced {
+                    self.correlated(correlation, s)?;
+                }
             }
         }
         for (&correlation, state) in &self.windows {
