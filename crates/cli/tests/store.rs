@@ -224,6 +224,13 @@ fn alerts_can_be_listed_shown_acknowledged_and_closed() {
     assert_eq!(closed.iter().map(|a| a["alert_id"].as_str().expect("id")).collect::<Vec<_>>(), vec![id.as_str()]);
     let open = jsonl(&tripline(&["alerts", "list", "--store", &store, "--status", "open", "--format", "jsonl"]).stdout);
     assert_eq!(open.len() + 1, stored_alerts(&store).len());
+    let table = tripline(&["alerts", "list", "--store", &store, "--status", "closed"]).stdout;
+    assert!(table.lines().nth(1).is_some_and(|row| row.contains(&id) && row.contains("closed") && row.contains("dana")), "{table}");
+    let reopened = tripline(&["alerts", "reopen", &id, "--store", &store, "--note", "not revoked after all"]);
+    assert_eq!((reopened.code, reopened.stdout.trim()), (0, format!("{id} open").as_str()), "{}", reopened.stderr);
+    let notes = jsonl(&tripline(&["alerts", "show", &id, "--store", &store, "--format", "jsonl"]).stdout).remove(0)["notes"].clone();
+    let statuses: Vec<&str> = notes.as_array().expect("notes").iter().filter_map(|n| n["status"].as_str()).collect();
+    assert_eq!(statuses, ["acknowledged", "closed", "open"]);
     let by_rule = jsonl(&tripline(&["alerts", "list", "--store", &store, "--rule", "ec2-security-group-deleted", "--format", "jsonl"]).stdout);
     assert!(!by_rule.is_empty() && by_rule.iter().all(|a| a["rule_id"] == "ec2-security-group-deleted"));
     let none = tripline(&["alerts", "list", "--store", &store, "--since", "2024-08-02", "--format", "jsonl"]);

@@ -1,4 +1,4 @@
-//! `tripline alerts list|show|ack|close`: working with the alerts a store keeps.
+//! `tripline alerts list|show|ack|close|reopen`: working with the alerts a store keeps.
 
 use std::io::Write;
 
@@ -90,6 +90,15 @@ pub enum Command {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// Open an acknowledged or closed alert again (closed too early, say).
+    Reopen {
+        id: String,
+        #[command(flatten)]
+        store: StoreArg,
+        /// Why.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
 }
 
 fn parse_severity(text: &str) -> Result<Severity, String> {
@@ -142,6 +151,7 @@ pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
         }
         Command::Ack { id, store, note, assignee } => change(&mut out, store, id, Status::Acknowledged, assignee.as_deref(), note)?,
         Command::Close { id, store, note } => change(&mut out, store, id, Status::Closed, None, note)?,
+        Command::Reopen { id, store, note } => change(&mut out, store, id, Status::Open, None, note)?,
     }
     out.flush()?;
     Ok(ExitStatus::Success)
@@ -164,12 +174,13 @@ fn list_table(alerts: &[StoredAlert]) -> String {
                 a.alert.severity.to_string(),
                 a.alert.first_seen.clone().unwrap_or_default(),
                 a.alert.event_count.to_string(),
+                a.assignee.clone().unwrap_or_else(|| "-".to_owned()),
                 a.alert.rule_id.clone(),
                 a.alert.title.clone(),
             ]
         })
         .collect();
-    table(&["ID", "STATUS", "SEVERITY", "FIRST SEEN", "EVENTS", "RULE", "TITLE"], &rows)
+    table(&["ID", "STATUS", "SEVERITY", "FIRST SEEN", "EVENTS", "ASSIGNEE", "RULE", "TITLE"], &rows)
 }
 
 fn show_page(alert: &StoredAlert, signals: &[serde_json::Value], triage: &str) -> String {
