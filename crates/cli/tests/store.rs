@@ -155,13 +155,24 @@ fn events_by_rule(alerts: &[serde_json::Value]) -> std::collections::BTreeMap<St
 #[test]
 fn two_processes_over_overlapping_inputs_share_one_postgres_store() {
     let dir = tempfile::tempdir().expect("temp");
-    let logs = dir.path().join("logs");
+    two_processes_share_one_store(dir.path(), &postgres_database());
+}
+
+/// The same with SQLite: writers take turns on the file's lock.
+#[test]
+fn two_processes_over_overlapping_inputs_share_one_sqlite_store() {
+    let dir = tempfile::tempdir().expect("temp");
+    let store = dir.path().join("shared.db").to_string_lossy().into_owned();
+    two_processes_share_one_store(dir.path(), &store);
+}
+
+fn two_processes_share_one_store(dir: &std::path::Path, url: &str) {
+    let logs = dir.join("logs");
     example_copies(&logs, 4);
-    let reference = dir.path().join("reference.db").to_string_lossy().into_owned();
+    let reference = dir.join("reference.db").to_string_lossy().into_owned();
     assert_eq!(scan(&logs, &reference).code, 1);
     let expected = stored_alerts(&reference);
 
-    let url = postgres_database();
     // One process reads every file in path order, the other the accounts in reverse, at once.
     let accounts = |reverse: bool| {
         let mut paths: Vec<String> = std::fs::read_dir(logs.join("AWSLogs")).expect("accounts").map(|e| e.expect("entry").path().to_string_lossy().into_owned()).collect();
@@ -175,7 +186,7 @@ fn two_processes_over_overlapping_inputs_share_one_postgres_store() {
         Command::new(env!("CARGO_BIN_EXE_tripline"))
             .arg("scan")
             .args(&paths)
-            .args(["--store", &url, "-q"])
+            .args(["--store", url, "-q"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -187,13 +198,13 @@ fn two_processes_over_overlapping_inputs_share_one_postgres_store() {
         let out = child.wait_with_output().expect("finishes");
         assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
     }
-    let shared = stored_alerts(&url);
+    let shared = stored_alerts(url);
     let got = events_by_rule(&shared);
     assert!(got.values().all(|(_, duplicated)| !duplicated), "an event is in two alerts of one rule");
     assert_eq!(got, events_by_rule(&expected), "every event is in exactly one alert of its rule");
     assert_eq!(shared.len(), expected.len());
     // And a third run over everything finds nothing left to do.
-    let again = scan(&logs, &url);
+    let again = scan(&logs, url);
     assert_eq!((again.code, again.stdout.as_str()), (0, ""), "{}", again.stderr);
 }
 
