@@ -13,6 +13,7 @@ use crate::work::Work;
 use crate::{InputKey, Result, Store};
 
 /// A signal to ingest, with its rule and its index in the caller's list.
+#[derive(Clone, Copy)]
 pub struct Incoming<'a> {
     /// The rule that matched.
     pub rule: &'a Rule,
@@ -82,7 +83,7 @@ impl Store {
     /// # Errors
     /// When the store fails; nothing of the input is kept then.
     pub fn ingest(&mut self, input: Option<&InputKey>, records: u64, incoming: &[Incoming<'_>]) -> Result<Ingested> {
-        let incoming = incoming.iter().map(|i| Incoming { rule: i.rule, rule_index: i.rule_index, signal: i.signal, index: i.index, alerts: i.alerts }).collect();
+        let incoming = incoming.to_vec();
         let plan = CorrelationPlan::default();
         Ok(self.ingest_all(&[InputBatch { key: input, records, incoming }], Correlations { plan: &plan, rules: &[] })?.pop().unwrap_or_default())
     }

@@ -109,7 +109,7 @@ fn from_row(row: Row) -> Result<StoredAlert> {
     let alert_id = next_text("alert_id")?.ok_or_else(|| corrupt("alert_id"))?;
     let rule_id = next_text("rule_id")?.ok_or_else(|| corrupt("rule_id"))?;
     let title = next_text("title")?.unwrap_or_default();
-    let severity = next_text("severity")?.and_then(|s| Severity::ALL.into_iter().find(|v| v.as_str() == s)).ok_or_else(|| corrupt("severity"))?;
+    let severity = next_text("severity")?.and_then(|s| s.parse::<Severity>().ok()).ok_or_else(|| corrupt("severity"))?;
     let risk_score = next_text("risk_score")?.and_then(|s| s.parse().ok()).ok_or_else(|| corrupt("risk_score"))?;
     let dedup_key = next_text("dedup_key")?.unwrap_or_default();
     let first_seen = next_text("first_seen")?;

@@ -48,7 +48,7 @@ pub enum Command {
         #[arg(long)]
         rule: Option<String>,
         /// Only alerts at or above this severity.
-        #[arg(long, value_parser = parse_severity)]
+        #[arg(long, value_parser = |text: &str| text.parse::<Severity>())]
         severity: Option<Severity>,
         /// Only alerts with this status (open, acknowledged, closed).
         #[arg(long, value_parser = parse_status)]
@@ -99,10 +99,6 @@ pub enum Command {
         #[arg(long, default_value = "")]
         note: String,
     },
-}
-
-fn parse_severity(text: &str) -> Result<Severity, String> {
-    Severity::ALL.into_iter().find(|s| s.as_str() == text.to_ascii_lowercase()).ok_or_else(|| format!("`{text}` is not a severity: info, low, medium, high or critical"))
 }
 
 fn parse_status(text: &str) -> Result<Status, String> {
