@@ -99,7 +99,10 @@ impl Store {
             Box::new(sqlite::Sqlite::open(Path::new(location))?)
         };
         let mut store = Self { backend, label: redact(location) };
-        store.write(|b| schema::migrate(b))?;
+        // Up to date is the usual case: then no write lock is taken just to open.
+        if schema::version(store.backend.as_mut()).ok() != Some(schema::latest()) {
+            store.write(|b| schema::migrate(b))?;
+        }
         Ok(store)
     }
 
