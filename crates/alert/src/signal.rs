@@ -1,5 +1,8 @@
 //! One rule matching one record, with the record's context.
 
+use std::cmp::Ordering;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -10,15 +13,30 @@ use tripline_event::{fields, Field, Record};
 use tripline_rule::{Rule, Severity};
 
 /// Where a record came from.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputRef {
-    /// The file, or `<stdin>`.
-    pub file: String,
+    /// The file, or `<stdin>`; shared by every signal of the file.
+    pub file: Arc<str>,
     /// The record's 0-based index in the file.
     pub record: usize,
     /// The line, for JSON lines input.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
+}
+
+impl Ord for InputRef {
+    /// File, record, line. Signals of one file share its name, so most comparisons (sorting a
+    /// scan's signals by time, ties by input) are settled without reading the names.
+    fn cmp(&self, other: &Self) -> Ordering {
+        let file = if Arc::ptr_eq(&self.file, &other.file) { Ordering::Equal } else { self.file.cmp(&other.file) };
+        file.then(self.record.cmp(&other.record)).then(self.line.cmp(&other.line))
+    }
+}
+
+impl PartialOrd for InputRef {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// What a responder needs beyond the top-level fields.
@@ -102,7 +120,7 @@ fn summary(rule: &Rule, record: &Record<'_>, found: &Indicators) -> Map<String, 
     let mut out = Map::new();
     for (name, field) in rule.meta.summary_attributes.iter().zip(rule.summary_fields()) {
         let value = if ANY_ARNS.contains(&name.as_str()) {
-            Value::from(found.arns.iter().cloned().collect::<Vec<_>>())
+            Value::from(found.arns.clone())
         } else {
             // Case-insensitive, as Panther's summary attributes are (`sourceIpAddress`).
             let mut values = Vec::new();

@@ -1,16 +1,17 @@
 //! The context a responder needs, read from one record: the normalised security-group change
 //! list and the indicators (ARNs, IP addresses, account ids) found anywhere in the record.
 
-use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::fields;
-use crate::path::{first_text, scalar_text};
-use crate::record::Record;
+use crate::path::{first_text_in, first_text_raw, scalar_text};
+use crate::record::{Record, TopLevel};
+pub use crate::indicators::{indicators, record_indicators, Indicators};
 
 /// Which way a rule lets traffic through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -329,129 +330,6 @@ fn legacy_service_changes(params: &Value, action: Action) -> Vec<SgChange> {
     changes
 }
 
-/// Indicators found anywhere in a record.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Indicators {
-    /// Every ARN, sorted.
-    pub arns: BTreeSet<String>,
-    /// Every IP address (not CIDR), sorted.
-    pub ips: BTreeSet<String>,
-    /// Every 12-digit AWS account id, sorted.
-    pub account_ids: BTreeSet<String>,
-}
-
-/// Walks a whole record for ARNs, IP addresses and account ids, streaming over its raw text:
-/// no DOM is built, and only the indicators found are copied.
-#[must_use]
-pub fn record_indicators(record: &Record<'_>) -> Indicators {
-    let mut found = Indicators::default();
-    for key in record.keys() {
-        if let Some(raw) = record.raw(key) {
-            let mut de = serde_json::Deserializer::from_str(raw.get());
-            let walker = StringWalker { key: Some(key), on: &mut |k: Option<&str>, s: &str| classify(k, s, &mut found) };
-            // The text was validated when the record was read.
-            let _ = serde::de::DeserializeSeed::deserialize(walker, &mut de);
-        }
-    }
-    found
-}
-
-/// Calls `on` with every string in a JSON value and the key it sits under.
-struct StringWalker<'k, 'f> {
-    key: Option<&'k str>,
-    on: &'f mut dyn FnMut(Option<&str>, &str),
-}
-
-impl<'de> serde::de::DeserializeSeed<'de> for StringWalker<'_, '_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for StringWalker<'_, '_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
-        (self.on)(self.key, v);
-        Ok(())
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(crate::record::Key(key)) = map.next_key::<crate::record::Key<'de>>()? {
-            map.next_value_seed(StringWalker { key: Some(&key), on: &mut *self.on })?;
-        }
-        Ok(())
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(StringWalker { key: self.key, on: &mut *self.on })?.is_some() {}
-        Ok(())
-    }
-    ignore_scalars!();
-}
-
-/// Walks a whole record for ARNs, IP addresses and account ids.
-#[must_use]
-pub fn indicators(record: &Value) -> Indicators {
-    let mut found = Indicators::default();
-    collect_indicators(record, None, &mut found);
-    found
-}
-
-fn collect_indicators(value: &Value, key: Option<&str>, found: &mut Indicators) {
-    walk_strings(value, key, &mut |key, s| classify(key, s, found));
-}
-
-/// Files one string under the indicators it is.
-fn classify(key: Option<&str>, s: &str, found: &mut Indicators) {
-    if s.starts_with("arn:") && s.split(':').count() >= 6 {
-        let mut parts = s.split(':');
-        if let Some(account) = parts.nth(4).filter(|a| is_account_id(a)) {
-            insert(&mut found.account_ids, account);
-        }
-        insert(&mut found.arns, s);
-    } else if looks_like_ip(s) && s.parse::<IpAddr>().is_ok() {
-        insert(&mut found.ips, s);
-    } else if is_account_id(s) && key.is_some_and(|k| k.as_bytes().windows(7).any(|w| w.eq_ignore_ascii_case(b"account"))) {
-        insert(&mut found.account_ids, s);
-    }
-}
-
-/// Adds `s` unless present (records repeat the same ARN many times: no copy for those).
-fn insert(set: &mut BTreeSet<String>, s: &str) {
-    if !set.contains(s) {
-        set.insert(s.to_owned());
-    }
-}
-
-/// A cheap pre-check before parsing: an IPv6 address has a `:` and only hex digits, `:` and
-/// `.`; an IPv4 address only digits and three dots.
-fn looks_like_ip(s: &str) -> bool {
-    if !(2..=45).contains(&s.len()) {
-        return false;
-    }
-    let bytes = s.as_bytes();
-    if bytes.contains(&b':') {
-        bytes.iter().all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-    } else {
-        bytes.iter().all(|&b| b.is_ascii_digit() || b == b'.') && bytes.iter().filter(|&&b| b == b'.').count() == 3
-    }
-}
-
-fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn walk_strings(value: &Value, key: Option<&str>, f: &mut dyn FnMut(Option<&str>, &str)) {
-    match value {
-        Value::String(s) => f(key, s),
-        Value::Array(items) => items.iter().for_each(|v| walk_strings(v, key, f)),
-        Value::Object(map) => map.iter().for_each(|(k, v)| walk_strings(v, Some(k), f)),
-        _ => {}
-    }
-}
-
 /// The caller, as DESIGN.md's output contract names it.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Actor {
@@ -470,17 +348,24 @@ pub struct Actor {
     pub access_key_id: Option<String>,
 }
 
-/// Reads the caller from `userIdentity`.
+/// Reads the caller from `userIdentity`, from its raw text: every signal carries an actor,
+/// and building `userIdentity`'s DOM for it cost more than the rest of the signal.
 #[must_use]
 pub fn actor(record: &Record<'_>) -> Actor {
-    let Some(identity) = record.value(fields::USER_IDENTITY) else { return Actor::default() };
+    let Some(identity) = record.raw(fields::USER_IDENTITY).map(RawValue::get) else { return Actor::default() };
+    // An object (always, in CloudTrail) is read into its members once for all six look-ups.
+    let members = identity.starts_with('{').then(|| serde_json::from_str::<TopLevel<'_>>(identity).ok()).flatten();
+    let text = |path: &[&str]| match (&members, path.split_first()) {
+        (Some(TopLevel(members)), Some((key, rest))) => first_text_in(members, key, rest),
+        _ => first_text_raw(identity, path),
+    };
     Actor {
-        kind: first_text(identity, "type"),
-        arn: first_text(identity, "arn"),
-        account_id: first_text(identity, "accountId"),
-        principal_id: first_text(identity, "principalId"),
-        session_issuer_arn: first_text(identity, "sessionContext.sessionIssuer.arn"),
-        access_key_id: first_text(identity, "accessKeyId"),
+        kind: text(&["type"]),
+        arn: text(&["arn"]),
+        account_id: text(&["accountId"]),
+        principal_id: text(&["principalId"]),
+        session_issuer_arn: text(&["sessionContext", "sessionIssuer", "arn"]),
+        access_key_id: text(&["accessKeyId"]),
     }
 }
 
@@ -490,14 +375,43 @@ mod tests {
     use crate::record::OwnedRecord;
     use serde_json::json;
 
+    /// `userIdentity` trees with the actor's keys in several cases, repeated, nested and in
+    /// arrays, and values of every JSON kind.
+    fn identity() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let key = prop::sample::select(vec!["type", "Type", "TYPE", "arn", "ARN", "accountId", "principalId", "sessionContext",
+            "SessionContext", "sessionIssuer", "accessKeyId", "other"]);
+        let text = prop::sample::select(vec!["AssumedRole", "", "arn:aws:iam::123456789012:role/r", "a\"b", "\u{1}"]);
+        let leaf = prop_oneof![text.prop_map(Value::from), any::<i32>().prop_map(Value::from), any::<bool>().prop_map(Value::from),
+            Just(Value::Null), Just(json!(1.5))];
+        leaf.prop_recursive(4, 40, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..7).prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_actor_read_from_raw_text_is_the_actor_read_from_the_dom(identity in identity()) {
+            let record = json!({"eventName": "X", "userIdentity": identity});
+            let owned = OwnedRecord::from_value(&record).expect("object");
+            let dom = |path: &str| crate::path::first_text(&record["userIdentity"], path);
+            let expected = Actor { kind: dom("type"), arn: dom("arn"), account_id: dom("accountId"), principal_id: dom("principalId"),
+                session_issuer_arn: dom("sessionContext.sessionIssuer.arn"), access_key_id: dom("accessKeyId") };
+            proptest::prop_assert_eq!(actor(&owned.record().expect("object")), expected);
+        }
+    }
+
     #[test]
-    fn the_ip_pre_check_keeps_every_address_form_and_skips_the_rest() {
-        for ip in ["10.0.0.1", "203.0.113.250", "::1", "2001:db8::1", "fe80::1ff:fe23:4567:890a", "::ffff:192.0.2.1"] {
-            assert!(looks_like_ip(ip) && ip.parse::<IpAddr>().is_ok(), "{ip}");
-        }
-        for not_ip in ["2024-08-01T10:00:00Z", "ec2.amazonaws.com", "1.2.3", "deadbeef", "AWS Internal", "a"] {
-            assert!(!looks_like_ip(not_ip), "{not_ip}");
-        }
+    fn repeated_and_differently_cased_keys_read_as_the_dom_reads_them() {
+        let raw = r#"{"eventName": "X", "userIdentity": {"ARN": "upper", "Arn": "mixed", "type": "first", "type": "last"}}"#;
+        let owned = OwnedRecord::from_value(&serde_json::from_str::<Value>(raw).expect("json")).expect("object");
+        let from_raw = crate::record::Record::parse(raw).expect("object");
+        let (a, b) = (actor(&from_raw), actor(&owned.record().expect("object")));
+        assert_eq!(a, b);
+        assert_eq!((a.arn.as_deref(), a.kind.as_deref()), (Some("upper"), Some("last")));
     }
 
     fn changes(record: &Value) -> Vec<SgChange> {
@@ -562,21 +476,4 @@ mod tests {
         assert!(!c[0].opens());
     }
 
-    #[test]
-    fn streaming_and_dom_indicators_agree() {
-        let value = json!({"userIdentity": {"arn": "arn:aws:iam::123456789012:user/a", "accountId": "123456789012"},
-            "sourceIPAddress": "203.0.113.9", "resources": [{"ARN": "arn:aws:s3:::b", "accountId": "210987654321"}],
-            "requestParameters": {"cidr": "10.0.0.1", "n": 5, "nested": [["::1"]]}});
-        let owned = OwnedRecord::from_value(&value).expect("object");
-        assert_eq!(record_indicators(&owned.record().expect("object")), indicators(&value));
-    }
-
-    #[test]
-    fn indicators_find_arns_ips_and_accounts() {
-        let found = indicators(&json!({"userIdentity": {"arn": "arn:aws:iam::123456789012:user/a"},
-            "sourceIPAddress": "203.0.113.9", "recipientAccountId": "210987654321", "eventID": "123456789012"}));
-        assert!(found.arns.contains("arn:aws:iam::123456789012:user/a"));
-        assert!(found.ips.contains("203.0.113.9"));
-        assert_eq!(found.account_ids.iter().cloned().collect::<Vec<_>>(), vec!["123456789012", "210987654321"]);
-    }
 }

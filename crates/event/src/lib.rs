@@ -7,31 +7,10 @@
 //! ECS names ([`ecs::EcsField`]), both resolved once, when a rule is compiled.
 #![deny(missing_docs)]
 
-/// Visitor methods that accept and ignore JSON numbers, booleans and null, for the streaming
-/// visitors that only care about some of a value.
-macro_rules! ignore_scalars {
-    () => {
-        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
-            Ok(())
-        }
-    };
-}
-
 pub mod context;
 pub mod ecs;
 pub mod fields;
+pub mod indicators;
 pub mod interest;
 mod maptext;
 pub mod path;

@@ -1,7 +1,9 @@
 //! Field names resolved once: a CloudTrail path, or a value computed for the ECS view.
 
+use std::borrow::Cow;
 use std::fmt;
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::ecs::{self, Computed};
@@ -197,6 +199,42 @@ pub fn first_text(value: &Value, dotted: &str) -> Option<String> {
         found.is_some()
     });
     found
+}
+
+/// [`first_text`] over a value's raw JSON text, one object level at a time: only the members
+/// on the path are looked at and no DOM is built for the objects on the way (the actor of
+/// every signal is read this way). Arrays and scalars are handed to [`first_text`] itself, so
+/// the two always agree: exact key first, else a key equal but for case (the first in sorted
+/// order), the last of repeated keys, any element of an array.
+#[must_use]
+pub fn first_text_raw(raw: &str, segments: &[&str]) -> Option<String> {
+    let Some((key, rest)) = segments.split_first() else {
+        return match raw.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+            Some(inner) if !inner.contains('\\') => (!inner.is_empty()).then(|| inner.to_owned()),
+            _ => {
+                let value: Value = serde_json::from_str(raw).ok()?;
+                let mut found = None;
+                descend(&value, &[], true, &mut |v| {
+                    found = scalar_text(v);
+                    found.is_some()
+                });
+                found
+            }
+        };
+    };
+    if !raw.starts_with('{') {
+        let value: Value = serde_json::from_str(raw).ok()?;
+        return first_text(&value, &segments.join("."));
+    }
+    let crate::record::TopLevel(members) = serde_json::from_str(raw).ok()?;
+    first_text_in(&members, key, rest)
+}
+
+/// [`first_text_raw`] below the member `key` of an object already read into its members.
+pub(crate) fn first_text_in(members: &[(Cow<'_, str>, &RawValue)], key: &str, rest: &[&str]) -> Option<String> {
+    let exact = members.iter().rev().find(|(k, _)| k == key);
+    let member = exact.or_else(|| members.iter().rev().filter(|(k, _)| k.eq_ignore_ascii_case(key)).min_by(|a, b| a.0.cmp(&b.0)))?;
+    first_text_raw(member.1.get(), rest)
 }
 
 /// A scalar's text: strings as they are, numbers and booleans as JSON writes them.

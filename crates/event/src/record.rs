@@ -297,7 +297,7 @@ impl OwnedRecord {
 }
 
 /// The top level of an object as (key, raw value) pairs, keys borrowed where possible.
-struct TopLevel<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+pub(crate) struct TopLevel<'a>(pub(crate) Vec<(Cow<'a, str>, &'a RawValue)>);
 
 struct TopVisitor;
 

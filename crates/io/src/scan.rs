@@ -83,6 +83,7 @@ pub fn scan_decoded(detection: &Detection, label: &str, decoded: Decoded, range:
     let mut out = FileOutcome { problems: decoded.problems, raw_bytes: decoded.raw_bytes, ..FileOutcome::default() };
     let mut matches = Vec::new();
     let mut suppressing = Vec::new();
+    let file: std::sync::Arc<str> = label.into();
     parse(label, &decoded.text, &mut |item| match item {
         Item::Record { index, line, record } => {
             out.records += 1;
@@ -109,7 +110,7 @@ pub fn scan_decoded(detection: &Detection, label: &str, decoded: Decoded, range:
                     out.suppressed[s] += 1;
                     continue;
                 }
-                let input = InputRef { file: label.to_owned(), record: index, line };
+                let input = InputRef { file: std::sync::Arc::clone(&file), record: index, line };
                 let matched = &engine.rules()[rule];
                 let mut signal = Signal::build(matched, &record, input);
                 if !matched.meta.dynamic_severity.is_empty() {

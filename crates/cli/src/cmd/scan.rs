@@ -85,8 +85,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
 
     let mut totals = Totals { digests: expanded.digests.len() as u64, files: expanded.inputs.len() as u64, ..Totals::default() };
     let mut problems = expanded.problems;
-    let mut rule_of = Vec::new();
-    let mut signals: Vec<Signal> = Vec::new();
+    // Sized up front: a noisy rule set can flag most records, and growing by doubling would
+    // copy every signal several times.
+    let found: usize = outcomes.iter().map(|o| o.signals.len()).sum();
+    let mut rule_of = Vec::with_capacity(found);
+    let mut signals: Vec<Signal> = Vec::with_capacity(found);
     for outcome in outcomes {
         totals.add(&outcome);
         problems.extend(outcome.problems);

@@ -13,9 +13,14 @@ enum Line<'a> {
     Alert(&'a Alert),
 }
 
+/// Serialises into a buffer first: serde_json writes each line in dozens of small pieces, and
+/// through `dyn Write` each piece was a call of its own (a noisy rule set writes a line per
+/// record).
 fn write_line(out: &mut dyn Write, line: &Line<'_>) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, line)?;
-    out.write_all(b"\n")
+    let mut buffer = Vec::with_capacity(2048);
+    serde_json::to_writer(&mut buffer, line)?;
+    buffer.push(b'\n');
+    out.write_all(&buffer)
 }
 
 /// Writes one signal line.

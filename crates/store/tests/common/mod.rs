@@ -89,7 +89,7 @@ pub fn record(event_id: &str, minute: u32, account: &str) -> serde_json::Value {
 /// The signal of `rule` on `record`, read as record `index` of `file`.
 pub fn signal(rule: &Rule, record: &serde_json::Value, file: &str, index: usize) -> Signal {
     let owned = OwnedRecord::from_value(record).expect("an object");
-    Signal::build(rule, &owned.record().expect("an object"), InputRef { file: file.to_owned(), record: index, line: None })
+    Signal::build(rule, &owned.record().expect("an object"), InputRef { file: file.into(), record: index, line: None })
 }
 
 pub fn key(input: &str) -> tripline_store::InputKey {
