@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use tripline_rule::Rule;
 
-use crate::signal::Signal;
+use crate::signal::{InputRef, Signal};
 use crate::window::{new_terms_of, Effect, Member, RuleState};
 pub use crate::window::{Alert, MAX_EVENT_IDS};
 
@@ -22,6 +22,29 @@ pub struct Outcome {
     pub not_new: u64,
 }
 
+/// What alerting keeps of one signal until the scan's signals are grouped: its rule, where it
+/// came from (to order ties) and what its rule's state needs. A scan that writes its signals as
+/// it goes keeps these instead of the signals.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The rule's index.
+    pub rule: usize,
+    /// Where the signal's record came from.
+    pub input: InputRef,
+    /// What the rule's windows remember.
+    pub member: Member,
+    /// The new-terms values, for `new_terms` rules.
+    pub terms: Option<Vec<String>>,
+}
+
+impl Candidate {
+    /// What alerting keeps of `signal`, of the rule `rules[rule]`, the `index`th signal of the run.
+    #[must_use]
+    pub fn of(rules: &[&Rule], rule: usize, signal: &Signal, index: usize) -> Self {
+        Self { rule, input: signal.input.clone(), member: Member::of(rules[rule], signal, index), terms: new_terms_of(rules[rule], signal) }
+    }
+}
+
 /// Groups signals into alerts. `rule_of[i]` is the rule of `signals[i]`.
 #[must_use]
 pub fn raise(rules: &[&Rule], rule_of: &[usize], signals: &[Signal]) -> Outcome {
@@ -31,16 +54,21 @@ pub fn raise(rules: &[&Rule], rule_of: &[usize], signals: &[Signal]) -> Outcome 
 /// Like [`raise`], over the signals whose indexes are `selected` only.
 #[must_use]
 pub fn raise_selected(rules: &[&Rule], rule_of: &[usize], signals: &[Signal], selected: Vec<usize>) -> Outcome {
-    let mut order = selected;
-    // Event time first; input order breaks ties, so the result never depends on threads.
-    order.sort_by(|&a, &b| signals[a].time.cmp(&signals[b].time).then(signals[a].input.cmp(&signals[b].input)));
+    raise_candidates(rules, selected.into_iter().map(|i| Candidate::of(rules, rule_of[i], &signals[i], i)).collect())
+}
+
+/// Groups candidates into alerts, every one through its rule's [`RuleState`] in event-time
+/// order; ties keep the order given (input order), so the result never depends on threads.
+#[must_use]
+pub fn raise_candidates(rules: &[&Rule], mut candidates: Vec<Candidate>) -> Outcome {
+    candidates.sort_by(|a, b| a.member.time.cmp(&b.member.time).then_with(|| a.input.cmp(&b.input)));
     let mut outcome = Outcome::default();
     let mut states: HashMap<usize, RuleState> = HashMap::new();
     let mut alert_at: HashMap<String, usize> = HashMap::new();
-    for i in order {
-        let rule = rules[rule_of[i]];
-        let state = states.entry(rule_of[i]).or_default();
-        match state.apply(rule, Member::of(rule, &signals[i], i), new_terms_of(rule, &signals[i])) {
+    for Candidate { rule: index, member, terms, .. } in candidates {
+        let rule = rules[index];
+        let state = states.entry(index).or_default();
+        match state.apply(rule, member, terms) {
             Effect::Raised(alert) => {
                 alert_at.insert(alert.alert_id.clone(), outcome.alerts.len());
                 outcome.alerts.push(alert);

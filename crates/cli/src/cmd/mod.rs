@@ -1,6 +1,7 @@
 //! The subcommands: a plain enum and a `match`.
 
 mod alerts;
+mod collect;
 mod lint;
 mod rules;
 mod scan;

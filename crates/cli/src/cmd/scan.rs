@@ -1,20 +1,17 @@
 //! `tripline scan PATH...`: evaluate the rules over CloudTrail logs.
 
-use std::io::{IsTerminal, Write};
+use std::io::{BufWriter, IsTerminal};
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
-use rayon::prelude::*;
-use tripline_alert::{raise_selected, Signal};
 use tripline_io::input::expand;
-use tripline_io::sink::{jsonl, text};
+use tripline_io::scan::TimeRange;
 
-use super::ExitStatus;
-use tripline_io::scan::{scan_input, Detection, FileOutcome, TimeRange};
-
+use super::collect::{scan_in_order, Collector};
 use super::setup::{Setup, Totals};
+use super::ExitStatus;
 use crate::ruleset::RuleArgs;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,61 +66,28 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     if let Some(location) = args.store.clone().or_else(|| crate::config::get().store.clone()) {
         return super::scan_store::run(args, &location, &setup, expanded, started);
     }
-    let Detection { engine, plan, .. } = &setup.detection;
     let range = TimeRange { since: args.since, until: args.until };
     let progress = progress_bar(expanded.inputs.len());
-    let outcomes: Vec<FileOutcome> = expanded
-        .inputs
-        .par_iter()
-        .map(|input| {
-            let outcome = scan_input(&setup.detection, input, range);
-            progress.inc(1);
-            outcome
-        })
-        .collect();
-    progress.finish_and_clear();
-
     let mut totals = Totals { digests: expanded.digests.len() as u64, files: expanded.inputs.len() as u64, ..Totals::default() };
-    let mut problems = expanded.problems;
-    // Sized up front: a noisy rule set can flag most records, and growing by doubling would
-    // copy every signal several times.
-    let found: usize = outcomes.iter().map(|o| o.signals.len()).sum();
-    let mut rule_of = Vec::with_capacity(found);
-    let mut signals: Vec<Signal> = Vec::with_capacity(found);
-    for outcome in outcomes {
-        totals.add(&outcome);
-        problems.extend(outcome.problems);
-        for (rule, signal) in outcome.signals {
-            rule_of.push(rule);
-            signals.push(signal);
-        }
-    }
-    for problem in &problems {
+    let mut input_errors = false;
+    for problem in &expanded.problems {
         eprintln!("{problem}");
+        input_errors |= !problem.warning;
     }
-    for (rule, signal) in plan.run(engine.rules(), &rule_of, &signals) {
-        rule_of.push(rule);
-        signals.push(signal);
-    }
-    let rules: Vec<&tripline_rule::Rule> = engine.rules().iter().map(AsRef::as_ref).collect();
-    // Rules a correlation uses with `generate: false` raise no alerts of their own.
-    let alerting: Vec<usize> = (0..signals.len()).filter(|&i| !plan.is_silenced(rule_of[i])).collect();
-    let outcome = raise_selected(&rules, &rule_of, &signals, alerting);
-
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    match args.format {
-        Format::Jsonl => {
-            for signal in &signals {
-                jsonl::write_signal(&mut out, signal)?;
-            }
-            for alert in &outcome.alerts {
-                jsonl::write_alert(&mut out, alert)?;
-            }
+    let mut collector = Collector::new(&setup.detection, args.format, BufWriter::new(stdout.lock()));
+    scan_in_order(&setup.detection, &expanded.inputs, range, |outcome| {
+        progress.inc(1);
+        totals.add(&outcome);
+        for problem in &outcome.problems {
+            progress.suspend(|| eprintln!("{problem}"));
         }
-        Format::Text => text::write_alerts(&mut out, &outcome.alerts, &signals)?,
-    }
-    out.flush().context("failed to write results")?;
+        input_errors |= outcome.has_errors();
+        outcome.signals.into_iter().try_for_each(|(rule, signal)| collector.take(rule, signal))
+    })
+    .context("failed to write results")?;
+    progress.finish_and_clear();
+    let (outcome, signals) = collector.finish().context("failed to write results")?;
 
     setup.report_suppressions(&totals.suppressed, args.quiet);
     if !args.quiet {
@@ -133,20 +97,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         }
         eprintln!(
             "{}; {} signal(s), {} alert(s) ({} dropped by max_alerts, {} signal(s) below threshold) in {:.2}s",
-            totals.describe(), signals.len(), outcome.alerts.len(), dropped, outcome.below_threshold, started.elapsed().as_secs_f64()
+            totals.describe(), signals, outcome.alerts.len(), dropped, outcome.below_threshold, started.elapsed().as_secs_f64()
         );
     }
-    let input_errors = problems.iter().any(|p| !p.warning);
-    // The process ends here: freeing a large scan's signals one by one costs more than the
-    // operating system reclaiming them at exit.
-    std::mem::forget(signals);
-    Ok(if input_errors || setup.has_errors() {
+    let status = if input_errors || setup.has_errors() {
         ExitStatus::Error
     } else if outcome.alerts.is_empty() {
         ExitStatus::Success
     } else {
         ExitStatus::Findings
-    })
+    };
+    // The process ends here: freeing a large scan's alerts one by one costs more than the
+    // operating system reclaiming them at exit.
+    std::mem::forget(outcome);
+    Ok(status)
 }
 
 /// A progress bar on stderr, only when stderr is a terminal and there is enough to wait for.

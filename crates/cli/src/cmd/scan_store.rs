@@ -216,7 +216,7 @@ pub(super) fn write_results(out: &mut dyn Write, format: Format, run: &mut RunSt
                 jsonl::write_alert(out, alert)?;
             }
         }
-        Format::Text => text::write_alerts(out, &alerts, &run.signals)?,
+        Format::Text => text::write_alerts(out, &alerts, &run.signals.iter().map(text::SignalFacts::of).collect::<Vec<_>>())?,
     }
     out.flush().context("failed to write results")?;
     Ok(alerts)

@@ -59,27 +59,49 @@ pub fn describe_change(c: &SgChange) -> String {
     )
 }
 
-/// Writes the alerts table, and under it each alert's changes.
+/// What the table shows of one signal: a scan keeps these rather than whole signals.
+#[derive(Debug, Clone, Default)]
+pub struct SignalFacts {
+    /// The caller's ARN, else its identity type.
+    pub actor: String,
+    /// The source IP address or service.
+    pub source: String,
+    /// The normalised security-group changes.
+    pub changes: Vec<SgChange>,
+}
+
+impl SignalFacts {
+    /// The facts of one signal.
+    #[must_use]
+    pub fn of(signal: &Signal) -> Self {
+        Self {
+            actor: signal.actor.arn.clone().or_else(|| signal.actor.kind.clone()).unwrap_or_default(),
+            source: signal.source_ip.clone().unwrap_or_default(),
+            changes: signal.context.security_group_changes.clone(),
+        }
+    }
+}
+
+/// Writes the alerts table, and under it each alert's changes. `facts[i]` is of the run's
+/// `i`th signal (the indexes alerts keep).
 ///
 /// # Errors
 /// Writing to `out` failed.
-pub fn write_alerts(out: &mut dyn Write, alerts: &[Alert], signals: &[Signal]) -> io::Result<()> {
+pub fn write_alerts(out: &mut dyn Write, alerts: &[Alert], facts: &[SignalFacts]) -> io::Result<()> {
     if alerts.is_empty() {
         return writeln!(out, "no alerts");
     }
     let rows: Vec<Vec<String>> = alerts
         .iter()
         .map(|a| {
-            let first = a.signals.first().map(|&i| &signals[i]);
-            let actor = first.and_then(|s| s.actor.arn.clone().or_else(|| s.actor.kind.clone())).unwrap_or_default();
-            let source = first.and_then(|s| s.source_ip.clone()).unwrap_or_default();
+            let first = a.signals.first().and_then(|&i| facts.get(i));
             vec![
                 a.first_seen.clone().unwrap_or_default(),
                 a.severity.to_string(),
                 a.rule_id.clone(),
                 a.event_count.to_string(),
-                actor,
-                source,
+                first.map(|f| f.actor.clone()).unwrap_or_default(),
+                first.map(|f| f.source.clone()).unwrap_or_default(),
                 a.title.clone(),
             ]
         })
@@ -87,7 +109,7 @@ pub fn write_alerts(out: &mut dyn Write, alerts: &[Alert], signals: &[Signal]) -
     out.write_all(table(&["FIRST SEEN", "SEVERITY", "RULE", "EVENTS", "ACTOR", "SOURCE", "TITLE"], &rows).as_bytes())?;
     let mut details = String::new();
     for a in alerts {
-        let changes: Vec<&SgChange> = a.signals.iter().flat_map(|&i| &signals[i].context.security_group_changes).collect();
+        let changes: Vec<&SgChange> = a.signals.iter().filter_map(|&i| facts.get(i)).flat_map(|f| &f.changes).collect();
         if changes.is_empty() {
             continue;
         }
