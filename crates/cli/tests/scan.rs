@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{describe_record, gzip, ingress_record, jsonl, tripline, tripline_with_stdin};
+use common::{describe_record, example_copies, gzip, ingress_record, jsonl, tripline, tripline_with, tripline_with_stdin};
 use serde_json::{json, Value};
 
 fn write(dir: &std::path::Path, name: &str, data: &[u8]) -> String {
@@ -60,6 +60,27 @@ fn output_is_deterministic_across_parallel_runs() {
     let mut sorted = inputs.clone();
     sorted.sort();
     assert_eq!(inputs, sorted, "signals are ordered by file, then record");
+}
+
+#[test]
+fn streamed_output_is_the_same_on_one_thread_and_on_many() {
+    // Many inputs over more threads than cores: inputs finish out of order, and the scan must
+    // still take them (and write their signals) in input order.
+    let dir = tempfile::tempdir().expect("temp dir");
+    example_copies(dir.path(), 12);
+    let path = dir.path().to_string_lossy().into_owned();
+    let args = ["scan", path.as_str(), "--format", "jsonl", "-q"];
+    let one = tripline_with(&args, None, &[("RAYON_NUM_THREADS", "1")]);
+    let many = tripline_with(&args, None, &[("RAYON_NUM_THREADS", "8")]);
+    assert_eq!(one.code, 1, "{}", one.stderr);
+    assert_eq!(many.code, 1, "{}", many.stderr);
+    assert_eq!(one.stdout, many.stdout);
+    let lines = jsonl(&many.stdout);
+    let files: Vec<&str> = lines.iter().filter(|l| l["type"] == "signal").filter_map(|s| s["input"]["file"].as_str()).collect();
+    assert!(files.iter().collect::<std::collections::BTreeSet<_>>().len() >= 24, "signals from many inputs");
+    assert!(files.windows(2).all(|w| w[0] <= w[1]), "signals in input order");
+    let first_alert = lines.iter().position(|l| l["type"] == "alert").expect("alerts");
+    assert!(lines[first_alert..].iter().all(|l| l["type"] == "alert"), "every signal, then every alert");
 }
 
 #[test]

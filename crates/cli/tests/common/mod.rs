@@ -21,8 +21,14 @@ pub fn tripline(args: &[&str]) -> Run {
 }
 
 pub fn tripline_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    tripline_with(args, stdin, &[])
+}
+
+/// Runs `tripline` with extra environment variables.
+pub fn tripline_with(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tripline"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(workspace())
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
