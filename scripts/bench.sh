@@ -4,9 +4,12 @@
 #   1. gunzip alone over the same files with the same decompressor (flate2 + zlib-rs),
 #   2. `tripline scan` with the built-in pack (RAYON_NUM_THREADS=1),
 #   3. `tripline scan` on all cores,
-#   4. `tripline scan --store` with a new SQLite store each run, one core (RAYON_NUM_THREADS=1),
+#   4. `tripline scan --store` with a new SQLite store each run, one core,
 #      interleaved with the same scan without a store,
-# and prints records/second and each scan's ratio to gunzip alone.
+#   5. `tripline scan` with every rule in ../shared/corpus loaded as well, one core,
+# and prints records/second and each scan's ratio to gunzip alone. "One core" is the process
+# pinned to one CPU (taskset) with one scanning thread: a scan writes its output on a thread
+# of its own while it reads, so the thread count alone would not say one core.
 #   usage: scripts/bench.sh [RECORDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,13 +32,16 @@ best() { # best of 3 wall-clock seconds of "$@"
   done
   echo "$best"
 }
-gunzip_s=$(best ./target/release/tripline-gen gunzip "$corpus")
-scan1_s=$(best env RAYON_NUM_THREADS=1 ./target/release/tripline scan "$corpus" --format jsonl -q)
+one_core() {
+  if command -v taskset >/dev/null; then RAYON_NUM_THREADS=1 taskset -c 0 "$@"; else RAYON_NUM_THREADS=1 "$@"; fi
+}
+gunzip_s=$(best one_core ./target/release/tripline-gen gunzip "$corpus")
+scan1_s=$(best one_core ./target/release/tripline scan "$corpus" --format jsonl -q)
 scanN_s=$(best ./target/release/tripline scan "$corpus" --format jsonl -q)
 store_dir=$(mktemp -d)
 trap 'rm -rf "$store_dir"' EXIT
-fresh_store_scan() { rm -f "$store_dir"/alerts.db*; RAYON_NUM_THREADS=1 ./target/release/tripline scan "$corpus" --format jsonl -q --store "$store_dir/alerts.db"; }
-plain_scan() { RAYON_NUM_THREADS=1 ./target/release/tripline scan "$corpus" --format jsonl -q; }
+fresh_store_scan() { rm -f "$store_dir"/alerts.db*; one_core ./target/release/tripline scan "$corpus" --format jsonl -q --store "$store_dir/alerts.db"; }
+plain_scan() { one_core ./target/release/tripline scan "$corpus" --format jsonl -q; }
 # The store's ratio: the two scans interleaved five times, best of each, so that a noisy
 # moment of the machine does not fall on one side only.
 plain1_s=999999; store1_s=999999
@@ -44,6 +50,10 @@ for _ in 1 2 3 4 5; do
   plain1_s=$(awk -v a="$p" -v m="$plain1_s" 'BEGIN { print (a < m) ? a : m }')
   store1_s=$(awk -v a="$st" -v m="$store1_s" 'BEGIN { print (a < m) ? a : m }')
 done
+all_rules_s=0
+if [ -d ../shared/corpus ]; then
+  all_rules_s=$(best one_core ./target/release/tripline scan "$corpus" --rules ../shared/corpus --format jsonl -q)
+fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 awk -v n="$records" -v g="$gunzip_s" -v s1="$scan1_s" -v sn="$scanN_s" -v st="$store1_s" -v p1="$plain1_s" 'BEGIN {
   printf "gunzip alone (1 core):      %.3fs  %9.0f records/s\n", g, n / g
@@ -51,3 +61,8 @@ awk -v n="$records" -v g="$gunzip_s" -v s1="$scan1_s" -v sn="$scanN_s" -v st="$s
   printf "scan, built-in (all cores): %.3fs  %9.0f records/s  %.2fx gunzip\n", sn, n / sn, sn / g
   printf "scan --store sqlite (1 core): %.3fs %9.0f records/s  %.2fx the same scan without a store (%.3fs, interleaved)\n", st, n / st, st / p1, p1
 }'
+if [ "$all_rules_s" != 0 ]; then
+  awk -v n="$records" -v a="$all_rules_s" -v s1="$scan1_s" 'BEGIN {
+    printf "scan, every corpus rule too (1 core): %.3fs %9.0f records/s  %.2fx the built-in scan\n", a, n / a, a / s1
+  }'
+fi

@@ -5,6 +5,7 @@
 //! store = "/var/lib/tripline/alerts.db"     # or "postgres://tripline@db/tripline"
 //! rules = ["/etc/tripline/rules"]
 //! suppressions = ["/etc/tripline/suppressions"]
+//! min_severity = "medium"                    # scan and watch leave out rules below it
 //! ```
 //!
 //! Found at `--config PATH`, `TRIPLINE_CONFIG`, or `tripline.toml` in the current folder.
@@ -28,6 +29,8 @@ pub struct Config {
     /// Suppression files or folders.
     #[serde(default)]
     pub suppressions: Vec<PathBuf>,
+    /// Rules that can never raise anything this severe are left out (`--min-severity`).
+    pub min_severity: Option<tripline_rule::Severity>,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();

@@ -44,3 +44,27 @@ fn a_bad_configuration_is_refused_with_its_name() {
     assert_eq!(none.code, 2);
     assert!(none.stderr.contains("no store given"), "{}", none.stderr);
 }
+
+#[test]
+fn the_configuration_sets_a_minimum_severity_and_the_flag_wins() {
+    let dir = tempfile::tempdir().expect("temp");
+    let config = dir.path().join("tripline.toml");
+    std::fs::write(&config, "min_severity = \"high\"\n").expect("write");
+    let config = config.to_string_lossy().into_owned();
+    let examples = workspace().join("examples").to_string_lossy().into_owned();
+    let severities = |args: &[&str]| -> Vec<String> {
+        let run = tripline(args);
+        assert!(run.code <= 1, "{}", run.stderr);
+        let mut found: Vec<String> = jsonl(&run.stdout).iter().filter(|l| l["type"] == "alert").filter_map(|a| a["severity"].as_str().map(str::to_owned)).collect();
+        found.sort();
+        found.dedup();
+        found
+    };
+    assert_eq!(severities(&["scan", &examples, "--format", "jsonl", "-q"]), ["high", "info", "low"]);
+    assert_eq!(severities(&["scan", &examples, "--config", &config, "--format", "jsonl", "-q"]), ["high"]);
+    assert_eq!(severities(&["scan", &examples, "--config", &config, "--min-severity", "low", "--format", "jsonl", "-q"]), ["high", "low"]);
+    std::fs::write(dir.path().join("tripline.toml"), "min_severity = \"severe\"\n").expect("write");
+    let bad = tripline(&["scan", &examples, "--config", &config]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("unknown variant `severe`"), "{}", bad.stderr);
+}

@@ -120,6 +120,46 @@ fn correlations_fire_in_event_time_per_group() {
 }
 
 #[test]
+fn min_severity_leaves_out_rules_below_it_but_keeps_what_kept_correlations_use() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(dir.path(), "rules.yml", RULES);
+    let lone_low = "title: Any console login\nid: 11111111-0000-4000-8000-000000000006\nlogsource: {product: aws, service: cloudtrail}\n\
+        detection:\n  selection:\n    eventName: ConsoleLogin\n  condition: selection\nlevel: low\n";
+    write(dir.path(), "lone.yml", lone_low);
+    let events = vec![
+        failed_login("a1", "2024-08-01T10:00:00Z", "alice", "198.51.100.1"),
+        failed_login("a2", "2024-08-01T10:02:00Z", "alice", "198.51.100.2"),
+        failed_login("a3", "2024-08-01T10:03:00Z", "alice", "198.51.100.2"),
+        ingress_record("sg", "2024-08-01T10:50:00Z", 22, "0.0.0.0/0"),
+    ];
+    let input = write(dir.path(), "trail.json", &records(&events));
+    let rules_dir = dir.path().to_string_lossy().into_owned();
+    let rule_ids = |min: &str| -> (Vec<String>, String) {
+        let run = tripline(&["scan", &input, "--no-builtin", "--rules", &rules_dir, "--format", "jsonl", "--min-severity", min]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        let mut ids: Vec<String> = jsonl(&run.stdout).iter().filter(|l| l["type"] == "signal").filter_map(|l| l["rule_id"].as_str().map(str::to_owned)).collect();
+        ids.sort();
+        ids.dedup();
+        (ids, run.stderr)
+    };
+    let suffixes = |ids: &[String]| ids.iter().map(|id| id[id.len() - 1..].to_owned()).collect::<Vec<_>>().join("");
+    // Everything fires without a minimum.
+    let (ids, _) = rule_ids("info");
+    assert_eq!(suffixes(&ids), "123456");
+    // `high`: the medium value_count correlation and the lone low rule go; the low base rules
+    // stay, because the high and critical correlations use them.
+    let (ids, stderr) = rule_ids("high");
+    assert_eq!(suffixes(&ids), "1235", "{stderr}");
+    assert!(stderr.contains("2 left out by --min-severity high, 4 kept"), "{stderr}");
+    // `critical`: only the temporal correlation and the two rules it uses.
+    let (ids, _) = rule_ids("critical");
+    assert_eq!(suffixes(&ids), "125");
+    let bad = tripline(&["scan", &input, "--min-severity", "severe"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("unknown severity `severe`"), "{}", bad.stderr);
+}
+
+#[test]
 fn a_correlation_naming_an_unknown_rule_is_an_error() {
     let dir = tempfile::tempdir().expect("temp dir");
     let rules = write(dir.path(), "c.yml", "title: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [nope]\n  timespan: 5m\n  condition: {gte: 2}\nlevel: low\n");

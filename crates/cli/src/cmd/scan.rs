@@ -10,7 +10,7 @@ use tripline_io::input::expand;
 use tripline_io::scan::TimeRange;
 
 use super::collect::{scan_in_order, Collector};
-use super::setup::{Setup, Totals};
+use super::setup::{DetectArgs, Setup, Totals};
 use super::ExitStatus;
 use crate::ruleset::RuleArgs;
 
@@ -29,6 +29,8 @@ pub struct Args {
     paths: Vec<PathBuf>,
     #[command(flatten)]
     rules: RuleArgs,
+    #[command(flatten)]
+    detect: DetectArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(super) format: Format,
@@ -61,7 +63,7 @@ pub(super) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 
 pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
-    let setup = Setup::load(&args.rules, args.quiet)?;
+    let setup = Setup::load(&args.rules, &args.detect, args.quiet)?;
     let expanded = expand(&args.paths);
     if let Some(location) = args.store.clone().or_else(|| crate::config::get().store.clone()) {
         return super::scan_store::run(args, &location, &setup, expanded, started);

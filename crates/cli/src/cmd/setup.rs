@@ -7,7 +7,22 @@ use tripline_engine::suppress::SuppressionSet;
 use tripline_engine::EngineBuilder;
 use tripline_io::scan::{Detection, FileOutcome};
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use tripline_rule::{Rule, Severity};
+
 use crate::ruleset::{self, RuleArgs};
+
+/// Options of the commands that run rules over logs (`scan`, `watch`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct DetectArgs {
+    /// Leave out rules that can never raise anything this severe (info, low, medium, high,
+    /// critical), such as a broad `low` Sigma rule that matches most records. A rule a kept
+    /// correlation uses stays.
+    #[arg(long, value_name = "LEVEL", env = "TRIPLINE_MIN_SEVERITY", value_parser = str::parse::<Severity>)]
+    pub min_severity: Option<Severity>,
+}
 
 /// Totals over every input.
 #[derive(Default)]
@@ -50,6 +65,23 @@ impl Totals {
     }
 }
 
+/// The rules that can raise something at least `min` severe (their own severity or any dynamic
+/// one), and the rules the kept correlations use.
+fn at_least(rules: Vec<Arc<Rule>>, min: Severity) -> Vec<Arc<Rule>> {
+    let most_severe = |rule: &Rule| rule.meta.dynamic_severity.iter().map(|(severity, _)| *severity).fold(rule.meta.severity(), Severity::max);
+    let mut keep: Vec<bool> = rules.iter().map(|r| most_severe(r) >= min).collect();
+    // A kept correlation keeps what it refers to, which may be a correlation itself.
+    let mut seen = HashSet::new();
+    while let Some(i) = (0..rules.len()).find(|&i| keep[i] && rules[i].correlation.is_some() && seen.insert(i)) {
+        for reference in rules[i].correlation.iter().flat_map(|c| &c.rules) {
+            for (j, rule) in rules.iter().enumerate() {
+                keep[j] |= rule.is_named(reference);
+            }
+        }
+    }
+    rules.into_iter().zip(keep).filter_map(|(rule, keep)| keep.then_some(rule)).collect()
+}
+
 /// The rules, compiled, with their correlations and suppressions.
 pub(super) struct Setup {
     pub ruleset: ruleset::RuleSet,
@@ -58,9 +90,16 @@ pub(super) struct Setup {
 }
 
 impl Setup {
-    pub fn load(args: &RuleArgs, quiet: bool) -> anyhow::Result<Self> {
-        let ruleset = ruleset::load(args);
+    pub fn load(args: &RuleArgs, detect: &DetectArgs, quiet: bool) -> anyhow::Result<Self> {
+        let mut ruleset = ruleset::load(args);
         ruleset.report(quiet);
+        if let Some(min) = detect.min_severity.or(crate::config::get().min_severity) {
+            let before = ruleset.rules.len();
+            ruleset.rules = at_least(std::mem::take(&mut ruleset.rules), min);
+            if !quiet {
+                eprintln!("rules: {} left out by --min-severity {min}, {} kept", before - ruleset.rules.len(), ruleset.rules.len());
+            }
+        }
         let mut builder = EngineBuilder::new();
         for rule in &ruleset.rules {
             builder.add(rule.clone());
@@ -109,3 +148,27 @@ impl Setup {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tripline_event::Field;
+    use tripline_rule::{Expr, Test};
+
+    fn rule(id: &str, severity: Severity, dynamic: &[Severity]) -> Arc<Rule> {
+        let mut rule = Rule::new(id, Expr::pred(Field::resolve("eventName"), Test::Exists));
+        rule.meta.severity = Some(severity);
+        rule.meta.dynamic_severity = dynamic.iter().map(|&s| (s, Expr::pred(Field::resolve("errorCode"), Test::Exists))).collect();
+        Arc::new(rule)
+    }
+
+    #[test]
+    fn a_rule_stays_when_its_severity_or_any_dynamic_one_reaches_the_minimum() {
+        let rules = vec![rule("low", Severity::Low, &[]), rule("low-or-high", Severity::Low, &[Severity::Info, Severity::High]), rule("medium", Severity::Medium, &[])];
+        let kept = |min| at_least(rules.clone(), min).iter().map(|r| r.meta.id.clone()).collect::<Vec<_>>();
+        assert_eq!(kept(Severity::Medium), ["low-or-high", "medium"]);
+        assert_eq!(kept(Severity::High), ["low-or-high"]);
+        assert_eq!(kept(Severity::Low).len(), 3);
+        assert!(kept(Severity::Critical).is_empty());
+    }
+}

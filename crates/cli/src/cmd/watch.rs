@@ -14,7 +14,7 @@ use tripline_io::input::{expand, Input};
 use tripline_io::scan::TimeRange;
 
 use super::scan::Format;
-use super::setup::{Setup, Totals};
+use super::setup::{DetectArgs, Setup, Totals};
 use super::scan_store::{open, pending, read_and_commit, write_results, RunState};
 use super::ExitStatus;
 use crate::ruleset::RuleArgs;
@@ -28,6 +28,8 @@ pub struct Args {
     store: Option<String>,
     #[command(flatten)]
     rules: RuleArgs,
+    #[command(flatten)]
+    detect: DetectArgs,
     /// Output format for new signals and alerts.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -64,7 +66,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         anyhow::bail!("{} is not a folder to watch", args.dir.display());
     }
     let location = crate::config::store(args.store.as_ref())?;
-    let setup = Setup::load(&args.rules, args.quiet)?;
+    let setup = Setup::load(&args.rules, &args.detect, args.quiet)?;
     let mut store = open(&location)?;
     if !args.quiet {
         eprintln!("watching {} every {} (store {})", args.dir.display(), humantime::format_duration(args.interval), store.label());
