@@ -378,18 +378,10 @@ mod tests {
     /// `userIdentity` trees with the actor's keys in several cases, repeated, nested and in
     /// arrays, and values of every JSON kind.
     fn identity() -> impl proptest::strategy::Strategy<Value = Value> {
-        use proptest::prelude::*;
-        let key = prop::sample::select(vec!["type", "Type", "TYPE", "arn", "ARN", "accountId", "principalId", "sessionContext",
-            "SessionContext", "sessionIssuer", "accessKeyId", "other"]);
-        let text = prop::sample::select(vec!["AssumedRole", "", "arn:aws:iam::123456789012:role/r", "a\"b", "\u{1}"]);
-        let leaf = prop_oneof![text.prop_map(Value::from), any::<i32>().prop_map(Value::from), any::<bool>().prop_map(Value::from),
-            Just(Value::Null), Just(json!(1.5))];
-        leaf.prop_recursive(4, 40, 6, move |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::vec((key.clone(), inner), 0..7).prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
-            ]
-        })
+        crate::arbitrary::json_tree(
+            vec!["type", "Type", "TYPE", "arn", "ARN", "accountId", "principalId", "sessionContext", "SessionContext", "sessionIssuer", "accessKeyId", "other"],
+            vec!["AssumedRole", "", "arn:aws:iam::123456789012:role/r", "a\"b", "\u{1}"],
+        )
     }
 
     proptest::proptest! {

@@ -7,6 +7,8 @@
 //! ECS names ([`ecs::EcsField`]), both resolved once, when a rule is compiled.
 #![deny(missing_docs)]
 
+#[cfg(test)]
+mod arbitrary;
 pub mod context;
 pub mod ecs;
 pub mod fields;
