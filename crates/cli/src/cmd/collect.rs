@@ -18,8 +18,9 @@ use tripline_rule::Rule;
 use super::scan::Format;
 
 /// Scans `inputs` on every core and calls `consume` with each outcome in input order, as soon
-/// as it and every one before it are done. Inputs are handed to the threads in order, so only
-/// about one outcome per thread waits for an earlier one.
+/// as it and every one before it are done. Inputs are handed to the threads in order, so with
+/// inputs of similar size about one outcome per thread waits for an earlier one; a much larger
+/// input holds the outcomes after it back until it is done.
 ///
 /// # Errors
 /// The first error `consume` returned; inputs after it are still scanned but not consumed.

@@ -4,7 +4,7 @@
 //! The rest are read in parallel in small batches and committed one input at a time, in input
 //! order: an input's signals, the alerts they raise or extend and its checkpoint go in one
 //! transaction, so a killed scan resumes exactly where it stopped. Output lists this run's new
-//! signals and the alerts they raised or extended.
+//! signals, each batch's as soon as it is committed, then the alerts they raised or extended.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -32,14 +32,17 @@ const MIN_BATCHES: usize = 4;
 /// One input as read: its key, its (rule, signal) pairs and how many records it held.
 type ReadInput<'a> = (Option<&'a InputKey>, Vec<(usize, Signal)>, u64);
 
-/// This run's signals and the alerts it touched, in the order first touched.
-#[derive(Default)]
+/// What a run keeps across its batches: counts, the alerts it touched (in the order first
+/// touched) and, for the text table, the facts of its signals. Signals themselves are written
+/// once their batch is committed and then dropped, so a long scan holds one batch of them.
 pub(super) struct RunState {
-    signals: Vec<Signal>,
-    rule_of: Vec<usize>,
-    pub fresh: Vec<usize>,
-    /// The stored JSON of fresh signals, by index (correlations' signals have none).
-    bodies: HashMap<usize, String>,
+    format: Format,
+    /// Signals taken so far, this run (alerts keep indexes into them).
+    taken: usize,
+    /// The table's facts of every signal taken, by index (text output only).
+    facts: Vec<text::SignalFacts>,
+    /// Signals new to the store, written.
+    pub fresh: u64,
     duplicates: u64,
     order: Vec<String>,
     alerts: HashMap<String, Alert>,
@@ -49,9 +52,22 @@ pub(super) struct RunState {
 }
 
 impl RunState {
+    pub fn new(format: Format) -> Self {
+        Self {
+            format,
+            taken: 0,
+            facts: Vec::new(),
+            fresh: 0,
+            duplicates: 0,
+            order: Vec::new(),
+            alerts: HashMap::new(),
+            raised: 0,
+            dropped: 0,
+            already_done: 0,
+        }
+    }
+
     fn absorb(&mut self, ingested: Ingested) {
-        self.bodies.extend(ingested.new_signals.iter().copied().zip(ingested.new_bodies));
-        self.fresh.extend(ingested.new_signals);
         self.duplicates += ingested.duplicates;
         self.raised += ingested.raised.len() as u64;
         self.dropped += ingested.dropped.values().sum::<u64>();
@@ -73,16 +89,30 @@ impl RunState {
         }
     }
 
-    /// Commits several inputs' signals in one transaction: (key, signals, records) each.
-    fn commit(&mut self, store: &mut Store, setup: &Setup, inputs: Vec<ReadInput<'_>>) -> anyhow::Result<()> {
+    /// Takes one signal: the next index, and its facts for the table.
+    fn take(&mut self, signal: &Signal) -> usize {
+        if self.format == Format::Text {
+            self.facts.push(text::SignalFacts::of(signal));
+        }
+        self.taken += 1;
+        self.taken - 1
+    }
+
+    /// Commits several inputs' signals in one transaction — (key, signals, records) each —
+    /// then writes the signals new to the store (JSON lines): each input's correlation
+    /// signals, then its own.
+    fn commit(&mut self, store: &mut Store, setup: &Setup, inputs: Vec<ReadInput<'_>>, out: &mut dyn Write) -> anyhow::Result<()> {
+        let base = self.taken;
         let mut spans = Vec::with_capacity(inputs.len());
+        let (mut rule_of, mut signals) = (Vec::new(), Vec::new());
         for (key, found, records) in inputs {
-            let base = self.signals.len();
+            let start = signals.len();
             for (rule, signal) in found {
-                self.rule_of.push(rule);
-                self.signals.push(signal);
+                self.take(&signal);
+                rule_of.push(rule);
+                signals.push(signal);
             }
-            spans.push((key, base..self.signals.len(), records));
+            spans.push((key, start..signals.len(), records));
         }
         let rules = setup.detection.engine.rules();
         let batches: Vec<InputBatch<'_>> = spans
@@ -92,8 +122,8 @@ impl RunState {
                 records,
                 incoming: span
                     .map(|i| {
-                        let rule = self.rule_of[i];
-                        Incoming { rule: &rules[rule], rule_index: rule, signal: &self.signals[i], index: i, alerts: !setup.detection.plan.is_silenced(rule) }
+                        let rule = rule_of[i];
+                        Incoming { rule: &rules[rule], rule_index: rule, signal: &signals[i], index: base + i, alerts: !setup.detection.plan.is_silenced(rule) }
                     })
                     .collect(),
             })
@@ -101,10 +131,18 @@ impl RunState {
         let correlations = Correlations { plan: &setup.detection.plan, rules };
         let results = store.ingest_all(&batches, correlations).with_context(|| format!("failed to record results in {}", store.label()))?;
         for mut ingested in results {
-            for (rule, signal) in std::mem::take(&mut ingested.correlated) {
-                self.fresh.push(self.signals.len());
-                self.rule_of.push(rule);
-                self.signals.push(signal);
+            for (_, signal) in std::mem::take(&mut ingested.correlated) {
+                self.take(&signal);
+                self.fresh += 1;
+                if self.format == Format::Jsonl {
+                    jsonl::write_signal(out, &signal)?;
+                }
+            }
+            self.fresh += ingested.new_signals.len() as u64;
+            if self.format == Format::Jsonl {
+                for body in std::mem::take(&mut ingested.new_bodies) {
+                    jsonl::write_signal_json(out, &body)?;
+                }
             }
             if ingested.skipped {
                 // Another process finished this input meanwhile.
@@ -120,21 +158,21 @@ pub fn run(args: &Args, location: &str, setup: &Setup, expanded: Expanded, start
     let mut store = open(location)?;
     let range = TimeRange { since: args.since, until: args.until };
     let mut totals = Totals { digests: expanded.digests.len() as u64, ..Totals::default() };
-    let mut run = RunState::default();
+    let mut run = RunState::new(args.format);
     for problem in &expanded.problems {
         eprintln!("{problem}");
     }
     let todo = pending(&mut store, &expanded.inputs, &mut run)?;
     totals.files = todo.len() as u64;
-    let input_errors = read_and_commit(&mut store, setup, &todo, range, &mut run, &mut totals)? || expanded.problems.iter().any(|p| !p.warning);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let alerts = write_results(&mut out, args.format, &mut run)?;
+    let input_errors = read_and_commit(&mut store, setup, &todo, range, &mut run, &mut totals, &mut out)? || expanded.problems.iter().any(|p| !p.warning);
+    let alerts = write_results(&mut out, &mut run)?;
     setup.report_suppressions(&totals.suppressed, args.quiet);
     if !args.quiet {
         eprintln!(
             "{}; {} input(s) already processed; {} new signal(s) ({} seen before), {} alert(s) raised, {} extended ({} dropped by max_alerts); store {} in {:.2}s",
-            totals.describe(), run.already_done, run.fresh.len(), run.duplicates, run.raised, alerts.len() as u64 - run.raised.min(alerts.len() as u64),
+            totals.describe(), run.already_done, run.fresh, run.duplicates, run.raised, alerts.len() as u64 - run.raised.min(alerts.len() as u64),
             run.dropped, store.label(), started.elapsed().as_secs_f64()
         );
     }
@@ -173,8 +211,8 @@ pub(super) fn pending<'a>(store: &mut Store, inputs: &'a [Input], run: &mut RunS
 
 /// Reads `todo` in parallel, in small batches (every core busy, memory bounded, commits never
 /// far behind the reading) and commits them in order, feeding the correlations as it goes (the
-/// store keeps their windows). Prints problems as they are met; returns whether any was an
-/// error.
+/// store keeps their windows); each batch's new signals are written to `out` once committed.
+/// Prints problems as they are met; returns whether any was an error.
 pub(super) fn read_and_commit(
     store: &mut Store,
     setup: &Setup,
@@ -182,6 +220,7 @@ pub(super) fn read_and_commit(
     range: TimeRange,
     run: &mut RunState,
     totals: &mut Totals,
+    out: &mut dyn Write,
 ) -> anyhow::Result<bool> {
     let mut errors = false;
     let size = todo.len().div_ceil(MIN_BATCHES).clamp(rayon::current_num_threads() * 2, COMMIT_BATCH.max(rayon::current_num_threads() * 2));
@@ -196,27 +235,22 @@ pub(super) fn read_and_commit(
             errors |= outcome.has_errors();
             inputs.push((key.as_ref(), std::mem::take(&mut outcome.signals), outcome.records));
         }
-        run.commit(store, setup, inputs)?;
+        run.commit(store, setup, inputs, out)?;
     }
     Ok(errors)
 }
 
-/// Writes this run's new signals and the alerts it raised or extended; returns the alerts.
-pub(super) fn write_results(out: &mut dyn Write, format: Format, run: &mut RunState) -> anyhow::Result<Vec<Alert>> {
+/// Writes the alerts this run raised or extended (the signals went out with their batches), or
+/// the table; returns the alerts.
+pub(super) fn write_results(out: &mut dyn Write, run: &mut RunState) -> anyhow::Result<Vec<Alert>> {
     let alerts: Vec<Alert> = run.order.iter().filter_map(|id| run.alerts.remove(id)).collect();
-    match format {
+    match run.format {
         Format::Jsonl => {
-            for &i in &run.fresh {
-                match run.bodies.get(&i) {
-                    Some(body) => jsonl::write_signal_json(out, body)?,
-                    None => jsonl::write_signal(out, &run.signals[i])?,
-                }
-            }
             for alert in &alerts {
                 jsonl::write_alert(out, alert)?;
             }
         }
-        Format::Text => text::write_alerts(out, &alerts, &run.signals.iter().map(text::SignalFacts::of).collect::<Vec<_>>())?,
+        Format::Text => text::write_alerts(out, &alerts, &run.facts)?,
     }
     out.flush().context("failed to write results")?;
     Ok(alerts)

@@ -87,21 +87,23 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
             }
         }
         let inputs: Vec<Input> = ready.iter().map(|(i, _)| i.clone()).collect();
-        let mut run = RunState::default();
+        let mut run = RunState::new(args.format);
         let todo = pending(&mut store, &inputs, &mut run)?;
         if !todo.is_empty() {
             let mut totals = Totals { files: todo.len() as u64, ..Totals::default() };
-            if read_and_commit(&mut store, &setup, &todo, TimeRange::default(), &mut run, &mut totals)? {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            if read_and_commit(&mut store, &setup, &todo, TimeRange::default(), &mut run, &mut totals, &mut out)? {
                 status = ExitStatus::Error;
             }
-            let stdout = std::io::stdout();
-            let alerts = write_results(&mut stdout.lock(), args.format, &mut run)?;
+            let alerts = write_results(&mut out, &mut run)?;
+            drop(out);
             if !alerts.is_empty() && status == ExitStatus::Success {
                 status = ExitStatus::Findings;
             }
             setup.report_suppressions(&totals.suppressed, true);
             if !args.quiet {
-                eprintln!("{}; {} new signal(s), {} alert(s) raised or extended", totals.describe(), run.fresh.len(), alerts.len());
+                eprintln!("{}; {} new signal(s), {} alert(s) raised or extended", totals.describe(), run.fresh, alerts.len());
             }
         }
         for (input, stamp) in ready {
