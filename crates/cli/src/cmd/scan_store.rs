@@ -1,9 +1,9 @@
 //! `tripline scan --store …`: the scan, with alert state kept in a store.
 //!
 //! Inputs the store has fully processed (same path, size and modification time) are not read.
-//! The rest are read in parallel in small batches and committed one input at a time, in input
-//! order: an input's signals, the alerts they raise or extend and its checkpoint go in one
-//! transaction, so a killed scan resumes exactly where it stopped. Output lists this run's new
+//! The rest are read in parallel in small batches and committed a batch at a time, in input
+//! order: a batch's signals, the alerts they raise or extend and its inputs' checkpoints go in
+//! one transaction, so a killed scan resumes exactly where it stopped. Output lists this run's new
 //! signals, each batch's as soon as it is committed, then the alerts they raised or extended.
 
 use std::collections::HashMap;
