@@ -69,7 +69,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         return super::scan_store::run(args, &location, &setup, expanded, started);
     }
     let range = TimeRange { since: args.since, until: args.until };
-    let progress = progress_bar(expanded.inputs.len());
+    // Signals stream to stdout as they are found: no bar drawn between them on one terminal.
+    let streaming_to_terminal = args.format == Format::Jsonl && std::io::stdout().is_terminal();
+    let progress = if streaming_to_terminal { indicatif::ProgressBar::hidden() } else { progress_bar(expanded.inputs.len()) };
     let mut totals = Totals { digests: expanded.digests.len() as u64, files: expanded.inputs.len() as u64, ..Totals::default() };
     let mut input_errors = false;
     for problem in &expanded.problems {
