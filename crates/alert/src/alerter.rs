@@ -48,13 +48,7 @@ impl Candidate {
 /// Groups signals into alerts. `rule_of[i]` is the rule of `signals[i]`.
 #[must_use]
 pub fn raise(rules: &[&Rule], rule_of: &[usize], signals: &[Signal]) -> Outcome {
-    raise_selected(rules, rule_of, signals, (0..signals.len()).collect())
-}
-
-/// Like [`raise`], over the signals whose indexes are `selected` only.
-#[must_use]
-pub fn raise_selected(rules: &[&Rule], rule_of: &[usize], signals: &[Signal], selected: Vec<usize>) -> Outcome {
-    raise_candidates(rules, selected.into_iter().map(|i| Candidate::of(rules, rule_of[i], &signals[i], i)).collect())
+    raise_candidates(rules, signals.iter().enumerate().map(|(i, signal)| Candidate::of(rules, rule_of[i], signal, i)).collect())
 }
 
 /// Groups candidates into alerts, every one through its rule's [`RuleState`] in event-time
@@ -90,7 +84,6 @@ pub fn raise_candidates(rules: &[&Rule], mut candidates: Vec<Candidate>) -> Outc
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signal::InputRef;
     use serde_json::json;
     use tripline_event::{Field, OwnedRecord};
     use std::time::Duration;

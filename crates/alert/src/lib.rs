@@ -12,6 +12,6 @@ pub mod correlate;
 pub mod signal;
 pub mod window;
 
-pub use alerter::{raise, raise_candidates, raise_selected, Alert, Candidate, Outcome};
+pub use alerter::{raise, raise_candidates, Alert, Candidate, Outcome};
 pub use correlate::CorrelationPlan;
 pub use signal::{InputRef, Signal};

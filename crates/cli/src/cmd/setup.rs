@@ -7,7 +7,6 @@ use tripline_engine::suppress::SuppressionSet;
 use tripline_engine::EngineBuilder;
 use tripline_io::scan::{Detection, FileOutcome};
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use tripline_rule::{Rule, Severity};
@@ -71,11 +70,14 @@ fn at_least(rules: Vec<Arc<Rule>>, min: Severity) -> Vec<Arc<Rule>> {
     let most_severe = |rule: &Rule| rule.meta.dynamic_severity.iter().map(|(severity, _)| *severity).fold(rule.meta.severity(), Severity::max);
     let mut keep: Vec<bool> = rules.iter().map(|r| most_severe(r) >= min).collect();
     // A kept correlation keeps what it refers to, which may be a correlation itself.
-    let mut seen = HashSet::new();
-    while let Some(i) = (0..rules.len()).find(|&i| keep[i] && rules[i].correlation.is_some() && seen.insert(i)) {
+    let mut pending: Vec<usize> = (0..rules.len()).filter(|&i| keep[i]).collect();
+    while let Some(i) = pending.pop() {
         for reference in rules[i].correlation.iter().flat_map(|c| &c.rules) {
             for (j, rule) in rules.iter().enumerate() {
-                keep[j] |= rule.is_named(reference);
+                if !keep[j] && rule.is_named(reference) {
+                    keep[j] = true;
+                    pending.push(j);
+                }
             }
         }
     }
