@@ -17,7 +17,8 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn main() {
-    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = manifest.join("../..").canonicalize().expect("the workspace root exists");
     let rules = root.join("rules");
     println!("cargo:rerun-if-changed={}", rules.display());
@@ -28,9 +29,16 @@ fn main() {
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
         let relative = file.strip_prefix(&root).expect("rule files are under the root");
-        writeln!(code, "    ({:?}, include_str!({:?})),", relative.display().to_string(), file.display().to_string()).expect("writing to a String");
+        writeln!(
+            code,
+            "    ({:?}, include_str!({:?})),",
+            relative.display().to_string(),
+            file.display().to_string()
+        )
+        .expect("writing to a String");
     }
     code.push_str("];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("builtin_rules.rs");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("builtin_rules.rs");
     std::fs::write(out, code).expect("OUT_DIR is writable");
 }

@@ -41,21 +41,34 @@ impl Candidate {
     /// What alerting keeps of `signal`, of the rule `rules[rule]`, the `index`th signal of the run.
     #[must_use]
     pub fn of(rules: &[&Rule], rule: usize, signal: &Signal, index: usize) -> Self {
-        Self { rule, input: signal.input.clone(), member: Member::of(rules[rule], signal, index), terms: new_terms_of(rules[rule], signal) }
+        Self {
+            rule,
+            input: signal.input.clone(),
+            member: Member::of(rules[rule], signal, index),
+            terms: new_terms_of(rules[rule], signal),
+        }
     }
 }
 
 /// Groups signals into alerts. `rule_of[i]` is the rule of `signals[i]`.
 #[must_use]
 pub fn raise(rules: &[&Rule], rule_of: &[usize], signals: &[Signal]) -> Outcome {
-    raise_candidates(rules, signals.iter().enumerate().map(|(i, signal)| Candidate::of(rules, rule_of[i], signal, i)).collect())
+    raise_candidates(
+        rules,
+        signals
+            .iter()
+            .enumerate()
+            .map(|(i, signal)| Candidate::of(rules, rule_of[i], signal, i))
+            .collect(),
+    )
 }
 
 /// Groups candidates into alerts, every one through its rule's [`RuleState`] in event-time
 /// order; ties keep the order given (input order), so the result never depends on threads.
 #[must_use]
 pub fn raise_candidates(rules: &[&Rule], mut candidates: Vec<Candidate>) -> Outcome {
-    candidates.sort_by(|a, b| a.member.time.cmp(&b.member.time).then_with(|| a.input.cmp(&b.input)));
+    candidates
+        .sort_by(|a, b| a.member.time.cmp(&b.member.time).then_with(|| a.input.cmp(&b.input)));
     let mut outcome = Outcome::default();
     let mut states: HashMap<usize, RuleState> = HashMap::new();
     let mut alert_at: HashMap<String, usize> = HashMap::new();
@@ -85,15 +98,22 @@ pub fn raise_candidates(rules: &[&Rule], mut candidates: Vec<Candidate>) -> Outc
 mod tests {
     use super::*;
     use serde_json::json;
-    use tripline_event::{Field, OwnedRecord};
     use std::time::Duration;
+    use tripline_event::{Field, OwnedRecord};
     use tripline_rule::{Dedup, Expr, Schedule, Template, Test};
 
     fn rule(dedup: Option<(&str, u64)>, threshold: u32, schedule: Option<(u64, u32)>) -> Rule {
         let mut rule = Rule::new("r", Expr::pred(Field::resolve("eventName"), Test::Exists));
-        rule.alerting.dedup = dedup.map(|(k, secs)| Dedup { key: Template::parse(k).expect("valid"), period: Duration::from_secs(secs) });
+        rule.alerting.dedup = dedup.map(|(k, secs)| Dedup {
+            key: Template::parse(k).expect("valid"),
+            period: Duration::from_secs(secs),
+        });
         rule.alerting.threshold = threshold;
-        rule.alerting.schedule = schedule.map(|(secs, max)| Schedule { interval: Duration::from_secs(secs), lookback: Duration::from_secs(secs), max_alerts: max });
+        rule.alerting.schedule = schedule.map(|(secs, max)| Schedule {
+            interval: Duration::from_secs(secs),
+            lookback: Duration::from_secs(secs),
+            max_alerts: max,
+        });
         rule
     }
 
@@ -126,7 +146,8 @@ mod tests {
     fn dedup_groups_by_key_within_the_period_from_the_first_signal() {
         let r = rule(Some(("{recipientAccountId}", 600)), 1, None);
         let out = run(&r, &[(0, "1"), (5, "1"), (9, "2"), (10, "1"), (12, "1")]);
-        let summary: Vec<(String, u64)> = out.alerts.iter().map(|a| (a.dedup_key.clone(), a.event_count)).collect();
+        let summary: Vec<(String, u64)> =
+            out.alerts.iter().map(|a| (a.dedup_key.clone(), a.event_count)).collect();
         // Minute 10 is exactly one period after minute 0: a new window opens there.
         assert_eq!(summary, vec![("1".into(), 2), ("2".into(), 1), ("1".into(), 2)]);
         assert_eq!(out.alerts[0].event_ids, vec!["e0", "e1"]);

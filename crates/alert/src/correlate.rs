@@ -11,8 +11,8 @@
 //! and close them only when event time has moved past them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::time::Duration;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -67,7 +67,10 @@ impl CorrelationPlan {
             for reference in &c.rules {
                 match rules.iter().position(|r| r.is_named(reference)) {
                     Some(r) => referenced.push(r),
-                    None => errors.push(format!("correlation `{}` refers to `{reference}`, which is not a loaded rule", rule.meta.id)),
+                    None => errors.push(format!(
+                        "correlation `{}` refers to `{reference}`, which is not a loaded rule",
+                        rule.meta.id
+                    )),
                 }
             }
             for &r in &referenced {
@@ -82,7 +85,11 @@ impl CorrelationPlan {
             }
             plan.plans.push(Plan { rule: index, referenced });
         }
-        if errors.is_empty() { Ok(plan) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(plan)
+        } else {
+            Err(errors)
+        }
     }
 
     /// Whether any correlation is loaded.
@@ -100,7 +107,9 @@ impl CorrelationPlan {
     /// Keeps, on a signal of `rule`, the field values correlations will group by.
     pub fn capture(&self, rule: usize, record: &Record<'_>, signal: &mut Signal) {
         for field in self.capture.get(&rule).into_iter().flatten() {
-            signal.captured.insert(field.name().to_owned(), crate::signal::field_texts(field, record));
+            signal
+                .captured
+                .insert(field.name().to_owned(), crate::signal::field_texts(field, record));
         }
     }
 
@@ -121,8 +130,16 @@ impl CorrelationPlan {
     /// Feeds one signal of a referenced rule to the correlation rule `correlation`; returns the
     /// correlation's signals this caused (a window it closed, the window firing now).
     #[must_use]
-    pub fn feed(&self, rules: &[Arc<Rule>], correlation: usize, state: &mut CorrelationState, signal: &Signal) -> Vec<Signal> {
-        let (Some(plan), Some(rule)) = (self.plan(correlation), rules.get(correlation)) else { return Vec::new() };
+    pub fn feed(
+        &self,
+        rules: &[Arc<Rule>],
+        correlation: usize,
+        state: &mut CorrelationState,
+        signal: &Signal,
+    ) -> Vec<Signal> {
+        let (Some(plan), Some(rule)) = (self.plan(correlation), rules.get(correlation)) else {
+            return Vec::new();
+        };
         let Some(c) = &rule.correlation else { return Vec::new() };
         let names: Vec<&str> = plan.referenced.iter().map(|&r| rules[r].meta.id.as_str()).collect();
         let group: Vec<String> = c.group_by.iter().map(|f| first_captured(signal, f)).collect();
@@ -134,10 +151,17 @@ impl CorrelationPlan {
             *window = Window::new(signal.time);
         }
         let values = match &c.kind {
-            CorrelationKind::ValueCount(field) => signal.captured.get(field.name()).cloned().unwrap_or_default(),
+            CorrelationKind::ValueCount(field) => {
+                signal.captured.get(field.name()).cloned().unwrap_or_default()
+            }
             _ => Vec::new(),
         };
-        window.members.push(Member { rule: signal.rule_id.clone(), event_id: signal.event_id.clone(), event_time: signal.event_time.clone(), values });
+        window.members.push(Member {
+            rule: signal.rule_id.clone(),
+            event_id: signal.event_id.clone(),
+            event_time: signal.event_time.clone(),
+            values,
+        });
         window.last = Some(Box::new(signal.clone()));
         if !window.fired && window.fires_now(&names, rule) {
             window.fired = true;
@@ -149,8 +173,16 @@ impl CorrelationPlan {
     /// Closes the windows of `correlation` that ended at or before `now` (all of them without
     /// `now`: the end of a scan held in memory); returns the signals of those that held.
     #[must_use]
-    pub fn close(&self, rules: &[Arc<Rule>], correlation: usize, state: &mut CorrelationState, now: Option<DateTime<Utc>>) -> Vec<Signal> {
-        let (Some(plan), Some(rule)) = (self.plan(correlation), rules.get(correlation)) else { return Vec::new() };
+    pub fn close(
+        &self,
+        rules: &[Arc<Rule>],
+        correlation: usize,
+        state: &mut CorrelationState,
+        now: Option<DateTime<Utc>>,
+    ) -> Vec<Signal> {
+        let (Some(plan), Some(rule)) = (self.plan(correlation), rules.get(correlation)) else {
+            return Vec::new();
+        };
         let Some(c) = &rule.correlation else { return Vec::new() };
         let names: Vec<&str> = plan.referenced.iter().map(|&r| rules[r].meta.id.as_str()).collect();
         let mut out = Vec::new();
@@ -168,16 +200,30 @@ impl CorrelationPlan {
     /// Runs every correlation over the signals of one scan held in memory, closing every
     /// window at the end; returns (correlation rule index, signal).
     #[must_use]
-    pub fn run(&self, rules: &[Arc<Rule>], rule_of: &[usize], signals: &[Signal]) -> Vec<(usize, Signal)> {
+    pub fn run(
+        &self,
+        rules: &[Arc<Rule>],
+        rule_of: &[usize],
+        signals: &[Signal],
+    ) -> Vec<(usize, Signal)> {
         let mut out = Vec::new();
         for plan in &self.plans {
-            let mut order: Vec<usize> = (0..signals.len()).filter(|&i| plan.referenced.contains(&rule_of[i])).collect();
-            order.sort_by(|&a, &b| signals[a].time.cmp(&signals[b].time).then(signals[a].input.cmp(&signals[b].input)));
+            let mut order: Vec<usize> =
+                (0..signals.len()).filter(|&i| plan.referenced.contains(&rule_of[i])).collect();
+            order.sort_by(|&a, &b| {
+                signals[a].time.cmp(&signals[b].time).then(signals[a].input.cmp(&signals[b].input))
+            });
             let mut state = CorrelationState::default();
             for i in order {
-                out.extend(self.feed(rules, plan.rule, &mut state, &signals[i]).into_iter().map(|s| (plan.rule, s)));
+                out.extend(
+                    self.feed(rules, plan.rule, &mut state, &signals[i])
+                        .into_iter()
+                        .map(|s| (plan.rule, s)),
+                );
             }
-            out.extend(self.close(rules, plan.rule, &mut state, None).into_iter().map(|s| (plan.rule, s)));
+            out.extend(
+                self.close(rules, plan.rule, &mut state, None).into_iter().map(|s| (plan.rule, s)),
+            );
         }
         out
     }
@@ -226,7 +272,9 @@ impl Window {
 
     fn count(&self, rule: &Rule) -> u64 {
         match rule.correlation.as_ref().map(|c| &c.kind) {
-            Some(CorrelationKind::ValueCount(_)) => self.members.iter().flat_map(|m| &m.values).collect::<BTreeSet<_>>().len() as u64,
+            Some(CorrelationKind::ValueCount(_)) => {
+                self.members.iter().flat_map(|m| &m.values).collect::<BTreeSet<_>>().len() as u64
+            }
             _ => self.members.len() as u64,
         }
     }
@@ -235,7 +283,9 @@ impl Window {
     fn holds(&self, referenced: &[&str], rule: &Rule) -> bool {
         let Some(c) = &rule.correlation else { return false };
         match &c.kind {
-            CorrelationKind::EventCount | CorrelationKind::ValueCount(_) => c.condition.as_ref().is_some_and(|cond| cond.holds(self.count(rule) as f64)),
+            CorrelationKind::EventCount | CorrelationKind::ValueCount(_) => {
+                c.condition.as_ref().is_some_and(|cond| cond.holds(self.count(rule) as f64))
+            }
             CorrelationKind::Temporal => {
                 let seen: HashSet<&str> = self.members.iter().map(|m| m.rule.as_str()).collect();
                 referenced.iter().all(|r| seen.contains(r))
@@ -253,7 +303,9 @@ impl Window {
     }
 
     fn fires_now(&self, referenced: &[&str], rule: &Rule) -> bool {
-        let early = rule.correlation.as_ref().is_some_and(|c| c.condition.as_ref().is_none_or(tripline_rule::CountCondition::fires_early));
+        let early = rule.correlation.as_ref().is_some_and(|c| {
+            c.condition.as_ref().is_none_or(tripline_rule::CountCondition::fires_early)
+        });
         early && self.holds(referenced, rule)
     }
 
@@ -269,13 +321,15 @@ impl Window {
         let mut signal = (**self.last.as_ref()?).clone();
         // A signal read back from a store has no parsed time: work it out again.
         signal.time = signal.event_time.as_deref().and_then(parse_event_time);
-        let group: BTreeMap<String, String> = c.group_by.iter().map(|f| f.name().to_owned()).zip(group.iter().cloned()).collect();
+        let group: BTreeMap<String, String> =
+            c.group_by.iter().map(|f| f.name().to_owned()).zip(group.iter().cloned()).collect();
         let rules: BTreeSet<String> = self.members.iter().map(|m| m.rule.clone()).collect();
         signal.rule_id.clone_from(&rule.meta.id);
         signal.rule_title.clone_from(&rule.meta.title);
         signal.severity = rule.meta.severity();
         signal.risk_score = rule.meta.risk_score();
-        signal.summary = group.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+        signal.summary =
+            group.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
         signal.dedup_key = group.values().cloned().collect::<Vec<_>>().join("|");
         signal.captured.clear();
         signal.context.correlation = Some(CorrelationContext {
@@ -290,7 +344,12 @@ impl Window {
             group,
             count: self.count(rule),
             window_start: self.members.first().and_then(|m| m.event_time.clone()),
-            event_ids: self.members.iter().filter_map(|m| m.event_id.clone()).take(crate::window::MAX_EVENT_IDS).collect(),
+            event_ids: self
+                .members
+                .iter()
+                .filter_map(|m| m.event_id.clone())
+                .take(crate::window::MAX_EVENT_IDS)
+                .collect(),
         });
         Some(signal)
     }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tripline_event::context::{actor, record_indicators, security_group_changes, Actor, Indicators, SgChange};
+use tripline_event::context::{
+    actor, record_indicators, security_group_changes, Actor, Indicators, SgChange,
+};
 use tripline_event::path::scalar_text;
 use tripline_event::time::parse_event_time;
 use tripline_event::{fields, Field, Record};
@@ -28,7 +30,11 @@ impl Ord for InputRef {
     /// File, record, line. Signals of one file share its name, so most comparisons (sorting a
     /// scan's signals by time, ties by input) are settled without reading the names.
     fn cmp(&self, other: &Self) -> Ordering {
-        let file = if Arc::ptr_eq(&self.file, &other.file) { Ordering::Equal } else { self.file.cmp(&other.file) };
+        let file = if Arc::ptr_eq(&self.file, &other.file) {
+            Ordering::Equal
+        } else {
+            self.file.cmp(&other.file)
+        };
         file.then(self.record.cmp(&other.record)).then(self.line.cmp(&other.line))
     }
 }
@@ -154,7 +160,12 @@ impl Signal {
     /// Builds the signal for `rule` matching `record`.
     #[must_use]
     pub fn build(rule: &Rule, record: &Record<'_>, input: InputRef) -> Self {
-        let captured = rule.alerting.capture_fields().into_iter().map(|f| (f.name().to_owned(), field_texts(f, record))).collect();
+        let captured = rule
+            .alerting
+            .capture_fields()
+            .into_iter()
+            .map(|f| (f.name().to_owned(), field_texts(f, record)))
+            .collect();
         let found = record_indicators(record);
         let actor = actor(record);
         let recipient = text(record, fields::RECIPIENT_ACCOUNT_ID);
@@ -180,17 +191,32 @@ impl Signal {
                 error_message: text(record, fields::ERROR_MESSAGE),
                 indicators: found,
                 security_group_changes: security_group_changes(record),
-                alert_context: rule.meta.alert_context.iter().map(|(name, field)| {
-                    let mut values: Vec<Value> = field_texts(field, record).into_iter().map(Value::String).collect();
-                    let value = if values.len() == 1 { values.pop().unwrap_or(Value::Null) } else { Value::Array(values) };
-                    (name.clone(), value)
-                }).collect(),
+                alert_context: rule
+                    .meta
+                    .alert_context
+                    .iter()
+                    .map(|(name, field)| {
+                        let mut values: Vec<Value> =
+                            field_texts(field, record).into_iter().map(Value::String).collect();
+                        let value = if values.len() == 1 {
+                            values.pop().unwrap_or(Value::Null)
+                        } else {
+                            Value::Array(values)
+                        };
+                        (name.clone(), value)
+                    })
+                    .collect(),
                 correlation: None,
             },
             captured,
             actor,
             input,
-            dedup_key: rule.alerting.dedup.as_ref().map(|d| d.key.render(record)).unwrap_or_default(),
+            dedup_key: rule
+                .alerting
+                .dedup
+                .as_ref()
+                .map(|d| d.key.render(record))
+                .unwrap_or_default(),
         }
     }
 }

@@ -111,7 +111,13 @@ impl Member {
     /// What `rule` needs to remember of `signal`, the `index`th of this run.
     #[must_use]
     pub fn of(rule: &Rule, signal: &Signal, index: usize) -> Self {
-        let distinct = rule.alerting.cardinality.as_ref().and_then(|c| signal.captured.get(c.field.name())).cloned().unwrap_or_default();
+        let distinct = rule
+            .alerting
+            .cardinality
+            .as_ref()
+            .and_then(|c| signal.captured.get(c.field.name()))
+            .cloned()
+            .unwrap_or_default();
         Self {
             event_id: signal.event_id.clone(),
             event_time: signal.event_time.clone(),
@@ -217,7 +223,8 @@ impl RuleState {
             }
         }
         let Some(period) = window_period(rule) else {
-            let mut window = Window { start: member.time, pending: vec![member], ..Window::default() };
+            let mut window =
+                Window { start: member.time, pending: vec![member], ..Window::default() };
             return try_raise(rule, &mut self.executions, &mut window);
         };
         let window = self.windows.entry(member.dedup_key.clone()).or_default();
@@ -244,7 +251,11 @@ impl RuleState {
     /// Signals in windows that never reached their threshold.
     #[must_use]
     pub fn below_threshold(&self) -> u64 {
-        self.windows.values().filter(|w| w.alert.is_none() && !w.dropped).map(|w| w.pending.len() as u64).sum()
+        self.windows
+            .values()
+            .filter(|w| w.alert.is_none() && !w.dropped)
+            .map(|w| w.pending.len() as u64)
+            .sum()
     }
 
     /// Forgets what no signal can touch any more, given that records arrive at most
@@ -252,7 +263,9 @@ impl RuleState {
     /// that, executions and new-terms sightings older than that plus their span.
     pub fn prune(&mut self, rule: &Rule, now: DateTime<Utc>) {
         let keep = |start: Option<DateTime<Utc>>, span: Duration| {
-            start.is_none_or(|s| (now - s).to_std().map_or(true, |age| age < span.saturating_add(ALLOWED_LATENESS)))
+            start.is_none_or(|s| {
+                (now - s).to_std().map_or(true, |age| age < span.saturating_add(ALLOWED_LATENESS))
+            })
         };
         if let Some(period) = window_period(rule) {
             self.windows.retain(|_, w| keep(w.start, period));
@@ -271,7 +284,12 @@ impl RuleState {
     /// Elastic's new terms: the combination of the fields' values is new if not seen within the
     /// history window before this signal. Signals missing a field are never new (Elastic needs
     /// every field to have a value).
-    fn is_new_term(&mut self, history: Duration, terms: Option<Vec<String>>, time: Option<DateTime<Utc>>) -> bool {
+    fn is_new_term(
+        &mut self,
+        history: Duration,
+        terms: Option<Vec<String>>,
+        time: Option<DateTime<Utc>>,
+    ) -> bool {
         let (Some(terms), Some(time)) = (terms, time) else { return false };
         let key = serde_json::to_string(&terms).unwrap_or_default();
         let previous = self.terms.insert(key, time);
@@ -303,7 +321,12 @@ fn try_raise(rule: &Rule, executions: &mut BTreeMap<i64, u32>, window: &mut Wind
     }
     let first = &window.pending[0];
     let mut alert = Alert {
-        alert_id: alert_id(&rule.meta.id, &first.dedup_key, first.event_id.as_deref().unwrap_or(""), first.event_time.as_deref().unwrap_or("")),
+        alert_id: alert_id(
+            &rule.meta.id,
+            &first.dedup_key,
+            first.event_id.as_deref().unwrap_or(""),
+            first.event_time.as_deref().unwrap_or(""),
+        ),
         rule_id: rule.meta.id.clone(),
         title: first.title.clone(),
         severity: first.severity,
@@ -326,5 +349,9 @@ fn try_raise(rule: &Rule, executions: &mut BTreeMap<i64, u32>, window: &mut Wind
 #[must_use]
 pub fn new_terms_of(rule: &Rule, signal: &Signal) -> Option<Vec<String>> {
     let new_terms = rule.alerting.new_terms.as_ref()?;
-    new_terms.fields.iter().map(|field| signal.captured.get(field.name()).and_then(|v| v.first()).cloned()).collect()
+    new_terms
+        .fields
+        .iter()
+        .map(|field| signal.captured.get(field.name()).and_then(|v| v.first()).cloned())
+        .collect()
 }

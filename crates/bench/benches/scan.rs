@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tripline_engine::suppress::SuppressionSet;
 use tripline_engine::EngineBuilder;
 use tripline_io::decode::{decode_bytes, gunzip_len};
-use tripline_engine::suppress::SuppressionSet;
 use tripline_io::scan::{scan_decoded, Detection, TimeRange};
 
 const RECORDS: usize = 100_000;
@@ -29,7 +29,9 @@ fn compile_all(roots: &[PathBuf]) -> Vec<tripline_rule::Rule> {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "yml" || e == "toml") {
                 let text = std::fs::read_to_string(&path).expect("rule files are readable");
-                rules.extend(tripline_lang::compile(&path, &text, &tripline_lang::Options::default()).rules);
+                rules.extend(
+                    tripline_lang::compile(&path, &text, &tripline_lang::Options::default()).rules,
+                );
             }
         }
     }
@@ -51,11 +53,21 @@ fn builtin() -> Vec<PathBuf> {
 /// The third-party rule corpus, read in place (never copied into the project).
 fn corpus() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    ["sigma/rules_cloud_aws_cloudtrail", "elastic-rules/rules/integrations/aws", "panther/simple-detections"].iter().map(|d| root.join(d)).collect()
+    [
+        "sigma/rules_cloud_aws_cloudtrail",
+        "elastic-rules/rules/integrations/aws",
+        "panther/simple-detections",
+    ]
+    .iter()
+    .map(|d| root.join(d))
+    .collect()
 }
 
 /// Decompress, find records and evaluate: the scan without building signals.
-fn evaluate_only(engine: &tripline_engine::Engine, files: &[tripline_bench::GeneratedFile]) -> usize {
+fn evaluate_only(
+    engine: &tripline_engine::Engine,
+    files: &[tripline_bench::GeneratedFile],
+) -> usize {
     let mut matched = 0;
     let mut matches = Vec::new();
     for f in files {
@@ -72,12 +84,25 @@ fn evaluate_only(engine: &tripline_engine::Engine, files: &[tripline_bench::Gene
 }
 
 fn scan(c: &mut Criterion) {
-    let files = tripline_bench::generate(&tripline_bench::Spec { seed: 7, records: RECORDS, per_file: 1000, sg_per_mille: 5 });
-    let builtin_detection = Detection { engine: engine(&builtin()), plan: tripline_alert::CorrelationPlan::default(), suppressions: SuppressionSet::default() };
+    let files = tripline_bench::generate(&tripline_bench::Spec {
+        seed: 7,
+        records: RECORDS,
+        per_file: 1000,
+        sg_per_mille: 5,
+    });
+    let builtin_detection = Detection {
+        engine: engine(&builtin()),
+        plan: tripline_alert::CorrelationPlan::default(),
+        suppressions: SuppressionSet::default(),
+    };
     let engine = &builtin_detection.engine;
     let mut all = builtin();
     all.extend(corpus());
-    let everything = Detection { engine: self::engine(&all), plan: tripline_alert::CorrelationPlan::default(), suppressions: SuppressionSet::default() };
+    let everything = Detection {
+        engine: self::engine(&all),
+        plan: tripline_alert::CorrelationPlan::default(),
+        suppressions: SuppressionSet::default(),
+    };
     let mut group = c.benchmark_group("ingest");
     group.sample_size(10);
     group.throughput(Throughput::Elements(RECORDS as u64));
@@ -85,13 +110,30 @@ fn scan(c: &mut Criterion) {
         b.iter(|| files.iter().map(|f| gunzip_len(&f.gzip).expect("valid gzip")).sum::<usize>());
     });
     let scan_all = |detection: &Detection| {
-        files.iter().map(|f| scan_decoded(detection, &f.path, decode_bytes(&f.path, &f.gzip), TimeRange::default()).signals.len()).sum::<usize>()
+        files
+            .iter()
+            .map(|f| {
+                scan_decoded(
+                    detection,
+                    &f.path,
+                    decode_bytes(&f.path, &f.gzip),
+                    TimeRange::default(),
+                )
+                .signals
+                .len()
+            })
+            .sum::<usize>()
     };
     group.bench_function("scan_builtin/records=100k", |b| b.iter(|| scan_all(&builtin_detection)));
-    group.bench_function("evaluate_builtin/records=100k", |b| b.iter(|| evaluate_only(engine, &files)));
-    group.bench_function("evaluate_all_corpus_rules/records=100k", |b| b.iter(|| evaluate_only(&everything.engine, &files)));
+    group.bench_function("evaluate_builtin/records=100k", |b| {
+        b.iter(|| evaluate_only(engine, &files))
+    });
+    group.bench_function("evaluate_all_corpus_rules/records=100k", |b| {
+        b.iter(|| evaluate_only(&everything.engine, &files))
+    });
     // The same with signals built: every corpus rule flags most of the generated records.
-    group.bench_function("scan_all_corpus_rules/records=100k", |b| b.iter(|| scan_all(&everything)));
+    group
+        .bench_function("scan_all_corpus_rules/records=100k", |b| b.iter(|| scan_all(&everything)));
     group.finish();
     let mut lang = c.benchmark_group("lang");
     lang.sample_size(10);

@@ -28,7 +28,12 @@ fn main() -> std::io::Result<()> {
     match args.get(1).map(String::as_str) {
         Some("write") if args.len() >= 3 => {
             let out = PathBuf::from(&args[2]);
-            let spec = tripline_bench::Spec { records: arg(&args, 3, 100_000), per_file: arg(&args, 4, 1000), seed: arg(&args, 5, 7), sg_per_mille: arg(&args, 6, 5) };
+            let spec = tripline_bench::Spec {
+                records: arg(&args, 3, 100_000),
+                per_file: arg(&args, 4, 1000),
+                seed: arg(&args, 5, 7),
+                sg_per_mille: arg(&args, 6, 5),
+            };
             let files = tripline_bench::generate(&spec);
             for f in &files {
                 let path = out.join(&f.path);
@@ -36,7 +41,13 @@ fn main() -> std::io::Result<()> {
                 std::fs::write(&path, &f.gzip)?;
             }
             let bytes: usize = files.iter().map(|f| f.gzip.len()).sum();
-            eprintln!("wrote {} records in {} files ({:.1} MB gzipped) under {}", spec.records, files.len(), bytes as f64 / 1e6, out.display());
+            eprintln!(
+                "wrote {} records in {} files ({:.1} MB gzipped) under {}",
+                spec.records,
+                files.len(),
+                bytes as f64 / 1e6,
+                out.display()
+            );
             Ok(())
         }
         Some("gunzip") if args.len() >= 3 => {
@@ -49,7 +60,12 @@ fn main() -> std::io::Result<()> {
                 total += tripline_io::decode::gunzip_len(bytes)?;
             }
             let secs = started.elapsed().as_secs_f64();
-            println!("gunzip: {} files, {:.1} MB out, {secs:.3}s, {:.0} MB/s", files.len(), total as f64 / 1e6, total as f64 / 1e6 / secs);
+            println!(
+                "gunzip: {} files, {:.1} MB out, {secs:.3}s, {:.0} MB/s",
+                files.len(),
+                total as f64 / 1e6,
+                total as f64 / 1e6 / secs
+            );
             Ok(())
         }
         _ => {

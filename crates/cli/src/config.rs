@@ -60,8 +60,10 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<()> {
 }
 
 fn read(path: &Path) -> anyhow::Result<Config> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("failed to read the configuration {}", path.display()))?;
-    let mut config: Config = toml::from_str(&text).with_context(|| format!("{} is not a valid configuration", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read the configuration {}", path.display()))?;
+    let mut config: Config = toml::from_str(&text)
+        .with_context(|| format!("{} is not a valid configuration", path.display()))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let relative = |p: &mut PathBuf| {
         if p.is_relative() {

@@ -17,7 +17,12 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "tripline", version, about = "Detection rules over AWS CloudTrail logs", propagate_version = true)]
+#[command(
+    name = "tripline",
+    version,
+    about = "Detection rules over AWS CloudTrail logs",
+    propagate_version = true
+)]
 struct Cli {
     /// A configuration file (default: tripline.toml in the current folder, if present).
     #[arg(long, global = true, env = "TRIPLINE_CONFIG", value_name = "FILE")]
@@ -32,7 +37,9 @@ fn main() -> ExitCode {
         Ok(status) => status.into(),
         Err(e) => {
             // A closed pipe (`tripline scan … | head`) is not a failure.
-            if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
                 return ExitCode::SUCCESS;
             }
             eprintln!("tripline: error: {e:#}");

@@ -34,7 +34,8 @@ pub struct RuleArgs {
 }
 
 fn parse_placeholder(text: &str) -> Result<(String, Vec<String>), String> {
-    let (name, values) = text.split_once('=').ok_or_else(|| format!("`{text}` is not NAME=VALUE[,VALUE…]"))?;
+    let (name, values) =
+        text.split_once('=').ok_or_else(|| format!("`{text}` is not NAME=VALUE[,VALUE…]"))?;
     let name = name.trim().trim_matches('%');
     if name.is_empty() {
         return Err(format!("`{text}` names no placeholder"));
@@ -115,7 +116,8 @@ impl RuleSet {
         for rule in loaded.rules {
             // A rule given with --rules replaces the built-in rule of the same id (a newer
             // version of a vendor rule the pack reproduces, say).
-            let builtin_twin = self.rules[..self.builtin].iter().position(|r| r.meta.id == rule.meta.id);
+            let builtin_twin =
+                self.rules[..self.builtin].iter().position(|r| r.meta.id == rule.meta.id);
             if let Some(twin) = builtin_twin.filter(|_| seen.contains(&rule.meta.id)) {
                 let at = tripline_lang::native::file_start();
                 // A copy that cannot run (Python logic, a disabled rule) does not displace a
@@ -123,9 +125,18 @@ impl RuleSet {
                 let (message, replace) = if rule.scope == tripline_rule::Scope::Inactive {
                     (format!("rule `{}` is also built in; the built-in rule is kept because this copy never runs", rule.meta.id), false)
                 } else {
-                    (format!("rule `{}` replaces the built-in rule of the same id", rule.meta.id), true)
+                    (
+                        format!(
+                            "rule `{}` replaces the built-in rule of the same id",
+                            rule.meta.id
+                        ),
+                        true,
+                    )
                 };
-                self.diagnostics.push(Diagnostic::warning(path, at, message).with_hint("pass --no-builtin to leave the built-in pack out altogether"));
+                self.diagnostics.push(
+                    Diagnostic::warning(path, at, message)
+                        .with_hint("pass --no-builtin to leave the built-in pack out altogether"),
+                );
                 if replace {
                     self.rules[twin] = Arc::new(rule);
                     replaced += 1;
@@ -135,8 +146,14 @@ impl RuleSet {
             if !seen.insert(rule.meta.id.clone()) {
                 self.refused_files += 1;
                 self.by_format.entry(format).or_default()[3] += 1;
-                let d = Diagnostic::error(path, tripline_lang::native::file_start(), format!("rule id `{}` is already loaded; this copy is ignored", rule.meta.id))
-                    .with_hint("give each rule a unique id, or pass --no-builtin to replace the built-in pack");
+                let d = Diagnostic::error(
+                    path,
+                    tripline_lang::native::file_start(),
+                    format!("rule id `{}` is already loaded; this copy is ignored", rule.meta.id),
+                )
+                .with_hint(
+                    "give each rule a unique id, or pass --no-builtin to replace the built-in pack",
+                );
                 self.diagnostics.push(d);
                 continue;
             }
@@ -177,8 +194,20 @@ pub fn load(args: &RuleArgs) -> RuleSet {
     }
     for file in &args.exceptions {
         match std::fs::read_to_string(file) {
-            Ok(text) => tripline_lang::elastic::exceptions::parse(file, &text, &mut options.exceptions, &mut set.diagnostics),
-            Err(e) => set.diagnostics.push(Diagnostic { path: file.clone(), line: 0, column: 0, level: Level::Error, message: format!("cannot read exception list: {e}"), hint: None }),
+            Ok(text) => tripline_lang::elastic::exceptions::parse(
+                file,
+                &text,
+                &mut options.exceptions,
+                &mut set.diagnostics,
+            ),
+            Err(e) => set.diagnostics.push(Diagnostic {
+                path: file.clone(),
+                line: 0,
+                column: 0,
+                level: Level::Error,
+                message: format!("cannot read exception list: {e}"),
+                hint: None,
+            }),
         }
     }
     if set.diagnostics.iter().any(|d| d.level == Level::Error) {
@@ -209,7 +238,8 @@ pub fn load(args: &RuleArgs) -> RuleSet {
             }
         }
     }
-    let suppressions: Vec<PathBuf> = config.suppressions.iter().chain(&args.suppressions).cloned().collect();
+    let suppressions: Vec<PathBuf> =
+        config.suppressions.iter().chain(&args.suppressions).cloned().collect();
     crate::suppressions::load(&suppressions, &options, &mut set);
     set.check_suppressions();
     set
@@ -222,9 +252,24 @@ impl RuleSet {
         for s in &self.suppressions {
             if !self.rules.iter().any(|rule| s.applies_to(rule)) {
                 let (path, line) = s.source.clone().unwrap_or_default();
-                let what = s.applies.rules.iter().chain(&s.applies.tags).cloned().collect::<Vec<_>>().join(", ");
-                let message = format!("suppression `{}` applies to no loaded rule ({what})", s.name);
-                self.diagnostics.push(Diagnostic { path, line, column: 0, level: Level::Warning, message, hint: None });
+                let what = s
+                    .applies
+                    .rules
+                    .iter()
+                    .chain(&s.applies.tags)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let message =
+                    format!("suppression `{}` applies to no loaded rule ({what})", s.name);
+                self.diagnostics.push(Diagnostic {
+                    path,
+                    line,
+                    column: 0,
+                    level: Level::Warning,
+                    message,
+                    hint: None,
+                });
             }
         }
     }

@@ -17,14 +17,21 @@ pub fn load(paths: &[PathBuf], options: &Options, set: &mut RuleSet) {
         for file in files_under(root, is_yaml) {
             match std::fs::read_to_string(&file) {
                 Ok(text) => {
-                    let (suppressions, diagnostics) = tripline_lang::suppression::compile(&file, &text, options);
+                    let (suppressions, diagnostics) =
+                        tripline_lang::suppression::compile(&file, &text, options);
                     if diagnostics.iter().any(|d| d.level == Level::Error) {
                         set.refused_files += 1;
                     }
                     set.diagnostics.extend(diagnostics);
                     for s in suppressions {
-                        if let Some(twin) = set.suppressions.iter().find(|t| t.name == s.name && t.kind == s.kind) {
-                            let message = format!("suppression `{}` is defined twice (also at {}); both apply", s.name, twin.location());
+                        if let Some(twin) =
+                            set.suppressions.iter().find(|t| t.name == s.name && t.kind == s.kind)
+                        {
+                            let message = format!(
+                                "suppression `{}` is defined twice (also at {}); both apply",
+                                s.name,
+                                twin.location()
+                            );
                             set.diagnostics.push(Diagnostic { path: file.clone(), line: s.source.as_ref().map_or(0, |x| x.1), column: 0, level: Level::Warning, message, hint: Some("give each suppression its own name, so counts say which one matched".into()) });
                         }
                         set.suppressions.push(s);
@@ -32,7 +39,14 @@ pub fn load(paths: &[PathBuf], options: &Options, set: &mut RuleSet) {
                 }
                 Err(e) => {
                     set.refused_files += 1;
-                    set.diagnostics.push(Diagnostic { path: file.clone(), line: 0, column: 0, level: Level::Error, message: format!("cannot read suppression file: {e}"), hint: None });
+                    set.diagnostics.push(Diagnostic {
+                        path: file.clone(),
+                        line: 0,
+                        column: 0,
+                        level: Level::Error,
+                        message: format!("cannot read suppression file: {e}"),
+                        hint: None,
+                    });
                 }
             }
         }

@@ -14,21 +14,31 @@ fn the_configuration_names_the_store_and_the_suppressions() {
     )
     .expect("write");
     // Relative paths are relative to the file, not to where tripline runs.
-    std::fs::write(dir.path().join("tripline.toml"), "store = \"state/alerts.db\"\nsuppressions = [\"suppressions.yml\"]\n").expect("write");
+    std::fs::write(
+        dir.path().join("tripline.toml"),
+        "store = \"state/alerts.db\"\nsuppressions = [\"suppressions.yml\"]\n",
+    )
+    .expect("write");
     let config = dir.path().join("tripline.toml").to_string_lossy().into_owned();
     let examples = workspace().join("examples").to_string_lossy().into_owned();
 
     let run = tripline(&["scan", &examples, "--config", &config, "--format", "jsonl"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("suppressed: 1 signal(s) by `backup-bot`"), "{}", run.stderr);
-    assert!(dir.path().join("state/alerts.db").is_file(), "the store is where the configuration says");
+    assert!(
+        dir.path().join("state/alerts.db").is_file(),
+        "the store is where the configuration says"
+    );
     let listed = tripline(&["alerts", "list", "--config", &config, "--format", "jsonl"]);
     assert_eq!(listed.code, 0, "{}", listed.stderr);
     let alerts = jsonl(&listed.stdout);
     assert_eq!(alerts.len(), jsonl(&run.stdout).iter().filter(|l| l["type"] == "alert").count());
     // A flag wins over the file.
     let elsewhere = dir.path().join("other.db").to_string_lossy().into_owned();
-    assert_eq!(tripline(&["scan", &examples, "--config", &config, "--store", &elsewhere, "-q"]).code, 1);
+    assert_eq!(
+        tripline(&["scan", &examples, "--config", &config, "--store", &elsewhere, "-q"]).code,
+        1
+    );
     assert!(std::path::Path::new(&elsewhere).is_file());
 }
 
@@ -39,7 +49,12 @@ fn a_bad_configuration_is_refused_with_its_name() {
     std::fs::write(&config, "stor = \"x.db\"\n").expect("write");
     let run = tripline(&["alerts", "list", "--config", &config.to_string_lossy()]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("tripline.toml is not a valid configuration") && run.stderr.contains("unknown field `stor`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("tripline.toml is not a valid configuration")
+            && run.stderr.contains("unknown field `stor`"),
+        "{}",
+        run.stderr
+    );
     let none = tripline(&["alerts", "list"]);
     assert_eq!(none.code, 2);
     assert!(none.stderr.contains("no store given"), "{}", none.stderr);
@@ -55,14 +70,37 @@ fn the_configuration_sets_a_minimum_severity_and_the_flag_wins() {
     let severities = |args: &[&str]| -> Vec<String> {
         let run = tripline(args);
         assert!(run.code <= 1, "{}", run.stderr);
-        let mut found: Vec<String> = jsonl(&run.stdout).iter().filter(|l| l["type"] == "alert").filter_map(|a| a["severity"].as_str().map(str::to_owned)).collect();
+        let mut found: Vec<String> = jsonl(&run.stdout)
+            .iter()
+            .filter(|l| l["type"] == "alert")
+            .filter_map(|a| a["severity"].as_str().map(str::to_owned))
+            .collect();
         found.sort();
         found.dedup();
         found
     };
-    assert_eq!(severities(&["scan", &examples, "--format", "jsonl", "-q"]), ["high", "info", "low"]);
-    assert_eq!(severities(&["scan", &examples, "--config", &config, "--format", "jsonl", "-q"]), ["high"]);
-    assert_eq!(severities(&["scan", &examples, "--config", &config, "--min-severity", "low", "--format", "jsonl", "-q"]), ["high", "low"]);
+    assert_eq!(
+        severities(&["scan", &examples, "--format", "jsonl", "-q"]),
+        ["high", "info", "low"]
+    );
+    assert_eq!(
+        severities(&["scan", &examples, "--config", &config, "--format", "jsonl", "-q"]),
+        ["high"]
+    );
+    assert_eq!(
+        severities(&[
+            "scan",
+            &examples,
+            "--config",
+            &config,
+            "--min-severity",
+            "low",
+            "--format",
+            "jsonl",
+            "-q"
+        ]),
+        ["high", "low"]
+    );
     std::fs::write(dir.path().join("tripline.toml"), "min_severity = \"severe\"\n").expect("write");
     let bad = tripline(&["scan", &examples, "--config", &config]);
     assert_eq!(bad.code, 2);

@@ -23,7 +23,8 @@ fn from(ip: &str, id: &str, time: &str) -> Value {
 
 fn alerts(dir: &std::path::Path, rule_text: &str, events: &[Value]) -> Vec<Value> {
     let rules = write(dir, "r.toml", rule_text);
-    let input = write(dir, "t.json", &serde_json::to_string(&json!({ "Records": events })).expect("json"));
+    let input =
+        write(dir, "t.json", &serde_json::to_string(&json!({ "Records": events })).expect("json"));
     let run = tripline(&["scan", &input, "--no-builtin", "--rules", &rules, "--format", "jsonl"]);
     assert!(run.code < 2, "{}", run.stderr);
     jsonl(&run.stdout).into_iter().filter(|l| l["type"] == "alert").collect()
@@ -33,12 +34,23 @@ fn alerts(dir: &std::path::Path, rule_text: &str, events: &[Value]) -> Vec<Value
 fn threshold_groups_by_fields_and_needs_cardinality() {
     let dir = tempfile::tempdir().expect("temp dir");
     let text = rule("threshold", "[rule.threshold]\nfield = [\"cloud.account.id\"]\nvalue = 3\n[[rule.threshold.cardinality]]\nfield = \"source.ip\"\nvalue = 2\n");
-    let same_ip = [from("198.51.100.1", "a", "2024-08-01T10:00:00Z"), from("198.51.100.1", "b", "2024-08-01T10:01:00Z"), from("198.51.100.1", "c", "2024-08-01T10:02:00Z")];
+    let same_ip = [
+        from("198.51.100.1", "a", "2024-08-01T10:00:00Z"),
+        from("198.51.100.1", "b", "2024-08-01T10:01:00Z"),
+        from("198.51.100.1", "c", "2024-08-01T10:02:00Z"),
+    ];
     assert!(alerts(dir.path(), &text, &same_ip).is_empty(), "three events but one address");
-    let two_ips = [from("198.51.100.1", "a", "2024-08-01T10:00:00Z"), from("198.51.100.1", "b", "2024-08-01T10:01:00Z"), from("198.51.100.2", "c", "2024-08-01T10:02:00Z")];
+    let two_ips = [
+        from("198.51.100.1", "a", "2024-08-01T10:00:00Z"),
+        from("198.51.100.1", "b", "2024-08-01T10:01:00Z"),
+        from("198.51.100.2", "c", "2024-08-01T10:02:00Z"),
+    ];
     let raised = alerts(dir.path(), &text, &two_ips);
     assert_eq!(raised.len(), 1);
-    assert_eq!((raised[0]["dedup_key"].as_str(), raised[0]["event_count"].as_u64()), (Some("111122223333"), Some(3)));
+    assert_eq!(
+        (raised[0]["dedup_key"].as_str(), raised[0]["event_count"].as_u64()),
+        (Some("111122223333"), Some(3))
+    );
 }
 
 #[test]
@@ -51,7 +63,10 @@ fn new_terms_alert_only_on_values_unseen_in_the_history_window() {
         from("198.51.100.2", "other", "2024-08-02T11:00:00Z"),
         from("198.51.100.1", "after-a-week", "2024-08-10T10:00:00Z"),
     ];
-    let ids: Vec<String> = alerts(dir.path(), &text, &events).iter().map(|a| a["event_ids"][0].as_str().unwrap_or_default().to_owned()).collect();
+    let ids: Vec<String> = alerts(dir.path(), &text, &events)
+        .iter()
+        .map(|a| a["event_ids"][0].as_str().unwrap_or_default().to_owned())
+        .collect();
     assert_eq!(ids, vec!["first", "other", "after-a-week"]);
 }
 
@@ -59,9 +74,25 @@ fn new_terms_alert_only_on_values_unseen_in_the_history_window() {
 fn alert_suppression_groups_within_its_duration() {
     let dir = tempfile::tempdir().expect("temp dir");
     let text = rule("query", "[rule.alert_suppression]\ngroup_by = [\"source.ip\"]\n[rule.alert_suppression.duration]\nunit = \"m\"\nvalue = 60\n");
-    let events = [from("198.51.100.1", "a", "2024-08-01T10:00:00Z"), from("198.51.100.1", "b", "2024-08-01T10:30:00Z"), from("198.51.100.2", "c", "2024-08-01T10:31:00Z"), from("198.51.100.1", "d", "2024-08-01T11:05:00Z")];
-    let counts: Vec<(String, u64)> = alerts(dir.path(), &text, &events).iter().map(|a| (a["dedup_key"].as_str().unwrap_or_default().to_owned(), a["event_count"].as_u64().unwrap_or(0))).collect();
-    assert_eq!(counts, vec![("198.51.100.1".into(), 2), ("198.51.100.2".into(), 1), ("198.51.100.1".into(), 1)]);
+    let events = [
+        from("198.51.100.1", "a", "2024-08-01T10:00:00Z"),
+        from("198.51.100.1", "b", "2024-08-01T10:30:00Z"),
+        from("198.51.100.2", "c", "2024-08-01T10:31:00Z"),
+        from("198.51.100.1", "d", "2024-08-01T11:05:00Z"),
+    ];
+    let counts: Vec<(String, u64)> = alerts(dir.path(), &text, &events)
+        .iter()
+        .map(|a| {
+            (
+                a["dedup_key"].as_str().unwrap_or_default().to_owned(),
+                a["event_count"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        vec![("198.51.100.1".into(), 2), ("198.51.100.2".into(), 1), ("198.51.100.1".into(), 1)]
+    );
 }
 
 #[test]
@@ -78,14 +109,38 @@ fn exception_lists_from_an_export_file_except_what_their_items_match() {
     let mut ci = from("198.51.100.1", "ci", "2024-08-01T10:00:00Z");
     ci["userAgent"] = json!("APN/1.0 HashiCorp/1.0 Terraform/1.9.3 terraform-provider-aws/5.61.0");
     let mut laptop = from("203.0.113.9", "laptop", "2024-08-01T10:05:00Z");
-    laptop["userAgent"] = json!("APN/1.0 HashiCorp/1.0 Terraform/1.9.3 terraform-provider-aws/5.61.0");
+    laptop["userAgent"] =
+        json!("APN/1.0 HashiCorp/1.0 Terraform/1.9.3 terraform-provider-aws/5.61.0");
     let rules = write(dir.path(), "r.toml", &text);
-    let input = write(dir.path(), "t.json", &serde_json::to_string(&json!({ "Records": [ci, laptop] })).expect("json"));
-    let run = tripline(&["scan", &input, "--no-builtin", "--rules", &rules, "--exceptions", &exceptions, "--format", "jsonl"]);
+    let input = write(
+        dir.path(),
+        "t.json",
+        &serde_json::to_string(&json!({ "Records": [ci, laptop] })).expect("json"),
+    );
+    let run = tripline(&[
+        "scan",
+        &input,
+        "--no-builtin",
+        "--rules",
+        &rules,
+        "--exceptions",
+        &exceptions,
+        "--format",
+        "jsonl",
+    ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let ids: Vec<String> = jsonl(&run.stdout).iter().filter(|l| l["type"] == "signal").filter_map(|s| s["event_id"].as_str().map(str::to_owned)).collect();
+    let ids: Vec<String> = jsonl(&run.stdout)
+        .iter()
+        .filter(|l| l["type"] == "signal")
+        .filter_map(|s| s["event_id"].as_str().map(str::to_owned))
+        .collect();
     assert_eq!(ids, vec!["laptop"]);
-    let without = tripline(&["scan", &input, "--no-builtin", "--rules", &rules, "--format", "jsonl"]);
-    assert!(without.stderr.contains("exception list `trusted-deployers` is not loaded"), "{}", without.stderr);
+    let without =
+        tripline(&["scan", &input, "--no-builtin", "--rules", &rules, "--format", "jsonl"]);
+    assert!(
+        without.stderr.contains("exception list `trusted-deployers` is not loaded"),
+        "{}",
+        without.stderr
+    );
     assert_eq!(jsonl(&without.stdout).iter().filter(|l| l["type"] == "signal").count(), 2);
 }

@@ -2,7 +2,10 @@
 
 mod common;
 
-use common::{describe_record, example_copies, gzip, ingress_record, jsonl, tripline, tripline_with, tripline_with_stdin};
+use common::{
+    describe_record, example_copies, gzip, ingress_record, jsonl, tripline, tripline_with,
+    tripline_with_stdin,
+};
 use serde_json::{json, Value};
 
 fn write(dir: &std::path::Path, name: &str, data: &[u8]) -> String {
@@ -19,7 +22,8 @@ fn records(values: &[Value]) -> Vec<u8> {
 fn summary_number(stderr: &str, label: &str) -> u64 {
     let summary = stderr.lines().find(|l| l.starts_with("scanned ")).expect("a summary line");
     let at = summary.find(label).unwrap_or_else(|| panic!("`{label}` in `{summary}`"));
-    let digits: String = summary[..at].trim_end().chars().rev().take_while(char::is_ascii_digit).collect();
+    let digits: String =
+        summary[..at].trim_end().chars().rev().take_while(char::is_ascii_digit).collect();
     digits.chars().rev().collect::<String>().parse().expect("a count before the label")
 }
 
@@ -31,19 +35,47 @@ fn examples_raise_alerts_and_exit_1() {
     let signals: Vec<&Value> = lines.iter().filter(|l| l["type"] == "signal").collect();
     let alerts: Vec<&Value> = lines.iter().filter(|l| l["type"] == "alert").collect();
     assert!(!signals.is_empty() && !alerts.is_empty());
-    for key in ["rule_id", "rule_title", "severity", "risk_score", "event_id", "event_time", "event_name", "event_source",
-        "aws_region", "account_id", "actor", "source_ip", "user_agent", "summary", "context", "input"] {
+    for key in [
+        "rule_id",
+        "rule_title",
+        "severity",
+        "risk_score",
+        "event_id",
+        "event_time",
+        "event_name",
+        "event_source",
+        "aws_region",
+        "account_id",
+        "actor",
+        "source_ip",
+        "user_agent",
+        "summary",
+        "context",
+        "input",
+    ] {
         assert!(signals[0].get(key).is_some(), "signal lacks `{key}`: {}", signals[0]);
     }
-    for key in ["alert_id", "rule_id", "title", "severity", "dedup_key", "first_seen", "last_seen", "event_count", "event_ids"] {
+    for key in [
+        "alert_id",
+        "rule_id",
+        "title",
+        "severity",
+        "dedup_key",
+        "first_seen",
+        "last_seen",
+        "event_count",
+        "event_ids",
+    ] {
         assert!(alerts[0].get(key).is_some(), "alert lacks `{key}`: {}", alerts[0]);
     }
     assert_eq!(summary_number(&run.stderr, "digest file(s) skipped"), 1);
     assert_eq!(summary_number(&run.stderr, "record(s)"), 480);
     // Panther's seed dedups for 12 hours on its title: one alert holds every change.
-    let panther: Vec<&&Value> = alerts.iter().filter(|a| a["rule_id"] == "AWS.EC2.SecurityGroupModified").collect();
+    let panther: Vec<&&Value> =
+        alerts.iter().filter(|a| a["rule_id"] == "AWS.EC2.SecurityGroupModified").collect();
     assert_eq!(panther.len(), 1);
-    let panther_signals = signals.iter().filter(|s| s["rule_id"] == "AWS.EC2.SecurityGroupModified").count();
+    let panther_signals =
+        signals.iter().filter(|s| s["rule_id"] == "AWS.EC2.SecurityGroupModified").count();
     assert_eq!(panther[0]["event_count"], json!(panther_signals));
 }
 
@@ -55,7 +87,12 @@ fn output_is_deterministic_across_parallel_runs() {
     let inputs: Vec<(String, u64)> = jsonl(&a.stdout)
         .iter()
         .filter(|l| l["type"] == "signal")
-        .map(|s| (s["input"]["file"].as_str().unwrap_or_default().to_owned(), s["input"]["record"].as_u64().unwrap_or_default()))
+        .map(|s| {
+            (
+                s["input"]["file"].as_str().unwrap_or_default().to_owned(),
+                s["input"]["record"].as_u64().unwrap_or_default(),
+            )
+        })
         .collect();
     let mut sorted = inputs.clone();
     sorted.sort();
@@ -76,28 +113,53 @@ fn streamed_output_is_the_same_on_one_thread_and_on_many() {
     assert_eq!(many.code, 1, "{}", many.stderr);
     assert_eq!(one.stdout, many.stdout);
     let lines = jsonl(&many.stdout);
-    let files: Vec<&str> = lines.iter().filter(|l| l["type"] == "signal").filter_map(|s| s["input"]["file"].as_str()).collect();
-    assert!(files.iter().collect::<std::collections::BTreeSet<_>>().len() >= 24, "signals from many inputs");
+    let files: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["type"] == "signal")
+        .filter_map(|s| s["input"]["file"].as_str())
+        .collect();
+    assert!(
+        files.iter().collect::<std::collections::BTreeSet<_>>().len() >= 24,
+        "signals from many inputs"
+    );
     assert!(files.windows(2).all(|w| w[0] <= w[1]), "signals in input order");
     let first_alert = lines.iter().position(|l| l["type"] == "alert").expect("alerts");
-    assert!(lines[first_alert..].iter().all(|l| l["type"] == "alert"), "every signal, then every alert");
+    assert!(
+        lines[first_alert..].iter().all(|l| l["type"] == "alert"),
+        "every signal, then every alert"
+    );
 }
 
 #[test]
 fn world_open_ssh_carries_the_change_list_and_actor() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = write(dir.path(), "a.json", &records(&[ingress_record("e-1", "2024-08-01T10:00:00Z", 22, "0.0.0.0/0")]));
+    let file = write(
+        dir.path(),
+        "a.json",
+        &records(&[ingress_record("e-1", "2024-08-01T10:00:00Z", 22, "0.0.0.0/0")]),
+    );
     let run = tripline(&["scan", &file, "--format", "jsonl"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let lines = jsonl(&run.stdout);
-    let signal = lines.iter().find(|l| l["rule_id"] == "ec2-security-group-admin-port-opened-to-world" && l["type"] == "signal").expect("the admin-port rule fired");
+    let signal = lines
+        .iter()
+        .find(|l| {
+            l["rule_id"] == "ec2-security-group-admin-port-opened-to-world" && l["type"] == "signal"
+        })
+        .expect("the admin-port rule fired");
     assert_eq!(signal["severity"], "high");
     assert_eq!(signal["actor"]["arn"], "arn:aws:iam::111122223333:user/bob");
     assert_eq!(signal["source_ip"], "203.0.113.250");
-    assert_eq!(signal["context"]["security_group_changes"], json!([{
+    assert_eq!(
+        signal["context"]["security_group_changes"],
+        json!([{
         "group": "sg-0a1b2c3d4e5f60718", "action": "grant", "direction": "ingress", "protocol": "tcp",
-        "from_port": 22, "to_port": 22, "peer": "0.0.0.0/0", "peer_kind": "cidr", "exposure": "world"}]));
-    assert!(signal["context"]["indicators"]["ips"].as_array().expect("ips").contains(&json!("203.0.113.250")));
+        "from_port": 22, "to_port": 22, "peer": "0.0.0.0/0", "peer_kind": "cidr", "exposure": "world"}])
+    );
+    assert!(signal["context"]["indicators"]["ips"]
+        .as_array()
+        .expect("ips")
+        .contains(&json!("203.0.113.250")));
     assert_eq!(signal["input"], json!({"file": file, "record": 0}));
 }
 
@@ -108,16 +170,32 @@ fn every_shape_is_read_in_any_mix() {
     write(dir.path(), "1-envelope.json.gz", &gzip(&records(&[r("a")])));
     write(dir.path(), "2-array.json", &serde_json::to_vec(&json!([r("b")])).expect("json"));
     write(dir.path(), "3-object.json", &serde_json::to_vec_pretty(&r("c")).expect("json"));
-    let lines = format!("{}\n{}\n", serde_json::to_string(&r("d")).expect("json"), serde_json::to_string(&describe_record("x", "2024-08-01T10:00:00Z")).expect("json"));
+    let lines = format!(
+        "{}\n{}\n",
+        serde_json::to_string(&r("d")).expect("json"),
+        serde_json::to_string(&describe_record("x", "2024-08-01T10:00:00Z")).expect("json")
+    );
     write(dir.path(), "4-lines.jsonl", lines.as_bytes());
     let bridge = json!({"version": "0", "id": "5e1c", "detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2", "account": "111122223333",
         "time": "2024-08-01T10:00:00Z", "region": "eu-west-1", "resources": [], "detail": r("e")});
     write(dir.path(), "5-eventbridge.json", &serde_json::to_vec(&bridge).expect("json"));
     // A gzip file without the .gz name is still gzip.
     write(dir.path(), "6-misnamed.json", &gzip(&records(&[r("f")])));
-    let run = tripline(&["scan", &dir.path().display().to_string(), "--format", "jsonl", "--no-builtin", "--rules", "rules/ec2/ec2-security-group-ingress-changed.yml"]);
+    let run = tripline(&[
+        "scan",
+        &dir.path().display().to_string(),
+        "--format",
+        "jsonl",
+        "--no-builtin",
+        "--rules",
+        "rules/ec2/ec2-security-group-ingress-changed.yml",
+    ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let ids: Vec<String> = jsonl(&run.stdout).iter().filter(|l| l["type"] == "signal").map(|s| s["event_id"].as_str().unwrap_or_default().to_owned()).collect();
+    let ids: Vec<String> = jsonl(&run.stdout)
+        .iter()
+        .filter(|l| l["type"] == "signal")
+        .map(|s| s["event_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
     assert_eq!(ids, vec!["a", "b", "c", "d", "e", "f"]);
     assert_eq!(summary_number(&run.stderr, "record(s)"), 7);
 }
@@ -144,7 +222,9 @@ fn bad_input_is_reported_counted_and_the_rest_still_scanned() {
     assert_eq!(run.code, 2, "bad input exits 2\n{}", run.stderr);
     let ids: Vec<String> = jsonl(&run.stdout)
         .iter()
-        .filter(|l| l["type"] == "signal" && l["rule_id"] == "ec2-security-group-admin-port-opened-to-world")
+        .filter(|l| {
+            l["type"] == "signal" && l["rule_id"] == "ec2-security-group-admin-port-opened-to-world"
+        })
         .map(|s| s["event_id"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert!(ids.contains(&"l1".to_owned()) && ids.contains(&"l5".to_owned()), "{ids:?}");
@@ -160,7 +240,10 @@ fn bad_input_is_reported_counted_and_the_rest_still_scanned() {
         ("e-not-json.json", "malformed JSON"),
     ];
     for (place, reason) in expect {
-        assert!(err.lines().any(|l| l.contains(place) && l.contains(reason)), "no `{place}` … `{reason}` in:\n{err}");
+        assert!(
+            err.lines().any(|l| l.contains(place) && l.contains(reason)),
+            "no `{place}` … `{reason}` in:\n{err}"
+        );
     }
     assert!(err.contains("b-lines.jsonl:2: record 1 (byte "), "{err}");
     assert!(summary_number(err, "bad") >= 4, "{err}");
@@ -170,13 +253,21 @@ fn bad_input_is_reported_counted_and_the_rest_still_scanned() {
 fn digests_and_insights_are_never_evaluated_as_events() {
     let dir = tempfile::tempdir().expect("temp dir");
     let digest = json!({"awsAccountId": "111122223333", "digestStartTime": "2024-08-01T09:00:00Z", "digestEndTime": "2024-08-01T10:00:00Z", "logFiles": []});
-    write(dir.path(), "AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2024/08/01/d.json.gz", &gzip(&serde_json::to_vec(&digest).expect("json")));
+    write(
+        dir.path(),
+        "AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2024/08/01/d.json.gz",
+        &gzip(&serde_json::to_vec(&digest).expect("json")),
+    );
     write(dir.path(), "elsewhere/digest-shaped.json", &serde_json::to_vec(&digest).expect("json"));
     let mut insight = ingress_record("ins", "2024-08-01T10:00:00Z", 22, "0.0.0.0/0");
     insight["eventType"] = "AwsCloudTrailInsight".into();
     insight["eventCategory"] = "Insight".into();
     insight["insightDetails"] = json!({"state": "Start", "eventSource": "ec2.amazonaws.com", "eventName": "AuthorizeSecurityGroupIngress", "insightType": "ApiCallRateInsight"});
-    write(dir.path(), "AWSLogs/111122223333/CloudTrail-Insight/eu-west-1/2024/08/01/i.json.gz", &gzip(&records(&[insight])));
+    write(
+        dir.path(),
+        "AWSLogs/111122223333/CloudTrail-Insight/eu-west-1/2024/08/01/i.json.gz",
+        &gzip(&records(&[insight])),
+    );
     let run = tripline(&["scan", &dir.path().display().to_string(), "--format", "jsonl"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.is_empty());
@@ -191,10 +282,15 @@ fn stdin_and_time_window() {
         ingress_record("inside", "2024-08-01T12:00:00Z", 22, "0.0.0.0/0"),
         ingress_record("late", "2024-08-02T00:00:00Z", 22, "0.0.0.0/0"),
     ]);
-    let run = tripline_with_stdin(&["scan", "-", "--format", "jsonl", "--since", "2024-08-01", "--until", "2024-08-02"], Some(&gzip(&body)));
+    let run = tripline_with_stdin(
+        &["scan", "-", "--format", "jsonl", "--since", "2024-08-01", "--until", "2024-08-02"],
+        Some(&gzip(&body)),
+    );
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let ids: std::collections::BTreeSet<String> =
-        jsonl(&run.stdout).iter().filter_map(|l| l["event_id"].as_str().map(str::to_owned)).collect();
+    let ids: std::collections::BTreeSet<String> = jsonl(&run.stdout)
+        .iter()
+        .filter_map(|l| l["event_id"].as_str().map(str::to_owned))
+        .collect();
     assert_eq!(ids.into_iter().collect::<Vec<_>>(), vec!["inside"]);
     assert_eq!(summary_number(&run.stderr, "outside --since/--until"), 2);
 }
@@ -202,21 +298,34 @@ fn stdin_and_time_window() {
 #[test]
 fn nothing_found_exits_0_and_missing_paths_exit_2() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = write(dir.path(), "benign.json", &records(&[describe_record("d", "2024-08-01T10:00:00Z")]));
+    let file =
+        write(dir.path(), "benign.json", &records(&[describe_record("d", "2024-08-01T10:00:00Z")]));
     assert_eq!(tripline(&["scan", &file]).code, 0);
     let missing = tripline(&["scan", "/definitely/not/here"]);
     assert_eq!(missing.code, 2);
-    assert!(missing.stderr.contains("/definitely/not/here: error: no such file or folder"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("/definitely/not/here: error: no such file or folder"),
+        "{}",
+        missing.stderr
+    );
 }
 
 #[test]
 fn text_format_is_a_table_with_the_change() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = write(dir.path(), "a.json", &records(&[ingress_record("e-1", "2024-08-01T10:00:00Z", 3389, "::/0")]));
+    let file = write(
+        dir.path(),
+        "a.json",
+        &records(&[ingress_record("e-1", "2024-08-01T10:00:00Z", 3389, "::/0")]),
+    );
     let run = tripline(&["scan", &file]);
     assert_eq!(run.code, 1);
     assert!(run.stdout.starts_with("FIRST SEEN"), "{}", run.stdout);
-    assert!(run.stdout.contains("grant ingress sg-0a1b2c3d4e5f60718 tcp 3389 from ::/0 (world)"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("grant ingress sg-0a1b2c3d4e5f60718 tcp 3389 from ::/0 (world)"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -224,10 +333,19 @@ fn max_alerts_overflow_is_counted_and_reported() {
     let dir = tempfile::tempdir().expect("temp dir");
     let rule = "id: burst\ntitle: Burst\nseverity: low\ndetection:\n  sel:\n    eventName: AuthorizeSecurityGroupIngress\n  condition: sel\nschedule: {interval: 10m, max_alerts: 2}\n";
     let rule_file = write(dir.path(), "burst.yml", rule.as_bytes());
-    let events: Vec<Value> = (0..5).map(|i| ingress_record(&format!("e{i}"), &format!("2024-08-01T10:0{i}:00Z"), 443, "10.0.0.0/8")).collect();
+    let events: Vec<Value> = (0..5)
+        .map(|i| {
+            ingress_record(&format!("e{i}"), &format!("2024-08-01T10:0{i}:00Z"), 443, "10.0.0.0/8")
+        })
+        .collect();
     let file = write(dir.path(), "a.json", &records(&events));
-    let run = tripline(&["scan", &file, "--no-builtin", "--rules", &rule_file, "--format", "jsonl"]);
+    let run =
+        tripline(&["scan", &file, "--no-builtin", "--rules", &rule_file, "--format", "jsonl"]);
     assert_eq!(jsonl(&run.stdout).iter().filter(|l| l["type"] == "alert").count(), 2);
     assert_eq!(summary_number(&run.stderr, "dropped by max_alerts"), 3);
-    assert!(run.stderr.contains("rule `burst` reached max_alerts: 3 alert(s) not raised"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("rule `burst` reached max_alerts: 3 alert(s) not raised"),
+        "{}",
+        run.stderr
+    );
 }

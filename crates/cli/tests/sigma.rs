@@ -99,11 +99,16 @@ fn correlations_fire_in_event_time_per_group() {
     let run = tripline(&["scan", &input, "--no-builtin", "--rules", &rules, "--format", "jsonl"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let lines = jsonl(&run.stdout);
-    let correlated = |id: &str| -> Vec<&Value> { lines.iter().filter(|l| l["type"] == "signal" && l["rule_id"] == id).collect() };
+    let correlated = |id: &str| -> Vec<&Value> {
+        lines.iter().filter(|l| l["type"] == "signal" && l["rule_id"] == id).collect()
+    };
     // alice fails 3 times in 3 minutes; bob's 3 failures span 44 minutes.
     let spray = correlated("11111111-0000-4000-8000-000000000003");
     assert_eq!(spray.len(), 1, "{spray:?}");
-    assert_eq!(spray[0]["context"]["correlation"]["group"], json!({"userIdentity.userName": "alice"}));
+    assert_eq!(
+        spray[0]["context"]["correlation"]["group"],
+        json!({"userIdentity.userName": "alice"})
+    );
     assert_eq!(spray[0]["context"]["correlation"]["event_ids"], json!(["a1", "a2", "a3"]));
     assert_eq!(spray[0]["severity"], "high");
     let many = correlated("11111111-0000-4000-8000-000000000004");
@@ -114,7 +119,11 @@ fn correlations_fire_in_event_time_per_group() {
     assert_eq!(ordered[0]["event_id"], "sg");
     // The base rule's own alerts are silenced (generate defaults to false), unless a
     // correlation asks for them: sg_ingress is used with `generate: true`.
-    let alert_rules: Vec<&str> = lines.iter().filter(|l| l["type"] == "alert").filter_map(|a| a["rule_id"].as_str()).collect();
+    let alert_rules: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["type"] == "alert")
+        .filter_map(|a| a["rule_id"].as_str())
+        .collect();
     assert!(!alert_rules.contains(&"11111111-0000-4000-8000-000000000001"), "{alert_rules:?}");
     assert!(alert_rules.contains(&"11111111-0000-4000-8000-000000000003"));
 }
@@ -135,14 +144,30 @@ fn min_severity_leaves_out_rules_below_it_but_keeps_what_kept_correlations_use()
     let input = write(dir.path(), "trail.json", &records(&events));
     let rules_dir = dir.path().to_string_lossy().into_owned();
     let rule_ids = |min: &str| -> (Vec<String>, String) {
-        let run = tripline(&["scan", &input, "--no-builtin", "--rules", &rules_dir, "--format", "jsonl", "--min-severity", min]);
+        let run = tripline(&[
+            "scan",
+            &input,
+            "--no-builtin",
+            "--rules",
+            &rules_dir,
+            "--format",
+            "jsonl",
+            "--min-severity",
+            min,
+        ]);
         assert_eq!(run.code, 1, "{}", run.stderr);
-        let mut ids: Vec<String> = jsonl(&run.stdout).iter().filter(|l| l["type"] == "signal").filter_map(|l| l["rule_id"].as_str().map(str::to_owned)).collect();
+        let mut ids: Vec<String> = jsonl(&run.stdout)
+            .iter()
+            .filter(|l| l["type"] == "signal")
+            .filter_map(|l| l["rule_id"].as_str().map(str::to_owned))
+            .collect();
         ids.sort();
         ids.dedup();
         (ids, run.stderr)
     };
-    let suffixes = |ids: &[String]| ids.iter().map(|id| id[id.len() - 1..].to_owned()).collect::<Vec<_>>().join("");
+    let suffixes = |ids: &[String]| {
+        ids.iter().map(|id| id[id.len() - 1..].to_owned()).collect::<Vec<_>>().join("")
+    };
     // Everything fires without a minimum.
     let (ids, _) = rule_ids("info");
     assert_eq!(suffixes(&ids), "123456");
@@ -163,10 +188,18 @@ fn min_severity_leaves_out_rules_below_it_but_keeps_what_kept_correlations_use()
 fn a_correlation_naming_an_unknown_rule_is_an_error() {
     let dir = tempfile::tempdir().expect("temp dir");
     let rules = write(dir.path(), "c.yml", "title: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [nope]\n  timespan: 5m\n  condition: {gte: 2}\nlevel: low\n");
-    let input = write(dir.path(), "t.json", &records(&[failed_login("x", "2024-08-01T10:00:00Z", "alice", "198.51.100.1")]));
+    let input = write(
+        dir.path(),
+        "t.json",
+        &records(&[failed_login("x", "2024-08-01T10:00:00Z", "alice", "198.51.100.1")]),
+    );
     let run = tripline(&["scan", &input, "--no-builtin", "--rules", &rules]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("correlation `c` refers to `nope`, which is not a loaded rule"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("correlation `c` refers to `nope`, which is not a loaded rule"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -174,10 +207,27 @@ fn meta_filters_narrow_the_rules_they_name() {
     let dir = tempfile::tempdir().expect("temp dir");
     let rules = write(dir.path(), "rules.yml", RULES);
     let filter = write(dir.path(), "filter.yml", "title: Ignore the office\nlogsource: {product: aws, service: cloudtrail}\nfilter:\n  rules: [console_login_failed]\n  office:\n    sourceIPAddress|cidr: 198.51.100.0/24\n  condition: not office\n");
-    let events = vec![failed_login("office", "2024-08-01T10:00:00Z", "alice", "198.51.100.1"), failed_login("away", "2024-08-01T10:01:00Z", "alice", "192.0.2.9")];
+    let events = vec![
+        failed_login("office", "2024-08-01T10:00:00Z", "alice", "198.51.100.1"),
+        failed_login("away", "2024-08-01T10:01:00Z", "alice", "192.0.2.9"),
+    ];
     let input = write(dir.path(), "t.json", &records(&events));
-    let run = tripline(&["scan", &input, "--no-builtin", "--rules", &rules, "--rules", &filter, "--format", "jsonl"]);
-    let ids: Vec<&str> = jsonl(&run.stdout).iter().filter(|l| l["rule_id"] == "11111111-0000-4000-8000-000000000001").filter_map(|l| l["event_id"].as_str().map(|_| "")).collect();
+    let run = tripline(&[
+        "scan",
+        &input,
+        "--no-builtin",
+        "--rules",
+        &rules,
+        "--rules",
+        &filter,
+        "--format",
+        "jsonl",
+    ]);
+    let ids: Vec<&str> = jsonl(&run.stdout)
+        .iter()
+        .filter(|l| l["rule_id"] == "11111111-0000-4000-8000-000000000001")
+        .filter_map(|l| l["event_id"].as_str().map(|_| ""))
+        .collect();
     assert_eq!(ids.len(), 1, "{}", run.stdout);
     assert!(run.stdout.contains("\"event_id\":\"away\""));
     assert!(!run.stdout.contains("\"event_id\":\"office\""));
@@ -191,34 +241,72 @@ fn correlation_windows_carry_over_between_runs_with_a_store() {
     let dir = tempfile::tempdir().expect("temp dir");
     let rules = write(dir.path(), "rules.yml", RULES);
     let deliveries = [
-        vec![failed_login("a1", "2024-08-01T10:00:00Z", "alice", "198.51.100.1"), failed_login("b1", "2024-08-01T10:01:00Z", "bob", "198.51.100.1")],
-        vec![failed_login("a2", "2024-08-01T10:02:00Z", "alice", "198.51.100.1"), failed_login("a3", "2024-08-01T10:03:00Z", "alice", "198.51.100.2")],
-        vec![failed_login("b2", "2024-08-01T10:30:00Z", "bob", "198.51.100.1"), ingress_record("sg", "2024-08-01T10:50:00Z", 22, "0.0.0.0/0")],
+        vec![
+            failed_login("a1", "2024-08-01T10:00:00Z", "alice", "198.51.100.1"),
+            failed_login("b1", "2024-08-01T10:01:00Z", "bob", "198.51.100.1"),
+        ],
+        vec![
+            failed_login("a2", "2024-08-01T10:02:00Z", "alice", "198.51.100.1"),
+            failed_login("a3", "2024-08-01T10:03:00Z", "alice", "198.51.100.2"),
+        ],
+        vec![
+            failed_login("b2", "2024-08-01T10:30:00Z", "bob", "198.51.100.1"),
+            ingress_record("sg", "2024-08-01T10:50:00Z", 22, "0.0.0.0/0"),
+        ],
     ];
     let correlated = |lines: &[Value]| -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = lines
             .iter()
             .filter(|l| l["type"] == "signal" && !l["context"]["correlation"].is_null())
-            .map(|l| (l["rule_id"].as_str().unwrap_or_default().to_owned(), l["event_id"].as_str().unwrap_or_default().to_owned()))
+            .map(|l| {
+                (
+                    l["rule_id"].as_str().unwrap_or_default().to_owned(),
+                    l["event_id"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
             .collect();
         out.sort();
         out
     };
     let everything: Vec<Value> = deliveries.iter().flatten().cloned().collect();
     let all = write(dir.path(), "all.json", &records(&everything));
-    let expected = correlated(&jsonl(&tripline(&["scan", &all, "--no-builtin", "--rules", &rules, "--format", "jsonl"]).stdout));
+    let expected = correlated(&jsonl(
+        &tripline(&["scan", &all, "--no-builtin", "--rules", &rules, "--format", "jsonl"]).stdout,
+    ));
     assert_eq!(expected.len(), 3, "{expected:?}");
 
     let store = dir.path().join("alerts.db").display().to_string();
     let mut seen = Vec::new();
     for (i, delivery) in deliveries.iter().enumerate() {
         let file = write(dir.path(), &format!("part{i}.json"), &records(delivery));
-        let run = tripline(&["scan", &file, "--no-builtin", "--rules", &rules, "--store", &store, "--format", "jsonl"]);
+        let run = tripline(&[
+            "scan",
+            &file,
+            "--no-builtin",
+            "--rules",
+            &rules,
+            "--store",
+            &store,
+            "--format",
+            "jsonl",
+        ]);
         assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
         seen.extend(correlated(&jsonl(&run.stdout)));
     }
     seen.sort();
     assert_eq!(seen, expected);
-    let alerts = jsonl(&tripline(&["alerts", "list", "--store", &store, "--rule", "11111111-0000-4000-8000-000000000003", "--format", "jsonl"]).stdout);
+    let alerts = jsonl(
+        &tripline(&[
+            "alerts",
+            "list",
+            "--store",
+            &store,
+            "--rule",
+            "11111111-0000-4000-8000-000000000003",
+            "--format",
+            "jsonl",
+        ])
+        .stdout,
+    );
     assert_eq!(alerts.len(), 1, "the spraying correlation raised one alert");
 }

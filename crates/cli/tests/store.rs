@@ -56,18 +56,34 @@ fn new_files_extend_alerts_whose_window_is_open() {
     let touched = lines_of_type(&second.stdout, "alert");
     // Panther's 12-hour dedup: the alert raised by the first files now holds both copies.
     let panther = |alerts: &[serde_json::Value]| -> Vec<(String, u64)> {
-        alerts.iter().filter(|a| a["rule_id"] == "AWS.EC2.SecurityGroupModified").map(|a| (a["alert_id"].as_str().expect("id").to_owned(), a["event_count"].as_u64().expect("count"))).collect()
+        alerts
+            .iter()
+            .filter(|a| a["rule_id"] == "AWS.EC2.SecurityGroupModified")
+            .map(|a| {
+                (
+                    a["alert_id"].as_str().expect("id").to_owned(),
+                    a["event_count"].as_u64().expect("count"),
+                )
+            })
+            .collect()
     };
     let before = panther(&first);
     let after = panther(&touched);
     assert!(!before.is_empty());
     for (id, count) in &before {
-        assert!(after.contains(&(id.clone(), count * 2)), "alert {id} extended to {}: {after:?}", count * 2);
+        assert!(
+            after.contains(&(id.clone(), count * 2)),
+            "alert {id} extended to {}: {after:?}",
+            count * 2
+        );
     }
     // Rules without dedup raise one alert per new signal.
     let stored = stored_alerts(&store);
     assert!(stored.len() > first.len());
-    assert_eq!(stored.iter().filter(|a| a["rule_id"] == "AWS.EC2.SecurityGroupModified").count(), before.len());
+    assert_eq!(
+        stored.iter().filter(|a| a["rule_id"] == "AWS.EC2.SecurityGroupModified").count(),
+        before.len()
+    );
 }
 
 /// Kills `tripline scan` with SIGKILL at random moments many times, then lets it finish:
@@ -111,7 +127,9 @@ fn kill_at_random_moments(dir: &std::path::Path, store: &str, reference: &str, a
             .expect("tripline starts");
         if attempt == 0 {
             // Once for certain between two commits: as soon as the store shows some alerts.
-            while child.try_wait().expect("status").is_none() && (!stored_exists(store) || stored_alerts(store).is_empty()) {
+            while child.try_wait().expect("status").is_none()
+                && (!stored_exists(store) || stored_alerts(store).is_empty())
+            {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
         } else {
@@ -134,7 +152,11 @@ fn kill_at_random_moments(dir: &std::path::Path, store: &str, reference: &str, a
     assert!(killed >= 3, "runs were killed part-way (seed {seed}): {killed}");
     assert!(partial >= 1, "some run was killed after committing part of the work (seed {seed})");
     let last = scan(&logs, store);
-    assert!(last.code == 0 || last.code == 1, "the last run completes (seed {seed}): {}", last.stderr);
+    assert!(
+        last.code == 0 || last.code == 1,
+        "the last run completes (seed {seed}): {}",
+        last.stderr
+    );
     // The same alerts as the uninterrupted run, whichever store keeps them.
     assert_eq!(stored_alerts(store), expected, "seed {seed}");
     let again = scan(&logs, store);
@@ -148,8 +170,11 @@ fn stored_exists(store: &str) -> bool {
 
 /// Per rule: the event ids of all its alerts, each alert's ids sorted, and whether any id is in
 /// two alerts of the rule.
-fn events_by_rule(alerts: &[serde_json::Value]) -> std::collections::BTreeMap<String, (Vec<String>, bool)> {
-    let mut out: std::collections::BTreeMap<String, (Vec<String>, bool)> = std::collections::BTreeMap::new();
+fn events_by_rule(
+    alerts: &[serde_json::Value],
+) -> std::collections::BTreeMap<String, (Vec<String>, bool)> {
+    let mut out: std::collections::BTreeMap<String, (Vec<String>, bool)> =
+        std::collections::BTreeMap::new();
     for alert in alerts {
         let entry = out.entry(alert["rule_id"].as_str().expect("rule").to_owned()).or_default();
         for id in alert["event_ids"].as_array().expect("ids") {
@@ -189,7 +214,10 @@ fn two_processes_share_one_store(dir: &std::path::Path, url: &str) {
 
     // One process reads every file in path order, the other the accounts in reverse, at once.
     let accounts = |reverse: bool| {
-        let mut paths: Vec<String> = std::fs::read_dir(logs.join("AWSLogs")).expect("accounts").map(|e| e.expect("entry").path().to_string_lossy().into_owned()).collect();
+        let mut paths: Vec<String> = std::fs::read_dir(logs.join("AWSLogs"))
+            .expect("accounts")
+            .map(|e| e.expect("entry").path().to_string_lossy().into_owned())
+            .collect();
         paths.sort();
         if reverse {
             paths.reverse();
@@ -210,11 +238,18 @@ fn two_processes_share_one_store(dir: &std::path::Path, url: &str) {
     let b = spawn(accounts(true));
     for child in [a, b] {
         let out = child.wait_with_output().expect("finishes");
-        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let shared = stored_alerts(url);
     let got = events_by_rule(&shared);
-    assert!(got.values().all(|(_, duplicated)| !duplicated), "an event is in two alerts of one rule");
+    assert!(
+        got.values().all(|(_, duplicated)| !duplicated),
+        "an event is in two alerts of one rule"
+    );
     assert_eq!(got, events_by_rule(&expected), "every event is in exactly one alert of its rule");
     assert_eq!(shared.len(), expected.len());
     // And a third run over everything finds nothing left to do.
@@ -227,44 +262,119 @@ fn alerts_can_be_listed_shown_acknowledged_and_closed() {
     let dir = tempfile::tempdir().expect("temp");
     let store = dir.path().join("alerts.db").to_string_lossy().into_owned();
     assert_eq!(tripline(&["scan", "examples", "--store", &store, "-q"]).code, 1);
-    let high = tripline(&["alerts", "list", "--store", &store, "--severity", "high", "--format", "jsonl"]);
+    let high =
+        tripline(&["alerts", "list", "--store", &store, "--severity", "high", "--format", "jsonl"]);
     let high = jsonl(&high.stdout);
     assert_eq!(high.len(), 1);
     assert_eq!(high[0]["rule_id"], "ec2-security-group-admin-port-opened-to-world");
     let id = high[0]["alert_id"].as_str().expect("id").to_owned();
 
-    let ack = tripline(&["alerts", "ack", &id[..6], "--store", &store, "--note", "asking carol", "--assignee", "dana"]);
-    assert_eq!((ack.code, ack.stdout.trim()), (0, format!("{id} acknowledged").as_str()), "{}", ack.stderr);
+    let ack = tripline(&[
+        "alerts",
+        "ack",
+        &id[..6],
+        "--store",
+        &store,
+        "--note",
+        "asking carol",
+        "--assignee",
+        "dana",
+    ]);
+    assert_eq!(
+        (ack.code, ack.stdout.trim()),
+        (0, format!("{id} acknowledged").as_str()),
+        "{}",
+        ack.stderr
+    );
     let show = tripline(&["alerts", "show", &id, "--store", &store]);
     assert_eq!(show.code, 0, "{}", show.stderr);
-    for expected in ["status:    acknowledged, assigned to dana", "asking carol", "AuthorizeSecurityGroupIngress", "grant ingress sg-08e043ff624b2b580 tcp 22 from 0.0.0.0/0 (world)", "triage:"] {
+    for expected in [
+        "status:    acknowledged, assigned to dana",
+        "asking carol",
+        "AuthorizeSecurityGroupIngress",
+        "grant ingress sg-08e043ff624b2b580 tcp 22 from 0.0.0.0/0 (world)",
+        "triage:",
+    ] {
         assert!(show.stdout.contains(expected), "`{expected}` in:\n{}", show.stdout);
     }
-    let shown = jsonl(&tripline(&["alerts", "show", &id, "--store", &store, "--format", "jsonl"]).stdout).remove(0);
+    let shown =
+        jsonl(&tripline(&["alerts", "show", &id, "--store", &store, "--format", "jsonl"]).stdout)
+            .remove(0);
     assert_eq!(shown["signals"][0]["actor"]["arn"], "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_PowerUserAccess_0f1e2d3c4b5a6978/carol@example.com");
     assert_eq!(shown["notes"][0]["text"], "asking carol");
 
     assert_eq!(tripline(&["alerts", "close", &id, "--store", &store, "--note", "revoked"]).code, 0);
-    let closed = jsonl(&tripline(&["alerts", "list", "--store", &store, "--status", "closed", "--format", "jsonl"]).stdout);
-    assert_eq!(closed.iter().map(|a| a["alert_id"].as_str().expect("id")).collect::<Vec<_>>(), vec![id.as_str()]);
-    let open = jsonl(&tripline(&["alerts", "list", "--store", &store, "--status", "open", "--format", "jsonl"]).stdout);
+    let closed = jsonl(
+        &tripline(&[
+            "alerts", "list", "--store", &store, "--status", "closed", "--format", "jsonl",
+        ])
+        .stdout,
+    );
+    assert_eq!(
+        closed.iter().map(|a| a["alert_id"].as_str().expect("id")).collect::<Vec<_>>(),
+        vec![id.as_str()]
+    );
+    let open = jsonl(
+        &tripline(&["alerts", "list", "--store", &store, "--status", "open", "--format", "jsonl"])
+            .stdout,
+    );
     assert_eq!(open.len() + 1, stored_alerts(&store).len());
     let table = tripline(&["alerts", "list", "--store", &store, "--status", "closed"]).stdout;
-    assert!(table.lines().nth(1).is_some_and(|row| row.contains(&id) && row.contains("closed") && row.contains("dana")), "{table}");
-    let reopened = tripline(&["alerts", "reopen", &id, "--store", &store, "--note", "not revoked after all"]);
-    assert_eq!((reopened.code, reopened.stdout.trim()), (0, format!("{id} open").as_str()), "{}", reopened.stderr);
-    let notes = jsonl(&tripline(&["alerts", "show", &id, "--store", &store, "--format", "jsonl"]).stdout).remove(0)["notes"].clone();
-    let statuses: Vec<&str> = notes.as_array().expect("notes").iter().filter_map(|n| n["status"].as_str()).collect();
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .is_some_and(|row| row.contains(&id) && row.contains("closed") && row.contains("dana")),
+        "{table}"
+    );
+    let reopened =
+        tripline(&["alerts", "reopen", &id, "--store", &store, "--note", "not revoked after all"]);
+    assert_eq!(
+        (reopened.code, reopened.stdout.trim()),
+        (0, format!("{id} open").as_str()),
+        "{}",
+        reopened.stderr
+    );
+    let notes =
+        jsonl(&tripline(&["alerts", "show", &id, "--store", &store, "--format", "jsonl"]).stdout)
+            .remove(0)["notes"]
+            .clone();
+    let statuses: Vec<&str> =
+        notes.as_array().expect("notes").iter().filter_map(|n| n["status"].as_str()).collect();
     assert_eq!(statuses, ["acknowledged", "closed", "open"]);
-    let by_rule = jsonl(&tripline(&["alerts", "list", "--store", &store, "--rule", "ec2-security-group-deleted", "--format", "jsonl"]).stdout);
-    assert!(!by_rule.is_empty() && by_rule.iter().all(|a| a["rule_id"] == "ec2-security-group-deleted"));
-    let none = tripline(&["alerts", "list", "--store", &store, "--since", "2024-08-02", "--format", "jsonl"]);
+    let by_rule = jsonl(
+        &tripline(&[
+            "alerts",
+            "list",
+            "--store",
+            &store,
+            "--rule",
+            "ec2-security-group-deleted",
+            "--format",
+            "jsonl",
+        ])
+        .stdout,
+    );
+    assert!(
+        !by_rule.is_empty() && by_rule.iter().all(|a| a["rule_id"] == "ec2-security-group-deleted")
+    );
+    let none = tripline(&[
+        "alerts",
+        "list",
+        "--store",
+        &store,
+        "--since",
+        "2024-08-02",
+        "--format",
+        "jsonl",
+    ]);
     assert_eq!((none.code, none.stdout.as_str()), (0, ""));
 
     let missing = tripline(&["alerts", "show", "ffffffff", "--store", &store]);
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("no alert `ffffffff`"), "{}", missing.stderr);
-    let no_store = tripline(&["alerts", "list", "--store", &dir.path().join("nope.db").to_string_lossy()]);
+    let no_store =
+        tripline(&["alerts", "list", "--store", &dir.path().join("nope.db").to_string_lossy()]);
     assert_eq!(no_store.code, 2);
     assert!(no_store.stderr.contains("no store at"), "{}", no_store.stderr);
 }

@@ -60,7 +60,8 @@ fn walk(expr: &Expr, record: &Record<'_>, depth: usize, out: &mut String) -> boo
             walk(child, record, depth + 1, out);
         }
         Expr::Elements { field, quantifier, expr } => {
-            let _ = writeln!(out, "{indent}{mark} {quantifier:?} element of {field} satisfies: {expr}");
+            let _ =
+                writeln!(out, "{indent}{mark} {quantifier:?} element of {field} satisfies: {expr}");
         }
         Expr::Pred(_) => {
             let _ = writeln!(out, "{indent}{mark} {expr}{}", values(expr, record));

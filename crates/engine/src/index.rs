@@ -57,7 +57,9 @@ fn header(expr: &Expr) -> Option<Expr> {
 pub(crate) fn residual(expr: &Expr) -> Expr {
     match expr {
         Expr::Pred(_) if is_header_field(expr) => Expr::Const(true),
-        Expr::And(children) => Expr::And(children.iter().filter(|c| !is_header_field(c)).cloned().collect()),
+        Expr::And(children) => {
+            Expr::And(children.iter().filter(|c| !is_header_field(c)).cloned().collect())
+        }
         other => other.clone(),
     }
 }
@@ -78,14 +80,18 @@ impl HeaderIndex {
         }
         let computed = self.compute(source, name);
         if let Ok(mut seen) = self.seen.write() {
-            seen.entry(source.to_owned()).or_default().insert(name.to_owned(), Arc::clone(&computed));
+            seen.entry(source.to_owned())
+                .or_default()
+                .insert(name.to_owned(), Arc::clone(&computed));
         }
         computed
     }
 
     fn compute(&self, source: &str, name: &str) -> Candidates {
-        let probe = OwnedRecord::from_value(&json!({ fields::EVENT_SOURCE: source, fields::EVENT_NAME: name }))
-            .expect("an object with two strings is a record");
+        let probe = OwnedRecord::from_value(
+            &json!({ fields::EVENT_SOURCE: source, fields::EVENT_NAME: name }),
+        )
+        .expect("an object with two strings is a record");
         let record = probe.record().expect("checked when built");
         self.headers
             .iter()

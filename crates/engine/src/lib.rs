@@ -115,7 +115,8 @@ impl Engine {
         let name = record.str(fields::EVENT_NAME);
         let source = record.str(fields::EVENT_SOURCE);
         // A source or name that is not a plain string (a malformed record) gets every rule.
-        let odd = (source.is_none() && record.raw(fields::EVENT_SOURCE).is_some()) || name.is_none();
+        let odd =
+            (source.is_none() && record.raw(fields::EVENT_SOURCE).is_some()) || name.is_none();
         let candidates = if odd {
             self.index.all()
         } else {
@@ -164,5 +165,9 @@ pub fn in_scope(rule: &Rule, record: &Record<'_>) -> bool {
 /// holds, else the rule's own.
 #[must_use]
 pub fn severity_for(rule: &Rule, record: &Record<'_>) -> tripline_rule::Severity {
-    rule.meta.dynamic_severity.iter().find(|(_, condition)| naive::evaluate(condition, record)).map_or_else(|| rule.meta.severity(), |(s, _)| *s)
+    rule.meta
+        .dynamic_severity
+        .iter()
+        .find(|(_, condition)| naive::evaluate(condition, record))
+        .map_or_else(|| rule.meta.severity(), |(s, _)| *s)
 }

@@ -36,12 +36,26 @@ pub(crate) enum TextOp {
 
 pub(crate) enum Matcher {
     Exists,
-    Equals { folded: Vec<String>, exact: Vec<String>, numbers: Vec<f64>, bools: Vec<bool> },
-    Text { op: TextOp, patterns: Vec<String>, case: Case },
+    Equals {
+        folded: Vec<String>,
+        exact: Vec<String>,
+        numbers: Vec<f64>,
+        bools: Vec<bool>,
+    },
+    Text {
+        op: TextOp,
+        patterns: Vec<String>,
+        case: Case,
+    },
     /// The regexes, and for each a literal every match contains, when all have one: text
     /// without any of them is rejected before the regex runs.
     Regex(RegexSet, Option<Vec<memchr::memmem::Finder<'static>>>),
-    Wildcard { parts: Vec<String>, anchored_start: bool, anchored_end: bool, case: Case },
+    Wildcard {
+        parts: Vec<String>,
+        anchored_start: bool,
+        anchored_end: bool,
+        case: Case,
+    },
     Cidr(Vec<IpNet>),
     Compare(CmpOp, f64),
     /// Compared with another field's values, gathered per record.
@@ -60,15 +74,24 @@ fn fold(text: &str) -> Cow<'_, str> {
 impl Node {
     pub(crate) fn compile(expr: &Expr, interest: &Interest) -> Result<Self, String> {
         Ok(match expr {
-            Expr::And(c) => Self::And(c.iter().map(|e| Self::compile(e, interest)).collect::<Result<_, _>>()?),
-            Expr::Or(c) => Self::Or(c.iter().map(|e| Self::compile(e, interest)).collect::<Result<_, _>>()?),
+            Expr::And(c) => {
+                Self::And(c.iter().map(|e| Self::compile(e, interest)).collect::<Result<_, _>>()?)
+            }
+            Expr::Or(c) => {
+                Self::Or(c.iter().map(|e| Self::compile(e, interest)).collect::<Result<_, _>>()?)
+            }
             Expr::Not(c) => Self::Not(Box::new(Self::compile(c, interest)?)),
-            Expr::Elements { field, quantifier, expr } => Self::Elements(field.clone(), *quantifier, Box::new(Self::compile(expr, interest)?)),
+            Expr::Elements { field, quantifier, expr } => {
+                Self::Elements(field.clone(), *quantifier, Box::new(Self::compile(expr, interest)?))
+            }
             Expr::Const(b) => Self::Const(*b),
             Expr::Pred(p) => {
                 let matcher = Matcher::compile(&p.test)?;
                 // A constant field (`event.dataset`) is decided now, once.
-                if let tripline_event::FieldKind::Computed(tripline_event::ecs::Computed::Constant(value)) = p.field.kind() {
+                if let tripline_event::FieldKind::Computed(
+                    tripline_event::ecs::Computed::Constant(value),
+                ) = p.field.kind()
+                {
                     match matcher {
                         Matcher::FieldRef(..) => {}
                         Matcher::Exists => return Ok(Self::Const(true)),
@@ -76,13 +99,22 @@ impl Node {
                     }
                 }
                 match (p.field.kind(), &matcher) {
-                    (_, Matcher::Exists | Matcher::FieldRef(..)) => Self::Leaf(p.field.clone(), matcher),
-                    (tripline_event::FieldKind::Path(path), _) if path.segments().len() == 1 && !p.field.ignores_case() => {
+                    (_, Matcher::Exists | Matcher::FieldRef(..)) => {
+                        Self::Leaf(p.field.clone(), matcher)
+                    }
+                    (tripline_event::FieldKind::Path(path), _)
+                        if path.segments().len() == 1 && !p.field.ignores_case() =>
+                    {
                         Self::TopLeaf(p.field.clone(), matcher, path.segments()[0].clone())
                     }
                     (tripline_event::FieldKind::Path(path), _) if !p.field.ignores_case() => {
                         match interest.slot(&path.segments().join(".")) {
-                            Some(slot) => Self::NestedLeaf(p.field.clone(), matcher, path.segments()[0].clone(), slot),
+                            Some(slot) => Self::NestedLeaf(
+                                p.field.clone(),
+                                matcher,
+                                path.segments()[0].clone(),
+                                slot,
+                            ),
                             None => Self::Leaf(p.field.clone(), matcher),
                         }
                     }
@@ -98,12 +130,16 @@ impl Node {
             Self::Or(c) => c.iter().any(|n| n.evaluate(record, interest)),
             Self::Not(c) => !c.evaluate(record, interest),
             Self::Elements(field, quantifier, inner) => {
-                crate::elements::quantify(field, *quantifier, record, &mut |element| inner.evaluate(element, interest))
+                crate::elements::quantify(field, *quantifier, record, &mut |element| {
+                    inner.evaluate(element, interest)
+                })
             }
-            Self::NestedLeaf(field, matcher, top, slot) => match record.selected_slot(interest, top, *slot) {
-                Some(mut raws) => raws.any(|raw| raw_passes(matcher, raw)),
-                None => field.any_value(record, &mut |v| matcher.passes(v)),
-            },
+            Self::NestedLeaf(field, matcher, top, slot) => {
+                match record.selected_slot(interest, top, *slot) {
+                    Some(mut raws) => raws.any(|raw| raw_passes(matcher, raw)),
+                    None => field.any_value(record, &mut |v| matcher.passes(v)),
+                }
+            }
             Self::Const(b) => *b,
             Self::Leaf(field, Matcher::Exists) => field.exists(record),
             Self::Leaf(field, Matcher::FieldRef(other, op, case)) => {
@@ -142,7 +178,9 @@ impl Node {
 fn raw_passes(matcher: &Matcher, raw: &str) -> bool {
     match plain_string(raw) {
         Some(text) => matcher.passes_text(text),
-        None => serde_json::from_str::<Value>(raw).is_ok_and(|v| tripline_event::path::descend(&v, &[], false, &mut |x| matcher.passes(x))),
+        None => serde_json::from_str::<Value>(raw).is_ok_and(|v| {
+            tripline_event::path::descend(&v, &[], false, &mut |x| matcher.passes(x))
+        }),
     }
 }
 
@@ -187,7 +225,8 @@ impl Matcher {
         Ok(match test {
             Test::Exists => Self::Exists,
             Test::Equals(literals, case) => {
-                let (mut folded, mut exact, mut numbers, mut bools) = (vec![], vec![], vec![], vec![]);
+                let (mut folded, mut exact, mut numbers, mut bools) =
+                    (vec![], vec![], vec![], vec![]);
                 for lit in literals {
                     match (lit, case) {
                         (Literal::Str(s), Case::Insensitive) => folded.push(fold(s).into_owned()),
@@ -198,12 +237,21 @@ impl Matcher {
                 }
                 Self::Equals { folded, exact, numbers, bools }
             }
-            Test::Contains(p, case) => Self::Text { op: TextOp::Contains, patterns: fold_all(p, *case), case: *case },
-            Test::StartsWith(p, case) => Self::Text { op: TextOp::StartsWith, patterns: fold_all(p, *case), case: *case },
-            Test::EndsWith(p, case) => Self::Text { op: TextOp::EndsWith, patterns: fold_all(p, *case), case: *case },
+            Test::Contains(p, case) => {
+                Self::Text { op: TextOp::Contains, patterns: fold_all(p, *case), case: *case }
+            }
+            Test::StartsWith(p, case) => {
+                Self::Text { op: TextOp::StartsWith, patterns: fold_all(p, *case), case: *case }
+            }
+            Test::EndsWith(p, case) => {
+                Self::Text { op: TextOp::EndsWith, patterns: fold_all(p, *case), case: *case }
+            }
             Test::Regex(patterns) => {
-                let required: Option<Vec<_>> = patterns.iter().map(|p| required_literal(p)).collect();
-                let finders = required.map(|lits| lits.iter().map(|l| memchr::memmem::Finder::new(l).into_owned()).collect());
+                let required: Option<Vec<_>> =
+                    patterns.iter().map(|p| required_literal(p)).collect();
+                let finders = required.map(|lits| {
+                    lits.iter().map(|l| memchr::memmem::Finder::new(l).into_owned()).collect()
+                });
                 Self::Regex(RegexSet::new(patterns).map_err(|e| e.to_string())?, finders)
             }
             Test::Wildcard { parts, anchored_start, anchored_end, case } => Self::Wildcard {
@@ -220,7 +268,12 @@ impl Matcher {
 
     fn passes(&self, value: &Value) -> bool {
         if matches!(value, Value::Object(_) | Value::Array(_))
-            && matches!(self, Self::Text { op: TextOp::Contains, .. } | Self::Regex(..) | Self::Wildcard { anchored_start: false, anchored_end: false, .. })
+            && matches!(
+                self,
+                Self::Text { op: TextOp::Contains, .. }
+                    | Self::Regex(..)
+                    | Self::Wildcard { anchored_start: false, anchored_end: false, .. }
+            )
         {
             let mut strings = Vec::new();
             crate::text::nested_strings(value, &mut strings);
@@ -240,15 +293,24 @@ impl Matcher {
                     || (!folded.is_empty() && {
                         if text.is_ascii() {
                             // Folded patterns are lower-case: ASCII text compares without a copy.
-                            folded.iter().any(|f| f.len() == text.len() && text.eq_ignore_ascii_case(f))
+                            folded
+                                .iter()
+                                .any(|f| f.len() == text.len() && text.eq_ignore_ascii_case(f))
                         } else {
                             let text = fold(text);
                             folded.iter().any(|f| *f == text)
                         }
                     })
-                    || (!numbers.is_empty() && text.trim().parse::<f64>().is_ok_and(|n| numbers.contains(&n)))
+                    || (!numbers.is_empty()
+                        && text.trim().parse::<f64>().is_ok_and(|n| numbers.contains(&n)))
                     || (!bools.is_empty() && {
-                        let b = if text.eq_ignore_ascii_case("true") { Some(true) } else if text.eq_ignore_ascii_case("false") { Some(false) } else { None };
+                        let b = if text.eq_ignore_ascii_case("true") {
+                            Some(true)
+                        } else if text.eq_ignore_ascii_case("false") {
+                            Some(false)
+                        } else {
+                            None
+                        };
                         b.is_some_and(|b| bools.contains(&b))
                     })
             }
@@ -274,17 +336,26 @@ impl Matcher {
                 }
             }
             Self::Regex(set, required) => {
-                required.as_ref().is_none_or(|finders| finders.iter().any(|f| f.find(text.as_bytes()).is_some())) && set.is_match(text)
+                required
+                    .as_ref()
+                    .is_none_or(|finders| finders.iter().any(|f| f.find(text.as_bytes()).is_some()))
+                    && set.is_match(text)
             }
             Self::Wildcard { parts, anchored_start, anchored_end, case } => {
-                let test = |t: &str| tripline_rule::wildcard_matches(t, parts, *anchored_start, *anchored_end);
+                let test = |t: &str| {
+                    tripline_rule::wildcard_matches(t, parts, *anchored_start, *anchored_end)
+                };
                 match case {
                     Case::Sensitive => test(text),
                     Case::Insensitive => test(&fold(text)),
                 }
             }
-            Self::Cidr(nets) => text.trim().parse::<IpAddr>().is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip))),
-            Self::Compare(op, bound) => text.trim().parse::<f64>().is_ok_and(|n| op.holds(n, *bound)),
+            Self::Cidr(nets) => {
+                text.trim().parse::<IpAddr>().is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip)))
+            }
+            Self::Compare(op, bound) => {
+                text.trim().parse::<f64>().is_ok_and(|n| op.holds(n, *bound))
+            }
             Self::FieldRef(..) => false,
         }
     }

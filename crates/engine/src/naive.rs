@@ -16,7 +16,11 @@ pub fn evaluate(expr: &Expr, record: &Record<'_>) -> bool {
         Expr::And(children) => children.iter().all(|c| evaluate(c, record)),
         Expr::Or(children) => children.iter().any(|c| evaluate(c, record)),
         Expr::Not(child) => !evaluate(child, record),
-        Expr::Elements { field, quantifier, expr } => crate::elements::quantify(field, *quantifier, record, &mut |element| evaluate(expr, element)),
+        Expr::Elements { field, quantifier, expr } => {
+            crate::elements::quantify(field, *quantifier, record, &mut |element| {
+                evaluate(expr, element)
+            })
+        }
         Expr::Pred(p) => predicate(p, record),
         Expr::Const(b) => *b,
     }
@@ -51,7 +55,14 @@ fn fold(text: &str, case: Case) -> String {
 /// Whether one value passes a test.
 #[must_use]
 pub fn value_passes(test: &Test, value: &Value) -> bool {
-    if matches!(value, Value::Object(_) | Value::Array(_)) && matches!(test, Test::Contains(..) | Test::Regex(_) | Test::Wildcard { anchored_start: false, anchored_end: false, .. }) {
+    if matches!(value, Value::Object(_) | Value::Array(_))
+        && matches!(
+            test,
+            Test::Contains(..)
+                | Test::Regex(_)
+                | Test::Wildcard { anchored_start: false, anchored_end: false, .. }
+        )
+    {
         let mut strings = Vec::new();
         crate::text::nested_strings(value, &mut strings);
         if strings.into_iter().any(|s| scalar_passes(test, &Value::String(s.to_owned()))) {

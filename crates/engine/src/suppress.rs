@@ -25,7 +25,11 @@ impl SuppressionSet {
     ///
     /// # Errors
     /// When a condition cannot be compiled.
-    pub fn new(suppressions: Vec<Suppression>, engine: &Engine, today: NaiveDate) -> Result<Self, String> {
+    pub fn new(
+        suppressions: Vec<Suppression>,
+        engine: &Engine,
+        today: NaiveDate,
+    ) -> Result<Self, String> {
         let mut builder = EngineBuilder::new();
         let mut expired = Vec::new();
         for (i, s) in suppressions.iter().enumerate() {
@@ -39,7 +43,15 @@ impl SuppressionSet {
             builder.add(Arc::new(Rule::new(&format!("suppression:{}", s.name), expr)));
         }
         let conditions = if suppressions.is_empty() { None } else { Some(builder.build()?) };
-        let by_rule = engine.rules().iter().map(|rule| (0..suppressions.len()).filter(|&i| !expired.contains(&i) && suppressions[i].applies_to(rule)).collect()).collect();
+        let by_rule = engine
+            .rules()
+            .iter()
+            .map(|rule| {
+                (0..suppressions.len())
+                    .filter(|&i| !expired.contains(&i) && suppressions[i].applies_to(rule))
+                    .collect()
+            })
+            .collect();
         Ok(Self { suppressions, conditions, by_rule, expired })
     }
 

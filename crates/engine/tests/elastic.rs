@@ -1,19 +1,9 @@
-//! Elastic's KQL over the ECS view: (query, matching record, non-matching record) triples, the
-//! corpus of Elastic AWS rules loading as they are, and the seeds' TOML agreeing with the
-//! built-in pack's reproductions of them.
+//! Elastic's KQL over the ECS view: (query, matching record, non-matching record) triples (the
+//! corpus rules are in `elastic_corpus.rs`).
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use serde_json::{json, Value};
-use tripline_engine::naive;
-use tripline_event::OwnedRecord;
-use tripline_lang::{Level, Options};
-
-fn corpus(dir: &str) -> PathBuf {
-    common::corpus("elastic-rules/rules").join(dir)
-}
 
 fn base() -> Value {
     json!({
@@ -47,79 +37,102 @@ fn verdicts(text: &str, record: &Value) -> (bool, bool) {
 #[test]
 fn kql_semantics_table() {
     let table: Vec<(&str, Value, Value)> = vec![
-        ("event.dataset:aws.cloudtrail and event.provider:cloudtrail.amazonaws.com", base(), with(&[("eventSource", json!("s3.amazonaws.com"))])),
+        (
+            "event.dataset:aws.cloudtrail and event.provider:cloudtrail.amazonaws.com",
+            base(),
+            with(&[("eventSource", json!("s3.amazonaws.com"))]),
+        ),
         // Keyword matching is exact and case-sensitive.
-        ("event.action:PutEventSelectors", base(), with(&[("eventName", json!("puteventselectors"))])),
-        ("event.action:(StopLogging or PutEventSelectors)", base(), with(&[("eventName", json!("StartLogging"))])),
+        (
+            "event.action:PutEventSelectors",
+            base(),
+            with(&[("eventName", json!("puteventselectors"))]),
+        ),
+        (
+            "event.action:(StopLogging or PutEventSelectors)",
+            base(),
+            with(&[("eventName", json!("StartLogging"))]),
+        ),
         ("event.action:Put*", base(), with(&[("eventName", json!("DeleteTrail"))])),
         ("event.action:\"Put*\"", with(&[("eventName", json!("Put*"))]), base()),
         ("event.outcome:success", base(), with(&[("errorCode", json!("AccessDenied"))])),
         ("event.outcome:failure", with(&[("errorMessage", json!("denied"))]), base()),
-        ("aws.cloudtrail.request_parameters:*includeManagementEvents=false*", base(),
-            with(&[("requestParameters.eventSelectors", json!([{"readWriteType": "All", "includeManagementEvents": true}]))])),
-        ("aws.cloudtrail.flattened.request_parameters.trailName:org-trail", base(), with(&[("requestParameters.trailName", json!("other"))])),
+        (
+            "aws.cloudtrail.request_parameters:*includeManagementEvents=false*",
+            base(),
+            with(&[(
+                "requestParameters.eventSelectors",
+                json!([{"readWriteType": "All", "includeManagementEvents": true}]),
+            )]),
+        ),
+        (
+            "aws.cloudtrail.flattened.request_parameters.trailName:org-trail",
+            base(),
+            with(&[("requestParameters.trailName", json!("other"))]),
+        ),
         ("source.ip:*", base(), with(&[("sourceIPAddress", json!("cloudtrail.amazonaws.com"))])),
-        ("source.ip:198.51.100.7 and not user_agent.original:*terraform*", base(), with(&[("userAgent", json!("Terraform/1.9 terraform-provider-aws"))])),
-        ("aws.cloudtrail.user_identity.session_context.session_issuer.arn:*role/admin", base(), with(&[("userIdentity.sessionContext.sessionIssuer.arn", json!("arn:aws:iam::1:role/ci"))])),
-        ("user.name:admin", base(), with(&[("userIdentity.sessionContext.sessionIssuer.userName", json!("ci"))])),
-        ("cloud.account.id:111122223333 and aws.cloudtrail.user_identity.type:AssumedRole", base(), with(&[("userIdentity.type", json!("IAMUser"))])),
+        (
+            "source.ip:198.51.100.7 and not user_agent.original:*terraform*",
+            base(),
+            with(&[("userAgent", json!("Terraform/1.9 terraform-provider-aws"))]),
+        ),
+        (
+            "aws.cloudtrail.user_identity.session_context.session_issuer.arn:*role/admin",
+            base(),
+            with(&[(
+                "userIdentity.sessionContext.sessionIssuer.arn",
+                json!("arn:aws:iam::1:role/ci"),
+            )]),
+        ),
+        (
+            "user.name:admin",
+            base(),
+            with(&[("userIdentity.sessionContext.sessionIssuer.userName", json!("ci"))]),
+        ),
+        (
+            "cloud.account.id:111122223333 and aws.cloudtrail.user_identity.type:AssumedRole",
+            base(),
+            with(&[("userIdentity.type", json!("IAMUser"))]),
+        ),
         ("aws.cloudtrail.read_only:false", base(), with(&[("readOnly", json!(true))])),
-        ("not (event.action:StopLogging or event.action:DeleteTrail)", base(), with(&[("eventName", json!("DeleteTrail"))])),
-        ("event.action:(PutEventSelectors and not StopLogging)", base(), with(&[("eventName", json!("StopLogging"))])),
-        ("tls.version:1.3 and tls.version_protocol:tls", base(), with(&[("tlsDetails.tlsVersion", json!("TLSv1.2"))])),
-        ("aws.cloudtrail.flattened.request_parameters:{ trailName:org-trail }", base(), with(&[("requestParameters.trailName", json!("x"))])),
-        ("user_agent.original:(*aws-cli* or *Boto3*)", base(), with(&[("userAgent", json!("console.amazonaws.com"))])),
-        ("org-trail", base(), with(&[("requestParameters.trailName", json!("x")), ("responseElements.trailARN", json!("x"))])),
+        (
+            "not (event.action:StopLogging or event.action:DeleteTrail)",
+            base(),
+            with(&[("eventName", json!("DeleteTrail"))]),
+        ),
+        (
+            "event.action:(PutEventSelectors and not StopLogging)",
+            base(),
+            with(&[("eventName", json!("StopLogging"))]),
+        ),
+        (
+            "tls.version:1.3 and tls.version_protocol:tls",
+            base(),
+            with(&[("tlsDetails.tlsVersion", json!("TLSv1.2"))]),
+        ),
+        (
+            "aws.cloudtrail.flattened.request_parameters:{ trailName:org-trail }",
+            base(),
+            with(&[("requestParameters.trailName", json!("x"))]),
+        ),
+        (
+            "user_agent.original:(*aws-cli* or *Boto3*)",
+            base(),
+            with(&[("userAgent", json!("console.amazonaws.com"))]),
+        ),
+        (
+            "org-trail",
+            base(),
+            with(&[
+                ("requestParameters.trailName", json!("x")),
+                ("responseElements.trailARN", json!("x")),
+            ]),
+        ),
         ("event.action:Put\\*", with(&[("eventName", json!("Put*"))]), base()),
     ];
     for (query, yes, no) in &table {
         let text = rule_file(query);
         assert_eq!(verdicts(&text, yes), (true, true), "should match: {query}");
         assert_eq!(verdicts(&text, no), (false, false), "should not match: {query}\n{no}");
-    }
-}
-
-#[test]
-fn every_kuery_rule_in_the_aws_integration_loads() {
-    let dir = corpus("integrations/aws");
-    let (mut loaded, mut unsupported) = (0, 0);
-    for entry in std::fs::read_dir(&dir).expect("the corpus is present").flatten() {
-        let path = entry.path();
-        let text = std::fs::read_to_string(&path).expect("readable");
-        let result = tripline_lang::compile(&path, &text, &Options::default());
-        assert!(!result.has_errors(), "{}: {:?}", path.display(), result.diagnostics);
-        let is_kuery = text.contains("language = \"kuery\"");
-        if is_kuery {
-            assert_eq!(result.rules.len(), 1, "{}", path.display());
-            loaded += 1;
-        } else {
-            assert_eq!(result.diagnostics.len(), 1, "{}", path.display());
-            assert_eq!(result.diagnostics[0].level, Level::Unsupported);
-            unsupported += 1;
-        }
-    }
-    assert_eq!((loaded, unsupported), (139, 55));
-}
-
-#[test]
-fn the_deprecated_seed_rules_agree_with_the_builtin_reproductions() {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for (toml, native) in [
-        ("_deprecated/defense_evasion_elasticache_security_group_creation.toml", "rules/seeds/elastic-7b3da11a-60a2-412e-8aa7-011e1eb9ed47.yml"),
-        ("_deprecated/persistence_rds_group_creation.toml", "rules/seeds/elastic-378f9024-8a0c-46a5-aa08-ce147ac73a4e.yml"),
-    ] {
-        let toml_path = corpus(toml);
-        let from_elastic = tripline_lang::compile(&toml_path, &std::fs::read_to_string(&toml_path).expect("readable"), &Options::default());
-        let native_path = workspace.join(native);
-        let from_native = tripline_lang::compile(&native_path, &std::fs::read_to_string(&native_path).expect("readable"), &Options::default());
-        let (e, n) = (&from_elastic.rules[0], &from_native.rules[0]);
-        assert_eq!(e.meta.id, n.meta.id);
-        assert_eq!((e.meta.severity, e.meta.risk_score()), (n.meta.severity, n.meta.risk_score()));
-        assert!(!n.tests.is_empty());
-        for case in &n.tests {
-            let owned = OwnedRecord::from_value(&case.log).expect("object");
-            let rec = owned.record().expect("object");
-            assert_eq!(naive::evaluate(&e.expr, &rec), case.expected, "{toml}: {}", case.name);
-        }
     }
 }

@@ -9,11 +9,46 @@ use tripline_engine::{in_scope, naive, EngineBuilder};
 use tripline_event::{Field, OwnedRecord};
 use tripline_rule::{Case, CmpOp, Expr, Literal, RefOp, Rule, Scope, Test};
 
-const NAMES: &[&str] = &["AuthorizeSecurityGroupIngress", "authorizesecuritygroupingress", "CreateSecurityGroup", "DescribeInstances", "ModifySecurityGroupRules", "Ünïcode"];
+const NAMES: &[&str] = &[
+    "AuthorizeSecurityGroupIngress",
+    "authorizesecuritygroupingress",
+    "CreateSecurityGroup",
+    "DescribeInstances",
+    "ModifySecurityGroupRules",
+    "Ünïcode",
+];
 const SOURCES: &[&str] = &["ec2.amazonaws.com", "EC2.amazonaws.com", "rds.amazonaws.com"];
-const FIELDS: &[&str] = &["event.dataset", "requestParameters", "requestParameters.ipPermissions", "requestParameters.ipPermissions.items", "eventName", "eventSource", "errorCode", "requestParameters.ipPermissions.items.ipRanges.items.cidrIp",
-    "requestParameters.fromPort", "event.action", "event.outcome", "sourceIPAddress", "tripline.sg.ingress_opened_to"];
-const WORDS: &[&str] = &["AuthorizeSecurityGroupIngress", "authorize", "Security", "group", "ec2", "0.0.0.0/0", "10.0.0.0/8", "22", "success", "failure", "world", "AccessDenied", "ünï", ""];
+const FIELDS: &[&str] = &[
+    "event.dataset",
+    "requestParameters",
+    "requestParameters.ipPermissions",
+    "requestParameters.ipPermissions.items",
+    "eventName",
+    "eventSource",
+    "errorCode",
+    "requestParameters.ipPermissions.items.ipRanges.items.cidrIp",
+    "requestParameters.fromPort",
+    "event.action",
+    "event.outcome",
+    "sourceIPAddress",
+    "tripline.sg.ingress_opened_to",
+];
+const WORDS: &[&str] = &[
+    "AuthorizeSecurityGroupIngress",
+    "authorize",
+    "Security",
+    "group",
+    "ec2",
+    "0.0.0.0/0",
+    "10.0.0.0/8",
+    "22",
+    "success",
+    "failure",
+    "world",
+    "AccessDenied",
+    "ünï",
+    "",
+];
 
 fn record() -> impl Strategy<Value = Value> {
     (
@@ -50,21 +85,69 @@ fn words(max: usize) -> impl Strategy<Value = Vec<String>> {
 fn test() -> impl Strategy<Value = Test> {
     prop_oneof![
         Just(Test::Exists),
-        (prop::collection::vec(prop_oneof![
-            prop::sample::select(NAMES).prop_map(|s| Literal::Str(s.to_owned())),
-            prop::sample::select(WORDS).prop_map(|s| Literal::Str(s.to_owned())),
-            prop::sample::select(&[22.0, 443.0][..]).prop_map(Literal::Num),
-            any::<bool>().prop_map(Literal::Bool),
-        ], 1..4), case()).prop_map(|(l, c)| Test::Equals(l, c)),
+        (
+            prop::collection::vec(
+                prop_oneof![
+                    prop::sample::select(NAMES).prop_map(|s| Literal::Str(s.to_owned())),
+                    prop::sample::select(WORDS).prop_map(|s| Literal::Str(s.to_owned())),
+                    prop::sample::select(&[22.0, 443.0][..]).prop_map(Literal::Num),
+                    any::<bool>().prop_map(Literal::Bool),
+                ],
+                1..4
+            ),
+            case()
+        )
+            .prop_map(|(l, c)| Test::Equals(l, c)),
         (words(3), case()).prop_map(|(w, c)| Test::Contains(w, c)),
         (words(3), case()).prop_map(|(w, c)| Test::StartsWith(w, c)),
         (words(3), case()).prop_map(|(w, c)| Test::EndsWith(w, c)),
-        prop::sample::select(&["(?i)^authorize", "Group$", "^10\\.", "/0$", "Security.*Ingress", "(curity|thorize)Gr", ".+amazonaws.+"][..]).prop_map(|p| Test::Regex(vec![p.to_owned()])),
-        (prop::collection::vec(prop::sample::select(&["a", "Security", "group", "0", "/", "Ingress", "ec2", "."][..]).prop_map(str::to_owned), 1..4), any::<bool>(), any::<bool>(), case())
-            .prop_map(|(parts, anchored_start, anchored_end, case)| Test::Wildcard { parts, anchored_start, anchored_end, case }),
-        prop::sample::select(&["10.0.0.0/8", "198.51.100.0/24", "0.0.0.0/0"][..]).prop_map(|n| Test::Cidr(vec![n.parse().expect("valid network")])),
-        (prop::sample::select(&[CmpOp::Lt, CmpOp::Lte, CmpOp::Gt, CmpOp::Gte][..]), prop::sample::select(&[22.0, 100.0][..])).prop_map(|(o, b)| Test::Compare(o, b)),
-        (prop::sample::select(FIELDS), prop::sample::select(vec![RefOp::Equals, RefOp::StartsWith, RefOp::Contains, RefOp::Compare(CmpOp::Gte)]), case())
+        prop::sample::select(
+            &[
+                "(?i)^authorize",
+                "Group$",
+                "^10\\.",
+                "/0$",
+                "Security.*Ingress",
+                "(curity|thorize)Gr",
+                ".+amazonaws.+"
+            ][..]
+        )
+        .prop_map(|p| Test::Regex(vec![p.to_owned()])),
+        (
+            prop::collection::vec(
+                prop::sample::select(
+                    &["a", "Security", "group", "0", "/", "Ingress", "ec2", "."][..]
+                )
+                .prop_map(str::to_owned),
+                1..4
+            ),
+            any::<bool>(),
+            any::<bool>(),
+            case()
+        )
+            .prop_map(|(parts, anchored_start, anchored_end, case)| Test::Wildcard {
+                parts,
+                anchored_start,
+                anchored_end,
+                case
+            }),
+        prop::sample::select(&["10.0.0.0/8", "198.51.100.0/24", "0.0.0.0/0"][..])
+            .prop_map(|n| Test::Cidr(vec![n.parse().expect("valid network")])),
+        (
+            prop::sample::select(&[CmpOp::Lt, CmpOp::Lte, CmpOp::Gt, CmpOp::Gte][..]),
+            prop::sample::select(&[22.0, 100.0][..])
+        )
+            .prop_map(|(o, b)| Test::Compare(o, b)),
+        (
+            prop::sample::select(FIELDS),
+            prop::sample::select(vec![
+                RefOp::Equals,
+                RefOp::StartsWith,
+                RefOp::Contains,
+                RefOp::Compare(CmpOp::Gte)
+            ]),
+            case()
+        )
             .prop_map(|(f, op, c)| Test::FieldRef(Field::resolve(f), op, c)),
     ]
 }

@@ -22,7 +22,11 @@ fn with(changes: &[(&str, Value)]) -> Value {
 }
 
 fn verdicts(detection: &str, record: &Value) -> (bool, bool) {
-    common::verdicts("t.yml", &format!("id: t\ntitle: t\nseverity: low\ndetection:\n{detection}\n"), record)
+    common::verdicts(
+        "t.yml",
+        &format!("id: t\ntitle: t\nseverity: low\ndetection:\n{detection}\n"),
+        record,
+    )
 }
 
 #[test]

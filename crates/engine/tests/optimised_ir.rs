@@ -19,8 +19,13 @@ fn corpus() -> PathBuf {
 
 fn files() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for dir in ["sigma/rules_cloud_aws_cloudtrail", "elastic-rules/rules/integrations/aws", "panther/simple-detections"] {
-        for entry in std::fs::read_dir(corpus().join(dir)).expect("the corpus is present").flatten() {
+    for dir in [
+        "sigma/rules_cloud_aws_cloudtrail",
+        "elastic-rules/rules/integrations/aws",
+        "panther/simple-detections",
+    ] {
+        for entry in std::fs::read_dir(corpus().join(dir)).expect("the corpus is present").flatten()
+        {
             out.push(entry.path());
         }
     }
@@ -45,7 +50,13 @@ fn rules() -> &'static Corpus {
             for rule in &optimised {
                 for p in rule.expr.predicates() {
                     if let Test::Equals(lits, _) = &p.test {
-                        literals.extend(lits.iter().filter_map(|l| if let Literal::Str(s) = l { Some(s.clone()) } else { None }));
+                        literals.extend(lits.iter().filter_map(|l| {
+                            if let Literal::Str(s) = l {
+                                Some(s.clone())
+                            } else {
+                                None
+                            }
+                        }));
                     }
                 }
             }

@@ -15,13 +15,17 @@ fn value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i32>().prop_map(Value::from),
-        prop::sample::select(vec!["", "x", "a \"quoted\" b", "back\\slash", "ünï", "0.0.0.0/0"]).prop_map(Value::from),
+        prop::sample::select(vec!["", "x", "a \"quoted\" b", "back\\slash", "ünï", "0.0.0.0/0"])
+            .prop_map(Value::from),
     ];
     leaf.prop_recursive(4, 48, 5, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec((prop::sample::select(KEYS), inner), 0..5)
-                .prop_map(|members| Value::Object(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Map<_, _>>())),
+            prop::collection::vec((prop::sample::select(KEYS), inner), 0..5).prop_map(|members| {
+                Value::Object(
+                    members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Map<_, _>>(),
+                )
+            }),
         ]
     })
 }

@@ -6,7 +6,10 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 /// Trees whose object keys come from `keys` and whose strings come from `texts`.
-pub fn json_tree(keys: Vec<&'static str>, texts: Vec<&'static str>) -> impl Strategy<Value = Value> {
+pub fn json_tree(
+    keys: Vec<&'static str>,
+    texts: Vec<&'static str>,
+) -> impl Strategy<Value = Value> {
     let key = prop::sample::select(keys);
     let leaf = prop_oneof![
         prop::sample::select(texts).prop_map(Value::from),
@@ -18,7 +21,9 @@ pub fn json_tree(keys: Vec<&'static str>, texts: Vec<&'static str>) -> impl Stra
     leaf.prop_recursive(4, 48, 6, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            prop::collection::vec((key.clone(), inner), 0..7).prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+            prop::collection::vec((key.clone(), inner), 0..7).prop_map(|m| Value::Object(
+                m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+            )),
         ]
     })
 }

@@ -9,9 +9,9 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::fields;
+pub use crate::indicators::{indicators, record_indicators, Indicators};
 use crate::path::{first_text_in, first_text_raw, scalar_text};
 use crate::record::{Record, TopLevel};
-pub use crate::indicators::{indicators, record_indicators, Indicators};
 
 /// Which way a rule lets traffic through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -123,7 +123,9 @@ impl SgChange {
             return false;
         }
         match (self.from_port, self.to_port) {
-            (Some(from), Some(to)) if from >= 0 && to >= 0 => (from..=to).contains(&i64::from(port)),
+            (Some(from), Some(to)) if from >= 0 && to >= 0 => {
+                (from..=to).contains(&i64::from(port))
+            }
             _ => true,
         }
     }
@@ -147,10 +149,23 @@ pub fn cidr_exposure(cidr: &str) -> Exposure {
 
 fn ip_exposure(ip: IpAddr) -> Exposure {
     let private = match ip {
-        IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64,
-        IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80,
+        IpAddr::V4(v4) => {
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
     };
-    if private { Exposure::Private } else { Exposure::Specific }
+    if private {
+        Exposure::Private
+    } else {
+        Exposure::Specific
+    }
 }
 
 fn number(value: &Value, key: &str) -> Option<i64> {
@@ -193,7 +208,12 @@ struct Base {
 }
 
 impl Base {
-    fn with_peer(&self, peer: Option<String>, peer_kind: &'static str, exposure: Exposure) -> SgChange {
+    fn with_peer(
+        &self,
+        peer: Option<String>,
+        peer_kind: &'static str,
+        exposure: Exposure,
+    ) -> SgChange {
         SgChange {
             group: self.group.clone(),
             action: self.action,
@@ -224,10 +244,14 @@ pub fn security_group_changes(record: &Record<'_>) -> Vec<SgChange> {
         "RevokeSecurityGroupIngress" => (Action::Revoke, Direction::Ingress),
         "RevokeSecurityGroupEgress" => (Action::Revoke, Direction::Egress),
         "ModifySecurityGroupRules" => return modify_rules_changes(params),
-        "AuthorizeDBSecurityGroupIngress" | "AuthorizeCacheSecurityGroupIngress" | "AuthorizeClusterSecurityGroupIngress" => {
+        "AuthorizeDBSecurityGroupIngress"
+        | "AuthorizeCacheSecurityGroupIngress"
+        | "AuthorizeClusterSecurityGroupIngress" => {
             return legacy_service_changes(params, Action::Grant)
         }
-        "RevokeDBSecurityGroupIngress" | "RevokeCacheSecurityGroupIngress" | "RevokeClusterSecurityGroupIngress" => {
+        "RevokeDBSecurityGroupIngress"
+        | "RevokeCacheSecurityGroupIngress"
+        | "RevokeClusterSecurityGroupIngress" => {
             return legacy_service_changes(params, Action::Revoke)
         }
         _ => return Vec::new(),
@@ -254,7 +278,10 @@ fn ec2_changes(params: &Value, action: Action, direction: Direction) -> Vec<SgCh
             changes.extend(text(range, "cidrIpv6").map(|c| base.cidr(c)));
         }
         for list in items(get_ci(perm, "prefixListIds")) {
-            changes.extend(text(list, "prefixListId").map(|p| base.with_peer(Some(p), "prefix_list", Exposure::Specific)));
+            changes.extend(
+                text(list, "prefixListId")
+                    .map(|p| base.with_peer(Some(p), "prefix_list", Exposure::Specific)),
+            );
         }
         for pair in items(get_ci(perm, "groups")) {
             let peer = text(pair, "groupId").or_else(|| text(pair, "groupName"));
@@ -306,7 +333,8 @@ fn modify_rules_changes(params: &Value) -> Vec<SgChange> {
             if let Some(list) = text(rule, "PrefixListId") {
                 return Some(base.with_peer(Some(list), "prefix_list", Exposure::Specific));
             }
-            text(rule, "ReferencedGroupId").map(|g| base.with_peer(Some(g), "group", Exposure::Private))
+            text(rule, "ReferencedGroupId")
+                .map(|g| base.with_peer(Some(g), "group", Exposure::Private))
         })
         .collect()
 }
@@ -316,12 +344,20 @@ fn legacy_service_changes(params: &Value, action: Action) -> Vec<SgChange> {
     let group = ["dBSecurityGroupName", "cacheSecurityGroupName", "clusterSecurityGroupName"]
         .iter()
         .find_map(|k| text(params, k));
-    let base = Base { group, action, direction: Direction::Ingress, protocol: None, from_port: None, to_port: None };
+    let base = Base {
+        group,
+        action,
+        direction: Direction::Ingress,
+        protocol: None,
+        from_port: None,
+        to_port: None,
+    };
     let mut changes = Vec::new();
     if let Some(cidr) = text(params, "cIDRIP") {
         changes.push(base.cidr(cidr));
     }
-    let peer_group = text(params, "eC2SecurityGroupId").or_else(|| text(params, "eC2SecurityGroupName"));
+    let peer_group =
+        text(params, "eC2SecurityGroupId").or_else(|| text(params, "eC2SecurityGroupName"));
     if let Some(peer) = peer_group {
         let owner = text(params, "eC2SecurityGroupOwnerId");
         let peer = owner.map_or_else(|| peer.clone(), |o| format!("{o}/{peer}"));
@@ -352,9 +388,14 @@ pub struct Actor {
 /// and building `userIdentity`'s DOM for it cost more than the rest of the signal.
 #[must_use]
 pub fn actor(record: &Record<'_>) -> Actor {
-    let Some(identity) = record.raw(fields::USER_IDENTITY).map(RawValue::get) else { return Actor::default() };
+    let Some(identity) = record.raw(fields::USER_IDENTITY).map(RawValue::get) else {
+        return Actor::default();
+    };
     // An object (always, in CloudTrail) is read into its members once for all six look-ups.
-    let members = identity.starts_with('{').then(|| serde_json::from_str::<TopLevel<'_>>(identity).ok()).flatten();
+    let members = identity
+        .starts_with('{')
+        .then(|| serde_json::from_str::<TopLevel<'_>>(identity).ok())
+        .flatten();
     let text = |path: &[&str]| match (&members, path.split_first()) {
         (Some(TopLevel(members)), Some((key, rest))) => first_text_in(members, key, rest),
         _ => first_text_raw(identity, path),
@@ -379,7 +420,20 @@ mod tests {
     /// arrays, and values of every JSON kind.
     fn identity() -> impl proptest::strategy::Strategy<Value = Value> {
         crate::arbitrary::json_tree(
-            vec!["type", "Type", "TYPE", "arn", "ARN", "accountId", "principalId", "sessionContext", "SessionContext", "sessionIssuer", "accessKeyId", "other"],
+            vec![
+                "type",
+                "Type",
+                "TYPE",
+                "arn",
+                "ARN",
+                "accountId",
+                "principalId",
+                "sessionContext",
+                "SessionContext",
+                "sessionIssuer",
+                "accessKeyId",
+                "other",
+            ],
             vec!["AssumedRole", "", "arn:aws:iam::123456789012:role/r", "a\"b", "\u{1}"],
         )
     }
@@ -399,7 +453,8 @@ mod tests {
     #[test]
     fn repeated_and_differently_cased_keys_read_as_the_dom_reads_them() {
         let raw = r#"{"eventName": "X", "userIdentity": {"ARN": "upper", "Arn": "mixed", "type": "first", "type": "last"}}"#;
-        let owned = OwnedRecord::from_value(&serde_json::from_str::<Value>(raw).expect("json")).expect("object");
+        let owned = OwnedRecord::from_value(&serde_json::from_str::<Value>(raw).expect("json"))
+            .expect("object");
         let from_raw = crate::record::Record::parse(raw).expect("object");
         let (a, b) = (actor(&from_raw), actor(&owned.record().expect("object")));
         assert_eq!(a, b);
@@ -413,27 +468,36 @@ mod tests {
 
     #[test]
     fn ip_permissions_items_give_one_change_per_peer() {
-        let c = changes(&json!({"eventName": "AuthorizeSecurityGroupIngress", "requestParameters": {
+        let c = changes(
+            &json!({"eventName": "AuthorizeSecurityGroupIngress", "requestParameters": {
             "groupId": "sg-1", "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
                 "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}, {"cidrIp": "10.0.0.0/8"}]},
                 "ipv6Ranges": {"items": [{"cidrIpv6": "::/0"}]},
                 "prefixListIds": {"items": [{"prefixListId": "pl-1"}]},
-                "groups": {"items": [{"groupId": "sg-2"}]}}]}}}));
-        let exposures: Vec<_> = c.iter().map(|c| (c.peer.clone().unwrap_or_default(), c.exposure)).collect();
-        assert_eq!(exposures, vec![
-            ("0.0.0.0/0".to_owned(), Exposure::World),
-            ("10.0.0.0/8".to_owned(), Exposure::Private),
-            ("::/0".to_owned(), Exposure::World),
-            ("pl-1".to_owned(), Exposure::Specific),
-            ("sg-2".to_owned(), Exposure::Private),
-        ]);
-        assert!(c.iter().all(|c| c.group.as_deref() == Some("sg-1") && c.direction == Direction::Ingress));
+                "groups": {"items": [{"groupId": "sg-2"}]}}]}}}),
+        );
+        let exposures: Vec<_> =
+            c.iter().map(|c| (c.peer.clone().unwrap_or_default(), c.exposure)).collect();
+        assert_eq!(
+            exposures,
+            vec![
+                ("0.0.0.0/0".to_owned(), Exposure::World),
+                ("10.0.0.0/8".to_owned(), Exposure::Private),
+                ("::/0".to_owned(), Exposure::World),
+                ("pl-1".to_owned(), Exposure::Specific),
+                ("sg-2".to_owned(), Exposure::Private),
+            ]
+        );
+        assert!(c
+            .iter()
+            .all(|c| c.group.as_deref() == Some("sg-1") && c.direction == Direction::Ingress));
         assert!(c[0].covers_port(22) && !c[0].covers_port(3389));
     }
 
     #[test]
     fn legacy_top_level_shape_with_any_zero_prefix_is_world() {
-        let c = changes(&json!({"eventName": "AuthorizeSecurityGroupIngress", "requestParameters": {
+        let c =
+            changes(&json!({"eventName": "AuthorizeSecurityGroupIngress", "requestParameters": {
             "groupId": "sg-1", "cidrIp": "208.236.235.254/0", "fromPort": 22, "toPort": 22,
             "ipProtocol": "tcp", "ipPermissions": {}}}));
         assert_eq!(c.len(), 1);
@@ -448,13 +512,17 @@ mod tests {
                 "SecurityGroupRuleId": "sgr-1", "SecurityGroupRule": {"IpProtocol": "tcp",
                 "FromPort": 3389, "ToPort": 3389, "CidrIpv4": "0.0.0.0/0"}}}}}));
         assert_eq!(c.len(), 1);
-        assert_eq!((c[0].group.as_deref(), c[0].action, c[0].exposure), (Some("sg-9"), Action::Modify, Exposure::World));
+        assert_eq!(
+            (c[0].group.as_deref(), c[0].action, c[0].exposure),
+            (Some("sg-9"), Action::Modify, Exposure::World)
+        );
         assert!(c[0].covers_port(3389));
     }
 
     #[test]
     fn rds_ingress_has_no_ports_and_covers_everything() {
-        let c = changes(&json!({"eventName": "AuthorizeDBSecurityGroupIngress", "requestParameters": {
+        let c =
+            changes(&json!({"eventName": "AuthorizeDBSecurityGroupIngress", "requestParameters": {
             "dBSecurityGroupName": "db-sg", "cIDRIP": "0.0.0.0/0"}}));
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].group.as_deref(), Some("db-sg"));
@@ -467,5 +535,4 @@ mod tests {
             "groupId": "sg-1", "cidrIp": "0.0.0.0/0", "ipProtocol": "-1"}}));
         assert!(!c[0].opens());
     }
-
 }

@@ -25,13 +25,34 @@ const ALIASES: &[(&str, &str)] = &[
     ("aws.cloudtrail.user_identity.type", "userIdentity.type"),
     ("aws.cloudtrail.user_identity.access_key_id", "userIdentity.accessKeyId"),
     ("aws.cloudtrail.user_identity.invoked_by", "userIdentity.invokedBy"),
-    ("aws.cloudtrail.user_identity.session_context.session_issuer.arn", "userIdentity.sessionContext.sessionIssuer.arn"),
-    ("aws.cloudtrail.user_identity.session_context.session_issuer.type", "userIdentity.sessionContext.sessionIssuer.type"),
-    ("aws.cloudtrail.user_identity.session_context.session_issuer.principal_id", "userIdentity.sessionContext.sessionIssuer.principalId"),
-    ("aws.cloudtrail.user_identity.session_context.session_issuer.account_id", "userIdentity.sessionContext.sessionIssuer.accountId"),
-    ("aws.cloudtrail.user_identity.session_context.session_issuer.user_name", "userIdentity.sessionContext.sessionIssuer.userName"),
-    ("aws.cloudtrail.user_identity.session_context.mfa_authenticated", "userIdentity.sessionContext.attributes.mfaAuthenticated"),
-    ("aws.cloudtrail.user_identity.session_context.creation_date", "userIdentity.sessionContext.attributes.creationDate"),
+    (
+        "aws.cloudtrail.user_identity.session_context.session_issuer.arn",
+        "userIdentity.sessionContext.sessionIssuer.arn",
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.session_issuer.type",
+        "userIdentity.sessionContext.sessionIssuer.type",
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.session_issuer.principal_id",
+        "userIdentity.sessionContext.sessionIssuer.principalId",
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.session_issuer.account_id",
+        "userIdentity.sessionContext.sessionIssuer.accountId",
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.session_issuer.user_name",
+        "userIdentity.sessionContext.sessionIssuer.userName",
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.mfa_authenticated",
+        "userIdentity.sessionContext.attributes.mfaAuthenticated",
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.creation_date",
+        "userIdentity.sessionContext.attributes.creationDate",
+    ),
     ("aws.cloudtrail.session_credential_from_console", "sessionCredentialFromConsole"),
     ("source.address", "sourceIPAddress"),
     ("user_agent.original", "userAgent"),
@@ -115,8 +136,12 @@ pub fn resolve(name: &str) -> Option<FieldKind> {
         "aws.cloudtrail.request_parameters" => Computed::MapText(fields::REQUEST_PARAMETERS),
         "aws.cloudtrail.response_elements" => Computed::MapText(fields::RESPONSE_ELEMENTS),
         "aws.cloudtrail.additional_eventdata" => Computed::MapText(fields::ADDITIONAL_EVENT_DATA),
-        "aws.cloudtrail.console_login.additional_eventdata.mfa_used" => Computed::ConsoleLoginFlag("MFAUsed"),
-        "aws.cloudtrail.console_login.additional_eventdata.mobile_version" => Computed::ConsoleLoginFlag("MobileVersion"),
+        "aws.cloudtrail.console_login.additional_eventdata.mfa_used" => {
+            Computed::ConsoleLoginFlag("MFAUsed")
+        }
+        "aws.cloudtrail.console_login.additional_eventdata.mobile_version" => {
+            Computed::ConsoleLoginFlag("MobileVersion")
+        }
         "aws.cloudtrail.console_login.additional_eventdata.login_to" => Computed::ConsoleLoginTo,
         "tls.version_protocol" => Computed::TlsProtocol,
         "tls.version" => Computed::TlsVersion,
@@ -159,7 +184,9 @@ impl Computed {
     pub fn exists_fast(&self, record: &Record<'_>) -> Option<bool> {
         match self {
             Self::Constant(_) | Self::Outcome => Some(true),
-            Self::SourceIp => Some(record.str(fields::SOURCE_IP_ADDRESS).is_some_and(|s| s.parse::<IpAddr>().is_ok())),
+            Self::SourceIp => Some(
+                record.str(fields::SOURCE_IP_ADDRESS).is_some_and(|s| s.parse::<IpAddr>().is_ok()),
+            ),
             _ => None,
         }
     }
@@ -190,7 +217,9 @@ impl Computed {
             Self::Constant(c) => text((*c).to_owned()),
             Self::Outcome => {
                 if is_console_login(record) {
-                    if let Some(result) = text_at(record, fields::RESPONSE_ELEMENTS, &["ConsoleLogin"]) {
+                    if let Some(result) =
+                        text_at(record, fields::RESPONSE_ELEMENTS, &["ConsoleLogin"])
+                    {
                         return text(result.to_lowercase());
                     }
                 }
@@ -207,17 +236,26 @@ impl Computed {
                 } else {
                     None
                 };
-                name.or_else(|| text_at(record, fields::USER_IDENTITY, &["sessionContext", "sessionIssuer", "userName"]))
-                    .or_else(|| text_at(record, fields::USER_IDENTITY, &["userName"]))
-                    .and_then(text)
+                name.or_else(|| {
+                    text_at(
+                        record,
+                        fields::USER_IDENTITY,
+                        &["sessionContext", "sessionIssuer", "userName"],
+                    )
+                })
+                .or_else(|| text_at(record, fields::USER_IDENTITY, &["userName"]))
+                .and_then(text)
             }
             Self::SourceIp => record
                 .str(fields::SOURCE_IP_ADDRESS)
                 .filter(|s| s.parse::<IpAddr>().is_ok())
                 .and_then(|s| text(s.into_owned())),
-            Self::MapText(top) => record.value(top).filter(|v| !is_empty(v)).map(|v| Value::String(map_text(v))),
+            Self::MapText(top) => {
+                record.value(top).filter(|v| !is_empty(v)).map(|v| Value::String(map_text(v)))
+            }
             Self::ConsoleLoginFlag(key) => {
-                let raw = is_console_login(record).then(|| text_at(record, fields::ADDITIONAL_EVENT_DATA, &[key]))??;
+                let raw = is_console_login(record)
+                    .then(|| text_at(record, fields::ADDITIONAL_EVENT_DATA, &[key]))??;
                 Some(Value::Bool(raw != "No"))
             }
             Self::ConsoleLoginTo => is_console_login(record)
@@ -250,7 +288,8 @@ impl Computed {
                     .collect();
                 ports.sort_unstable();
                 ports.dedup();
-                (!ports.is_empty()).then(|| Value::Array(ports.into_iter().map(Value::from).collect()))
+                (!ports.is_empty())
+                    .then(|| Value::Array(ports.into_iter().map(Value::from).collect()))
             }
         }
     }
@@ -267,7 +306,14 @@ fn collect_scalars(value: &Value, out: &mut Vec<Value>) {
 
 /// The group named by a request that carries no rule changes (create, delete, modify-instance).
 fn group_of_request(record: &Record<'_>) -> Option<String> {
-    const KEYS: [&str; 6] = ["groupId", "groupName", "dBSecurityGroupName", "cacheSecurityGroupName", "clusterSecurityGroupName", "GroupId"];
+    const KEYS: [&str; 6] = [
+        "groupId",
+        "groupName",
+        "dBSecurityGroupName",
+        "cacheSecurityGroupName",
+        "clusterSecurityGroupName",
+        "GroupId",
+    ];
     let params = record.value(fields::REQUEST_PARAMETERS)?;
     let response = record.value(fields::RESPONSE_ELEMENTS);
     KEYS.iter()
@@ -299,7 +345,8 @@ mod tests {
         assert_eq!(ecs("event.outcome", &ok), Some(json!("success")));
         let failed = json!({"eventName": "CreateSecurityGroup", "errorMessage": "denied"});
         assert_eq!(ecs("event.outcome", &failed), Some(json!("failure")));
-        let login = json!({"eventName": "ConsoleLogin", "responseElements": {"ConsoleLogin": "Failure"}});
+        let login =
+            json!({"eventName": "ConsoleLogin", "responseElements": {"ConsoleLogin": "Failure"}});
         assert_eq!(ecs("event.outcome", &login), Some(json!("failure")));
     }
 
@@ -316,9 +363,18 @@ mod tests {
 
     #[test]
     fn source_ip_only_for_addresses() {
-        assert_eq!(ecs("source.ip", &json!({"eventName": "X", "sourceIPAddress": "1.2.3.4"})), Some(json!("1.2.3.4")));
-        assert_eq!(ecs("source.ip", &json!({"eventName": "X", "sourceIPAddress": "AWS Internal"})), None);
-        assert_eq!(ecs("source.address", &json!({"eventName": "X", "sourceIPAddress": "AWS Internal"})), Some(json!("AWS Internal")));
+        assert_eq!(
+            ecs("source.ip", &json!({"eventName": "X", "sourceIPAddress": "1.2.3.4"})),
+            Some(json!("1.2.3.4"))
+        );
+        assert_eq!(
+            ecs("source.ip", &json!({"eventName": "X", "sourceIPAddress": "AWS Internal"})),
+            None
+        );
+        assert_eq!(
+            ecs("source.address", &json!({"eventName": "X", "sourceIPAddress": "AWS Internal"})),
+            Some(json!("AWS Internal"))
+        );
     }
 
     #[test]
@@ -331,17 +387,30 @@ mod tests {
     #[test]
     fn console_login_flags_are_booleans_only_for_console_login() {
         let r = json!({"eventName": "ConsoleLogin", "additionalEventData": {"MFAUsed": "No", "LoginTo": "https://x"}});
-        assert_eq!(ecs("aws.cloudtrail.console_login.additional_eventdata.mfa_used", &r), Some(json!(false)));
-        assert_eq!(ecs("aws.cloudtrail.console_login.additional_eventdata.login_to", &r), Some(json!("https://x")));
+        assert_eq!(
+            ecs("aws.cloudtrail.console_login.additional_eventdata.mfa_used", &r),
+            Some(json!(false))
+        );
+        assert_eq!(
+            ecs("aws.cloudtrail.console_login.additional_eventdata.login_to", &r),
+            Some(json!("https://x"))
+        );
         let other = json!({"eventName": "GetUser", "additionalEventData": {"MFAUsed": "No"}});
         assert_eq!(ecs("aws.cloudtrail.console_login.additional_eventdata.mfa_used", &other), None);
     }
 
     #[test]
     fn flattened_and_text_forms_of_request_parameters() {
-        let r = json!({"eventName": "X", "requestParameters": {"groupId": "sg-1", "ports": [22, 80]}});
-        assert_eq!(ecs("aws.cloudtrail.flattened.request_parameters.groupId", &r), Some(json!("sg-1")));
-        assert_eq!(ecs("aws.cloudtrail.request_parameters", &r), Some(json!("{groupId=sg-1, ports=[22, 80]}")));
+        let r =
+            json!({"eventName": "X", "requestParameters": {"groupId": "sg-1", "ports": [22, 80]}});
+        assert_eq!(
+            ecs("aws.cloudtrail.flattened.request_parameters.groupId", &r),
+            Some(json!("sg-1"))
+        );
+        assert_eq!(
+            ecs("aws.cloudtrail.request_parameters", &r),
+            Some(json!("{groupId=sg-1, ports=[22, 80]}"))
+        );
     }
 }
 
@@ -376,13 +445,21 @@ mod derived_tests {
 
     #[test]
     fn world_admin_ports_come_only_from_world_ingress_covering_them() {
-        let ingress = |cidr: &str, from: i64, to: i64| json!({"eventName": "AuthorizeSecurityGroupIngress", "requestParameters": {
+        let ingress = |cidr: &str, from: i64, to: i64| {
+            json!({"eventName": "AuthorizeSecurityGroupIngress", "requestParameters": {
             "groupId": "sg-1", "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": from, "toPort": to,
-            "ipRanges": {"items": [{"cidrIp": cidr}]}}]}}});
-        assert_eq!(all("tripline.sg.world_admin_ports", &ingress("0.0.0.0/0", 20, 23)), vec![json!(22), json!(23)]);
+            "ipRanges": {"items": [{"cidrIp": cidr}]}}]}}})
+        };
+        assert_eq!(
+            all("tripline.sg.world_admin_ports", &ingress("0.0.0.0/0", 20, 23)),
+            vec![json!(22), json!(23)]
+        );
         assert!(all("tripline.sg.world_admin_ports", &ingress("0.0.0.0/0", 443, 443)).is_empty());
         assert!(all("tripline.sg.world_admin_ports", &ingress("10.0.0.0/8", 22, 22)).is_empty());
-        assert_eq!(all("tripline.sg.ingress_opened_to", &ingress("0.0.0.0/0", 443, 443)), vec![json!("world")]);
+        assert_eq!(
+            all("tripline.sg.ingress_opened_to", &ingress("0.0.0.0/0", 443, 443)),
+            vec![json!("world")]
+        );
         let egress = json!({"eventName": "AuthorizeSecurityGroupEgress", "requestParameters": {"groupId": "sg-1",
             "ipPermissions": {"items": [{"ipProtocol": "-1", "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}});
         assert!(all("tripline.sg.ingress_opened_to", &egress).is_empty());

@@ -130,7 +130,9 @@ fn classify(key: Option<&str>, s: &str, found: &mut Indicators) {
         insert(&mut found.arns, s);
     } else if looks_like_ip(s) && s.parse::<IpAddr>().is_ok() {
         insert(&mut found.ips, s);
-    } else if is_account_id(s) && key.is_some_and(|k| k.as_bytes().windows(7).any(|w| w.eq_ignore_ascii_case(b"account"))) {
+    } else if is_account_id(s)
+        && key.is_some_and(|k| k.as_bytes().windows(7).any(|w| w.eq_ignore_ascii_case(b"account")))
+    {
         insert(&mut found.account_ids, s);
     }
 }
@@ -152,7 +154,8 @@ fn looks_like_ip(s: &str) -> bool {
     if bytes.contains(&b':') {
         bytes.iter().all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
     } else {
-        bytes.iter().all(|&b| b.is_ascii_digit() || b == b'.') && bytes.iter().filter(|&&b| b == b'.').count() == 3
+        bytes.iter().all(|&b| b.is_ascii_digit() || b == b'.')
+            && bytes.iter().filter(|&&b| b == b'.').count() == 3
     }
 }
 
@@ -191,14 +194,37 @@ mod tests {
         assert_eq!(found, indicators(&value));
         // Keys are not values; an array passes its key to its elements, an object closing
         // gives the key in force back.
-        assert_eq!(found.account_ids, ["123456789012", "210987654321", "444455556666", "555566667777", "666677778888", "888899990000"]);
+        assert_eq!(
+            found.account_ids,
+            [
+                "123456789012",
+                "210987654321",
+                "444455556666",
+                "555566667777",
+                "666677778888",
+                "888899990000"
+            ]
+        );
         assert_eq!(found.ips, ["10.0.0.1", "203.0.113.9", "::1"]);
     }
 
     /// JSON trees whose strings and keys are drawn from indicator-like text, escapes and
     /// JSON punctuation.
     fn tree() -> impl proptest::strategy::Strategy<Value = Value> {
-        let text = vec!["arn:aws:iam::123456789012:role/r", "arn:aws:s3:::b", "10.0.0.1", "2001:db8::1", "210987654321", "x\"y", "{[\"]}", "\u{7f}\n", "", "accountId", "ownerAccount", "a:b"];
+        let text = vec![
+            "arn:aws:iam::123456789012:role/r",
+            "arn:aws:s3:::b",
+            "10.0.0.1",
+            "2001:db8::1",
+            "210987654321",
+            "x\"y",
+            "{[\"]}",
+            "\u{7f}\n",
+            "",
+            "accountId",
+            "ownerAccount",
+            "a:b",
+        ];
         crate::arbitrary::json_tree(text.clone(), text)
     }
 
@@ -214,8 +240,10 @@ mod tests {
 
     #[test]
     fn indicators_find_arns_ips_and_accounts() {
-        let found = indicators(&json!({"userIdentity": {"arn": "arn:aws:iam::123456789012:user/a"},
-            "sourceIPAddress": "203.0.113.9", "recipientAccountId": "210987654321", "eventID": "123456789012"}));
+        let found = indicators(
+            &json!({"userIdentity": {"arn": "arn:aws:iam::123456789012:user/a"},
+            "sourceIPAddress": "203.0.113.9", "recipientAccountId": "210987654321", "eventID": "123456789012"}),
+        );
         assert_eq!(found.arns, ["arn:aws:iam::123456789012:user/a"]);
         assert_eq!(found.ips, ["203.0.113.9"]);
         assert_eq!(found.account_ids, ["123456789012", "210987654321"]);
@@ -223,10 +251,19 @@ mod tests {
 
     #[test]
     fn the_ip_pre_check_keeps_every_address_form_and_skips_the_rest() {
-        for ip in ["10.0.0.1", "203.0.113.250", "::1", "2001:db8::1", "fe80::1ff:fe23:4567:890a", "::ffff:192.0.2.1"] {
+        for ip in [
+            "10.0.0.1",
+            "203.0.113.250",
+            "::1",
+            "2001:db8::1",
+            "fe80::1ff:fe23:4567:890a",
+            "::ffff:192.0.2.1",
+        ] {
             assert!(looks_like_ip(ip) && ip.parse::<IpAddr>().is_ok(), "{ip}");
         }
-        for not_ip in ["2024-08-01T10:00:00Z", "ec2.amazonaws.com", "1.2.3", "deadbeef", "AWS Internal", "a"] {
+        for not_ip in
+            ["2024-08-01T10:00:00Z", "ec2.amazonaws.com", "1.2.3", "deadbeef", "AWS Internal", "a"]
+        {
             assert!(!looks_like_ip(not_ip), "{not_ip}");
         }
     }

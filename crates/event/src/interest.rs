@@ -10,7 +10,6 @@
 
 use rustc_hash::FxHashMap;
 
-
 /// A trie of wanted paths below one top-level field.
 #[derive(Debug, Default)]
 struct Node {
@@ -164,7 +163,10 @@ impl<'a> Scanner<'a> {
             }
             _ => {
                 let start = self.at;
-                while self.byte().is_some_and(|b| !matches!(b, b',' | b'}' | b']') && !b.is_ascii_whitespace()) {
+                while self
+                    .byte()
+                    .is_some_and(|b| !matches!(b, b',' | b'}' | b']') && !b.is_ascii_whitespace())
+                {
                     self.at += 1;
                 }
                 // No progress means text that is not JSON: give up rather than loop.
@@ -272,11 +274,23 @@ mod tests {
             {"fromPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}, {"cidrIp": "10.0.0.0/8"}]}},
             {"fromPort": [443, 8443], "ipRanges": {"items": [{"cidrIp": "1.2.3.4/32"}]}}]}, "groupId": "sg-1"},
             "userIdentity": {"type": "AssumedRole", "sessionContext": {"sessionIssuer": {"type": "Role"}}}});
-        let names = ["requestParameters.ipPermissions", "requestParameters.ipPermissions.items.fromPort",
-            "requestParameters.ipPermissions.items.ipRanges.items.cidrIp", "requestParameters.groupId",
-            "userIdentity.sessionContext.sessionIssuer.type", "userIdentity.missing"];
+        let names = [
+            "requestParameters.ipPermissions",
+            "requestParameters.ipPermissions.items.fromPort",
+            "requestParameters.ipPermissions.items.ipRanges.items.cidrIp",
+            "requestParameters.groupId",
+            "userIdentity.sessionContext.sessionIssuer.type",
+            "userIdentity.missing",
+        ];
         let fields: Vec<Field> = names.iter().map(|n| Field::path(n)).collect();
-        let interest = Arc::new(Interest::new(names.iter().map(|n| n.split('.').map(str::to_owned).collect::<Vec<_>>()).collect::<Vec<_>>().iter().map(Vec::as_slice)));
+        let interest = Arc::new(Interest::new(
+            names
+                .iter()
+                .map(|n| n.split('.').map(str::to_owned).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+                .iter()
+                .map(Vec::as_slice),
+        ));
         let owned = OwnedRecord::from_value(&record).expect("object");
         let (dom, selective) = (owned.record().expect("object"), owned.record().expect("object"));
         selective.set_interest(&interest);

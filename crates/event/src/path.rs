@@ -65,7 +65,11 @@ impl Field {
     /// A CloudTrail path, never an ECS alias.
     #[must_use]
     pub fn path(name: &str) -> Self {
-        Self { name: name.to_owned(), kind: FieldKind::Path(FieldPath::parse(name)), ignore_case: false }
+        Self {
+            name: name.to_owned(),
+            kind: FieldKind::Path(FieldPath::parse(name)),
+            ignore_case: false,
+        }
     }
 
     /// The same field, looked up without regard to key case (Panther's semantics).
@@ -101,7 +105,8 @@ impl Field {
                 if !self.ignore_case && path.segments.len() > 1 {
                     if let Some(mut raws) = record.selected(&path.segments, &path.dotted) {
                         return raws.any(|raw| {
-                            serde_json::from_str::<Value>(raw).is_ok_and(|v| descend(&v, &[], false, f))
+                            serde_json::from_str::<Value>(raw)
+                                .is_ok_and(|v| descend(&v, &[], false, f))
                         });
                     }
                 }
@@ -231,9 +236,19 @@ pub fn first_text_raw(raw: &str, segments: &[&str]) -> Option<String> {
 }
 
 /// [`first_text_raw`] below the member `key` of an object already read into its members.
-pub(crate) fn first_text_in(members: &[(Cow<'_, str>, &RawValue)], key: &str, rest: &[&str]) -> Option<String> {
+pub(crate) fn first_text_in(
+    members: &[(Cow<'_, str>, &RawValue)],
+    key: &str,
+    rest: &[&str],
+) -> Option<String> {
     let exact = members.iter().rev().find(|(k, _)| k == key);
-    let member = exact.or_else(|| members.iter().rev().filter(|(k, _)| k.eq_ignore_ascii_case(key)).min_by(|a, b| a.0.cmp(&b.0)))?;
+    let member = exact.or_else(|| {
+        members
+            .iter()
+            .rev()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+            .min_by(|a, b| a.0.cmp(&b.0))
+    })?;
     first_text_raw(member.1.get(), rest)
 }
 
@@ -272,7 +287,10 @@ mod tests {
             {"ipRanges": {"items": [{"cidrIp": "1.2.3.4/32"}]}}
         ]}}});
         let field = Field::resolve("requestParameters.ipPermissions.items.ipRanges.items.cidrIp");
-        assert_eq!(values(&field, &record), vec![json!("10.0.0.0/8"), json!("0.0.0.0/0"), json!("1.2.3.4/32")]);
+        assert_eq!(
+            values(&field, &record),
+            vec![json!("10.0.0.0/8"), json!("0.0.0.0/0"), json!("1.2.3.4/32")]
+        );
     }
 
     #[test]
@@ -283,8 +301,10 @@ mod tests {
 
     #[test]
     fn empty_and_null_values_do_not_exist() {
-        let owned = OwnedRecord::from_value(&json!({"eventName": "X", "errorCode": "", "a": null, "b": {}}))
-            .expect("object");
+        let owned = OwnedRecord::from_value(
+            &json!({"eventName": "X", "errorCode": "", "a": null, "b": {}}),
+        )
+        .expect("object");
         let record = owned.record().expect("object");
         for name in ["errorCode", "a", "b", "missing"] {
             assert!(!Field::resolve(name).exists(&record), "{name} should not exist");

@@ -2,8 +2,8 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::sync::Arc;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -84,14 +84,23 @@ impl<'a> Record<'a> {
     fn from_fields(fields: Vec<(Cow<'a, str>, &'a RawValue)>) -> Self {
         let parsed = fields.iter().map(|_| OnceCell::new()).collect();
         let selected = fields.iter().map(|_| OnceCell::new()).collect();
-        Self { fields, parsed, interest: OnceCell::new(), failed: OnceCell::new(), console_outcome: OnceCell::new(), selected }
+        Self {
+            fields,
+            parsed,
+            interest: OnceCell::new(),
+            failed: OnceCell::new(),
+            console_outcome: OnceCell::new(),
+            selected,
+        }
     }
 
     /// Whether `errorCode` or `errorMessage` has a value (null and empty count as absent).
     #[must_use]
     pub fn failed(&self) -> bool {
         *self.failed.get_or_init(|| {
-            [fields::ERROR_CODE, fields::ERROR_MESSAGE].iter().any(|key| self.value(key).is_some_and(|v| !crate::path::is_empty(v)))
+            [fields::ERROR_CODE, fields::ERROR_MESSAGE]
+                .iter()
+                .any(|key| self.value(key).is_some_and(|v| !crate::path::is_empty(v)))
         })
     }
 
@@ -101,7 +110,9 @@ impl<'a> Record<'a> {
     pub fn has_console_outcome(&self) -> bool {
         *self.console_outcome.get_or_init(|| {
             self.str(fields::EVENT_NAME).as_deref() == Some("ConsoleLogin")
-                && self.value(fields::RESPONSE_ELEMENTS).is_some_and(|r| r.get("ConsoleLogin").is_some())
+                && self
+                    .value(fields::RESPONSE_ELEMENTS)
+                    .is_some_and(|r| r.get("ConsoleLogin").is_some())
         })
     }
 
@@ -130,7 +141,12 @@ impl<'a> Record<'a> {
     /// Like [`Record::selected`] with the slot already looked up in `interest`; `None` unless
     /// the record was given that very interest.
     #[must_use]
-    pub fn selected_slot(&self, interest: &Arc<Interest>, top: &str, slot: usize) -> Option<Selection<'_, 'a>> {
+    pub fn selected_slot(
+        &self,
+        interest: &Arc<Interest>,
+        top: &str,
+        slot: usize,
+    ) -> Option<Selection<'_, 'a>> {
         let own = self.interest.get()?;
         if !Arc::ptr_eq(own, interest) {
             return None;
@@ -263,7 +279,8 @@ fn same_key(a: &[u8], b: &[u8]) -> bool {
     }
     let n = a.len();
     if (8..=16).contains(&n) {
-        let word = |s: &[u8], at: usize| u64::from_ne_bytes(s[at..at + 8].try_into().unwrap_or([0; 8]));
+        let word =
+            |s: &[u8], at: usize| u64::from_ne_bytes(s[at..at + 8].try_into().unwrap_or([0; 8]));
         return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
     }
     a == b
@@ -280,8 +297,8 @@ impl OwnedRecord {
     /// # Errors
     /// As [`Record::from_raw`].
     pub fn from_value(value: &Value) -> Result<Self, RecordError> {
-        let text = serde_json::value::to_raw_value(value)
-            .map_err(|e| RecordError::Json(e.to_string()))?;
+        let text =
+            serde_json::value::to_raw_value(value).map_err(|e| RecordError::Json(e.to_string()))?;
         let owned = Self { text };
         owned.record()?;
         Ok(owned)
@@ -413,7 +430,10 @@ mod tests {
     fn nested_values_parse_on_demand() {
         let text = raw(r#"{"eventName":"X","requestParameters":{"groupId":"sg-1"}}"#);
         let record = Record::from_raw(&text).expect("object");
-        assert_eq!(record.value("requestParameters").and_then(|v| v["groupId"].as_str()), Some("sg-1"));
+        assert_eq!(
+            record.value("requestParameters").and_then(|v| v["groupId"].as_str()),
+            Some("sg-1")
+        );
         assert!(record.value("absent").is_none());
     }
 
@@ -427,9 +447,17 @@ mod tests {
 
     #[test]
     fn key_equality_at_every_length() {
-        for (a, b, equal) in [("", "", true), ("a", "b", false), ("eventName", "eventType", false), ("eventName", "eventName", true),
-            ("recipientAccountId", "recipientAccountId", true), ("recipientAccountId", "recipientAccountIx", false),
-            ("sourceIPAddress", "sourceIPAddrezz", false), ("userIdentity", "userIdentitx", false), ("tlsDetails", "tlsDetails", true)] {
+        for (a, b, equal) in [
+            ("", "", true),
+            ("a", "b", false),
+            ("eventName", "eventType", false),
+            ("eventName", "eventName", true),
+            ("recipientAccountId", "recipientAccountId", true),
+            ("recipientAccountId", "recipientAccountIx", false),
+            ("sourceIPAddress", "sourceIPAddrezz", false),
+            ("userIdentity", "userIdentitx", false),
+            ("tlsDetails", "tlsDetails", true),
+        ] {
             assert_eq!(same_key(a.as_bytes(), b.as_bytes()), equal, "{a} vs {b}");
         }
     }

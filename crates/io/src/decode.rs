@@ -35,7 +35,11 @@ pub fn read_input(input: &Input) -> Decoded {
     };
     match raw {
         Ok(raw) => decode_bytes(&label, &raw),
-        Err(e) => Decoded { text: String::new(), problems: vec![Problem::file(&label, format!("cannot read: {e}"))], raw_bytes: 0 },
+        Err(e) => Decoded {
+            text: String::new(),
+            problems: vec![Problem::file(&label, format!("cannot read: {e}"))],
+            raw_bytes: 0,
+        },
     }
 }
 
@@ -57,7 +61,8 @@ pub fn decode_bytes(label: &str, raw: &[u8]) -> Decoded {
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
-            let mut p = Problem::file(label, "invalid UTF-8; invalid bytes were replaced with U+FFFD");
+            let mut p =
+                Problem::file(label, "invalid UTF-8; invalid bytes were replaced with U+FFFD");
             p.offset = Some(e.utf8_error().valid_up_to());
             problems.push(p);
             String::from_utf8_lossy(e.as_bytes()).into_owned()
@@ -65,7 +70,8 @@ pub fn decode_bytes(label: &str, raw: &[u8]) -> Decoded {
     };
     let text = match text.strip_prefix(BOM) {
         Some(rest) => {
-            let mut p = Problem::file(label, "file starts with a UTF-8 byte-order mark; it was ignored");
+            let mut p =
+                Problem::file(label, "file starts with a UTF-8 byte-order mark; it was ignored");
             p.warning = true;
             p.offset = Some(0);
             problems.push(p);

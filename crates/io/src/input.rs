@@ -73,7 +73,9 @@ pub fn expand(paths: &[PathBuf]) -> Expanded {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    let at = e.path().map_or_else(|| path.display().to_string(), |p| p.display().to_string());
+                    let at = e
+                        .path()
+                        .map_or_else(|| path.display().to_string(), |p| p.display().to_string());
                     out.problems.push(Problem::file(&at, format!("cannot read: {e}")));
                 }
             }
@@ -88,8 +90,12 @@ mod tests {
 
     #[test]
     fn digest_paths_are_recognised_by_folder_or_name() {
-        assert!(is_digest_path(Path::new("AWSLogs/1/CloudTrail-Digest/us-east-1/2024/01/01/x.json.gz")));
-        assert!(is_digest_path(Path::new("x/1_CloudTrail-Digest_us-east-1_t_20240101T0000Z.json.gz")));
+        assert!(is_digest_path(Path::new(
+            "AWSLogs/1/CloudTrail-Digest/us-east-1/2024/01/01/x.json.gz"
+        )));
+        assert!(is_digest_path(Path::new(
+            "x/1_CloudTrail-Digest_us-east-1_t_20240101T0000Z.json.gz"
+        )));
         assert!(!is_digest_path(Path::new("AWSLogs/1/CloudTrail/us-east-1/2024/01/01/x.json.gz")));
     }
 }

@@ -23,7 +23,14 @@ impl Problem {
     /// A problem with the whole file.
     #[must_use]
     pub fn file(file: &str, reason: impl Into<String>) -> Self {
-        Self { file: file.to_owned(), record: None, line: None, offset: None, reason: reason.into(), warning: false }
+        Self {
+            file: file.to_owned(),
+            record: None,
+            line: None,
+            offset: None,
+            reason: reason.into(),
+            warning: false,
+        }
     }
 }
 

@@ -1,14 +1,14 @@
 //! Scanning one input: decode, find records, filter by time, evaluate, build signals.
 //! Callers scan inputs in parallel; each yields a [`FileOutcome`], merged in input order.
 
+use crate::decode::{read_input, Decoded};
+use crate::shape::{parse, Item};
+use crate::{Input, Problem};
 use chrono::{DateTime, Utc};
 use tripline_alert::{CorrelationPlan, InputRef, Signal};
 use tripline_engine::suppress::SuppressionSet;
 use tripline_engine::Engine;
 use tripline_event::{fields, time::parse_event_time};
-use crate::decode::{read_input, Decoded};
-use crate::shape::{parse, Item};
-use crate::{Input, Problem};
 
 /// `--since`/`--until` bounds on `eventTime` (inclusive since, exclusive until).
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,9 +78,18 @@ pub fn scan_input(detection: &Detection, input: &Input, range: TimeRange) -> Fil
 
 /// Scans text already read (benchmarks feed it from memory).
 #[must_use]
-pub fn scan_decoded(detection: &Detection, label: &str, decoded: Decoded, range: TimeRange) -> FileOutcome {
+pub fn scan_decoded(
+    detection: &Detection,
+    label: &str,
+    decoded: Decoded,
+    range: TimeRange,
+) -> FileOutcome {
     let Detection { engine, plan, suppressions } = detection;
-    let mut out = FileOutcome { problems: decoded.problems, raw_bytes: decoded.raw_bytes, ..FileOutcome::default() };
+    let mut out = FileOutcome {
+        problems: decoded.problems,
+        raw_bytes: decoded.raw_bytes,
+        ..FileOutcome::default()
+    };
     let mut matches = Vec::new();
     let mut suppressing = Vec::new();
     let file: std::sync::Arc<str> = label.into();

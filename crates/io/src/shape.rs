@@ -33,8 +33,15 @@ struct Ctx<'s, 'a> {
 }
 
 impl<'a> Ctx<'_, 'a> {
-    fn problem(&mut self, record: Option<usize>, line: Option<usize>, offset: Option<usize>, reason: String) {
-        let p = Problem { file: self.label.to_owned(), record, line, offset, reason, warning: false };
+    fn problem(
+        &mut self,
+        record: Option<usize>,
+        line: Option<usize>,
+        offset: Option<usize>,
+        reason: String,
+    ) {
+        let p =
+            Problem { file: self.label.to_owned(), record, line, offset, reason, warning: false };
         (self.on)(Item::Problem(p));
     }
 
@@ -45,7 +52,12 @@ impl<'a> Ctx<'_, 'a> {
         let record = match element {
             Element::Object(record) => record,
             Element::Other(kind) => {
-                return self.problem(Some(index), line, None, format!("record is {kind}, not a JSON object"));
+                return self.problem(
+                    Some(index),
+                    line,
+                    None,
+                    format!("record is {kind}, not a JSON object"),
+                );
             }
         };
         self.object(index, record, line);
@@ -63,11 +75,18 @@ impl<'a> Ctx<'_, 'a> {
         }
         if let (Some(kind), Some(detail)) = (record.str("detail-type"), record.raw("detail")) {
             if !kind.ends_with("via CloudTrail") {
-                return self.problem(Some(index), line, None, format!("EventBridge event `{kind}` is not a CloudTrail record"));
+                return self.problem(
+                    Some(index),
+                    line,
+                    None,
+                    format!("EventBridge event `{kind}` is not a CloudTrail record"),
+                );
             }
             return match Record::from_raw(detail) {
                 Ok(inner) => self.validated(index, inner, line),
-                Err(e) => self.problem(Some(index), line, None, format!("EventBridge `detail`: {e}")),
+                Err(e) => {
+                    self.problem(Some(index), line, None, format!("EventBridge `detail`: {e}"))
+                }
             };
         }
         self.validated(index, record, line);
@@ -89,18 +108,30 @@ impl<'a> Ctx<'_, 'a> {
         }
     }
 
-    fn json_error(&mut self, text: &str, e: &serde_json::Error, line: Option<usize>, consequence: &str) {
+    fn json_error(
+        &mut self,
+        text: &str,
+        e: &serde_json::Error,
+        line: Option<usize>,
+        consequence: &str,
+    ) {
         let offset = offset_of(text, e.line(), e.column());
         let at_line = line.or(Some(e.line()));
         let index = self.next_index;
         let what = if e.is_eof() { "JSON ends early (truncated file?)" } else { "malformed JSON" };
-        self.problem(Some(index), at_line, Some(offset), format!("{what} at record {index}: {e}; {consequence}"));
+        self.problem(
+            Some(index),
+            at_line,
+            Some(offset),
+            format!("{what} at record {index}: {e}; {consequence}"),
+        );
     }
 }
 
 /// The byte offset of serde_json's 1-based line and column.
 fn offset_of(text: &str, line: usize, column: usize) -> usize {
-    let line_start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    let line_start: usize =
+        text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
     (line_start + column.saturating_sub(1)).min(text.len())
 }
 
@@ -154,7 +185,8 @@ impl<'a> Visitor<'a> for EnvelopeSeed<'_, '_, 'a> {
 /// `{"Records":` at the start: the common case, read in one streaming pass.
 fn starts_with_records_key(body: &str) -> bool {
     let rest = body.strip_prefix('{').map(str::trim_start);
-    rest.and_then(|r| r.strip_prefix("\"Records\"")).is_some_and(|r| r.trim_start().starts_with(':'))
+    rest.and_then(|r| r.strip_prefix("\"Records\""))
+        .is_some_and(|r| r.trim_start().starts_with(':'))
 }
 
 /// JSON lines: the first line is a complete value and more follows it.
@@ -231,7 +263,9 @@ mod tests {
     fn run(text: &str) -> (Vec<String>, Vec<Problem>, usize) {
         let (mut records, mut problems, mut digests) = (vec![], vec![], 0);
         parse("f", text, &mut |item| match item {
-            Item::Record { index, record, .. } => records.push(format!("{index}:{}", record.str("eventName").unwrap_or_default())),
+            Item::Record { index, record, .. } => {
+                records.push(format!("{index}:{}", record.str("eventName").unwrap_or_default()))
+            }
             Item::Problem(p) => problems.push(p),
             Item::Digest => digests += 1,
         });
@@ -260,7 +294,8 @@ mod tests {
         let text = "{\"eventName\":\"A\"}\n{\"eventName\": tru}\n7\n{\"eventSource\":\"x\"}\n{\"eventName\":\"B\"}\n";
         let (records, problems, _) = run(text);
         assert_eq!(records, vec!["0:A", "4:B"]);
-        let located: Vec<(Option<usize>, Option<usize>)> = problems.iter().map(|p| (p.record, p.line)).collect();
+        let located: Vec<(Option<usize>, Option<usize>)> =
+            problems.iter().map(|p| (p.record, p.line)).collect();
         assert_eq!(located, vec![(Some(1), Some(2)), (Some(2), Some(3)), (Some(3), Some(4))]);
         assert!(problems[0].reason.starts_with("malformed JSON"));
         assert_eq!(problems[0].offset, Some(18));
@@ -270,7 +305,8 @@ mod tests {
 
     #[test]
     fn non_objects_inside_records_are_counted_not_fatal() {
-        let (records, problems, _) = run(r#"{"Records":[{"eventName":"A"}, 5, [1], {"eventName":"B"}]}"#);
+        let (records, problems, _) =
+            run(r#"{"Records":[{"eventName":"A"}, 5, [1], {"eventName":"B"}]}"#);
         assert_eq!(records, vec!["0:A", "3:B"]);
         assert_eq!(problems.iter().map(|p| p.record).collect::<Vec<_>>(), vec![Some(1), Some(2)]);
     }
@@ -287,7 +323,8 @@ mod tests {
 
     #[test]
     fn digests_and_empty_files() {
-        let digest = r#"{"awsAccountId":"1","digestStartTime":"t","digestEndTime":"t","logFiles":[]}"#;
+        let digest =
+            r#"{"awsAccountId":"1","digestStartTime":"t","digestEndTime":"t","logFiles":[]}"#;
         assert_eq!(run(digest), (vec![], vec![], 1));
         assert!(run("  \n").1[0].reason.starts_with("empty file"));
     }

@@ -17,8 +17,28 @@ fn run(bytes: &[u8]) -> (usize, usize) {
 }
 
 /// Fragments that steer generated text towards the shapes the parser distinguishes.
-const PIECES: &[&str] = &["{", "}", "[", "]", "\"Records\"", ":", ",", "\"eventName\"", "\"X\"", "\n", "\"detail-type\"",
-    "\"AWS API Call via CloudTrail\"", "\"detail\"", "\"digestStartTime\"", "\"digestEndTime\"", "null", "1", "\"\\u00e9\"", "\u{feff}", " "];
+const PIECES: &[&str] = &[
+    "{",
+    "}",
+    "[",
+    "]",
+    "\"Records\"",
+    ":",
+    ",",
+    "\"eventName\"",
+    "\"X\"",
+    "\n",
+    "\"detail-type\"",
+    "\"AWS API Call via CloudTrail\"",
+    "\"detail\"",
+    "\"digestStartTime\"",
+    "\"digestEndTime\"",
+    "null",
+    "1",
+    "\"\\u00e9\"",
+    "\u{feff}",
+    " ",
+];
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]

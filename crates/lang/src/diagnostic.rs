@@ -36,18 +36,33 @@ impl Diagnostic {
     /// An error at a position.
     #[must_use]
     pub fn error(path: &std::path::Path, at: crate::yaml::Pos, message: impl Into<String>) -> Self {
-        Self { path: path.to_owned(), line: at.line, column: at.column, level: Level::Error, message: message.into(), hint: None }
+        Self {
+            path: path.to_owned(),
+            line: at.line,
+            column: at.column,
+            level: Level::Error,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// Something the rule needs that Tripline does not run.
     #[must_use]
-    pub fn unsupported(path: &std::path::Path, at: crate::yaml::Pos, message: impl Into<String>) -> Self {
+    pub fn unsupported(
+        path: &std::path::Path,
+        at: crate::yaml::Pos,
+        message: impl Into<String>,
+    ) -> Self {
         Self { level: Level::Unsupported, ..Self::error(path, at, message) }
     }
 
     /// A warning at a position.
     #[must_use]
-    pub fn warning(path: &std::path::Path, at: crate::yaml::Pos, message: impl Into<String>) -> Self {
+    pub fn warning(
+        path: &std::path::Path,
+        at: crate::yaml::Pos,
+        message: impl Into<String>,
+    ) -> Self {
         Self { level: Level::Warning, ..Self::error(path, at, message) }
     }
 
@@ -66,7 +81,14 @@ impl fmt::Display for Diagnostic {
             Level::Unsupported => "unsupported",
             Level::Error => "error",
         };
-        write!(f, "{}:{}:{}: {level}: {}", self.path.display(), self.line, self.column, self.message)?;
+        write!(
+            f,
+            "{}:{}:{}: {level}: {}",
+            self.path.display(),
+            self.line,
+            self.column,
+            self.message
+        )?;
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
         }

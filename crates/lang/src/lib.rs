@@ -104,7 +104,8 @@ pub fn compile(path: &Path, text: &str, options: &Options) -> Loaded {
         }
         Frontend::Sigma => {
             let file = sigma::compile(path, text, options);
-            let suppressions = file.filters.into_iter().map(|f| sigma::filter_suppression(path, f)).collect();
+            let suppressions =
+                file.filters.into_iter().map(|f| sigma::filter_suppression(path, f)).collect();
             (file.rules, file.diagnostics, suppressions)
         }
         Frontend::Elastic => elastic::compile(path, text, options),

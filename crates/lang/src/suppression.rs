@@ -35,7 +35,9 @@ pub fn compile(path: &Path, text: &str, options: &Options) -> (Vec<Suppression>,
         Err(d) => return (Vec::new(), vec![d]),
     };
     let entries: Vec<&Node> = match (&root.kind, root.get("suppressions")) {
-        (_, Some(Node { kind: Kind::Seq(items), .. })) | (Kind::Seq(items), None) => items.iter().collect(),
+        (_, Some(Node { kind: Kind::Seq(items), .. })) | (Kind::Seq(items), None) => {
+            items.iter().collect()
+        }
         (Kind::Map(_), None) => vec![&root],
         _ => {
             let d = Diagnostic::error(path, root.pos, format!("a suppression file must be a mapping or a list, found {}", root.describe()))
@@ -44,31 +46,51 @@ pub fn compile(path: &Path, text: &str, options: &Options) -> (Vec<Suppression>,
         }
     };
     let options = Options { sigma: false, ..options.clone() };
-    let suppressions = entries.into_iter().filter_map(|node| one(path, node, &options, &mut diagnostics)).collect();
+    let suppressions = entries
+        .into_iter()
+        .filter_map(|node| one(path, node, &options, &mut diagnostics))
+        .collect();
     if diagnostics.iter().any(|d| d.level == crate::Level::Error) {
         return (Vec::new(), diagnostics);
     }
     (suppressions, diagnostics)
 }
 
-fn one(path: &Path, node: &Node, options: &Options, diagnostics: &mut Vec<Diagnostic>) -> Option<Suppression> {
+fn one(
+    path: &Path,
+    node: &Node,
+    options: &Options,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Suppression> {
     if node.entries().is_none() {
-        diagnostics.push(Diagnostic::error(path, node.pos, format!("a suppression must be a mapping, found {}", node.describe())));
+        diagnostics.push(Diagnostic::error(
+            path,
+            node.pos,
+            format!("a suppression must be a mapping, found {}", node.describe()),
+        ));
         return None;
     }
     let mut r = Reader { path, node, diagnostics };
     r.warn_unknown_keys(KEYS, "suppression");
     let name = r.required_string("name", "a short unique name; counts are reported under it");
-    let reason = r.required_string("reason", "say why these signals are not alerts, for whoever reads this next");
+    let reason = r.required_string(
+        "reason",
+        "say why these signals are not alerts, for whoever reads this next",
+    );
     let owner = r.required_string("owner", "who answers for this suppression (a person or team)");
-    let expires = r.string("expires").and_then(|text| match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
-        Ok(date) => Some(date),
-        Err(_) => {
-            let at = r.get("expires").expect("read above");
-            r.error(at, format!("`expires` must be a date such as 2027-03-31, found `{text}`"), None);
-            None
-        }
-    });
+    let expires =
+        r.string("expires").and_then(|text| match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+            Ok(date) => Some(date),
+            Err(_) => {
+                let at = r.get("expires").expect("read above");
+                r.error(
+                    at,
+                    format!("`expires` must be a date such as 2027-03-31, found `{text}`"),
+                    None,
+                );
+                None
+            }
+        });
     let mut applies = Applies { tags: r.strings("tags"), ..Applies::default() };
     for rule in r.strings("rules") {
         if rule == "all" {
@@ -78,12 +100,20 @@ fn one(path: &Path, node: &Node, options: &Options, diagnostics: &mut Vec<Diagno
         }
     }
     if !applies.all && applies.rules.is_empty() && applies.tags.is_empty() {
-        r.error(node, "the suppression applies to no rule", Some("add `rules: all`, a list of rule ids, or `tags`"));
+        r.error(
+            node,
+            "the suppression applies to no rule",
+            Some("add `rules: all`, a list of rule ids, or `tags`"),
+        );
     }
     let expr = match r.get("detection") {
         Some(detection) => detection::lower(path, detection, r.diagnostics, options),
         None => {
-            r.error(node, "missing required key `detection`", Some("add a `detection:` block with selections and a `condition`, as in a rule"));
+            r.error(
+                node,
+                "missing required key `detection`",
+                Some("add a `detection:` block with selections and a `condition`, as in a rule"),
+            );
             None
         }
     };
@@ -137,7 +167,10 @@ mod tests {
         assert_eq!(names, ["terraform-ci", "aws-internal"]);
         let terraform = &suppressions[0];
         assert_eq!(terraform.expires, NaiveDate::from_ymd_opt(2027, 3, 31));
-        assert_eq!(terraform.applies.rules, ["ec2-security-group-created", "ec2-security-group-deleted"]);
+        assert_eq!(
+            terraform.applies.rules,
+            ["ec2-security-group-created", "ec2-security-group-deleted"]
+        );
         assert_eq!(terraform.applies.tags, ["attack.t1562.007"]);
         assert_eq!(terraform.source.as_ref().map(|s| s.1), Some(2));
         assert!(suppressions[1].applies.all);
@@ -158,11 +191,22 @@ mod tests {
         let text = "suppressions:\n  - name: x\n    expires: next week\n    detection:\n      s:\n        eventName: A\n      condition: s\n    rulez: all\n";
         let (suppressions, diagnostics) = load(text);
         assert!(suppressions.is_empty());
-        let messages: Vec<String> = diagnostics.iter().map(|d| format!("{}:{} {:?} {}", d.line, d.column, d.level, d.message)).collect();
-        for expected in ["missing required key `reason`", "missing required key `owner`", "`expires` must be a date such as 2027-03-31, found `next week`", "applies to no rule", "unknown suppression key `rulez`"] {
+        let messages: Vec<String> = diagnostics
+            .iter()
+            .map(|d| format!("{}:{} {:?} {}", d.line, d.column, d.level, d.message))
+            .collect();
+        for expected in [
+            "missing required key `reason`",
+            "missing required key `owner`",
+            "`expires` must be a date such as 2027-03-31, found `next week`",
+            "applies to no rule",
+            "unknown suppression key `rulez`",
+        ] {
             assert!(messages.iter().any(|m| m.contains(expected)), "`{expected}` in {messages:?}");
         }
-        assert!(diagnostics.iter().any(|d| d.level == Level::Warning && d.message.contains("rulez")));
+        assert!(diagnostics
+            .iter()
+            .any(|d| d.level == Level::Warning && d.message.contains("rulez")));
     }
 
     #[test]

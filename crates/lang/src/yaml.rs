@@ -77,7 +77,8 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
 /// # Errors
 /// The syntax error, as an error diagnostic.
 pub fn parse_file(path: &std::path::Path, text: &str) -> Result<Node, crate::Diagnostic> {
-    parse(text).map_err(|e| crate::Diagnostic::error(path, e.pos, format!("invalid YAML: {}", e.message)))
+    parse(text)
+        .map_err(|e| crate::Diagnostic::error(path, e.pos, format!("invalid YAML: {}", e.message)))
 }
 
 /// Parses every document of `text` (Sigma files hold a rule and its correlations).
@@ -99,7 +100,9 @@ fn convert(node: &MarkedYaml<'_>) -> Node {
         YamlData::Value(Scalar::Boolean(b)) => Kind::Bool(*b),
         YamlData::Value(Scalar::Integer(i)) => Kind::Int(*i),
         YamlData::Value(Scalar::FloatingPoint(f)) => Kind::Float(f.into_inner()),
-        YamlData::Value(Scalar::String(s)) | YamlData::Representation(s, _, _) => Kind::Str(s.to_string()),
+        YamlData::Value(Scalar::String(s)) | YamlData::Representation(s, _, _) => {
+            Kind::Str(s.to_string())
+        }
         YamlData::Sequence(items) => Kind::Seq(items.iter().map(convert).collect()),
         YamlData::Mapping(map) => Kind::Map(
             map.iter()
@@ -166,9 +169,9 @@ impl Node {
             Kind::Float(f) => Number::from_f64(*f).map_or(Value::Null, Value::Number),
             Kind::Str(s) => Value::String(s.clone()),
             Kind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
-            Kind::Map(entries) => {
-                Value::Object(entries.iter().map(|(k, v)| (k.text.clone(), v.to_json())).collect::<Map<_, _>>())
-            }
+            Kind::Map(entries) => Value::Object(
+                entries.iter().map(|(k, v)| (k.text.clone(), v.to_json())).collect::<Map<_, _>>(),
+            ),
         }
     }
 }
@@ -188,7 +191,10 @@ mod tests {
     #[test]
     fn flow_mappings_with_trailing_commas_become_json() {
         let node = parse("log: { \"a\": [1, {b: true},], }\n").expect("valid");
-        assert_eq!(node.get("log").expect("log").to_json(), serde_json::json!({"a": [1, {"b": true}]}));
+        assert_eq!(
+            node.get("log").expect("log").to_json(),
+            serde_json::json!({"a": [1, {"b": true}]})
+        );
     }
 
     #[test]

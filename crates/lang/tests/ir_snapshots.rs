@@ -13,15 +13,27 @@ fn corpus(dir: &str) -> PathBuf {
 fn lowered(dirs: &[&str]) -> String {
     let mut files: Vec<PathBuf> = dirs
         .iter()
-        .flat_map(|d| std::fs::read_dir(corpus(d)).expect("the corpus is present").flatten().map(|e| e.path()))
+        .flat_map(|d| {
+            std::fs::read_dir(corpus(d)).expect("the corpus is present").flatten().map(|e| e.path())
+        })
         .collect();
     files.sort();
     let mut out = String::new();
     for path in files {
-        let loaded = tripline_lang::compile(&path, &std::fs::read_to_string(&path).expect("readable"), &Options::default());
+        let loaded = tripline_lang::compile(
+            &path,
+            &std::fs::read_to_string(&path).expect("readable"),
+            &Options::default(),
+        );
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         for rule in &loaded.rules {
-            let _ = writeln!(out, "## {name} — {} [{}]\n{}", rule.meta.id, rule.meta.kind, rule.expr.tree());
+            let _ = writeln!(
+                out,
+                "## {name} — {} [{}]\n{}",
+                rule.meta.id,
+                rule.meta.kind,
+                rule.expr.tree()
+            );
         }
         for d in &loaded.diagnostics {
             let _ = writeln!(out, "## {name} — {:?}: {}\n", d.level, d.message);
@@ -37,7 +49,10 @@ fn sigma_corpus_ir() {
 
 #[test]
 fn elastic_corpus_ir() {
-    insta::assert_snapshot!(lowered(&["elastic-rules/rules/integrations/aws", "elastic-rules/rules/_deprecated"]));
+    insta::assert_snapshot!(lowered(&[
+        "elastic-rules/rules/integrations/aws",
+        "elastic-rules/rules/_deprecated"
+    ]));
 }
 
 #[test]

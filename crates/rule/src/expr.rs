@@ -41,7 +41,12 @@ pub enum CmpOp {
 /// Whether `text` matches a wildcard pattern (see [`Test::Wildcard`]): leftmost occurrences
 /// in order, which finds a match whenever one exists for `*`-only patterns.
 #[must_use]
-pub fn wildcard_matches(text: &str, parts: &[String], anchored_start: bool, anchored_end: bool) -> bool {
+pub fn wildcard_matches(
+    text: &str,
+    parts: &[String],
+    anchored_start: bool,
+    anchored_end: bool,
+) -> bool {
     let mut at = 0;
     let last = parts.len().saturating_sub(1);
     for (i, part) in parts.iter().enumerate() {
@@ -236,7 +241,10 @@ impl Expr {
         let indent = "  ".repeat(depth);
         match self {
             Self::And(children) | Self::Or(children) => {
-                out.push_str(&format!("{indent}{}\n", if matches!(self, Self::And(_)) { "and" } else { "or" }));
+                out.push_str(&format!(
+                    "{indent}{}\n",
+                    if matches!(self, Self::And(_)) { "and" } else { "or" }
+                ));
                 children.iter().for_each(|c| c.write_tree(depth + 1, out));
             }
             Self::Not(child) => {
@@ -249,7 +257,9 @@ impl Expr {
             }
             Self::Pred(p) => {
                 let resolved = match p.field.kind() {
-                    tripline_event::FieldKind::Path(path) => format!("path {}", path.segments().join(".")),
+                    tripline_event::FieldKind::Path(path) => {
+                        format!("path {}", path.segments().join("."))
+                    }
                     tripline_event::FieldKind::Computed(c) => format!("computed {c:?}"),
                 };
                 out.push_str(&format!("{indent}{p}    [{resolved}]\n"));
@@ -267,7 +277,9 @@ impl Expr {
 
     fn collect_predicates<'a>(&'a self, out: &mut Vec<&'a Predicate>) {
         match self {
-            Self::And(children) | Self::Or(children) => children.iter().for_each(|c| c.collect_predicates(out)),
+            Self::And(children) | Self::Or(children) => {
+                children.iter().for_each(|c| c.collect_predicates(out))
+            }
             Self::Not(child) | Self::Elements { expr: child, .. } => child.collect_predicates(out),
             Self::Pred(p) => out.push(p),
             Self::Const(_) => {}
@@ -275,7 +287,11 @@ impl Expr {
     }
 }
 
-fn write_list<T>(f: &mut fmt::Formatter<'_>, items: &[T], each: impl Fn(&T) -> String) -> fmt::Result {
+fn write_list<T>(
+    f: &mut fmt::Formatter<'_>,
+    items: &[T],
+    each: impl Fn(&T) -> String,
+) -> fmt::Result {
     if items.len() == 1 {
         return f.write_str(&each(&items[0]));
     }
@@ -325,10 +341,17 @@ impl fmt::Display for Predicate {
             }
             Test::Compare(op, bound) => write!(f, "{field} {} {bound}", op.symbol()),
             Test::Wildcard { parts, anchored_start, anchored_end, case: c } => {
-                let glob = format!("{}{}{}", if *anchored_start { "" } else { "*" }, parts.join("*"), if *anchored_end { "" } else { "*" });
+                let glob = format!(
+                    "{}{}{}",
+                    if *anchored_start { "" } else { "*" },
+                    parts.join("*"),
+                    if *anchored_end { "" } else { "*" }
+                );
                 write!(f, "{field} like {glob:?}{}", case(c))
             }
-            Test::FieldRef(other, op, c) => write!(f, "{field} {} field {other}{}", op.symbol(), case(c)),
+            Test::FieldRef(other, op, c) => {
+                write!(f, "{field} {} field {other}{}", op.symbol(), case(c))
+            }
         }
     }
 }
@@ -345,7 +368,9 @@ impl fmt::Display for Expr {
                 write!(f, "({})", parts.join(joiner))
             }
             Self::Not(child) => write!(f, "not {child}"),
-            Self::Elements { field, quantifier, expr } => write!(f, "{quantifier:?} element of {field} satisfies {expr}"),
+            Self::Elements { field, quantifier, expr } => {
+                write!(f, "{quantifier:?} element of {field} satisfies {expr}")
+            }
             Self::Pred(p) => write!(f, "{p}"),
             Self::Const(b) => write!(f, "{b}"),
         }
@@ -359,7 +384,13 @@ mod tests {
     #[test]
     fn display_reads_like_the_condition() {
         let expr = Expr::And(vec![
-            Expr::pred(Field::resolve("eventName"), Test::Equals(vec![Literal::Str("A".into()), Literal::Str("B".into())], Case::Insensitive)),
+            Expr::pred(
+                Field::resolve("eventName"),
+                Test::Equals(
+                    vec![Literal::Str("A".into()), Literal::Str("B".into())],
+                    Case::Insensitive,
+                ),
+            ),
             Expr::pred(Field::resolve("errorCode"), Test::Exists).not(),
         ]);
         assert_eq!(expr.to_string(), r#"(eventName in ["A", "B"] and not errorCode exists)"#);

@@ -15,6 +15,9 @@ pub mod template;
 
 pub use correlation::{Correlation, CorrelationKind, CountCondition, Filter};
 pub use expr::{wildcard_matches, Case, CmpOp, Expr, Literal, Predicate, Quantifier, RefOp, Test};
-pub use meta::{Alerting, Cardinality, Dedup, Metadata, NewTerms, Prepared, Rule, RuleTest, Schedule, Scope, Severity};
+pub use meta::{
+    Alerting, Cardinality, Dedup, Metadata, NewTerms, Prepared, Rule, RuleTest, Schedule, Scope,
+    Severity,
+};
 pub use suppression::{Applies, Suppression, SuppressionKind};
 pub use template::Template;

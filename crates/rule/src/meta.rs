@@ -11,7 +11,9 @@ use crate::expr::Expr;
 use crate::template::Template;
 
 /// How urgent an alert is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth a record, not a page.
@@ -28,7 +30,8 @@ pub enum Severity {
 
 impl Severity {
     /// Every severity, lowest first.
-    pub const ALL: [Severity; 5] = [Self::Info, Self::Low, Self::Medium, Self::High, Self::Critical];
+    pub const ALL: [Severity; 5] =
+        [Self::Info, Self::Low, Self::Medium, Self::High, Self::Critical];
 
     /// The lower-case name.
     #[must_use]
@@ -60,8 +63,13 @@ impl FromStr for Severity {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL
             .into_iter()
-            .find(|sev| sev.as_str().eq_ignore_ascii_case(s) || (s.eq_ignore_ascii_case("informational") && *sev == Self::Info))
-            .ok_or_else(|| format!("unknown severity `{s}` (expected info, low, medium, high or critical)"))
+            .find(|sev| {
+                sev.as_str().eq_ignore_ascii_case(s)
+                    || (s.eq_ignore_ascii_case("informational") && *sev == Self::Info)
+            })
+            .ok_or_else(|| {
+                format!("unknown severity `{s}` (expected info, low, medium, high or critical)")
+            })
     }
 }
 
@@ -204,7 +212,8 @@ impl Alerting {
     /// Fields whose values alerting needs from each signal's record.
     #[must_use]
     pub fn capture_fields(&self) -> Vec<&tripline_event::Field> {
-        let mut fields: Vec<&tripline_event::Field> = self.new_terms.iter().flat_map(|n| &n.fields).collect();
+        let mut fields: Vec<&tripline_event::Field> =
+            self.new_terms.iter().flat_map(|n| &n.fields).collect();
         fields.extend(self.cardinality.iter().map(|c| &c.field));
         fields
     }
@@ -266,14 +275,21 @@ impl Rule {
     /// The title as a template (a title that does not parse is used literally).
     #[must_use]
     pub fn title_template(&self) -> &Template {
-        self.prepared.title.get_or_init(|| Template::parse(&self.meta.title).unwrap_or_else(|_| Template::literal(&self.meta.title)))
+        self.prepared.title.get_or_init(|| {
+            Template::parse(&self.meta.title)
+                .unwrap_or_else(|_| Template::literal(&self.meta.title))
+        })
     }
 
     /// The summary attributes as fields, looked up without regard to case (as Panther's are).
     #[must_use]
     pub fn summary_fields(&self) -> &[tripline_event::Field] {
         self.prepared.summary.get_or_init(|| {
-            self.meta.summary_attributes.iter().map(|name| tripline_event::Field::resolve(name).ignoring_case()).collect()
+            self.meta
+                .summary_attributes
+                .iter()
+                .map(|name| tripline_event::Field::resolve(name).ignoring_case())
+                .collect()
         })
     }
 

@@ -14,7 +14,9 @@ pub fn simplify(expr: Expr) -> Expr {
             Expr::Const(b) => Expr::Const(!b),
             other => other.not(),
         },
-        Expr::Elements { field, quantifier, expr } => Expr::Elements { field, quantifier, expr: Box::new(simplify(*expr)) },
+        Expr::Elements { field, quantifier, expr } => {
+            Expr::Elements { field, quantifier, expr: Box::new(simplify(*expr)) }
+        }
         other => other,
     }
 }
@@ -52,7 +54,11 @@ mod tests {
 
     #[test]
     fn nested_groups_flatten_and_constants_fold() {
-        let e = Expr::And(vec![p("a"), Expr::And(vec![p("b"), Expr::Const(true)]), Expr::Or(vec![p("c")])]);
+        let e = Expr::And(vec![
+            p("a"),
+            Expr::And(vec![p("b"), Expr::Const(true)]),
+            Expr::Or(vec![p("c")]),
+        ]);
         assert_eq!(simplify(e), Expr::And(vec![p("a"), p("b"), p("c")]));
         assert_eq!(simplify(Expr::Or(vec![p("a"), Expr::Const(true)])), Expr::Const(true));
         assert_eq!(simplify(p("a").not().not()), p("a"));

@@ -60,7 +60,9 @@ impl Suppression {
     pub fn applies_to(&self, rule: &Rule) -> bool {
         self.applies.all
             || self.applies.rules.iter().any(|r| rule.is_named(r))
-            || self.applies.tags.iter().any(|t| rule.meta.tags.iter().chain(&rule.meta.mitre).any(|own| own.eq_ignore_ascii_case(t)))
+            || self.applies.tags.iter().any(|t| {
+                rule.meta.tags.iter().chain(&rule.meta.mitre).any(|own| own.eq_ignore_ascii_case(t))
+            })
     }
 
     /// Whether it has expired by `today`.

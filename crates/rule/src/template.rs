@@ -37,7 +37,9 @@ impl Template {
                 }
                 '{' => {
                     let rest = &source[at + 1..];
-                    let end = rest.find('}').ok_or_else(|| format!("unclosed `{{` at character {at} of `{source}`"))?;
+                    let end = rest
+                        .find('}')
+                        .ok_or_else(|| format!("unclosed `{{` at character {at} of `{source}`"))?;
                     let name = rest[..end].trim();
                     if name.is_empty() {
                         return Err(format!("empty placeholder `{{}}` in `{source}`"));
@@ -63,7 +65,10 @@ impl Template {
     /// A template with no placeholders.
     #[must_use]
     pub fn literal(text: &str) -> Self {
-        Self { source: text.replace('{', "{{").replace('}', "}}"), parts: vec![Part::Text(text.to_owned())] }
+        Self {
+            source: text.replace('{', "{{").replace('}', "}}"),
+            parts: vec![Part::Text(text.to_owned())],
+        }
     }
 
     /// The text as written.
@@ -101,7 +106,9 @@ mod tests {
 
     #[test]
     fn renders_fields_and_escaped_braces() {
-        let owned = OwnedRecord::from_value(&json!({"eventName": "X", "userIdentity": {"arn": "arn:a"}})).expect("object");
+        let owned =
+            OwnedRecord::from_value(&json!({"eventName": "X", "userIdentity": {"arn": "arn:a"}}))
+                .expect("object");
         let record = owned.record().expect("object");
         let t = Template::parse("by {userIdentity.arn} {{literal}} {missing}").expect("valid");
         assert_eq!(t.render(&record), "by arn:a {literal} <none>");

@@ -61,8 +61,15 @@ pub struct Ingested {
 }
 
 pub fn is_done(backend: &mut dyn Backend, key: &InputKey) -> Result<bool> {
-    let rows = backend.query("SELECT size, version FROM checkpoints WHERE input = $1", &[key.input.as_str().into()])?;
-    Ok(rows.first().is_some_and(|r| r.first().and_then(crate::Value::as_int) == Some(key.size) && r.get(1).cloned().and_then(crate::Value::into_text).as_deref() == Some(key.version.as_str())))
+    let rows = backend.query(
+        "SELECT size, version FROM checkpoints WHERE input = $1",
+        &[key.input.as_str().into()],
+    )?;
+    Ok(rows.first().is_some_and(|r| {
+        r.first().and_then(crate::Value::as_int) == Some(key.size)
+            && r.get(1).cloned().and_then(crate::Value::into_text).as_deref()
+                == Some(key.version.as_str())
+    }))
 }
 
 /// One input's part of a batch.
@@ -82,10 +89,21 @@ impl Store {
     ///
     /// # Errors
     /// When the store fails; nothing of the input is kept then.
-    pub fn ingest(&mut self, input: Option<&InputKey>, records: u64, incoming: &[Incoming<'_>]) -> Result<Ingested> {
+    pub fn ingest(
+        &mut self,
+        input: Option<&InputKey>,
+        records: u64,
+        incoming: &[Incoming<'_>],
+    ) -> Result<Ingested> {
         let incoming = incoming.to_vec();
         let plan = CorrelationPlan::default();
-        Ok(self.ingest_all(&[InputBatch { key: input, records, incoming }], Correlations { plan: &plan, rules: &[] })?.pop().unwrap_or_default())
+        Ok(self
+            .ingest_all(
+                &[InputBatch { key: input, records, incoming }],
+                Correlations { plan: &plan, rules: &[] },
+            )?
+            .pop()
+            .unwrap_or_default())
     }
 
     /// Like [`Store::ingest`] for several inputs, in order, in one transaction: all of them
@@ -98,7 +116,11 @@ impl Store {
     ///
     /// # Errors
     /// When the store fails; nothing of the batch is kept then.
-    pub fn ingest_all(&mut self, inputs: &[InputBatch<'_>], correlations: Correlations<'_>) -> Result<Vec<Ingested>> {
+    pub fn ingest_all(
+        &mut self,
+        inputs: &[InputBatch<'_>],
+        correlations: Correlations<'_>,
+    ) -> Result<Vec<Ingested>> {
         self.write(|backend| {
             let mut work = Work::new(backend, correlations);
             let mut results = Vec::with_capacity(inputs.len());

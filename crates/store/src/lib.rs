@@ -75,8 +75,16 @@ impl InputKey {
     pub fn of_file(path: &Path) -> std::io::Result<Self> {
         let canonical = std::fs::canonicalize(path)?;
         let meta = std::fs::metadata(&canonical)?;
-        let modified = meta.modified().map(chrono::DateTime::<chrono::Utc>::from).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)).unwrap_or_default();
-        Ok(Self { input: canonical.to_string_lossy().into_owned(), size: i64::try_from(meta.len()).unwrap_or(i64::MAX), version: modified })
+        let modified = meta
+            .modified()
+            .map(chrono::DateTime::<chrono::Utc>::from)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+            .unwrap_or_default();
+        Ok(Self {
+            input: canonical.to_string_lossy().into_owned(),
+            size: i64::try_from(meta.len()).unwrap_or(i64::MAX),
+            version: modified,
+        })
     }
 }
 
@@ -93,11 +101,12 @@ impl Store {
     /// # Errors
     /// When the store cannot be opened or migrated.
     pub fn open(location: &str) -> Result<Self> {
-        let backend: Box<dyn Backend> = if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-            Box::new(postgres::Postgres::connect(location)?)
-        } else {
-            Box::new(sqlite::Sqlite::open(Path::new(location))?)
-        };
+        let backend: Box<dyn Backend> =
+            if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+                Box::new(postgres::Postgres::connect(location)?)
+            } else {
+                Box::new(sqlite::Sqlite::open(Path::new(location))?)
+            };
         let mut store = Self { backend, label: redact(location) };
         // Up to date is the usual case: then no write lock is taken just to open.
         if schema::version(store.backend.as_mut()).ok() != Some(schema::latest()) {

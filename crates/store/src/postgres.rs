@@ -54,8 +54,12 @@ fn read(row: &postgres::Row) -> Result<Row> {
     for (i, column) in row.columns().iter().enumerate() {
         let value = match *column.type_() {
             Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map_or(Value::Null, Value::Int),
-            Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map_or(Value::Null, |n| Value::Int(i64::from(n))),
-            Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map_or(Value::Null, |b| Value::Int(i64::from(b))),
+            Type::INT4 => {
+                row.try_get::<_, Option<i32>>(i)?.map_or(Value::Null, |n| Value::Int(i64::from(n)))
+            }
+            Type::BOOL => {
+                row.try_get::<_, Option<bool>>(i)?.map_or(Value::Null, |b| Value::Int(i64::from(b)))
+            }
             _ => row.try_get::<_, Option<String>>(i)?.map_or(Value::Null, Value::Text),
         };
         out.push(value);

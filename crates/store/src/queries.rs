@@ -74,7 +74,14 @@ impl StoredAlert {
     #[must_use]
     pub fn new(alert: Alert) -> Self {
         let at = now();
-        Self { alert, status: Status::Open, assignee: None, notes: Vec::new(), created_at: at.clone(), updated_at: at }
+        Self {
+            alert,
+            status: Status::Open,
+            assignee: None,
+            notes: Vec::new(),
+            created_at: at.clone(),
+            updated_at: at,
+        }
     }
 }
 
@@ -109,24 +116,46 @@ fn from_row(row: Row) -> Result<StoredAlert> {
     let alert_id = next_text("alert_id")?.ok_or_else(|| corrupt("alert_id"))?;
     let rule_id = next_text("rule_id")?.ok_or_else(|| corrupt("rule_id"))?;
     let title = next_text("title")?.unwrap_or_default();
-    let severity = next_text("severity")?.and_then(|s| s.parse::<Severity>().ok()).ok_or_else(|| corrupt("severity"))?;
-    let risk_score = next_text("risk_score")?.and_then(|s| s.parse().ok()).ok_or_else(|| corrupt("risk_score"))?;
+    let severity = next_text("severity")?
+        .and_then(|s| s.parse::<Severity>().ok())
+        .ok_or_else(|| corrupt("severity"))?;
+    let risk_score = next_text("risk_score")?
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| corrupt("risk_score"))?;
     let dedup_key = next_text("dedup_key")?.unwrap_or_default();
     let first_seen = next_text("first_seen")?;
     let last_seen = next_text("last_seen")?;
-    let event_count = next_text("event_count")?.and_then(|s| s.parse().ok()).ok_or_else(|| corrupt("event_count"))?;
-    let event_ids = serde_json::from_str(&next_text("event_ids")?.unwrap_or_default()).map_err(|_| corrupt("event_ids"))?;
-    let status = next_text("status")?.as_deref().and_then(Status::parse).ok_or_else(|| corrupt("status"))?;
+    let event_count = next_text("event_count")?
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| corrupt("event_count"))?;
+    let event_ids = serde_json::from_str(&next_text("event_ids")?.unwrap_or_default())
+        .map_err(|_| corrupt("event_ids"))?;
+    let status =
+        next_text("status")?.as_deref().and_then(Status::parse).ok_or_else(|| corrupt("status"))?;
     let assignee = next_text("assignee")?;
-    let notes = serde_json::from_str(&next_text("notes")?.unwrap_or_default()).map_err(|_| corrupt("notes"))?;
+    let notes = serde_json::from_str(&next_text("notes")?.unwrap_or_default())
+        .map_err(|_| corrupt("notes"))?;
     let created_at = next_text("created_at")?.unwrap_or_default();
     let updated_at = next_text("updated_at")?.unwrap_or_default();
-    let alert = Alert { alert_id, rule_id, title, severity, risk_score, dedup_key, first_seen, last_seen, event_count, event_ids, signals: Vec::new() };
+    let alert = Alert {
+        alert_id,
+        rule_id,
+        title,
+        severity,
+        risk_score,
+        dedup_key,
+        first_seen,
+        last_seen,
+        event_count,
+        event_ids,
+        signals: Vec::new(),
+    };
     Ok(StoredAlert { alert, status, assignee, notes, created_at, updated_at })
 }
 
 pub fn load_alert(backend: &mut dyn Backend, alert_id: &str) -> Result<Option<StoredAlert>> {
-    let rows = backend.query(&format!("SELECT {COLUMNS} FROM alerts WHERE alert_id = $1"), &[alert_id.into()])?;
+    let rows = backend
+        .query(&format!("SELECT {COLUMNS} FROM alerts WHERE alert_id = $1"), &[alert_id.into()])?;
     rows.into_iter().next().map(from_row).transpose()
 }
 
@@ -189,7 +218,10 @@ impl Store {
         sql.push_str(" ORDER BY first_seen, alert_id");
         let rows = self.backend.query(&sql, &params)?;
         let alerts = rows.into_iter().map(from_row).collect::<Result<Vec<_>>>()?;
-        Ok(alerts.into_iter().filter(|a| filter.min_severity.is_none_or(|min| a.alert.severity >= min)).collect())
+        Ok(alerts
+            .into_iter()
+            .filter(|a| filter.min_severity.is_none_or(|min| a.alert.severity >= min))
+            .collect())
     }
 
     /// One alert by id (or by a unique prefix of it).
@@ -201,7 +233,10 @@ impl Store {
             return Ok(Some(found));
         }
         let pattern = format!("{}%", id.replace(['%', '_'], ""));
-        let rows = self.backend.query(&format!("SELECT {COLUMNS} FROM alerts WHERE alert_id LIKE $1 LIMIT 2"), &[pattern.into()])?;
+        let rows = self.backend.query(
+            &format!("SELECT {COLUMNS} FROM alerts WHERE alert_id LIKE $1 LIMIT 2"),
+            &[pattern.into()],
+        )?;
         if rows.len() != 1 {
             return Ok(None);
         }
@@ -215,8 +250,13 @@ impl Store {
     pub fn signals_of(&mut self, alert: &Alert) -> Result<Vec<String>> {
         let mut out = Vec::new();
         for event_id in &alert.event_ids {
-            let rows = self.backend.query("SELECT body FROM signals WHERE rule_id = $1 AND event_id = $2", &[alert.rule_id.as_str().into(), event_id.as_str().into()])?;
-            out.extend(rows.into_iter().filter_map(|r| r.into_iter().next()).filter_map(Value::into_text));
+            let rows = self.backend.query(
+                "SELECT body FROM signals WHERE rule_id = $1 AND event_id = $2",
+                &[alert.rule_id.as_str().into(), event_id.as_str().into()],
+            )?;
+            out.extend(
+                rows.into_iter().filter_map(|r| r.into_iter().next()).filter_map(Value::into_text),
+            );
         }
         Ok(out)
     }
@@ -226,17 +266,29 @@ impl Store {
     ///
     /// # Errors
     /// When the store fails.
-    pub fn set_status(&mut self, id: &str, status: Status, assignee: Option<&str>, text: &str) -> Result<Option<StoredAlert>> {
+    pub fn set_status(
+        &mut self,
+        id: &str,
+        status: Status,
+        assignee: Option<&str>,
+        text: &str,
+    ) -> Result<Option<StoredAlert>> {
         let Some(found) = self.alert(id)? else { return Ok(None) };
         self.write(|backend| {
             // Read again under the lock: a scan may have extended it meanwhile.
-            let Some(mut alert) = load_alert(backend, &found.alert.alert_id)? else { return Ok(None) };
+            let Some(mut alert) = load_alert(backend, &found.alert.alert_id)? else {
+                return Ok(None);
+            };
             alert.status = status;
             if let Some(who) = assignee {
                 alert.assignee = Some(who.to_owned());
             }
             alert.updated_at = now();
-            alert.notes.push(Note { at: alert.updated_at.clone(), status: Some(status), text: text.to_owned() });
+            alert.notes.push(Note {
+                at: alert.updated_at.clone(),
+                status: Some(status),
+                text: text.to_owned(),
+            });
             save_alert(backend, &alert)?;
             Ok(Some(alert))
         })

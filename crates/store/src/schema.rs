@@ -69,7 +69,10 @@ pub fn migrate(backend: &mut dyn Backend) -> Result<()> {
     }
     for (number, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         backend.batch(sql)?;
-        backend.execute("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", &[(*number).into(), crate::queries::now().into()])?;
+        backend.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+            &[(*number).into(), crate::queries::now().into()],
+        )?;
     }
     Ok(())
 }

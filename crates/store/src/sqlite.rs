@@ -82,7 +82,9 @@ impl Backend for Sqlite {
                             ValueRef::Null => Value::Null,
                             ValueRef::Integer(n) => Value::Int(n),
                             ValueRef::Real(f) => Value::Text(f.to_string()),
-                            ValueRef::Text(t) | ValueRef::Blob(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                            ValueRef::Text(t) | ValueRef::Blob(t) => {
+                                Value::Text(String::from_utf8_lossy(t).into_owned())
+                            }
                         })
                     })
                     .collect::<rusqlite::Result<Row>>()

@@ -14,10 +14,19 @@ use crate::ingest::{is_done, Correlations, Incoming, Ingested, InputBatch};
 use crate::queries::{load_alert, now, save_alert, Status, StoredAlert};
 use crate::{Result, StoreError};
 
-fn load_state<T: serde::de::DeserializeOwned + Default>(backend: &mut dyn Backend, key: &str) -> Result<T> {
+fn load_state<T: serde::de::DeserializeOwned + Default>(
+    backend: &mut dyn Backend,
+    key: &str,
+) -> Result<T> {
     let rows = backend.query("SELECT state FROM rule_state WHERE rule_id = $1", &[key.into()])?;
-    match rows.into_iter().next().and_then(|r| r.into_iter().next()).and_then(crate::Value::into_text) {
-        Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("state `{key}`: {e}"))),
+    match rows
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next())
+        .and_then(crate::Value::into_text)
+    {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| StoreError::Corrupt(format!("state `{key}`: {e}"))),
         None => Ok(T::default()),
     }
 }
@@ -29,7 +38,10 @@ fn save_state(backend: &mut dyn Backend, key: &str, json: String) -> Result<()> 
 
 /// A signal's identity within its rule: the event id, else where it was read.
 fn signal_key(signal: &Signal) -> String {
-    signal.event_id.clone().unwrap_or_else(|| format!("{}#{}", signal.input.file, signal.input.record))
+    signal
+        .event_id
+        .clone()
+        .unwrap_or_else(|| format!("{}#{}", signal.input.file, signal.input.record))
 }
 
 /// The transaction's working set: rule states and alerts read once, written once at the end.
@@ -65,14 +77,22 @@ impl<'b, 'c> Work<'b, 'c> {
 
     /// Closes the windows event time has passed, writes everything back, and puts each
     /// input's alerts (as they are at the end) in its result.
-    pub(crate) fn finish(mut self, inputs: &[InputBatch<'_>], mut results: Vec<InputResult>) -> Result<Vec<Ingested>> {
+    pub(crate) fn finish(
+        mut self,
+        inputs: &[InputBatch<'_>],
+        mut results: Vec<InputResult>,
+    ) -> Result<Vec<Ingested>> {
         self.close_windows()?;
         if let Some(last) = results.last_mut() {
             last.0.correlated.append(&mut self.out.correlated);
             last.1.append(&mut self.raised);
             last.2.append(&mut self.extended);
         }
-        let rules: HashMap<&str, &Rule> = inputs.iter().flat_map(|b| &b.incoming).map(|i| (i.rule.meta.id.as_str(), i.rule)).collect();
+        let rules: HashMap<&str, &Rule> = inputs
+            .iter()
+            .flat_map(|b| &b.incoming)
+            .map(|i| (i.rule.meta.id.as_str(), i.rule))
+            .collect();
         self.save(&rules)?;
         let alert_of = |id: &String| self.alerts.get(id).map(|a| a.alert.clone());
         Ok(results
@@ -155,7 +175,9 @@ impl<'b, 'c> Work<'b, 'c> {
         let terms = new_terms_of(rule, signal);
         let effect = self.state(&rule.meta.id)?.apply(rule, member.clone(), terms.clone());
         let effect = match effect {
-            Effect::Extended { alert_id, .. } if self.alert(&alert_id)?.is_some_and(|a| a.status == Status::Closed) => {
+            Effect::Extended { alert_id, .. }
+                if self.alert(&alert_id)?.is_some_and(|a| a.status == Status::Closed) =>
+            {
                 // A closed alert stays closed: new activity raises a new one.
                 let state = self.state(&rule.meta.id)?;
                 state.forget_alert(&alert_id);
@@ -193,11 +215,17 @@ impl Work<'_, '_> {
         self.extended.clear();
         if let Some(key) = batch.key {
             if is_done(self.backend, key)? {
-                return Ok((Ingested { skipped: true, ..Ingested::default() }, Vec::new(), Vec::new()));
+                return Ok((
+                    Ingested { skipped: true, ..Ingested::default() },
+                    Vec::new(),
+                    Vec::new(),
+                ));
             }
         }
         let mut order: Vec<&Incoming<'_>> = batch.incoming.iter().collect();
-        order.sort_by(|a, b| a.signal.time.cmp(&b.signal.time).then(a.signal.input.cmp(&b.signal.input)));
+        order.sort_by(|a, b| {
+            a.signal.time.cmp(&b.signal.time).then(a.signal.input.cmp(&b.signal.input))
+        });
         for incoming in order {
             let signal = incoming.signal;
             let Some(body) = self.record(signal)? else {
@@ -221,7 +249,11 @@ impl Work<'_, '_> {
                   i64::try_from(self.out.new_signals.len()).unwrap_or(i64::MAX).into(), now().into()],
             )?;
         }
-        Ok((std::mem::take(&mut self.out), std::mem::take(&mut self.raised), std::mem::take(&mut self.extended)))
+        Ok((
+            std::mem::take(&mut self.out),
+            std::mem::take(&mut self.raised),
+            std::mem::take(&mut self.extended),
+        ))
     }
 
     /// Closes the correlation windows event time has moved past; their signals go to the
@@ -232,14 +264,16 @@ impl Work<'_, '_> {
             // Every correlation, not only those fed now: event time may have moved past a
             // window opened by an earlier run.
             for correlation in plan.correlations().collect::<Vec<_>>() {
-                let produced = plan.close(rules, correlation, self.windows(correlation)?, Some(latest));
+                let produced =
+                    plan.close(rules, correlation, self.windows(correlation)?, Some(latest));
                 for s in produced {
                     self.correlated(correlation, s)?;
                 }
             }
         }
         for (&correlation, state) in &self.windows {
-            let json = serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let json =
+                serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let key = format!("correlation:{}", rules[correlation].meta.id);
             save_state(self.backend, &key, json)?;
         }
@@ -252,7 +286,8 @@ impl Work<'_, '_> {
             if let (Some(rule), Some(latest)) = (rules.get(rule_id.as_str()), self.latest) {
                 state.prune(rule, latest);
             }
-            let json = serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let json =
+                serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             save_state(self.backend, rule_id, json)?;
         }
         for alert in self.alerts.values() {
@@ -261,4 +296,3 @@ impl Work<'_, '_> {
         Ok(())
     }
 }
-

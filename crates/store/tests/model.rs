@@ -75,7 +75,12 @@ struct Model {
 }
 
 impl Model {
-    fn ingest(&mut self, rules: &[Rule], input: Option<(&str, usize)>, signals: &[(usize, Signal)]) {
+    fn ingest(
+        &mut self,
+        rules: &[Rule],
+        input: Option<(&str, usize)>,
+        signals: &[(usize, Signal)],
+    ) {
         if let Some((name, version)) = input {
             if self.done.get(name) == Some(&version) {
                 return;
@@ -85,7 +90,8 @@ impl Model {
         order.sort_by(|a, b| a.1.time.cmp(&b.1.time).then(a.1.input.cmp(&b.1.input)));
         for (r, signal) in order {
             let rule = &rules[*r];
-            let key = (rule.meta.id.clone(), signal.event_id.clone().expect("every record has an id"));
+            let key =
+                (rule.meta.id.clone(), signal.event_id.clone().expect("every record has an id"));
             if !self.seen.insert(key) {
                 continue;
             }
@@ -116,17 +122,45 @@ impl Model {
     }
 
     fn view(&self) -> Vec<AlertView> {
-        self.alerts.values().map(|(a, s)| (a.alert_id.clone(), a.event_count, a.event_ids.clone(), a.first_seen.clone(), a.last_seen.clone(), *s)).collect()
+        self.alerts
+            .values()
+            .map(|(a, s)| {
+                (
+                    a.alert_id.clone(),
+                    a.event_count,
+                    a.event_ids.clone(),
+                    a.first_seen.clone(),
+                    a.last_seen.clone(),
+                    *s,
+                )
+            })
+            .collect()
     }
 }
 
 fn store_view(store: &mut Store) -> Vec<AlertView> {
     let mut alerts = store.alerts(&AlertFilter::default()).expect("list");
     alerts.sort_by(|a, b| a.alert.alert_id.cmp(&b.alert.alert_id));
-    alerts.into_iter().map(|s| (s.alert.alert_id, s.alert.event_count, s.alert.event_ids, s.alert.first_seen, s.alert.last_seen, s.status)).collect()
+    alerts
+        .into_iter()
+        .map(|s| {
+            (
+                s.alert.alert_id,
+                s.alert.event_count,
+                s.alert.event_ids,
+                s.alert.first_seen,
+                s.alert.last_seen,
+                s.status,
+            )
+        })
+        .collect()
 }
 
-fn check(location: &str, contents: &[Vec<Vec<Event>>], steps: &[Step]) -> Result<(), TestCaseError> {
+fn check(
+    location: &str,
+    contents: &[Vec<Vec<Event>>],
+    steps: &[Step],
+) -> Result<(), TestCaseError> {
     let rules = rules();
     let mut store = Store::open(location).expect("open");
     let mut model = Model::default();
@@ -135,14 +169,38 @@ fn check(location: &str, contents: &[Vec<Vec<Event>>], steps: &[Step]) -> Result
             Step::Input(n, version) => {
                 let name = format!("AWSLogs/input-{n}.json.gz");
                 let signals = signals_of(&rules, &name, &contents[*n][*version]);
-                let incoming: Vec<Incoming<'_>> = signals.iter().enumerate().map(|(i, (r, s))| Incoming { rule: &rules[*r], rule_index: *r, signal: s, index: i, alerts: true }).collect();
-                let key = InputKey { input: name.clone(), size: 10 + *version as i64, version: format!("v{version}") };
+                let incoming: Vec<Incoming<'_>> = signals
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (r, s))| Incoming {
+                        rule: &rules[*r],
+                        rule_index: *r,
+                        signal: s,
+                        index: i,
+                        alerts: true,
+                    })
+                    .collect();
+                let key = InputKey {
+                    input: name.clone(),
+                    size: 10 + *version as i64,
+                    version: format!("v{version}"),
+                };
                 store.ingest(Some(&key), 1, &incoming).expect("ingest");
                 model.ingest(&rules, Some((&name, *version)), &signals);
             }
             Step::Stdin(events) => {
                 let signals = signals_of(&rules, "<stdin>", events);
-                let incoming: Vec<Incoming<'_>> = signals.iter().enumerate().map(|(i, (r, s))| Incoming { rule: &rules[*r], rule_index: *r, signal: s, index: i, alerts: true }).collect();
+                let incoming: Vec<Incoming<'_>> = signals
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (r, s))| Incoming {
+                        rule: &rules[*r],
+                        rule_index: *r,
+                        signal: s,
+                        index: i,
+                        alerts: true,
+                    })
+                    .collect();
                 store.ingest(None, 1, &incoming).expect("ingest");
                 model.ingest(&rules, None, &signals);
             }
@@ -152,7 +210,10 @@ fn check(location: &str, contents: &[Vec<Vec<Event>>], steps: &[Step]) -> Result
             }
             Step::Close(n) => {
                 if let Some(id) = model.alerts.keys().nth(*n).cloned() {
-                    store.set_status(&id, Status::Closed, None, "").expect("close").expect("the store has the model's alert");
+                    store
+                        .set_status(&id, Status::Closed, None, "")
+                        .expect("close")
+                        .expect("the store has the model's alert");
                     model.alerts.get_mut(&id).expect("listed").1 = Status::Closed;
                 }
             }
@@ -164,7 +225,11 @@ fn check(location: &str, contents: &[Vec<Vec<Event>>], steps: &[Step]) -> Result
 
 fn contents() -> impl Strategy<Value = Vec<Vec<Vec<Event>>>> {
     // Three inputs, two versions each; a second version mostly grows the first.
-    prop::collection::vec((events(), events()).prop_map(|(first, more)| vec![first.clone(), first.into_iter().chain(more).collect()]), 3)
+    prop::collection::vec(
+        (events(), events())
+            .prop_map(|(first, more)| vec![first.clone(), first.into_iter().chain(more).collect()]),
+        3,
+    )
 }
 
 proptest! {

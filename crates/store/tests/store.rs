@@ -8,17 +8,28 @@ use tripline_rule::{Rule, Severity};
 use tripline_store::{AlertFilter, Incoming, Status, Store};
 
 fn incoming<'a>(rule: &'a Rule, signals: &'a [Signal]) -> Vec<Incoming<'a>> {
-    signals.iter().enumerate().map(|(index, signal)| Incoming { rule, rule_index: 0, signal, index, alerts: true }).collect()
+    signals
+        .iter()
+        .enumerate()
+        .map(|(index, signal)| Incoming { rule, rule_index: 0, signal, index, alerts: true })
+        .collect()
 }
 
 /// Signals of `rule` for (event id, minute, account) triples, read from `file`.
 fn signals(rule: &Rule, file: &str, events: &[(&str, u32, &str)]) -> Vec<Signal> {
-    events.iter().enumerate().map(|(i, (id, minute, account))| signal(rule, &record(id, *minute, account), file, i)).collect()
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, (id, minute, account))| signal(rule, &record(id, *minute, account), file, i))
+        .collect()
 }
 
 fn counts(store: &mut Store) -> Vec<(String, u64, Vec<String>)> {
     let alerts = store.alerts(&AlertFilter::default()).expect("list");
-    alerts.into_iter().map(|a| (a.alert.dedup_key, a.alert.event_count, a.alert.event_ids)).collect()
+    alerts
+        .into_iter()
+        .map(|a| (a.alert.dedup_key, a.alert.event_count, a.alert.event_ids))
+        .collect()
 }
 
 both_stores!(opening_creates_and_migrates_the_schema_once, |at: Location| {
@@ -39,7 +50,10 @@ both_stores!(an_input_is_ingested_once, |at: Location| {
     assert!(store.is_done(&key("a.json")).expect("checkpoint"));
     let again = store.ingest(Some(&key("a.json")), 2, &incoming(&r, &s)).expect("ingest again");
     assert!(again.skipped);
-    assert_eq!(counts(&mut store), vec![("111122223333".to_owned(), 2, vec!["e1".to_owned(), "e2".to_owned()])]);
+    assert_eq!(
+        counts(&mut store),
+        vec![("111122223333".to_owned(), 2, vec!["e1".to_owned(), "e2".to_owned()])]
+    );
 });
 
 both_stores!(a_changed_input_is_read_again_but_its_signals_are_recognised, |at: Location| {
@@ -53,7 +67,10 @@ both_stores!(a_changed_input_is_read_again_but_its_signals_are_recognised, |at: 
     assert!(!store.is_done(&changed).expect("checkpoint"));
     let out = store.ingest(Some(&changed), 2, &incoming(&r, &grown)).expect("ingest changed");
     assert_eq!((out.duplicates, out.new_signals.clone(), out.extended.len()), (1, vec![1], 1));
-    assert_eq!(counts(&mut store), vec![("111122223333".to_owned(), 2, vec!["e1".to_owned(), "e2".to_owned()])]);
+    assert_eq!(
+        counts(&mut store),
+        vec![("111122223333".to_owned(), 2, vec!["e1".to_owned(), "e2".to_owned()])]
+    );
 });
 
 both_stores!(duplicate_deliveries_add_no_signals, |at: Location| {
@@ -80,31 +97,52 @@ both_stores!(new_inputs_extend_alerts_whose_window_is_open, |at: Location| {
     assert_eq!((out.extended.len(), out.raised.len()), (1, 1));
     let mut got = counts(&mut store);
     got.sort();
-    assert_eq!(got, vec![
-        ("111122223333".to_owned(), 2, vec!["e1".to_owned(), "e3".to_owned()]),
-        ("444455556666".to_owned(), 1, vec!["e2".to_owned()]),
-        ("444455556666".to_owned(), 1, vec!["e4".to_owned()]),
-    ]);
+    assert_eq!(
+        got,
+        vec![
+            ("111122223333".to_owned(), 2, vec!["e1".to_owned(), "e3".to_owned()]),
+            ("444455556666".to_owned(), 1, vec!["e2".to_owned()]),
+            ("444455556666".to_owned(), 1, vec!["e4".to_owned()]),
+        ]
+    );
 });
 
 both_stores!(thresholds_count_across_inputs_and_restarts, |at: Location| {
     let r = rule("sg-burst", Some(60), 3);
     let mut store = Store::open(&at.url).expect("open");
     let two = signals(&r, "a.json", &[("e1", 0, "111122223333"), ("e2", 1, "111122223333")]);
-    assert!(store.ingest(Some(&key("a.json")), 2, &incoming(&r, &two)).expect("ingest").raised.is_empty());
+    assert!(store
+        .ingest(Some(&key("a.json")), 2, &incoming(&r, &two))
+        .expect("ingest")
+        .raised
+        .is_empty());
     drop(store);
     let mut store = Store::open(&at.url).expect("reopen");
     let third = signals(&r, "b.json", &[("e3", 2, "111122223333")]);
-    assert_eq!(store.ingest(Some(&key("b.json")), 1, &incoming(&r, &third)).expect("ingest").raised.len(), 1);
-    assert_eq!(counts(&mut store), vec![("111122223333".to_owned(), 3, vec!["e1".to_owned(), "e2".to_owned(), "e3".to_owned()])]);
+    assert_eq!(
+        store.ingest(Some(&key("b.json")), 1, &incoming(&r, &third)).expect("ingest").raised.len(),
+        1
+    );
+    assert_eq!(
+        counts(&mut store),
+        vec![(
+            "111122223333".to_owned(),
+            3,
+            vec!["e1".to_owned(), "e2".to_owned(), "e3".to_owned()]
+        )]
+    );
 });
 
 both_stores!(a_closed_alert_stays_closed_and_new_activity_raises_another, |at: Location| {
     let r = rule("sg-created", Some(60), 1);
     let mut store = Store::open(&at.url).expect("open");
     let first = signals(&r, "a.json", &[("e1", 0, "111122223333")]);
-    let raised = store.ingest(Some(&key("a.json")), 1, &incoming(&r, &first)).expect("ingest").raised;
-    let closed = store.set_status(&raised[0].alert_id, Status::Closed, None, "expected change window").expect("close").expect("found");
+    let raised =
+        store.ingest(Some(&key("a.json")), 1, &incoming(&r, &first)).expect("ingest").raised;
+    let closed = store
+        .set_status(&raised[0].alert_id, Status::Closed, None, "expected change window")
+        .expect("close")
+        .expect("found");
     assert_eq!(closed.status, Status::Closed);
     assert_eq!(closed.notes[0].text, "expected change window");
     let later = signals(&r, "b.json", &[("e2", 5, "111122223333")]);
@@ -125,24 +163,60 @@ both_stores!(alerts_are_listed_filtered_shown_and_acknowledged, |at: Location| {
     let mut all = incoming(&low, &a);
     all.extend(incoming(&high, &b));
     store.ingest(Some(&key("a.json")), 2, &all).expect("ingest");
-    let ids = |store: &mut Store, filter: AlertFilter| -> Vec<String> { store.alerts(&filter).expect("list").into_iter().map(|a| a.alert.rule_id).collect() };
+    let ids = |store: &mut Store, filter: AlertFilter| -> Vec<String> {
+        store.alerts(&filter).expect("list").into_iter().map(|a| a.alert.rule_id).collect()
+    };
     assert_eq!(ids(&mut store, AlertFilter::default()), vec!["sg-created", "sg-opened"]);
-    assert_eq!(ids(&mut store, AlertFilter { min_severity: Some(Severity::Medium), ..AlertFilter::default() }), vec!["sg-opened"]);
-    assert_eq!(ids(&mut store, AlertFilter { rule: Some("sg-created".into()), ..AlertFilter::default() }), vec!["sg-created"]);
-    assert_eq!(ids(&mut store, AlertFilter { since: Some("2024-08-01T11:00:00Z".into()), ..AlertFilter::default() }), vec!["sg-opened"]);
-    let opened = store.alerts(&AlertFilter { rule: Some("sg-opened".into()), ..AlertFilter::default() }).expect("list").remove(0);
-    let by_prefix = store.alert(&opened.alert.alert_id[..6]).expect("read").expect("found by prefix");
+    assert_eq!(
+        ids(
+            &mut store,
+            AlertFilter { min_severity: Some(Severity::Medium), ..AlertFilter::default() }
+        ),
+        vec!["sg-opened"]
+    );
+    assert_eq!(
+        ids(&mut store, AlertFilter { rule: Some("sg-created".into()), ..AlertFilter::default() }),
+        vec!["sg-created"]
+    );
+    assert_eq!(
+        ids(
+            &mut store,
+            AlertFilter { since: Some("2024-08-01T11:00:00Z".into()), ..AlertFilter::default() }
+        ),
+        vec!["sg-opened"]
+    );
+    let opened = store
+        .alerts(&AlertFilter { rule: Some("sg-opened".into()), ..AlertFilter::default() })
+        .expect("list")
+        .remove(0);
+    let by_prefix =
+        store.alert(&opened.alert.alert_id[..6]).expect("read").expect("found by prefix");
     assert_eq!(by_prefix.alert.alert_id, opened.alert.alert_id);
     let bodies = store.signals_of(&opened.alert).expect("signals");
     assert_eq!(bodies.len(), 1);
     let body: serde_json::Value = serde_json::from_str(&bodies[0]).expect("json");
     assert_eq!(body["event_id"], "e2");
     assert_eq!(body["actor"]["arn"], "arn:aws:iam::111122223333:user/alice");
-    let acked = store.set_status(&opened.alert.alert_id, Status::Acknowledged, Some("dana"), "looking").expect("ack").expect("found");
+    let acked = store
+        .set_status(&opened.alert.alert_id, Status::Acknowledged, Some("dana"), "looking")
+        .expect("ack")
+        .expect("found");
     assert_eq!((acked.status, acked.assignee.as_deref()), (Status::Acknowledged, Some("dana")));
-    assert_eq!(ids(&mut store, AlertFilter { status: Some(Status::Acknowledged), ..AlertFilter::default() }), vec!["sg-opened"]);
-    assert_eq!(ids(&mut store, AlertFilter { status: Some(Status::Open), ..AlertFilter::default() }), vec!["sg-created"]);
-    assert!(store.set_status("ffffffffffffffff", Status::Closed, None, "").expect("no error").is_none());
+    assert_eq!(
+        ids(
+            &mut store,
+            AlertFilter { status: Some(Status::Acknowledged), ..AlertFilter::default() }
+        ),
+        vec!["sg-opened"]
+    );
+    assert_eq!(
+        ids(&mut store, AlertFilter { status: Some(Status::Open), ..AlertFilter::default() }),
+        vec!["sg-created"]
+    );
+    assert!(store
+        .set_status("ffffffffffffffff", Status::Closed, None, "")
+        .expect("no error")
+        .is_none());
 });
 
 both_stores!(stdin_has_no_checkpoint_but_its_signals_are_kept_once, |at: Location| {
@@ -157,22 +231,35 @@ both_stores!(stdin_has_no_checkpoint_but_its_signals_are_kept_once, |at: Locatio
 both_stores!(a_store_from_a_newer_tripline_is_refused, |at: Location| {
     drop(Store::open(&at.url).expect("open"));
     // A later version of Tripline migrated this store further than this build knows.
-    let bump = "INSERT INTO schema_migrations (version, applied_at) VALUES (999, '2030-01-01T00:00:00Z')";
+    let bump =
+        "INSERT INTO schema_migrations (version, applied_at) VALUES (999, '2030-01-01T00:00:00Z')";
     if at.url.starts_with("postgres://") {
-        postgres::Client::connect(&at.url, postgres::NoTls).expect("connect").batch_execute(bump).expect("bump");
+        postgres::Client::connect(&at.url, postgres::NoTls)
+            .expect("connect")
+            .batch_execute(bump)
+            .expect("bump");
     } else {
         rusqlite::Connection::open(&at.url).expect("open").execute_batch(bump).expect("bump");
     }
     let error = Store::open(&at.url).err().expect("refused");
-    assert!(error.to_string().contains("schema is version 999, newer than this build of tripline"), "{error}");
+    assert!(
+        error.to_string().contains("schema is version 999, newer than this build of tripline"),
+        "{error}"
+    );
 });
 
 both_stores!(new_terms_history_is_kept_between_runs, |at: Location| {
     let mut r = rule("first-seen-caller", None, 1);
-    r.alerting.new_terms = Some(tripline_rule::NewTerms { fields: vec![tripline_event::Field::resolve("userIdentity.arn")], history: std::time::Duration::from_secs(7 * 86_400) });
+    r.alerting.new_terms = Some(tripline_rule::NewTerms {
+        fields: vec![tripline_event::Field::resolve("userIdentity.arn")],
+        history: std::time::Duration::from_secs(7 * 86_400),
+    });
     let mut store = Store::open(&at.url).expect("open");
     let first = signals(&r, "a.json", &[("e1", 0, "111122223333")]);
-    assert_eq!(store.ingest(Some(&key("a.json")), 1, &incoming(&r, &first)).expect("ingest").raised.len(), 1);
+    assert_eq!(
+        store.ingest(Some(&key("a.json")), 1, &incoming(&r, &first)).expect("ingest").raised.len(),
+        1
+    );
     drop(store);
     let mut store = Store::open(&at.url).expect("reopen");
     // The same caller an hour later is not new; another account's caller is.

@@ -102,7 +102,8 @@ pub enum Command {
 }
 
 fn parse_status(text: &str) -> Result<Status, String> {
-    Status::parse(&text.to_ascii_lowercase()).ok_or_else(|| format!("`{text}` is not a status: open, acknowledged or closed"))
+    Status::parse(&text.to_ascii_lowercase())
+        .ok_or_else(|| format!("`{text}` is not a status: open, acknowledged or closed"))
 }
 
 pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
@@ -130,10 +131,21 @@ pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
         }
         Command::Show { id, store, format, rules } => {
             let mut store = store.open()?;
-            let Some(alert) = store.alert(id)? else { bail!("no alert `{id}` in {} (or the prefix is not unique)", store.label()) };
-            let signals: Vec<serde_json::Value> = store.signals_of(&alert.alert)?.iter().filter_map(|s| serde_json::from_str(s).ok()).collect();
+            let Some(alert) = store.alert(id)? else {
+                bail!("no alert `{id}` in {} (or the prefix is not unique)", store.label())
+            };
+            let signals: Vec<serde_json::Value> = store
+                .signals_of(&alert.alert)?
+                .iter()
+                .filter_map(|s| serde_json::from_str(s).ok())
+                .collect();
             let loaded = ruleset::load(rules);
-            let triage = loaded.rules.iter().find(|r| r.meta.id == alert.alert.rule_id).map(|r| r.meta.triage.clone()).unwrap_or_default();
+            let triage = loaded
+                .rules
+                .iter()
+                .find(|r| r.meta.id == alert.alert.rule_id)
+                .map(|r| r.meta.triage.clone())
+                .unwrap_or_default();
             match format {
                 Format::Jsonl => {
                     let mut value = serde_json::to_value(&alert)?;
@@ -145,17 +157,32 @@ pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
                 Format::Text => out.write_all(show_page(&alert, &signals, &triage).as_bytes())?,
             }
         }
-        Command::Ack { id, store, note, assignee } => change(&mut out, store, id, Status::Acknowledged, assignee.as_deref(), note)?,
-        Command::Close { id, store, note } => change(&mut out, store, id, Status::Closed, None, note)?,
-        Command::Reopen { id, store, note } => change(&mut out, store, id, Status::Open, None, note)?,
+        Command::Ack { id, store, note, assignee } => {
+            change(&mut out, store, id, Status::Acknowledged, assignee.as_deref(), note)?
+        }
+        Command::Close { id, store, note } => {
+            change(&mut out, store, id, Status::Closed, None, note)?
+        }
+        Command::Reopen { id, store, note } => {
+            change(&mut out, store, id, Status::Open, None, note)?
+        }
     }
     out.flush()?;
     Ok(ExitStatus::Success)
 }
 
-fn change(out: &mut dyn Write, store: &StoreArg, id: &str, status: Status, assignee: Option<&str>, note: &str) -> anyhow::Result<()> {
+fn change(
+    out: &mut dyn Write,
+    store: &StoreArg,
+    id: &str,
+    status: Status,
+    assignee: Option<&str>,
+    note: &str,
+) -> anyhow::Result<()> {
     let mut store = store.open()?;
-    let Some(alert) = store.set_status(id, status, assignee, note)? else { bail!("no alert `{id}` in {} (or the prefix is not unique)", store.label()) };
+    let Some(alert) = store.set_status(id, status, assignee, note)? else {
+        bail!("no alert `{id}` in {} (or the prefix is not unique)", store.label())
+    };
     writeln!(out, "{} {}", alert.alert.alert_id, alert.status.as_str())?;
     Ok(())
 }
@@ -186,8 +213,19 @@ fn show_page(alert: &StoredAlert, signals: &[serde_json::Value], triage: &str) -
     let _ = writeln!(page, "{} — {}", a.alert_id, a.title);
     let _ = writeln!(page, "rule:      {}", a.rule_id);
     let _ = writeln!(page, "severity:  {} (risk {})", a.severity, a.risk_score);
-    let _ = writeln!(page, "status:    {}{}", alert.status.as_str(), alert.assignee.as_ref().map(|w| format!(", assigned to {w}")).unwrap_or_default());
-    let _ = writeln!(page, "seen:      {} … {} ({} event(s))", a.first_seen.as_deref().unwrap_or("?"), a.last_seen.as_deref().unwrap_or("?"), a.event_count);
+    let _ = writeln!(
+        page,
+        "status:    {}{}",
+        alert.status.as_str(),
+        alert.assignee.as_ref().map(|w| format!(", assigned to {w}")).unwrap_or_default()
+    );
+    let _ = writeln!(
+        page,
+        "seen:      {} … {} ({} event(s))",
+        a.first_seen.as_deref().unwrap_or("?"),
+        a.last_seen.as_deref().unwrap_or("?"),
+        a.event_count
+    );
     if !a.dedup_key.is_empty() {
         let _ = writeln!(page, "dedup key: {}", a.dedup_key);
     }
@@ -201,8 +239,12 @@ fn show_page(alert: &StoredAlert, signals: &[serde_json::Value], triage: &str) -
         let _ = writeln!(
             page,
             "  {} {} {} by {} from {} ({})",
-            text(&s["event_time"]), text(&s["event_source"]), text(&s["event_name"]),
-            s["actor"]["arn"].as_str().or_else(|| s["actor"]["type"].as_str()).unwrap_or("?"), text(&s["source_ip"]), text(&s["event_id"])
+            text(&s["event_time"]),
+            text(&s["event_source"]),
+            text(&s["event_name"]),
+            s["actor"]["arn"].as_str().or_else(|| s["actor"]["type"].as_str()).unwrap_or("?"),
+            text(&s["source_ip"]),
+            text(&s["event_id"])
         );
         if let Some(changes) = s["context"]["security_group_changes"].as_array() {
             for change in changes.iter().filter_map(|c| serde_json::from_value(c.clone()).ok()) {
@@ -214,7 +256,8 @@ fn show_page(alert: &StoredAlert, signals: &[serde_json::Value], triage: &str) -
         }
     }
     if (a.event_count as usize) > signals.len() {
-        let _ = writeln!(page, "  … {} more event(s) counted", a.event_count as usize - signals.len());
+        let _ =
+            writeln!(page, "  … {} more event(s) counted", a.event_count as usize - signals.len());
     }
     if !triage.trim().is_empty() {
         let _ = writeln!(page, "\ntriage:\n{}", triage.trim_end());

@@ -70,7 +70,16 @@ impl<'a, W: Write> Collector<'a, W> {
     /// A collector writing to `out`.
     pub fn new(detection: &'a Detection, format: Format, out: W) -> Self {
         let rules = detection.engine.rules().iter().map(AsRef::as_ref).collect();
-        Self { detection, rules, format, out, taken: 0, candidates: Vec::new(), facts: Vec::new(), correlated: Vec::new() }
+        Self {
+            detection,
+            rules,
+            format,
+            out,
+            taken: 0,
+            candidates: Vec::new(),
+            facts: Vec::new(),
+            correlated: Vec::new(),
+        }
     }
 
     /// Takes one signal of the rule with index `rule`.
@@ -106,7 +115,8 @@ impl<'a, W: Write> Collector<'a, W> {
     /// Writing failed.
     pub fn finish(mut self) -> std::io::Result<(Outcome, usize)> {
         let plan = &self.detection.plan;
-        let (rule_of, signals): (Vec<usize>, Vec<Signal>) = std::mem::take(&mut self.correlated).into_iter().unzip();
+        let (rule_of, signals): (Vec<usize>, Vec<Signal>) =
+            std::mem::take(&mut self.correlated).into_iter().unzip();
         for (rule, signal) in plan.run(self.detection.engine.rules(), &rule_of, &signals) {
             self.keep(rule, &signal)?;
         }

@@ -25,14 +25,28 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
         let Some(last) = s.expires else { continue };
         if s.is_expired(today) {
             warnings += 1;
-            eprintln!("{}: warning: suppression `{}` expired on {last} and no longer applies (owner: {})", s.location(), s.name, s.owner);
+            eprintln!(
+                "{}: warning: suppression `{}` expired on {last} and no longer applies (owner: {})",
+                s.location(),
+                s.name,
+                s.owner
+            );
             eprintln!("  hint: renew it with a new `expires` date, or remove it");
         } else if (last - today).num_days() < EXPIRY_NOTICE_DAYS {
-            eprintln!("{}: note: suppression `{}` expires on {last} (owner: {})", s.location(), s.name, s.owner);
+            eprintln!(
+                "{}: note: suppression `{}` expires on {last} (owner: {})",
+                s.location(),
+                s.name,
+                s.owner
+            );
         }
     }
     let errors = set.diagnostics.iter().filter(|d| d.level == Level::Error).count();
     let warned = set.diagnostics.iter().filter(|d| d.level == Level::Warning).count() + warnings;
-    eprintln!("lint: {} rule(s), {} suppression(s): {errors} error(s), {warned} warning(s)", set.rules.len(), set.suppressions.len());
+    eprintln!(
+        "lint: {} rule(s), {} suppression(s): {errors} error(s), {warned} warning(s)",
+        set.rules.len(),
+        set.suppressions.len()
+    );
     Ok(if errors > 0 || set.has_errors() { ExitStatus::Findings } else { ExitStatus::Success })
 }

@@ -71,13 +71,21 @@ pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
                                 r.meta.id.clone(),
                                 r.meta.severity().to_string(),
                                 r.meta.risk_score().to_string(),
-                                r.meta.origin.as_deref().and_then(|o| o.split_whitespace().next()).unwrap_or("tripline").to_owned(),
+                                r.meta
+                                    .origin
+                                    .as_deref()
+                                    .and_then(|o| o.split_whitespace().next())
+                                    .unwrap_or("tripline")
+                                    .to_owned(),
                                 r.tests.len().to_string(),
                                 r.meta.title.clone(),
                             ]
                         })
                         .collect();
-                    out.write_all(table(&["ID", "SEVERITY", "RISK", "ORIGIN", "TESTS", "TITLE"], &rows).as_bytes())?;
+                    out.write_all(
+                        table(&["ID", "SEVERITY", "RISK", "ORIGIN", "TESTS", "TITLE"], &rows)
+                            .as_bytes(),
+                    )?;
                     writeln!(out, "{} rule(s)", set.rules.len())?;
                 }
             }
@@ -104,7 +112,11 @@ fn show(rule: &Rule) -> String {
     let _ = writeln!(s, "id:          {}", m.id);
     let _ = writeln!(s, "title:       {}", m.title);
     let _ = writeln!(s, "origin:      {}", m.origin.as_deref().unwrap_or("tripline"));
-    let _ = writeln!(s, "source:      {}", m.source.as_ref().map_or("-".into(), |p| p.display().to_string()));
+    let _ = writeln!(
+        s,
+        "source:      {}",
+        m.source.as_ref().map_or("-".into(), |p| p.display().to_string())
+    );
     let _ = writeln!(s, "severity:    {} (risk score {})", m.severity(), m.risk_score());
     let _ = writeln!(s, "mitre:       {}", list(&m.mitre));
     let _ = writeln!(s, "tags:        {}", list(&m.tags));
@@ -113,7 +125,12 @@ fn show(rule: &Rule) -> String {
     let _ = writeln!(s, "scope:       {:?}", rule.scope);
     match &rule.alerting.dedup {
         Some(d) => {
-            let _ = writeln!(s, "dedup:       key `{}`, period {}", d.key.source(), humantime::format_duration(d.period));
+            let _ = writeln!(
+                s,
+                "dedup:       key `{}`, period {}",
+                d.key.source(),
+                humantime::format_duration(d.period)
+            );
         }
         None => {
             let _ = writeln!(s, "dedup:       none (one alert per signal)");
@@ -121,13 +138,19 @@ fn show(rule: &Rule) -> String {
     }
     let _ = writeln!(s, "threshold:   {}", rule.alerting.threshold);
     if let Some(sch) = rule.alerting.schedule {
-        let _ = writeln!(s, "schedule:    every {}, looking back {}, at most {} alerts per execution",
-            humantime::format_duration(sch.interval), humantime::format_duration(sch.lookback), sch.max_alerts);
+        let _ = writeln!(
+            s,
+            "schedule:    every {}, looking back {}, at most {} alerts per execution",
+            humantime::format_duration(sch.interval),
+            humantime::format_duration(sch.lookback),
+            sch.max_alerts
+        );
     }
     let _ = writeln!(s, "summary:     {}", list(&m.summary_attributes));
     let _ = writeln!(s, "tests:       {}", rule.tests.len());
     let _ = writeln!(s, "\ndescription:\n  {}", m.description.trim().replace('\n', "\n  "));
-    for (heading, items) in [("references", &m.references), ("false positives", &m.false_positives)] {
+    for (heading, items) in [("references", &m.references), ("false positives", &m.false_positives)]
+    {
         if !items.is_empty() {
             let _ = writeln!(s, "\n{heading}:");
             for item in items {

@@ -71,15 +71,24 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     let range = TimeRange { since: args.since, until: args.until };
     // Signals stream to stdout as they are found: no bar drawn between them on one terminal.
     let streaming_to_terminal = args.format == Format::Jsonl && std::io::stdout().is_terminal();
-    let progress = if streaming_to_terminal { indicatif::ProgressBar::hidden() } else { progress_bar(expanded.inputs.len()) };
-    let mut totals = Totals { digests: expanded.digests.len() as u64, files: expanded.inputs.len() as u64, ..Totals::default() };
+    let progress = if streaming_to_terminal {
+        indicatif::ProgressBar::hidden()
+    } else {
+        progress_bar(expanded.inputs.len())
+    };
+    let mut totals = Totals {
+        digests: expanded.digests.len() as u64,
+        files: expanded.inputs.len() as u64,
+        ..Totals::default()
+    };
     let mut input_errors = false;
     for problem in &expanded.problems {
         eprintln!("{problem}");
         input_errors |= !problem.warning;
     }
     let stdout = std::io::stdout();
-    let mut collector = Collector::new(&setup.detection, args.format, BufWriter::new(stdout.lock()));
+    let mut collector =
+        Collector::new(&setup.detection, args.format, BufWriter::new(stdout.lock()));
     scan_in_order(&setup.detection, &expanded.inputs, range, |outcome| {
         progress.inc(1);
         totals.add(&outcome);
@@ -123,7 +132,9 @@ fn progress_bar(inputs: usize) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(inputs as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed}") {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed}")
+    {
         bar.set_style(style);
     }
     bar

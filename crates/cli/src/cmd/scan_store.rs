@@ -101,7 +101,13 @@ impl RunState {
     /// Commits several inputs' signals in one transaction — (key, signals, records) each —
     /// then writes the signals new to the store (JSON lines): each input's correlation
     /// signals, then its own.
-    fn commit(&mut self, store: &mut Store, setup: &Setup, inputs: Vec<ReadInput<'_>>, out: &mut dyn Write) -> anyhow::Result<()> {
+    fn commit(
+        &mut self,
+        store: &mut Store,
+        setup: &Setup,
+        inputs: Vec<ReadInput<'_>>,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<()> {
         let base = self.taken;
         let mut spans = Vec::with_capacity(inputs.len());
         let (mut rule_of, mut signals) = (Vec::new(), Vec::new());
@@ -123,13 +129,21 @@ impl RunState {
                 incoming: span
                     .map(|i| {
                         let rule = rule_of[i];
-                        Incoming { rule: &rules[rule], rule_index: rule, signal: &signals[i], index: base + i, alerts: !setup.detection.plan.is_silenced(rule) }
+                        Incoming {
+                            rule: &rules[rule],
+                            rule_index: rule,
+                            signal: &signals[i],
+                            index: base + i,
+                            alerts: !setup.detection.plan.is_silenced(rule),
+                        }
                     })
                     .collect(),
             })
             .collect();
         let correlations = Correlations { plan: &setup.detection.plan, rules };
-        let results = store.ingest_all(&batches, correlations).with_context(|| format!("failed to record results in {}", store.label()))?;
+        let results = store
+            .ingest_all(&batches, correlations)
+            .with_context(|| format!("failed to record results in {}", store.label()))?;
         for mut ingested in results {
             for (_, signal) in std::mem::take(&mut ingested.correlated) {
                 self.take(&signal);
@@ -154,7 +168,13 @@ impl RunState {
     }
 }
 
-pub fn run(args: &Args, location: &str, setup: &Setup, expanded: Expanded, started: Instant) -> anyhow::Result<ExitStatus> {
+pub fn run(
+    args: &Args,
+    location: &str,
+    setup: &Setup,
+    expanded: Expanded,
+    started: Instant,
+) -> anyhow::Result<ExitStatus> {
     let mut store = open(location)?;
     let range = TimeRange { since: args.since, until: args.until };
     let mut totals = Totals { digests: expanded.digests.len() as u64, ..Totals::default() };
@@ -166,7 +186,9 @@ pub fn run(args: &Args, location: &str, setup: &Setup, expanded: Expanded, start
     totals.files = todo.len() as u64;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let input_errors = read_and_commit(&mut store, setup, &todo, range, &mut run, &mut totals, &mut out)? || expanded.problems.iter().any(|p| !p.warning);
+    let input_errors =
+        read_and_commit(&mut store, setup, &todo, range, &mut run, &mut totals, &mut out)?
+            || expanded.problems.iter().any(|p| !p.warning);
     let alerts = write_results(&mut out, &mut run)?;
     setup.report_suppressions(&totals.suppressed, args.quiet);
     if !args.quiet {
@@ -187,15 +209,23 @@ pub fn run(args: &Args, location: &str, setup: &Setup, expanded: Expanded, start
 
 /// Opens the store, saying which one failed.
 pub(super) fn open(location: &str) -> anyhow::Result<Store> {
-    Store::open(location).with_context(|| format!("failed to open the store {}", tripline_store::redact(location)))
+    Store::open(location)
+        .with_context(|| format!("failed to open the store {}", tripline_store::redact(location)))
 }
 
 /// The inputs the store has not fully processed, with their keys; counts the others.
-pub(super) fn pending<'a>(store: &mut Store, inputs: &'a [Input], run: &mut RunState) -> anyhow::Result<Vec<(&'a Input, Option<InputKey>)>> {
+pub(super) fn pending<'a>(
+    store: &mut Store,
+    inputs: &'a [Input],
+    run: &mut RunState,
+) -> anyhow::Result<Vec<(&'a Input, Option<InputKey>)>> {
     let mut todo = Vec::new();
     for input in inputs {
         let key = match input {
-            Input::File(path) => Some(InputKey::of_file(path).with_context(|| format!("failed to inspect {}", path.display()))?),
+            Input::File(path) => Some(
+                InputKey::of_file(path)
+                    .with_context(|| format!("failed to inspect {}", path.display()))?,
+            ),
             Input::Stdin => None,
         };
         if let Some(k) = &key {
@@ -223,9 +253,13 @@ pub(super) fn read_and_commit(
     out: &mut dyn Write,
 ) -> anyhow::Result<bool> {
     let mut errors = false;
-    let size = todo.len().div_ceil(MIN_BATCHES).clamp(rayon::current_num_threads() * 2, COMMIT_BATCH.max(rayon::current_num_threads() * 2));
+    let size = todo.len().div_ceil(MIN_BATCHES).clamp(
+        rayon::current_num_threads() * 2,
+        COMMIT_BATCH.max(rayon::current_num_threads() * 2),
+    );
     for batch in todo.chunks(size) {
-        let outcomes: Vec<FileOutcome> = batch.par_iter().map(|(input, _)| scan_input(&setup.detection, input, range)).collect();
+        let outcomes: Vec<FileOutcome> =
+            batch.par_iter().map(|(input, _)| scan_input(&setup.detection, input, range)).collect();
         let mut inputs = Vec::with_capacity(batch.len());
         for ((_, key), mut outcome) in batch.iter().zip(outcomes) {
             totals.add(&outcome);

@@ -67,7 +67,13 @@ impl Totals {
 /// The rules that can raise something at least `min` severe (their own severity or any dynamic
 /// one), and the rules the kept correlations use.
 fn at_least(rules: Vec<Arc<Rule>>, min: Severity) -> Vec<Arc<Rule>> {
-    let most_severe = |rule: &Rule| rule.meta.dynamic_severity.iter().map(|(severity, _)| *severity).fold(rule.meta.severity(), Severity::max);
+    let most_severe = |rule: &Rule| {
+        rule.meta
+            .dynamic_severity
+            .iter()
+            .map(|(severity, _)| *severity)
+            .fold(rule.meta.severity(), Severity::max)
+    };
     let mut keep: Vec<bool> = rules.iter().map(|r| most_severe(r) >= min).collect();
     // A kept correlation keeps what it refers to, which may be a correlation itself.
     let mut pending: Vec<usize> = (0..rules.len()).filter(|&i| keep[i]).collect();
@@ -99,7 +105,11 @@ impl Setup {
             let before = ruleset.rules.len();
             ruleset.rules = at_least(std::mem::take(&mut ruleset.rules), min);
             if !quiet {
-                eprintln!("rules: {} left out by --min-severity {min}, {} kept", before - ruleset.rules.len(), ruleset.rules.len());
+                eprintln!(
+                    "rules: {} left out by --min-severity {min}, {} kept",
+                    before - ruleset.rules.len(),
+                    ruleset.rules.len()
+                );
             }
         }
         let mut builder = EngineBuilder::new();
@@ -115,10 +125,16 @@ impl Setup {
             }
         };
         let today = Utc::now().date_naive();
-        let suppressions = SuppressionSet::new(ruleset.suppressions.clone(), &engine, today).map_err(anyhow::Error::msg)?;
+        let suppressions = SuppressionSet::new(ruleset.suppressions.clone(), &engine, today)
+            .map_err(anyhow::Error::msg)?;
         for &i in suppressions.expired() {
             let s = &suppressions.suppressions()[i];
-            eprintln!("warning: suppression `{}` ({}) expired on {} and no longer applies", s.name, s.location(), s.expires.map(|d| d.to_string()).unwrap_or_default());
+            eprintln!(
+                "warning: suppression `{}` ({}) expired on {} and no longer applies",
+                s.name,
+                s.location(),
+                s.expires.map(|d| d.to_string()).unwrap_or_default()
+            );
         }
         Ok(Self { ruleset, detection: Detection { engine, plan, suppressions }, plan_errors })
     }
@@ -150,7 +166,6 @@ impl Setup {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,14 +175,23 @@ mod tests {
     fn rule(id: &str, severity: Severity, dynamic: &[Severity]) -> Arc<Rule> {
         let mut rule = Rule::new(id, Expr::pred(Field::resolve("eventName"), Test::Exists));
         rule.meta.severity = Some(severity);
-        rule.meta.dynamic_severity = dynamic.iter().map(|&s| (s, Expr::pred(Field::resolve("errorCode"), Test::Exists))).collect();
+        rule.meta.dynamic_severity = dynamic
+            .iter()
+            .map(|&s| (s, Expr::pred(Field::resolve("errorCode"), Test::Exists)))
+            .collect();
         Arc::new(rule)
     }
 
     #[test]
     fn a_rule_stays_when_its_severity_or_any_dynamic_one_reaches_the_minimum() {
-        let rules = vec![rule("low", Severity::Low, &[]), rule("low-or-high", Severity::Low, &[Severity::Info, Severity::High]), rule("medium", Severity::Medium, &[])];
-        let kept = |min| at_least(rules.clone(), min).iter().map(|r| r.meta.id.clone()).collect::<Vec<_>>();
+        let rules = vec![
+            rule("low", Severity::Low, &[]),
+            rule("low-or-high", Severity::Low, &[Severity::Info, Severity::High]),
+            rule("medium", Severity::Medium, &[]),
+        ];
+        let kept = |min| {
+            at_least(rules.clone(), min).iter().map(|r| r.meta.id.clone()).collect::<Vec<_>>()
+        };
         assert_eq!(kept(Severity::Medium), ["low-or-high", "medium"]);
         assert_eq!(kept(Severity::High), ["low-or-high"]);
         assert_eq!(kept(Severity::Low).len(), 3);

@@ -44,7 +44,8 @@ fn run_case(engine: &Engine, index: usize, rule: &Rule, case: &RuleTest) -> Opti
     if let (false, Err(e)) = (inactive, record.validate()) {
         return Some(format!("the test's log is not a usable record: {e}"));
     }
-    let reference = (inactive || tripline_engine::in_scope(rule, &record)) && naive::evaluate(&rule.expr, &record);
+    let reference = (inactive || tripline_engine::in_scope(rule, &record))
+        && naive::evaluate(&rule.expr, &record);
     let matched = if inactive {
         reference
     } else {
@@ -56,13 +57,18 @@ fn run_case(engine: &Engine, index: usize, rule: &Rule, case: &RuleTest) -> Opti
         return Some(format!("internal error: the compiled engine says {matched}, the reference evaluator {reference}; please report this"));
     }
     if matched != case.expected {
-        let verdict = if case.expected { "expected a match, got none" } else { "expected no match, but the rule matched" };
+        let verdict = if case.expected {
+            "expected a match, got none"
+        } else {
+            "expected no match, but the rule matched"
+        };
         return Some(format!("{verdict}\n{}", indent(&explain(rule, &record).tree, "    ")));
     }
     if !matched {
         return None;
     }
-    let mut signal = Signal::build(rule, &record, InputRef { file: "<test>".into(), record: 0, line: None });
+    let mut signal =
+        Signal::build(rule, &record, InputRef { file: "<test>".into(), record: 0, line: None });
     signal.severity = tripline_engine::severity_for(rule, &record);
     let mut wrong = Vec::new();
     if let Some(title) = case.expect_title.as_ref().filter(|t| **t != signal.rule_title) {
@@ -84,7 +90,8 @@ fn coverage_problem(rule: &Rule, min_tests: usize) -> Option<String> {
     }
     let positive = rule.tests.iter().any(|t| t.expected);
     let negative = rule.tests.iter().any(|t| !t.expected);
-    (min_tests > 1 && !(positive && negative)).then(|| "needs both a matching and a non-matching test".to_owned())
+    (min_tests > 1 && !(positive && negative))
+        .then(|| "needs both a matching and a non-matching test".to_owned())
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
@@ -101,7 +108,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     for (index, rule) in engine.rules().iter().enumerate() {
         if rule.meta.kind == "panther python" {
             skipped += 1;
-            println!("skip  {}  ({} test(s) not run: its Python logic is not executed)", rule.meta.id, rule.tests.len());
+            println!(
+                "skip  {}  ({} test(s) not run: its Python logic is not executed)",
+                rule.meta.id,
+                rule.tests.len()
+            );
             continue;
         }
         let mut failures = Vec::new();
@@ -122,7 +133,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
             }
         } else {
             failed += 1;
-            let file = rule.meta.source.as_ref().map(|p| format!("  [{}]", p.display())).unwrap_or_default();
+            let file = rule
+                .meta
+                .source
+                .as_ref()
+                .map(|p| format!("  [{}]", p.display()))
+                .unwrap_or_default();
             println!("FAIL  {}{file}", rule.meta.id);
             for f in failures {
                 print!("{}", indent(&format!("✗ {f}"), "      "));

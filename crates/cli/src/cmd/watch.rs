@@ -14,8 +14,8 @@ use tripline_io::input::{expand, Input};
 use tripline_io::scan::TimeRange;
 
 use super::scan::Format;
-use super::setup::{DetectArgs, Setup, Totals};
 use super::scan_store::{open, pending, read_and_commit, write_results, RunState};
+use super::setup::{DetectArgs, Setup, Totals};
 use super::ExitStatus;
 use crate::ruleset::RuleArgs;
 
@@ -69,7 +69,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     let setup = Setup::load(&args.rules, &args.detect, args.quiet)?;
     let mut store = open(&location)?;
     if !args.quiet {
-        eprintln!("watching {} every {} (store {})", args.dir.display(), humantime::format_duration(args.interval), store.label());
+        eprintln!(
+            "watching {} every {} (store {})",
+            args.dir.display(),
+            humantime::format_duration(args.interval),
+            store.label()
+        );
     }
     let mut status = ExitStatus::Success;
     let mut poll = 0;
@@ -93,7 +98,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
             let mut totals = Totals { files: todo.len() as u64, ..Totals::default() };
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            if read_and_commit(&mut store, &setup, &todo, TimeRange::default(), &mut run, &mut totals, &mut out)? {
+            if read_and_commit(
+                &mut store,
+                &setup,
+                &todo,
+                TimeRange::default(),
+                &mut run,
+                &mut totals,
+                &mut out,
+            )? {
                 status = ExitStatus::Error;
             }
             let alerts = write_results(&mut out, &mut run)?;
@@ -103,7 +116,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
             }
             setup.report_suppressions(&totals.suppressed, true);
             if !args.quiet {
-                eprintln!("{}; {} new signal(s), {} alert(s) raised or extended", totals.describe(), run.fresh, alerts.len());
+                eprintln!(
+                    "{}; {} new signal(s), {} alert(s) raised or extended",
+                    totals.describe(),
+                    run.fresh,
+                    alerts.len()
+                );
             }
         }
         for (input, stamp) in ready {

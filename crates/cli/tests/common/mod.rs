@@ -79,7 +79,8 @@ pub fn describe_record(event_id: &str, time: &str) -> serde_json::Value {
     let mut r = ingress_record(event_id, time, 22, "10.0.0.0/8");
     r["eventName"] = "DescribeSecurityGroups".into();
     r["readOnly"] = true.into();
-    r["requestParameters"] = serde_json::json!({"securityGroupSet": {}, "securityGroupIdSet": {}, "filterSet": {}});
+    r["requestParameters"] =
+        serde_json::json!({"securityGroupSet": {}, "securityGroupIdSet": {}, "filterSet": {}});
     r["responseElements"] = serde_json::Value::Null;
     r
 }
@@ -94,22 +95,35 @@ pub fn example_copies(dir: &Path, copies: usize) {
         .into_iter()
         .filter_map(Result::ok)
         .map(|e| e.into_path())
-        .filter(|p| p.to_string_lossy().ends_with(".json.gz") && !p.to_string_lossy().contains("Digest"))
+        .filter(|p| {
+            p.to_string_lossy().ends_with(".json.gz") && !p.to_string_lossy().contains("Digest")
+        })
         .collect();
     for copy in 0..copies {
         for file in &files {
             let mut text = String::new();
-            std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(std::fs::File::open(file).expect("example")), &mut text).expect("gzip");
+            std::io::Read::read_to_string(
+                &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(file).expect("example")),
+                &mut text,
+            )
+            .expect("gzip");
             let mut doc: serde_json::Value = serde_json::from_str(&text).expect("example JSON");
             for record in doc["Records"].as_array_mut().expect("Records") {
                 let id = record["eventID"].as_str().expect("eventID").to_owned();
                 record["eventID"] = format!("{}{copy:04x}", &id[..id.len() - 4]).into();
-                let time = chrono::DateTime::parse_from_rfc3339(record["eventTime"].as_str().expect("eventTime")).expect("time");
+                let time = chrono::DateTime::parse_from_rfc3339(
+                    record["eventTime"].as_str().expect("eventTime"),
+                )
+                .expect("time");
                 let shifted = time + chrono::Duration::seconds(copy as i64);
                 record["eventTime"] = shifted.format("%Y-%m-%dT%H:%M:%SZ").to_string().into();
             }
             let relative = file.strip_prefix(&examples).expect("under examples");
-            let name = relative.file_name().expect("file name").to_string_lossy().replace(".json.gz", &format!("_{copy:03}.json.gz"));
+            let name = relative
+                .file_name()
+                .expect("file name")
+                .to_string_lossy()
+                .replace(".json.gz", &format!("_{copy:03}.json.gz"));
             let target = dir.join(relative.parent().expect("folder")).join(name);
             std::fs::create_dir_all(target.parent().expect("folder")).expect("mkdir");
             std::fs::write(target, gzip(doc.to_string().as_bytes())).expect("write copy");
@@ -122,7 +136,8 @@ pub fn postgres_database() -> String {
     let admin = std::env::var("TRIPLINE_TEST_POSTGRES")
         .expect("TRIPLINE_TEST_POSTGRES is not set: run the tests with scripts/test.sh, which starts the PostgreSQL server they need");
     let name = format!("cli{}_{}", std::process::id(), fastrand::u32(..));
-    let mut client = postgres::Client::connect(&admin, postgres::NoTls).expect("test PostgreSQL server reachable");
+    let mut client = postgres::Client::connect(&admin, postgres::NoTls)
+        .expect("test PostgreSQL server reachable");
     client.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     format!("{base}/{name}")

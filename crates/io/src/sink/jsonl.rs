@@ -69,11 +69,16 @@ mod tests {
             "requestParameters": {"groupId": "sg-0123456789abcdef0"}});
         let owned = OwnedRecord::from_value(&record).expect("an object");
         let rule = Rule::new("r", Expr::pred(Field::resolve("eventName"), Test::Exists));
-        let signal = Signal::build(&rule, &owned.record().expect("an object"), InputRef { file: "f.json".into(), record: 0, line: None });
+        let signal = Signal::build(
+            &rule,
+            &owned.record().expect("an object"),
+            InputRef { file: "f.json".into(), record: 0, line: None },
+        );
         let mut direct = Vec::new();
         write_signal(&mut direct, &signal).expect("write");
         let mut stored = Vec::new();
-        write_signal_json(&mut stored, &serde_json::to_string(&signal).expect("json")).expect("write");
+        write_signal_json(&mut stored, &serde_json::to_string(&signal).expect("json"))
+            .expect("write");
         assert_eq!(String::from_utf8_lossy(&stored), String::from_utf8_lossy(&direct));
     }
 }

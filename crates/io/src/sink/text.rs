@@ -43,13 +43,23 @@ pub fn describe_change(c: &SgChange) -> String {
         (Some(-1), _) | (None, _) | (_, None) => "all ports".to_owned(),
         (Some(f), Some(t)) => format!("{f}-{t}"),
     };
-    let action = serde_json::to_value(c.action).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    let direction = serde_json::to_value(c.direction).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let action = serde_json::to_value(c.action)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let direction = serde_json::to_value(c.direction)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
     let protocol = match c.protocol.as_deref() {
         None | Some("-1") => "all protocols",
         Some(p) => p,
     };
-    let direction = if c.direction == tripline_event::context::Direction::Unspecified { String::new() } else { format!(" {direction}") };
+    let direction = if c.direction == tripline_event::context::Direction::Unspecified {
+        String::new()
+    } else {
+        format!(" {direction}")
+    };
     format!(
         "{action}{direction} {} {protocol} {ports} {} {} ({})",
         c.group.as_deref().unwrap_or("<group?>"),
@@ -75,7 +85,12 @@ impl SignalFacts {
     #[must_use]
     pub fn of(signal: &Signal) -> Self {
         Self {
-            actor: signal.actor.arn.clone().or_else(|| signal.actor.kind.clone()).unwrap_or_default(),
+            actor: signal
+                .actor
+                .arn
+                .clone()
+                .or_else(|| signal.actor.kind.clone())
+                .unwrap_or_default(),
             source: signal.source_ip.clone().unwrap_or_default(),
             changes: signal.context.security_group_changes.clone(),
         }
@@ -87,7 +102,11 @@ impl SignalFacts {
 ///
 /// # Errors
 /// Writing to `out` failed.
-pub fn write_alerts(out: &mut dyn Write, alerts: &[Alert], facts: &[SignalFacts]) -> io::Result<()> {
+pub fn write_alerts(
+    out: &mut dyn Write,
+    alerts: &[Alert],
+    facts: &[SignalFacts],
+) -> io::Result<()> {
     if alerts.is_empty() {
         return writeln!(out, "no alerts");
     }
@@ -106,14 +125,24 @@ pub fn write_alerts(out: &mut dyn Write, alerts: &[Alert], facts: &[SignalFacts]
             ]
         })
         .collect();
-    out.write_all(table(&["FIRST SEEN", "SEVERITY", "RULE", "EVENTS", "ACTOR", "SOURCE", "TITLE"], &rows).as_bytes())?;
+    out.write_all(
+        table(&["FIRST SEEN", "SEVERITY", "RULE", "EVENTS", "ACTOR", "SOURCE", "TITLE"], &rows)
+            .as_bytes(),
+    )?;
     let mut details = String::new();
     for a in alerts {
-        let changes: Vec<&SgChange> = a.signals.iter().filter_map(|&i| facts.get(i)).flat_map(|f| &f.changes).collect();
+        let changes: Vec<&SgChange> =
+            a.signals.iter().filter_map(|&i| facts.get(i)).flat_map(|f| &f.changes).collect();
         if changes.is_empty() {
             continue;
         }
-        let _ = writeln!(details, "\n{} {} ({}):", a.rule_id, a.first_seen.as_deref().unwrap_or(""), a.alert_id);
+        let _ = writeln!(
+            details,
+            "\n{} {} ({}):",
+            a.rule_id,
+            a.first_seen.as_deref().unwrap_or(""),
+            a.alert_id
+        );
         for c in changes.iter().take(20) {
             let _ = writeln!(details, "  {}", describe_change(c));
         }

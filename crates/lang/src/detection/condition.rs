@@ -58,12 +58,17 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Tok)>, CondError> {
             i += 1;
         } else if c.is_alphanumeric() || matches!(c, '_' | '*' | '-' | '.') {
             let start = i;
-            while i < chars.len() && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '*' | '-' | '.')) {
+            while i < chars.len()
+                && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '*' | '-' | '.'))
+            {
                 i += 1;
             }
             out.push((start, Tok::Word(chars[start..i].iter().collect())));
         } else {
-            return Err(CondError { offset: i, message: format!("unexpected character `{c}` in condition") });
+            return Err(CondError {
+                offset: i,
+                message: format!("unexpected character `{c}` in condition"),
+            });
         }
     }
     Ok(out)
@@ -146,10 +151,17 @@ impl Parser {
                         self.at += 1;
                         let pattern = match self.toks.get(self.at) {
                             Some((_, Tok::Word(p))) => p.clone(),
-                            _ => return self.err(format!("`{w} of` needs a selection pattern or `them`")),
+                            _ => {
+                                return self
+                                    .err(format!("`{w} of` needs a selection pattern or `them`"))
+                            }
                         };
                         self.at += 1;
-                        let pattern = if pattern.eq_ignore_ascii_case("them") { "*".to_owned() } else { pattern };
+                        let pattern = if pattern.eq_ignore_ascii_case("them") {
+                            "*".to_owned()
+                        } else {
+                            pattern
+                        };
                         return Ok(Cond::Of { all, pattern });
                     }
                 }
@@ -204,13 +216,22 @@ mod tests {
     #[test]
     fn not_binds_tighter_than_and_tighter_than_or() {
         let c = parse("a or not b and c").expect("valid");
-        assert_eq!(c, Cond::Or(name("a"), Box::new(Cond::And(Box::new(Cond::Not(name("b"))), name("c")))));
+        assert_eq!(
+            c,
+            Cond::Or(name("a"), Box::new(Cond::And(Box::new(Cond::Not(name("b"))), name("c"))))
+        );
     }
 
     #[test]
     fn quantifiers_and_them() {
-        assert_eq!(parse("1 of sel*").expect("valid"), Cond::Of { all: false, pattern: "sel*".into() });
-        assert_eq!(parse("all of them").expect("valid"), Cond::Of { all: true, pattern: "*".into() });
+        assert_eq!(
+            parse("1 of sel*").expect("valid"),
+            Cond::Of { all: false, pattern: "sel*".into() }
+        );
+        assert_eq!(
+            parse("all of them").expect("valid"),
+            Cond::Of { all: true, pattern: "*".into() }
+        );
     }
 
     #[test]

@@ -19,10 +19,22 @@ use condition::{name_matches, Cond};
 use values::Transform;
 
 /// The modifiers that choose how a value is compared (at most one per field).
-pub const MODIFIERS: &[&str] =
-    &["contains", "startswith", "endswith", "re", "cidr", "exists", "gt", "gte", "lt", "lte", "fieldref"];
+pub const MODIFIERS: &[&str] = &[
+    "contains",
+    "startswith",
+    "endswith",
+    "re",
+    "cidr",
+    "exists",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "fieldref",
+];
 /// Modifiers that qualify the comparison or transform the values.
-pub const QUALIFIERS: &[&str] = &["cased", "all", "neq", "expand", "windash", "base64", "base64offset", "i", "m", "s"];
+pub const QUALIFIERS: &[&str] =
+    &["cased", "all", "neq", "expand", "windash", "base64", "base64offset", "i", "m", "s"];
 
 /// What the dialect allows, and what the user supplied.
 #[derive(Debug, Clone)]
@@ -39,7 +51,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { sigma: false, placeholders: BTreeMap::new(), optimise: true, exceptions: BTreeMap::new() }
+        Self {
+            sigma: false,
+            placeholders: BTreeMap::new(),
+            optimise: true,
+            exceptions: BTreeMap::new(),
+        }
     }
 }
 
@@ -47,12 +64,17 @@ impl Options {
     /// The IR passes, when optimising.
     #[must_use]
     pub fn finish(&self, expr: Expr) -> Expr {
-        if self.optimise { passes::simplify(expr) } else { expr }
+        if self.optimise {
+            passes::simplify(expr)
+        } else {
+            expr
+        }
     }
 }
 
 /// Sigma's generic field names for AWS CloudTrail, and what they are in a CloudTrail record.
-const SIGMA_FIELDS: &[(&str, &str)] = &[("src_ip", "sourceIPAddress"), ("src_country", "source.geo.country_iso_code")];
+const SIGMA_FIELDS: &[(&str, &str)] =
+    &[("src_ip", "sourceIPAddress"), ("src_country", "source.geo.country_iso_code")];
 
 struct Lowerer<'a> {
     path: &'a Path,
@@ -80,14 +102,21 @@ impl Lowerer<'_> {
     fn selection(&mut self, node: &Node) -> Option<Expr> {
         match &node.kind {
             Kind::Map(entries) if entries.is_empty() => {
-                self.error(node.pos, "empty selection", Some("a selection maps field names to values"));
+                self.error(
+                    node.pos,
+                    "empty selection",
+                    Some("a selection maps field names to values"),
+                );
                 None
             }
             Kind::Map(entries) => {
-                let parts: Vec<Option<Expr>> = entries.iter().map(|(k, v)| self.field_entry(&k.text, k.pos, v)).collect();
+                let parts: Vec<Option<Expr>> =
+                    entries.iter().map(|(k, v)| self.field_entry(&k.text, k.pos, v)).collect();
                 parts.into_iter().collect::<Option<Vec<_>>>().map(Expr::And)
             }
-            Kind::Seq(items) if !items.is_empty() && items.iter().all(|i| matches!(i.kind, Kind::Map(_))) => {
+            Kind::Seq(items)
+                if !items.is_empty() && items.iter().all(|i| matches!(i.kind, Kind::Map(_))) =>
+            {
                 let parts: Vec<Option<Expr>> = items.iter().map(|i| self.selection(i)).collect();
                 parts.into_iter().collect::<Option<Vec<_>>>().map(Expr::Or)
             }
@@ -97,7 +126,14 @@ impl Lowerer<'_> {
                 None
             }
             _ => {
-                self.error(node.pos, format!("a selection must be a mapping or a list of mappings, found {}", node.describe()), None);
+                self.error(
+                    node.pos,
+                    format!(
+                        "a selection must be a mapping or a list of mappings, found {}",
+                        node.describe()
+                    ),
+                    None,
+                );
                 None
             }
         }
@@ -111,16 +147,28 @@ impl Lowerer<'_> {
                 "cased" => mods.cased = true,
                 "all" => mods.all = true,
                 "neq" => mods.neq = true,
-                flag @ ("i" | "m" | "s") if mods.op.as_deref() == Some("re") => mods.regex_flags.push_str(flag),
-                transform if Transform::parse(transform).is_some() => mods.transforms.extend(Transform::parse(transform)),
+                flag @ ("i" | "m" | "s") if mods.op.as_deref() == Some("re") => {
+                    mods.regex_flags.push_str(flag)
+                }
+                transform if Transform::parse(transform).is_some() => {
+                    mods.transforms.extend(Transform::parse(transform))
+                }
                 op if MODIFIERS.contains(&op) => {
                     if let Some(previous) = mods.op.replace(op.to_owned()) {
-                        self.error(at, format!("modifiers `{previous}` and `{op}` cannot be combined"), None);
+                        self.error(
+                            at,
+                            format!("modifiers `{previous}` and `{op}` cannot be combined"),
+                            None,
+                        );
                         ok = false;
                     }
                 }
                 other => {
-                    let hint = format!("supported modifiers: {}, {}", MODIFIERS.join(", "), QUALIFIERS.join(", "));
+                    let hint = format!(
+                        "supported modifiers: {}, {}",
+                        MODIFIERS.join(", "),
+                        QUALIFIERS.join(", ")
+                    );
                     self.error(at, format!("unknown modifier `{other}`"), Some(&hint));
                     ok = false;
                 }
@@ -130,7 +178,11 @@ impl Lowerer<'_> {
     }
 
     fn resolve_field(&self, name: &str) -> Field {
-        let mapped = if self.options.sigma { SIGMA_FIELDS.iter().find(|(s, _)| *s == name).map(|(_, f)| *f) } else { None };
+        let mapped = if self.options.sigma {
+            SIGMA_FIELDS.iter().find(|(s, _)| *s == name).map(|(_, f)| *f)
+        } else {
+            None
+        };
         Field::resolve(mapped.unwrap_or(name))
     }
 
@@ -148,7 +200,11 @@ impl Lowerer<'_> {
                 Kind::Bool(true) => Some(Expr::pred(field, Test::Exists)),
                 Kind::Bool(false) => Some(Expr::pred(field, Test::Exists).not()),
                 _ => {
-                    self.error(value.pos, format!("`{key}` takes `true` or `false`, found {}", value.describe()), None);
+                    self.error(
+                        value.pos,
+                        format!("`{key}` takes `true` or `false`, found {}", value.describe()),
+                        None,
+                    );
                     None
                 }
             };
@@ -167,7 +223,11 @@ impl Lowerer<'_> {
         for v in values {
             if matches!(v.kind, Kind::Null) {
                 if mods.op.is_some() || !mods.transforms.is_empty() {
-                    self.error(v.pos, format!("`null` cannot be used with `{key}`"), Some("use `field: null` alone"));
+                    self.error(
+                        v.pos,
+                        format!("`null` cannot be used with `{key}`"),
+                        Some("use `field: null` alone"),
+                    );
                     return None;
                 }
                 tests.push(Expr::pred(field.clone(), Test::Exists).not());
@@ -175,10 +235,17 @@ impl Lowerer<'_> {
             }
             if mods.op.as_deref() == Some("fieldref") {
                 let Some(other) = v.scalar_text() else {
-                    self.error(v.pos, format!("`{key}` names another field, found {}", v.describe()), None);
+                    self.error(
+                        v.pos,
+                        format!("`{key}` names another field, found {}", v.describe()),
+                        None,
+                    );
                     return None;
                 };
-                tests.push(Expr::pred(field.clone(), Test::FieldRef(self.resolve_field(&other), tripline_rule::RefOp::Equals, case)));
+                tests.push(Expr::pred(
+                    field.clone(),
+                    Test::FieldRef(self.resolve_field(&other), tripline_rule::RefOp::Equals, case),
+                ));
                 continue;
             }
             // One written value can stand for several (placeholders, dash and base64 variants):
@@ -208,11 +275,17 @@ impl Lowerer<'_> {
             return Some(vec![v.clone()]);
         }
         let Some(text) = v.scalar_text() else {
-            self.error(v.pos, format!("`{key}` values must be scalars, found {}", v.describe()), None);
+            self.error(
+                v.pos,
+                format!("`{key}` values must be scalars, found {}", v.describe()),
+                None,
+            );
             return None;
         };
         match values::apply(&text, &mods.transforms, &self.options.placeholders) {
-            Ok(list) => Some(list.into_iter().map(|t| Node { pos: v.pos, kind: Kind::Str(t) }).collect()),
+            Ok(list) => {
+                Some(list.into_iter().map(|t| Node { pos: v.pos, kind: Kind::Str(t) }).collect())
+            }
             Err(name) => {
                 let hint = format!("pass `--placeholder {name}=VALUE[,VALUE…]`");
                 self.error(v.pos, format!("placeholder `%{name}%` has no value"), Some(&hint));
@@ -231,7 +304,11 @@ impl Lowerer<'_> {
         let mut alternatives = Vec::new();
         for item in items {
             let Some(text) = item.scalar_text() else {
-                self.error(item.pos, format!("keywords must be scalars, found {}", item.describe()), None);
+                self.error(
+                    item.pos,
+                    format!("keywords must be scalars, found {}", item.describe()),
+                    None,
+                );
                 return None;
             };
             // A keyword without wildcards matches as a substring of any value.
@@ -246,7 +323,11 @@ impl Lowerer<'_> {
 
     fn value_test(&mut self, mods: &Modifiers, case: Case, key: &str, v: &Node) -> Option<Test> {
         let Some(text) = v.scalar_text() else {
-            self.error(v.pos, format!("`{key}` values must be scalars, found {}", v.describe()), None);
+            self.error(
+                v.pos,
+                format!("`{key}` values must be scalars, found {}", v.describe()),
+                None,
+            );
             return None;
         };
         let op = mods.op.as_deref();
@@ -262,17 +343,25 @@ impl Lowerer<'_> {
                 Kind::Bool(b) => Test::Equals(vec![Literal::Bool(b)], case),
                 _ => wildcard::value_test(&text, case),
             },
-            Some(op @ ("contains" | "startswith" | "endswith")) => match wildcard::plain_text(&text) {
-                Some(plain) => match op {
-                    "contains" => Test::Contains(vec![plain], case),
-                    "startswith" => Test::StartsWith(vec![plain], case),
-                    _ => Test::EndsWith(vec![plain], case),
-                },
-                None => wildcard::open_pattern(&text, case, op == "startswith", op == "endswith"),
-            },
+            Some(op @ ("contains" | "startswith" | "endswith")) => {
+                match wildcard::plain_text(&text) {
+                    Some(plain) => match op {
+                        "contains" => Test::Contains(vec![plain], case),
+                        "startswith" => Test::StartsWith(vec![plain], case),
+                        _ => Test::EndsWith(vec![plain], case),
+                    },
+                    None => {
+                        wildcard::open_pattern(&text, case, op == "startswith", op == "endswith")
+                    }
+                }
+            }
             Some("re") => {
                 // Sigma's `re` is case-sensitive unless flagged `|i` or the pattern says `(?i)`.
-                let pattern = if mods.regex_flags.is_empty() { text } else { format!("(?{}){text}", mods.regex_flags) };
+                let pattern = if mods.regex_flags.is_empty() {
+                    text
+                } else {
+                    format!("(?{}){text}", mods.regex_flags)
+                };
                 if let Err(e) = regex::Regex::new(&pattern) {
                     self.error(v.pos, format!("invalid regular expression `{pattern}`: {e}"), None);
                     return None;
@@ -280,11 +369,17 @@ impl Lowerer<'_> {
                 Test::Regex(vec![pattern])
             }
             Some("cidr") => {
-                let parsed = text.parse::<IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
+                let parsed = text
+                    .parse::<IpNet>()
+                    .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
                 match parsed {
                     Ok(net) => Test::Cidr(vec![net]),
                     Err(_) => {
-                        self.error(v.pos, format!("`{text}` is not a CIDR network"), Some("write it like `10.0.0.0/8` or `2001:db8::/32`"));
+                        self.error(
+                            v.pos,
+                            format!("`{text}` is not a CIDR network"),
+                            Some("write it like `10.0.0.0/8` or `2001:db8::/32`"),
+                        );
                         return None;
                     }
                 }
@@ -311,18 +406,33 @@ impl Lowerer<'_> {
 }
 
 /// Lowers a `detection:` mapping; `None` (with diagnostics) when anything is wrong.
-pub fn lower(path: &Path, node: &Node, diagnostics: &mut Vec<Diagnostic>, options: &Options) -> Option<Expr> {
+pub fn lower(
+    path: &Path,
+    node: &Node,
+    diagnostics: &mut Vec<Diagnostic>,
+    options: &Options,
+) -> Option<Expr> {
     let mut lowerer = Lowerer { path, diagnostics, options };
     let Some(entries) = node.entries() else {
-        lowerer.error(node.pos, format!("`detection` must be a mapping, found {}", node.describe()), None);
+        lowerer.error(
+            node.pos,
+            format!("`detection` must be a mapping, found {}", node.describe()),
+            None,
+        );
         return None;
     };
     let mut selections: Vec<(String, Pos, Option<Expr>)> = Vec::new();
     let mut condition: Option<&Node> = None;
     for (key, value) in entries {
         if options.sigma && key.text == "timeframe" {
-            let d = Diagnostic::unsupported(path, key.pos, "Sigma's `timeframe`, part of the old aggregation syntax")
-                .with_hint("rewrite the rule as a Sigma correlation rule (`correlation:` with `timespan`)");
+            let d = Diagnostic::unsupported(
+                path,
+                key.pos,
+                "Sigma's `timeframe`, part of the old aggregation syntax",
+            )
+            .with_hint(
+                "rewrite the rule as a Sigma correlation rule (`correlation:` with `timespan`)",
+            );
             lowerer.diagnostics.push(d);
             return None;
         }
@@ -334,14 +444,24 @@ pub fn lower(path: &Path, node: &Node, diagnostics: &mut Vec<Diagnostic>, option
         }
     }
     let Some(condition) = condition else {
-        lowerer.error(node.pos, "`detection` has no `condition`", Some("add `condition: selection` naming the selections that must match"));
+        lowerer.error(
+            node.pos,
+            "`detection` has no `condition`",
+            Some("add `condition: selection` naming the selections that must match"),
+        );
         return None;
     };
     let texts: Vec<(String, Pos)> = match &condition.kind {
         Kind::Str(s) => vec![(s.clone(), condition.pos)],
-        Kind::Seq(items) => items.iter().map(|i| (i.scalar_text().unwrap_or_default(), i.pos)).collect(),
+        Kind::Seq(items) => {
+            items.iter().map(|i| (i.scalar_text().unwrap_or_default(), i.pos)).collect()
+        }
         _ => {
-            lowerer.error(condition.pos, format!("`condition` must be a string, found {}", condition.describe()), None);
+            lowerer.error(
+                condition.pos,
+                format!("`condition` must be a string, found {}", condition.describe()),
+                None,
+            );
             return None;
         }
     };
@@ -365,7 +485,11 @@ pub fn lower(path: &Path, node: &Node, diagnostics: &mut Vec<Diagnostic>, option
     }
     for (name, pos, _) in &selections {
         if !used.contains(name) {
-            lowerer.diagnostics.push(Diagnostic::warning(path, *pos, format!("selection `{name}` is not used by the condition")));
+            lowerer.diagnostics.push(Diagnostic::warning(
+                path,
+                *pos,
+                format!("selection `{name}` is not used by the condition"),
+            ));
         }
     }
     if failed {
@@ -374,24 +498,37 @@ pub fn lower(path: &Path, node: &Node, diagnostics: &mut Vec<Diagnostic>, option
     Some(options.finish(Expr::Or(exprs)))
 }
 
-fn resolve(cond: &Cond, selections: &[(String, Pos, Option<Expr>)], used: &mut BTreeSet<String>) -> Result<Expr, String> {
+fn resolve(
+    cond: &Cond,
+    selections: &[(String, Pos, Option<Expr>)],
+    used: &mut BTreeSet<String>,
+) -> Result<Expr, String> {
     Ok(match cond {
         Cond::Name(name) => {
             let Some((_, _, expr)) = selections.iter().find(|s| &s.0 == name) else {
                 let known: Vec<&str> = selections.iter().map(|s| s.0.as_str()).collect();
-                return Err(format!("the condition names `{name}`, which is not a selection (selections: {})", known.join(", ")));
+                return Err(format!(
+                    "the condition names `{name}`, which is not a selection (selections: {})",
+                    known.join(", ")
+                ));
             };
             used.insert(name.clone());
             expr.clone().unwrap_or(Expr::Const(false))
         }
-        Cond::And(a, b) => Expr::And(vec![resolve(a, selections, used)?, resolve(b, selections, used)?]),
-        Cond::Or(a, b) => Expr::Or(vec![resolve(a, selections, used)?, resolve(b, selections, used)?]),
+        Cond::And(a, b) => {
+            Expr::And(vec![resolve(a, selections, used)?, resolve(b, selections, used)?])
+        }
+        Cond::Or(a, b) => {
+            Expr::Or(vec![resolve(a, selections, used)?, resolve(b, selections, used)?])
+        }
         Cond::Not(a) => resolve(a, selections, used)?.not(),
         Cond::Of { all, pattern } => {
             let them = pattern == "*";
             let matched: Vec<Expr> = selections
                 .iter()
-                .filter(|(name, _, _)| name_matches(pattern, name) && !(them && name.starts_with('_')))
+                .filter(|(name, _, _)| {
+                    name_matches(pattern, name) && !(them && name.starts_with('_'))
+                })
                 .map(|(name, _, expr)| {
                     used.insert(name.clone());
                     expr.clone().unwrap_or(Expr::Const(false))
@@ -400,7 +537,11 @@ fn resolve(cond: &Cond, selections: &[(String, Pos, Option<Expr>)], used: &mut B
             if matched.is_empty() {
                 return Err(format!("`{pattern}` matches no selection"));
             }
-            if *all { Expr::And(matched) } else { Expr::Or(matched) }
+            if *all {
+                Expr::And(matched)
+            } else {
+                Expr::Or(matched)
+            }
         }
     })
 }

@@ -39,7 +39,11 @@ const DASHES: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
 ///
 /// # Errors
 /// The name of a `%placeholder%` that `placeholders` does not define.
-pub fn apply(value: &str, transforms: &[Transform], placeholders: &BTreeMap<String, Vec<String>>) -> Result<Vec<String>, String> {
+pub fn apply(
+    value: &str,
+    transforms: &[Transform],
+    placeholders: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<String>, String> {
     let mut values = vec![value.to_owned()];
     for t in transforms {
         let mut next = Vec::new();
@@ -53,7 +57,9 @@ pub fn apply(value: &str, transforms: &[Transform], placeholders: &BTreeMap<Stri
                         next.push(v);
                     }
                 }
-                Transform::Base64 => next.push(base64::engine::general_purpose::STANDARD.encode(v.as_bytes())),
+                Transform::Base64 => {
+                    next.push(base64::engine::general_purpose::STANDARD.encode(v.as_bytes()))
+                }
                 Transform::Base64Offset => next.extend(base64_offsets(v.as_bytes())),
             }
         }
@@ -62,7 +68,10 @@ pub fn apply(value: &str, transforms: &[Transform], placeholders: &BTreeMap<Stri
     Ok(values)
 }
 
-fn expand(value: &str, placeholders: &BTreeMap<String, Vec<String>>) -> Result<Vec<String>, String> {
+fn expand(
+    value: &str,
+    placeholders: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<String>, String> {
     let Some(start) = value.find('%') else { return Ok(vec![value.to_owned()]) };
     let Some(len) = value[start + 1..].find('%') else { return Ok(vec![value.to_owned()]) };
     let name = &value[start + 1..start + 1 + len];
@@ -101,14 +110,20 @@ mod tests {
     #[test]
     fn base64offset_matches_the_sigma_specification_example() {
         // The three forms of "/bin/bash" that Sigma's documentation lists.
-        assert_eq!(base64_offsets(b"/bin/bash"), vec!["L2Jpbi9iYXNo", "9iaW4vYmFza", "vYmluL2Jhc2"]);
+        assert_eq!(
+            base64_offsets(b"/bin/bash"),
+            vec!["L2Jpbi9iYXNo", "9iaW4vYmFza", "vYmluL2Jhc2"]
+        );
     }
 
     #[test]
     fn expand_takes_every_placeholder_value() {
         let mut p = BTreeMap::new();
         p.insert("Countries".to_owned(), vec!["DE".to_owned(), "FR".to_owned()]);
-        assert_eq!(apply("%Countries%", &[Transform::Expand], &p), Ok(vec!["DE".to_owned(), "FR".to_owned()]));
+        assert_eq!(
+            apply("%Countries%", &[Transform::Expand], &p),
+            Ok(vec!["DE".to_owned(), "FR".to_owned()])
+        );
         assert_eq!(apply("%Missing%", &[Transform::Expand], &p), Err("Missing".to_owned()));
     }
 

@@ -17,7 +17,9 @@ fn pieces(value: &str) -> Vec<Piece> {
     while let Some(c) = chars.next() {
         match c {
             // Sigma: a backslash escapes `*`, `?` and `\`; before anything else it is literal.
-            '\\' if matches!(chars.peek(), Some('*' | '?' | '\\')) => text.push(chars.next().unwrap_or('\\')),
+            '\\' if matches!(chars.peek(), Some('*' | '?' | '\\')) => {
+                text.push(chars.next().unwrap_or('\\'))
+            }
             '*' | '?' => {
                 if !text.is_empty() {
                     out.push(Piece::Text(std::mem::take(&mut text)));
@@ -52,7 +54,10 @@ fn glob(parts: &[Piece], case: Case) -> Option<Test> {
     if parts.contains(&Piece::One) {
         return None;
     }
-    let texts: Vec<String> = parts.iter().filter_map(|p| if let Piece::Text(t) = p { Some(t.clone()) } else { None }).collect();
+    let texts: Vec<String> = parts
+        .iter()
+        .filter_map(|p| if let Piece::Text(t) = p { Some(t.clone()) } else { None })
+        .collect();
     if texts.is_empty() {
         // Only stars: anything matches, which a regex says plainly.
         return None;
@@ -69,8 +74,10 @@ fn regex_of(parts: &[Piece], case: Case) -> String {
     let mut re = String::from(if case == Case::Insensitive { "(?is)" } else { "(?s)" });
     // `^.*x` and `x.*$` mean no more than `x` unanchored; leaving them out lets the regex
     // engine search for the literal parts directly.
-    let (leading, trailing) = (matches!(parts.first(), Some(Piece::Star)), matches!(parts.last(), Some(Piece::Star)));
-    let parts = &parts[usize::from(leading)..parts.len() - usize::from(trailing && parts.len() > usize::from(leading))];
+    let (leading, trailing) =
+        (matches!(parts.first(), Some(Piece::Star)), matches!(parts.last(), Some(Piece::Star)));
+    let parts = &parts[usize::from(leading)
+        ..parts.len() - usize::from(trailing && parts.len() > usize::from(leading))];
     if !leading {
         re.push('^');
     }
@@ -131,6 +138,9 @@ mod tests {
     fn escaped_wildcards_are_literal() {
         let ci = Case::Insensitive;
         assert_eq!(value_test(r"a\*b", ci), Test::Equals(vec![Literal::Str("a*b".into())], ci));
-        assert_eq!(value_test(r"C:\Windows", ci), Test::Equals(vec![Literal::Str(r"C:\Windows".into())], ci));
+        assert_eq!(
+            value_test(r"C:\Windows", ci),
+            Test::Equals(vec![Literal::Str(r"C:\Windows".into())], ci)
+        );
     }
 }

@@ -49,7 +49,12 @@ fn entry(entry: &Value, prefix: &str) -> Result<Expr, String> {
 }
 
 /// Reads an exported exception-list file; items are grouped by their `list_id`.
-pub fn parse(path: &Path, text: &str, lists: &mut ExceptionLists, diagnostics: &mut Vec<Diagnostic>) {
+pub fn parse(
+    path: &Path,
+    text: &str,
+    lists: &mut ExceptionLists,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     for (i, line) in text.lines().enumerate() {
         let at = Pos { line: i + 1, column: 1 };
         if line.trim().is_empty() {
@@ -63,7 +68,10 @@ pub fn parse(path: &Path, text: &str, lists: &mut ExceptionLists, diagnostics: &
             }
         };
         // The container line, and the export summary, have no entries.
-        let (Some(list_id), Some(entries)) = (item["list_id"].as_str(), item["entries"].as_array()) else { continue };
+        let (Some(list_id), Some(entries)) = (item["list_id"].as_str(), item["entries"].as_array())
+        else {
+            continue;
+        };
         match entries.iter().map(|e| entry(e, "")).collect::<Result<Vec<_>, _>>() {
             Ok(parts) => {
                 let list = lists.entry(list_id.to_owned()).or_insert_with(|| Expr::Or(Vec::new()));

@@ -10,7 +10,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use tripline_event::Field;
-use tripline_rule::{Alerting, Applies, Cardinality, Dedup, Metadata, NewTerms, Rule, Schedule, Scope, Severity, Suppression, SuppressionKind, Template};
+use tripline_rule::{
+    Alerting, Applies, Cardinality, Dedup, Metadata, NewTerms, Rule, Schedule, Scope, Severity,
+    Suppression, SuppressionKind, Template,
+};
 
 use crate::diagnostic::Diagnostic;
 use crate::kql;
@@ -37,10 +40,18 @@ fn template_of(fields: &[String]) -> Template {
 fn mitre(doc: &Doc<'_>) -> Vec<String> {
     let mut ids = Vec::new();
     for threat in doc.tables(&["rule", "threat"]) {
-        ids.extend(threat.get("tactic").and_then(|t| t.get("id")).and_then(|v| v.as_str()).map(str::to_owned));
+        ids.extend(
+            threat
+                .get("tactic")
+                .and_then(|t| t.get("id"))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+        );
         for technique in threat.get("technique").and_then(|t| t.as_array()).into_iter().flatten() {
             ids.extend(technique.get("id").and_then(|v| v.as_str()).map(str::to_owned));
-            for sub in technique.get("subtechnique").and_then(|t| t.as_array()).into_iter().flatten() {
+            for sub in
+                technique.get("subtechnique").and_then(|t| t.as_array()).into_iter().flatten()
+            {
                 ids.extend(sub.get("id").and_then(|v| v.as_str()).map(str::to_owned));
             }
         }
@@ -52,7 +63,11 @@ fn mitre(doc: &Doc<'_>) -> Vec<String> {
 /// Parses and lowers one Elastic rule file.
 #[must_use]
 /// Parses and lowers one Elastic rule; its exception lists come back as suppressions.
-pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>, Vec<Diagnostic>, Vec<Suppression>) {
+pub fn compile(
+    path: &Path,
+    text: &str,
+    options: &crate::Options,
+) -> (Vec<Rule>, Vec<Diagnostic>, Vec<Suppression>) {
     let mut diagnostics = Vec::new();
     let doc = match Doc::parse(path, text) {
         Ok(doc) => doc,
@@ -61,18 +76,30 @@ pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>,
     let rule_type = doc.str(&["rule", "type"]).unwrap_or("query").to_owned();
     let language = doc.str(&["rule", "language"]).unwrap_or("kuery").to_owned();
     if !matches!(rule_type.as_str(), "query" | "threshold" | "new_terms") || language != "kuery" {
-        let what = if matches!(rule_type.as_str(), "query" | "threshold" | "new_terms") { format!("query language `{language}`") } else { format!("rule type `{rule_type}`") };
+        let what = if matches!(rule_type.as_str(), "query" | "threshold" | "new_terms") {
+            format!("query language `{language}`")
+        } else {
+            format!("rule type `{rule_type}`")
+        };
         let d = Diagnostic::unsupported(path, doc.pos_of("type"), format!("unsupported {what}: Tripline runs Elastic's KQL rules (query, threshold, new_terms)"))
             .with_hint("EQL, ES|QL and machine-learning rules need Elasticsearch itself");
         return (Vec::new(), vec![d], Vec::new());
     }
     let Some(query) = doc.str(&["rule", "query"]) else {
-        return (Vec::new(), vec![Diagnostic::error(path, doc.pos_of("query"), "the rule has no `query`")], Vec::new());
+        return (
+            Vec::new(),
+            vec![Diagnostic::error(path, doc.pos_of("query"), "the rule has no `query`")],
+            Vec::new(),
+        );
     };
     let expr = match kql::parse(query).and_then(|k| kql::lower(&k, options)) {
         Ok(expr) => Some(expr),
         Err(e) => {
-            let d = Diagnostic::error(path, doc.pos_in_string("query", query, e.offset), format!("invalid KQL: {}", e.message));
+            let d = Diagnostic::error(
+                path,
+                doc.pos_in_string("query", query, e.offset),
+                format!("invalid KQL: {}", e.message),
+            );
             diagnostics.push(d);
             None
         }
@@ -90,31 +117,56 @@ pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>,
         risk_score: doc.int(&["rule", "risk_score"]).and_then(|r| u8::try_from(r).ok()),
         tags: doc.strings(&["rule", "tags"]),
         mitre: mitre(&doc),
-        false_positives: doc.strings(&["rule", "false_positives"]).iter().map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ")).collect(),
+        false_positives: doc
+            .strings(&["rule", "false_positives"])
+            .iter()
+            .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect(),
         triage: doc.str(&["rule", "note"]).unwrap_or_default().to_owned(),
         summary_attributes: doc.strings(&["rule", "investigation_fields", "field_names"]),
         alert_context: Vec::new(),
         dynamic_severity: Vec::new(),
-        origin: Some(version.map_or_else(|| "Elastic".to_owned(), |v| format!("Elastic (version {v})"))),
+        origin: Some(
+            version.map_or_else(|| "Elastic".to_owned(), |v| format!("Elastic (version {v})")),
+        ),
         source: Some(path.to_owned()),
         kind: format!("elastic {rule_type}"),
     };
     if meta.id.is_empty() {
-        diagnostics.push(Diagnostic::error(path, Pos { line: 1, column: 1 }, "the rule has no `rule_id`"));
+        diagnostics.push(Diagnostic::error(
+            path,
+            Pos { line: 1, column: 1 },
+            "the rule has no `rule_id`",
+        ));
     }
     let alerting = alerting(&doc, &rule_type, &mut diagnostics);
     let suppressions = exceptions(&doc, &meta.id, options, &mut diagnostics);
     match expr {
-        Some(expr) if !diagnostics.iter().any(|d| d.level == crate::Level::Error) => {
-            (vec![Rule { meta, expr, scope: Scope::Events, alerting, tests: Vec::new(), correlation: None, prepared: Default::default() }], diagnostics, suppressions)
-        }
+        Some(expr) if !diagnostics.iter().any(|d| d.level == crate::Level::Error) => (
+            vec![Rule {
+                meta,
+                expr,
+                scope: Scope::Events,
+                alerting,
+                tests: Vec::new(),
+                correlation: None,
+                prepared: Default::default(),
+            }],
+            diagnostics,
+            suppressions,
+        ),
         _ => (Vec::new(), diagnostics, Vec::new()),
     }
 }
 
 /// The rule's `exceptions_list`: each referenced list becomes a suppression of this rule, so
 /// the records its items match are counted under the list's name, never alerted on.
-fn exceptions(doc: &Doc<'_>, rule_id: &str, options: &crate::Options, diagnostics: &mut Vec<Diagnostic>) -> Vec<Suppression> {
+fn exceptions(
+    doc: &Doc<'_>,
+    rule_id: &str,
+    options: &crate::Options,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Suppression> {
     let mut out = Vec::new();
     for reference in doc.tables(&["rule", "exceptions_list"]) {
         let Some(list_id) = reference.get("list_id").and_then(|v| v.as_str()) else { continue };
@@ -130,8 +182,12 @@ fn exceptions(doc: &Doc<'_>, rule_id: &str, options: &crate::Options, diagnostic
                 source: Some((doc.path.to_owned(), doc.pos_of("exceptions_list").line)),
             }),
             None => diagnostics.push(
-                Diagnostic::warning(doc.path, doc.pos_of("exceptions_list"), format!("exception list `{list_id}` is not loaded; the rule runs without it"))
-                    .with_hint("pass the exported list with `--exceptions FILE.ndjson`"),
+                Diagnostic::warning(
+                    doc.path,
+                    doc.pos_of("exceptions_list"),
+                    format!("exception list `{list_id}` is not loaded; the rule runs without it"),
+                )
+                .with_hint("pass the exported list with `--exceptions FILE.ndjson`"),
             ),
         }
     }
@@ -139,29 +195,50 @@ fn exceptions(doc: &Doc<'_>, rule_id: &str, options: &crate::Options, diagnostic
 }
 
 fn alerting(doc: &Doc<'_>, rule_type: &str, diagnostics: &mut Vec<Diagnostic>) -> Alerting {
-    let interval = doc.str(&["rule", "interval"]).and_then(|i| humantime::parse_duration(i).ok()).unwrap_or(Duration::from_secs(300));
-    let lookback = doc.str(&["rule", "from"]).and_then(date_math).unwrap_or(Duration::from_secs(360)).max(interval);
-    let max_alerts = doc.int(&["rule", "max_signals"]).and_then(|m| u32::try_from(m).ok()).unwrap_or(100);
-    let mut alerting = Alerting { schedule: Some(Schedule { interval, lookback, max_alerts }), ..Alerting::default() };
+    let interval = doc
+        .str(&["rule", "interval"])
+        .and_then(|i| humantime::parse_duration(i).ok())
+        .unwrap_or(Duration::from_secs(300));
+    let lookback = doc
+        .str(&["rule", "from"])
+        .and_then(date_math)
+        .unwrap_or(Duration::from_secs(360))
+        .max(interval);
+    let max_alerts =
+        doc.int(&["rule", "max_signals"]).and_then(|m| u32::try_from(m).ok()).unwrap_or(100);
+    let mut alerting = Alerting {
+        schedule: Some(Schedule { interval, lookback, max_alerts }),
+        ..Alerting::default()
+    };
     if rule_type == "threshold" {
         let fields = doc.strings(&["rule", "threshold", "field"]);
-        let value = doc.int(&["rule", "threshold", "value"]).and_then(|v| u32::try_from(v).ok()).unwrap_or(1);
+        let value = doc
+            .int(&["rule", "threshold", "value"])
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(1);
         // Elastic counts per execution over `from`; a window anchored on the first match with
         // the same length gives the same groups in event time.
         alerting.dedup = Some(Dedup { key: template_of(&fields), period: lookback });
         alerting.threshold = value.max(1);
         if let Some(card) = doc.tables(&["rule", "threshold", "cardinality"]).first() {
             let field = card.get("field").and_then(|v| v.as_str()).unwrap_or_default();
-            let min = card.get("value").and_then(toml::Value::as_integer).and_then(|v| u32::try_from(v).ok()).unwrap_or(1);
+            let min = card
+                .get("value")
+                .and_then(toml::Value::as_integer)
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(1);
             alerting.cardinality = Some(Cardinality { field: Field::resolve(field), min });
         }
     }
     if rule_type == "new_terms" {
         let fields = doc.strings(&["rule", "new_terms", "value"]);
-        let history = doc.tables(&["rule", "new_terms", "history_window_start"]).first()
+        let history = doc
+            .tables(&["rule", "new_terms", "history_window_start"])
+            .first()
             .and_then(|h| h.get("value").and_then(|v| v.as_str()).and_then(date_math))
             .unwrap_or(Duration::from_secs(7 * 86_400));
-        alerting.new_terms = Some(NewTerms { fields: fields.iter().map(|f| Field::resolve(f)).collect(), history });
+        alerting.new_terms =
+            Some(NewTerms { fields: fields.iter().map(|f| Field::resolve(f)).collect(), history });
     }
     if doc.has(&["rule", "alert_suppression"]) {
         let fields = doc.strings(&["rule", "alert_suppression", "group_by"]);
@@ -174,7 +251,8 @@ fn alerting(doc: &Doc<'_>, rule_type: &str, diagnostics: &mut Vec<Diagnostic>) -
             diagnostics.push(Diagnostic::warning(doc.path, doc.pos_of("alert_suppression"), "alert suppression on a threshold rule is ignored; the threshold's grouping applies"));
         } else {
             // Without a duration Elastic suppresses within one execution.
-            alerting.dedup = Some(Dedup { key: template_of(&fields), period: duration.unwrap_or(interval) });
+            alerting.dedup =
+                Some(Dedup { key: template_of(&fields), period: duration.unwrap_or(interval) });
         }
     }
     alerting
@@ -234,8 +312,14 @@ value = 2
         let s = rule.alerting.schedule.expect("a schedule");
         assert_eq!((s.interval.as_secs(), s.lookback.as_secs(), s.max_alerts), (600, 1800, 50));
         assert_eq!(rule.alerting.threshold, 3);
-        assert_eq!(rule.alerting.dedup.as_ref().map(|d| d.key.source().to_owned()), Some("{cloud.account.id}".to_owned()));
-        assert_eq!(rule.alerting.cardinality.as_ref().map(|c| (c.field.name(), c.min)), Some(("source.ip", 2)));
+        assert_eq!(
+            rule.alerting.dedup.as_ref().map(|d| d.key.source().to_owned()),
+            Some("{cloud.account.id}".to_owned())
+        );
+        assert_eq!(
+            rule.alerting.cardinality.as_ref().map(|c| (c.field.name(), c.min)),
+            Some(("source.ip", 2))
+        );
     }
 
     #[test]
@@ -249,7 +333,9 @@ value = 2
 
     #[test]
     fn eql_rules_are_unsupported_with_one_diagnostic() {
-        let eql = RULE.replace("type = \"threshold\"", "type = \"eql\"").replace("language = \"kuery\"", "language = \"eql\"");
+        let eql = RULE
+            .replace("type = \"threshold\"", "type = \"eql\"")
+            .replace("language = \"kuery\"", "language = \"eql\"");
         let (rules, diags, _) = compile(Path::new("r.toml"), &eql, &crate::Options::default());
         assert!(rules.is_empty());
         assert_eq!(diags.len(), 1);

@@ -20,7 +20,11 @@ impl<'a> Doc<'a> {
             Ok(table) => Ok(Self { path, text, table }),
             Err(e) => {
                 let offset = e.span().map_or(0, |s| s.start);
-                Err(Diagnostic::error(path, pos_at(text, offset), format!("invalid TOML: {}", e.message())))
+                Err(Diagnostic::error(
+                    path,
+                    pos_at(text, offset),
+                    format!("invalid TOML: {}", e.message()),
+                ))
             }
         }
     }
@@ -48,7 +52,9 @@ impl<'a> Doc<'a> {
 
     pub(super) fn strings(&self, keys: &[&str]) -> Vec<String> {
         match self.get(keys) {
-            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+            Some(Value::Array(items)) => {
+                items.iter().filter_map(Value::as_str).map(str::to_owned).collect()
+            }
             Some(Value::String(s)) => vec![s.clone()],
             _ => Vec::new(),
         }
@@ -72,7 +78,8 @@ impl<'a> Doc<'a> {
         let mut offset = 0;
         for line in self.text.split_inclusive('\n') {
             let trimmed = line.trim_start();
-            let assigns = trimmed.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with('='));
+            let assigns =
+                trimmed.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with('='));
             if assigns || trimmed.starts_with(&format!("[rule.{key}")) {
                 return pos_at(self.text, offset + (line.len() - trimmed.len()));
             }
@@ -84,7 +91,9 @@ impl<'a> Doc<'a> {
     /// The position of character `at` inside the string value of `key`.
     pub(super) fn pos_in_string(&self, key: &str, value: &str, at: usize) -> Pos {
         let start = self.pos_of(key);
-        let Some(line_text) = self.text.lines().nth(start.line.saturating_sub(1)) else { return start };
+        let Some(line_text) = self.text.lines().nth(start.line.saturating_sub(1)) else {
+            return start;
+        };
         // A multi-line string starting right after its quotes begins on the next line.
         let multiline = line_text.contains("'''") || line_text.contains("\"\"\"");
         let before: String = value.chars().take(at).collect();

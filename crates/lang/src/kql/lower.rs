@@ -59,7 +59,8 @@ fn values(field: &Field, expr: &ValueExpr) -> Expr {
                 }
             }
             if !literals.is_empty() {
-                others.insert(0, Expr::pred(field.clone(), Test::Equals(literals, Case::Sensitive)));
+                others
+                    .insert(0, Expr::pred(field.clone(), Test::Equals(literals, Case::Sensitive)));
             }
             Expr::Or(others)
         }
@@ -70,18 +71,32 @@ fn values(field: &Field, expr: &ValueExpr) -> Expr {
 }
 
 fn resolve(prefix: &str, name: &str) -> Field {
-    if prefix.is_empty() { Field::resolve(name) } else { Field::resolve(&format!("{prefix}.{name}")) }
+    if prefix.is_empty() {
+        Field::resolve(name)
+    } else {
+        Field::resolve(&format!("{prefix}.{name}"))
+    }
 }
 
 fn lower_in(kql: &Kql, prefix: &str) -> Result<Expr, KqlError> {
     Ok(match kql {
-        Kql::And(parts) => Expr::And(parts.iter().map(|p| lower_in(p, prefix)).collect::<Result<_, _>>()?),
-        Kql::Or(parts) => Expr::Or(parts.iter().map(|p| lower_in(p, prefix)).collect::<Result<_, _>>()?),
+        Kql::And(parts) => {
+            Expr::And(parts.iter().map(|p| lower_in(p, prefix)).collect::<Result<_, _>>()?)
+        }
+        Kql::Or(parts) => {
+            Expr::Or(parts.iter().map(|p| lower_in(p, prefix)).collect::<Result<_, _>>()?)
+        }
         Kql::Not(inner) => lower_in(inner, prefix)?.not(),
         Kql::Match { field, values: v } => values(&resolve(prefix, field), v),
         Kql::Exists(field) => Expr::pred(resolve(prefix, field), Test::Exists),
         Kql::Range { field, op, value } => {
-            let bound: f64 = value.text.parse().map_err(|_| KqlError { offset: 0, message: format!("`{field} {op} {}`: only numeric ranges are supported", value.text) })?;
+            let bound: f64 = value.text.parse().map_err(|_| KqlError {
+                offset: 0,
+                message: format!(
+                    "`{field} {op} {}`: only numeric ranges are supported",
+                    value.text
+                ),
+            })?;
             let op = match op.as_str() {
                 "<" => CmpOp::Lt,
                 "<=" => CmpOp::Lte,
@@ -91,7 +106,8 @@ fn lower_in(kql: &Kql, prefix: &str) -> Result<Expr, KqlError> {
             Expr::pred(resolve(prefix, field), Test::Compare(op, bound))
         }
         Kql::Nested { field, query } => {
-            let nested = if prefix.is_empty() { field.clone() } else { format!("{prefix}.{field}") };
+            let nested =
+                if prefix.is_empty() { field.clone() } else { format!("{prefix}.{field}") };
             lower_in(query, &nested)?
         }
         Kql::FreeText(v) => values(&Field::resolve("tripline.any_value"), v),

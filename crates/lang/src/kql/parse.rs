@@ -102,17 +102,21 @@ fn tokenize(query: &str) -> Result<Vec<(usize, Tok)>, KqlError> {
         match c {
             c if c.is_whitespace() => i += 1,
             '(' | ')' | '{' | '}' | ':' => {
-                out.push((start, match c {
-                    '(' => Tok::LParen,
-                    ')' => Tok::RParen,
-                    '{' => Tok::LBrace,
-                    '}' => Tok::RBrace,
-                    _ => Tok::Colon,
-                }));
+                out.push((
+                    start,
+                    match c {
+                        '(' => Tok::LParen,
+                        ')' => Tok::RParen,
+                        '{' => Tok::LBrace,
+                        '}' => Tok::RBrace,
+                        _ => Tok::Colon,
+                    },
+                ));
                 i += 1;
             }
             '<' | '>' => {
-                let op = if chars.get(i + 1) == Some(&'=') { format!("{c}=") } else { c.to_string() };
+                let op =
+                    if chars.get(i + 1) == Some(&'=') { format!("{c}=") } else { c.to_string() };
                 i += op.len();
                 out.push((start, Tok::Range(op)));
             }
@@ -121,7 +125,9 @@ fn tokenize(query: &str) -> Result<Vec<(usize, Tok)>, KqlError> {
                 i += 1;
                 loop {
                     match chars.get(i) {
-                        None => return Err(KqlError { offset: start, message: "unclosed `\"`".into() }),
+                        None => {
+                            return Err(KqlError { offset: start, message: "unclosed `\"`".into() })
+                        }
                         Some('"') => break,
                         Some('\\') if i + 1 < chars.len() => {
                             text.push(chars[i + 1]);
@@ -221,11 +227,15 @@ impl Parser {
                 self.expect(&Tok::RParen, "`)`")?;
                 Ok(inner)
             }
-            Some((_, Tok::Word(field))) if matches!(self.toks.get(self.at + 1), Some((_, Tok::Colon | Tok::Range(_)))) => {
+            Some((_, Tok::Word(field)))
+                if matches!(self.toks.get(self.at + 1), Some((_, Tok::Colon | Tok::Range(_)))) =>
+            {
                 self.at += 1;
                 self.field_query(field)
             }
-            Some((_, Tok::Word(_) | Tok::Quoted(_))) => Ok(Kql::FreeText(ValueExpr::One(self.value()?))),
+            Some((_, Tok::Word(_) | Tok::Quoted(_))) => {
+                Ok(Kql::FreeText(ValueExpr::One(self.value()?)))
+            }
             Some((_, t)) => self.err(format!("unexpected `{}`", describe(&t))),
             None => self.err("the query ends too early"),
         }
@@ -267,7 +277,8 @@ impl Parser {
                 // keyword, a special character or the next field.
                 let mut text = text;
                 while let Some((_, Tok::Word(next))) = self.peek().cloned() {
-                    let field_follows = matches!(self.toks.get(self.at + 1), Some((_, Tok::Colon | Tok::Range(_))));
+                    let field_follows =
+                        matches!(self.toks.get(self.at + 1), Some((_, Tok::Colon | Tok::Range(_))));
                     if is_keyword(&next) || field_follows {
                         break;
                     }
@@ -358,20 +369,37 @@ mod tests {
     use super::*;
 
     fn m(field: &str, text: &str, quoted: bool) -> Kql {
-        Kql::Match { field: field.into(), values: ValueExpr::One(Value { text: text.into(), quoted }) }
+        Kql::Match {
+            field: field.into(),
+            values: ValueExpr::One(Value { text: text.into(), quoted }),
+        }
     }
 
     #[test]
     fn precedence_and_value_lists() {
         let q = parse("a:1 or b:\"x y\" and not c:(d or e)").expect("valid");
-        let list = ValueExpr::Or(vec![ValueExpr::One(Value { text: "d".into(), quoted: false }), ValueExpr::One(Value { text: "e".into(), quoted: false })]);
-        assert_eq!(q, Kql::Or(vec![m("a", "1", false), Kql::And(vec![m("b", "x y", true), Kql::Not(Box::new(Kql::Match { field: "c".into(), values: list }))])]));
+        let list = ValueExpr::Or(vec![
+            ValueExpr::One(Value { text: "d".into(), quoted: false }),
+            ValueExpr::One(Value { text: "e".into(), quoted: false }),
+        ]);
+        assert_eq!(
+            q,
+            Kql::Or(vec![
+                m("a", "1", false),
+                Kql::And(vec![
+                    m("b", "x y", true),
+                    Kql::Not(Box::new(Kql::Match { field: "c".into(), values: list }))
+                ])
+            ])
+        );
     }
 
     #[test]
     fn exists_range_nested_and_escapes() {
         assert_eq!(parse("source.ip:*").expect("valid"), Kql::Exists("source.ip".into()));
-        assert!(matches!(parse("port >= 1024").expect("valid"), Kql::Range { op, .. } if op == ">="));
+        assert!(
+            matches!(parse("port >= 1024").expect("valid"), Kql::Range { op, .. } if op == ">=")
+        );
         assert!(matches!(parse("a:{ b:c }").expect("valid"), Kql::Nested { .. }));
         assert_eq!(parse(r"path:C\:\\temp\*").expect("valid"), m("path", r"C\:\\temp\*", false));
     }
@@ -382,7 +410,15 @@ mod tests {
         assert_eq!(e.offset, 9);
         assert!(parse("a:\"x").expect_err("unclosed quote").message.contains('"'));
         assert!(parse("a:b c:d").expect_err("missing and").message.contains("unexpected text"));
-        assert_eq!(parse("ua:(*S3 Browser* or x)").expect("valid"), Kql::Match { field: "ua".into(), values: ValueExpr::Or(vec![
-            ValueExpr::One(Value { text: "*S3 Browser*".into(), quoted: false }), ValueExpr::One(Value { text: "x".into(), quoted: false })]) });
+        assert_eq!(
+            parse("ua:(*S3 Browser* or x)").expect("valid"),
+            Kql::Match {
+                field: "ua".into(),
+                values: ValueExpr::Or(vec![
+                    ValueExpr::One(Value { text: "*S3 Browser*".into(), quoted: false }),
+                    ValueExpr::One(Value { text: "x".into(), quoted: false })
+                ])
+            }
+        );
     }
 }

@@ -13,22 +13,46 @@ use crate::yaml::{self, Pos};
 use reader::Reader;
 
 const KEYS: &[&str] = &[
-    "id", "title", "description", "author", "references", "severity", "risk_score", "tags", "mitre",
-    "false_positives", "triage", "summary_attributes", "origin", "scope", "detection", "dedup",
-    "threshold", "schedule", "tests",
+    "id",
+    "title",
+    "description",
+    "author",
+    "references",
+    "severity",
+    "risk_score",
+    "tags",
+    "mitre",
+    "false_positives",
+    "triage",
+    "summary_attributes",
+    "origin",
+    "scope",
+    "detection",
+    "dedup",
+    "threshold",
+    "schedule",
+    "tests",
 ];
 
 /// Parses and lowers a native rule file: one rule, or every diagnostic explaining why not.
 #[must_use]
-pub fn compile(path: &Path, text: &str, options: &detection::Options) -> (Vec<Rule>, Vec<Diagnostic>) {
+pub fn compile(
+    path: &Path,
+    text: &str,
+    options: &detection::Options,
+) -> (Vec<Rule>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let root = match yaml::parse_file(path, text) {
         Ok(root) => root,
         Err(d) => return (Vec::new(), vec![d]),
     };
     if root.entries().is_none() {
-        let d = Diagnostic::error(path, root.pos, format!("a rule file must be a mapping, found {}", root.describe()))
-            .with_hint("start with `id:`, `title:` and `detection:`");
+        let d = Diagnostic::error(
+            path,
+            root.pos,
+            format!("a rule file must be a mapping, found {}", root.describe()),
+        )
+        .with_hint("start with `id:`, `title:` and `detection:`");
         return (Vec::new(), vec![d]);
     }
     let mut r = Reader { path, node: &root, diagnostics: &mut diagnostics };
@@ -40,7 +64,11 @@ pub fn compile(path: &Path, text: &str, options: &detection::Options) -> (Vec<Ru
         Some("insights") => Scope::Insights,
         Some(other) => {
             let node = r.get("scope").expect("string was read from it");
-            r.error(node, format!("unknown scope `{other}`"), Some("use `events` (default) or `insights`"));
+            r.error(
+                node,
+                format!("unknown scope `{other}`"),
+                Some("use `events` (default) or `insights`"),
+            );
             Scope::Events
         }
     };
@@ -57,14 +85,30 @@ pub fn compile(path: &Path, text: &str, options: &detection::Options) -> (Vec<Ru
     let tests = tests::read(&mut r);
     let failed = diagnostics.iter().any(|d| d.level == crate::Level::Error);
     match (expr, failed) {
-        (Some(expr), false) => (vec![Rule { meta, expr, scope, alerting, tests, correlation: None, prepared: Default::default() }], diagnostics),
+        (Some(expr), false) => (
+            vec![Rule {
+                meta,
+                expr,
+                scope,
+                alerting,
+                tests,
+                correlation: None,
+                prepared: Default::default(),
+            }],
+            diagnostics,
+        ),
         _ => (Vec::new(), diagnostics),
     }
 }
 
 fn metadata(r: &mut Reader<'_>) -> Metadata {
     let id = r.required_string("id", "give the rule a kebab-case id naming the behaviour, such as `ec2-security-group-deleted`").unwrap_or_default();
-    let title = r.required_string("title", "a short title; `{field}` placeholders are filled from the record").unwrap_or_default();
+    let title = r
+        .required_string(
+            "title",
+            "a short title; `{field}` placeholders are filled from the record",
+        )
+        .unwrap_or_default();
     if let Err(e) = Template::parse(&title) {
         let node = r.get("title").expect("title was read");
         r.error(node, e, None);
@@ -78,7 +122,8 @@ fn metadata(r: &mut Reader<'_>) -> Metadata {
         }
     });
     if severity.is_none() && r.get("severity").is_none() {
-        let d = Diagnostic::error(r.path, r.node.pos, "missing required key `severity`").with_hint("one of info, low, medium, high, critical");
+        let d = Diagnostic::error(r.path, r.node.pos, "missing required key `severity`")
+            .with_hint("one of info, low, medium, high, critical");
         r.diagnostics.push(d);
     }
     let risk_score = r.integer("risk_score", 0, 100).and_then(|v| u8::try_from(v).ok());
@@ -86,7 +131,11 @@ fn metadata(r: &mut Reader<'_>) -> Metadata {
     for id in &mitre {
         if !is_attack_id(id) {
             let node = r.get("mitre").expect("mitre was read");
-            r.error(node, format!("`{id}` is not an ATT&CK id"), Some("tactics look like `TA0005`, techniques `T1562`, sub-techniques `T1562.007`"));
+            r.error(
+                node,
+                format!("`{id}` is not an ATT&CK id"),
+                Some("tactics look like `TA0005`, techniques `T1562`, sub-techniques `T1562.007`"),
+            );
         }
     }
     Metadata {
@@ -129,17 +178,21 @@ fn alerting(r: &mut Reader<'_>) -> Alerting {
     if let Some(node) = r.get("dedup") {
         let mut sub = Reader { path: r.path, node, diagnostics: r.diagnostics };
         sub.warn_unknown_keys(&["key", "period"], "dedup");
-        let key = sub.required_string("key", "a template such as `{recipientAccountId}`").and_then(|k| match Template::parse(&k) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                let at = sub.get("key").expect("key was read");
-                sub.error(at, e, None);
-                None
-            }
-        });
+        let key =
+            sub.required_string("key", "a template such as `{recipientAccountId}`").and_then(|k| {
+                match Template::parse(&k) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        let at = sub.get("key").expect("key was read");
+                        sub.error(at, e, None);
+                        None
+                    }
+                }
+            });
         let period = sub.duration("period");
         if sub.get("period").is_none() {
-            let d = Diagnostic::error(r.path, node.pos, "`dedup` needs a `period`").with_hint("such as `period: 12h`");
+            let d = Diagnostic::error(r.path, node.pos, "`dedup` needs a `period`")
+                .with_hint("such as `period: 12h`");
             r.diagnostics.push(d);
         }
         if let (Some(key), Some(period)) = (key, period) {
@@ -154,7 +207,8 @@ fn alerting(r: &mut Reader<'_>) -> Alerting {
         sub.warn_unknown_keys(&["interval", "lookback", "max_alerts"], "schedule");
         let interval = sub.duration("interval");
         let lookback = sub.duration("lookback");
-        let max_alerts = sub.integer("max_alerts", 1, i64::from(u32::MAX)).and_then(|m| u32::try_from(m).ok());
+        let max_alerts =
+            sub.integer("max_alerts", 1, i64::from(u32::MAX)).and_then(|m| u32::try_from(m).ok());
         match interval {
             Some(interval) => {
                 alerting.schedule = Some(Schedule {
@@ -164,7 +218,8 @@ fn alerting(r: &mut Reader<'_>) -> Alerting {
                 });
             }
             None if sub.get("interval").is_none() => {
-                let d = Diagnostic::error(r.path, node.pos, "`schedule` needs an `interval`").with_hint("such as `interval: 10m`");
+                let d = Diagnostic::error(r.path, node.pos, "`schedule` needs an `interval`")
+                    .with_hint("such as `interval: 10m`");
                 r.diagnostics.push(d);
             }
             None => {}
@@ -199,7 +254,10 @@ mod unit {
         let rule = &rules[0];
         assert_eq!(rule.meta.severity, Some(Severity::Low));
         assert_eq!(rule.alerting.dedup.as_ref().map(|d| d.period.as_secs()), Some(12 * 3600));
-        assert_eq!(rule.alerting.schedule.map(|s| (s.lookback.as_secs(), s.max_alerts)), Some((1800, 5)));
+        assert_eq!(
+            rule.alerting.schedule.map(|s| (s.lookback.as_secs(), s.max_alerts)),
+            Some((1800, 5))
+        );
         assert_eq!(rule.expr.to_string(), r#"eventName in ["A", "B"]"#);
     }
 
@@ -208,7 +266,11 @@ mod unit {
         let text = "id: x\ntitle: X\nseverity: urgent\nmitre: [T15]\ndetection:\n  sel:\n    eventName|contians: A\n  condition: sel and other\n";
         let (rules, diags) = compile_text(text);
         assert!(rules.is_empty());
-        let errors: Vec<(usize, &str)> = diags.iter().filter(|d| d.level == Level::Error).map(|d| (d.line, d.message.as_str())).collect();
+        let errors: Vec<(usize, &str)> = diags
+            .iter()
+            .filter(|d| d.level == Level::Error)
+            .map(|d| (d.line, d.message.as_str()))
+            .collect();
         assert_eq!(errors.len(), 4, "{diags:#?}");
         assert!(errors.iter().any(|(l, m)| *l == 3 && m.contains("urgent")));
         assert!(errors.iter().any(|(l, m)| *l == 4 && m.contains("T15")));

@@ -29,9 +29,17 @@ impl<'a> Reader<'a> {
         let Some(entries) = self.node.entries() else { return };
         for (key, _) in entries {
             if !known.contains(&key.text.as_str()) {
-                let closest = known.iter().min_by_key(|k| strsim::levenshtein(k, &key.text)).copied().unwrap_or_default();
-                let d = Diagnostic::warning(self.path, key.pos, format!("unknown {what} key `{}` is ignored", key.text))
-                    .with_hint(format!("did you mean `{closest}`?"));
+                let closest = known
+                    .iter()
+                    .min_by_key(|k| strsim::levenshtein(k, &key.text))
+                    .copied()
+                    .unwrap_or_default();
+                let d = Diagnostic::warning(
+                    self.path,
+                    key.pos,
+                    format!("unknown {what} key `{}` is ignored", key.text),
+                )
+                .with_hint(format!("did you mean `{closest}`?"));
                 self.diagnostics.push(d);
             }
         }
@@ -44,7 +52,11 @@ impl<'a> Reader<'a> {
             Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) => node.scalar_text(),
             Kind::Null => None,
             _ => {
-                self.error(node, format!("`{key}` must be a string, found {}", node.describe()), None);
+                self.error(
+                    node,
+                    format!("`{key}` must be a string, found {}", node.describe()),
+                    None,
+                );
                 None
             }
         }
@@ -52,8 +64,15 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn required_string(&mut self, key: &str, hint: &str) -> Option<String> {
         let value = self.string(key);
-        if value.as_deref().is_none_or(str::is_empty) && self.get(key).is_none_or(|n| matches!(n.kind, Kind::Str(_) | Kind::Null)) {
-            let d = Diagnostic::error(self.path, self.node.pos, format!("missing required key `{key}`")).with_hint(hint);
+        if value.as_deref().is_none_or(str::is_empty)
+            && self.get(key).is_none_or(|n| matches!(n.kind, Kind::Str(_) | Kind::Null))
+        {
+            let d = Diagnostic::error(
+                self.path,
+                self.node.pos,
+                format!("missing required key `{key}`"),
+            )
+            .with_hint(hint);
             self.diagnostics.push(d);
             return None;
         }
@@ -69,7 +88,11 @@ impl<'a> Reader<'a> {
                 .filter_map(|i| {
                     let text = i.scalar_text();
                     if text.is_none() {
-                        self.error(i, format!("`{key}` entries must be strings, found {}", i.describe()), None);
+                        self.error(
+                            i,
+                            format!("`{key}` entries must be strings, found {}", i.describe()),
+                            None,
+                        );
                     }
                     text
                 })
@@ -77,7 +100,14 @@ impl<'a> Reader<'a> {
             Kind::Null => Vec::new(),
             _ => node.scalar_text().map_or_else(
                 || {
-                    self.error(node, format!("`{key}` must be a string or a list of strings, found {}", node.describe()), None);
+                    self.error(
+                        node,
+                        format!(
+                            "`{key}` must be a string or a list of strings, found {}",
+                            node.describe()
+                        ),
+                        None,
+                    );
                     Vec::new()
                 },
                 |s| vec![s],
@@ -90,7 +120,14 @@ impl<'a> Reader<'a> {
         match node.kind {
             Kind::Int(i) if (min..=max).contains(&i) => Some(i),
             _ => {
-                self.error(node, format!("`{key}` must be a whole number from {min} to {max}, found {}", node.scalar_text().unwrap_or_else(|| node.describe().to_owned())), None);
+                self.error(
+                    node,
+                    format!(
+                        "`{key}` must be a whole number from {min} to {max}, found {}",
+                        node.scalar_text().unwrap_or_else(|| node.describe().to_owned())
+                    ),
+                    None,
+                );
                 None
             }
         }
@@ -102,10 +139,13 @@ impl<'a> Reader<'a> {
         match humantime::parse_duration(&text) {
             Ok(d) if !d.is_zero() => Some(d),
             _ => {
-                self.error(node, format!("`{key}` must be a duration, found `{text}`"), Some("write it like `10m`, `12h` or `720min`"));
+                self.error(
+                    node,
+                    format!("`{key}` must be a duration, found `{text}`"),
+                    Some("write it like `10m`, `12h` or `720min`"),
+                );
                 None
             }
         }
     }
 }
-

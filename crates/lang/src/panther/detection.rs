@@ -11,10 +11,29 @@ use crate::yaml::{Kind, Node};
 
 /// Ranges Python's `ipaddress` calls private (Panther's `IsIPAddressPrivate`).
 const PRIVATE: &[&str] = &[
-    "0.0.0.0/8", "10.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/29", "192.0.0.170/31",
-    "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4",
-    "255.255.255.255/32", "::1/128", "::/128", "::ffff:0:0/96", "100::/64", "2001::/23", "2001:db8::/32",
-    "2001:10::/28", "fc00::/7", "fe80::/10",
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/29",
+    "192.0.0.170/31",
+    "192.0.2.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "240.0.0.0/4",
+    "255.255.255.255/32",
+    "::1/128",
+    "::/128",
+    "::ffff:0:0/96",
+    "100::/64",
+    "2001::/23",
+    "2001:db8::/32",
+    "2001:10::/28",
+    "fc00::/7",
+    "fe80::/10",
 ];
 
 pub(super) struct Lowering<'a> {
@@ -79,11 +98,17 @@ impl Lowering<'_> {
         let Kind::Seq(items) = &node.kind else { return Vec::new() };
         let mut out = Vec::new();
         for item in items {
-            let severity = item.get("ChangeTo").and_then(Node::scalar_text).and_then(|s| s.parse::<Severity>().ok());
+            let severity = item
+                .get("ChangeTo")
+                .and_then(Node::scalar_text)
+                .and_then(|s| s.parse::<Severity>().ok());
             let condition = item.get("Conditions").and_then(|c| self.expr(c));
             match (severity, condition) {
                 (Some(s), Some(c)) => out.push((s, c)),
-                _ => self.error(item, "a dynamic severity needs `ChangeTo` (a severity) and `Conditions`"),
+                _ => self.error(
+                    item,
+                    "a dynamic severity needs `ChangeTo` (a severity) and `Conditions`",
+                ),
             }
         }
         out
@@ -92,10 +117,15 @@ impl Lowering<'_> {
     /// A list of expressions (all must hold) or one expression.
     pub(super) fn expr(&mut self, node: &Node) -> Option<Expr> {
         match &node.kind {
-            Kind::Seq(items) => items.iter().map(|i| self.expr(i)).collect::<Option<Vec<_>>>().map(Expr::And),
+            Kind::Seq(items) => {
+                items.iter().map(|i| self.expr(i)).collect::<Option<Vec<_>>>().map(Expr::And)
+            }
             Kind::Map(_) => self.one(node),
             _ => {
-                self.error(node, format!("a match expression must be a mapping, found {}", node.describe()));
+                self.error(
+                    node,
+                    format!("a match expression must be a mapping, found {}", node.describe()),
+                );
                 None
             }
         }
@@ -116,7 +146,13 @@ impl Lowering<'_> {
                 let alternatives = (0..children.len())
                     .map(|i| {
                         let mut parts = vec![children[i].clone()];
-                        parts.extend(children.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, c)| c.clone().not()));
+                        parts.extend(
+                            children
+                                .iter()
+                                .enumerate()
+                                .filter(|(j, _)| *j != i)
+                                .map(|(_, c)| c.clone().not()),
+                        );
                         Expr::And(parts)
                     })
                     .collect();
@@ -132,7 +168,10 @@ impl Lowering<'_> {
             }
         }
         let Some(condition) = node.get("Condition").and_then(Node::scalar_text) else {
-            self.error(node, "a match expression needs a `Condition` (or `All`/`Any`/`OnlyOne`/`None`)");
+            self.error(
+                node,
+                "a match expression needs a `Condition` (or `All`/`Any`/`OnlyOne`/`None`)",
+            );
             return None;
         };
         match condition.as_str() {
@@ -140,7 +179,10 @@ impl Lowering<'_> {
             "AlwaysFalse" => return Some(Expr::Const(false)),
             _ => {}
         }
-        if let Some(Node { kind: Kind::Seq(keys), .. }) = node.get("Values").filter(|v| matches!(&v.kind, Kind::Seq(k) if k.iter().all(|x| x.entries().is_some()))) {
+        if let Some(Node { kind: Kind::Seq(keys), .. }) = node
+            .get("Values")
+            .filter(|v| matches!(&v.kind, Kind::Seq(k) if k.iter().all(|x| x.entries().is_some())))
+        {
             return self.multi_key(node, &condition, keys);
         }
         let Some(field) = self.key(node) else {
@@ -202,11 +244,16 @@ impl Lowering<'_> {
     }
 
     fn text_values(&mut self, node: &Node, condition: &str) -> Option<Vec<String>> {
-        Some(self.values(node, condition)?.into_iter().map(|l| match l {
-            Literal::Str(s) => s,
-            Literal::Num(n) => n.to_string(),
-            Literal::Bool(b) => b.to_string(),
-        }).collect())
+        Some(
+            self.values(node, condition)?
+                .into_iter()
+                .map(|l| match l {
+                    Literal::Str(s) => s,
+                    Literal::Num(n) => n.to_string(),
+                    Literal::Bool(b) => b.to_string(),
+                })
+                .collect(),
+        )
     }
 
     fn condition(&mut self, node: &Node, field: Field, condition: &str) -> Option<Expr> {
@@ -218,7 +265,9 @@ impl Lowering<'_> {
             "IsGreaterThan" | "IsGreaterThanOrEquals" | "IsLessThan" | "IsLessThanOrEquals" => {
                 let bound = match self.values(node, condition)?.first() {
                     Some(Literal::Num(n)) => *n,
-                    Some(Literal::Str(s)) if s.parse::<f64>().is_ok() => s.parse().unwrap_or_default(),
+                    Some(Literal::Str(s)) if s.parse::<f64>().is_ok() => {
+                        s.parse().unwrap_or_default()
+                    }
                     _ => {
                         self.error(node, format!("`{condition}` compares with a number"));
                         return None;
@@ -235,10 +284,14 @@ impl Lowering<'_> {
             "IsIPAddress" => return Some(pred(Test::Cidr(nets(&["0.0.0.0/0", "::/0"])))),
             "IsIPAddressPrivate" => return Some(pred(Test::Cidr(nets(PRIVATE)))),
             "IsIPAddressPublic" => {
-                return Some(Expr::And(vec![pred(Test::Cidr(nets(&["0.0.0.0/0", "::/0"]))), pred(Test::Cidr(nets(PRIVATE))).not()]));
+                return Some(Expr::And(vec![
+                    pred(Test::Cidr(nets(&["0.0.0.0/0", "::/0"]))),
+                    pred(Test::Cidr(nets(PRIVATE))).not(),
+                ]));
             }
             "IsIPAddressInCIDR" | "IsIPAddressNotInCIDR" => {
-                let parsed: Option<Vec<IpNet>> = self.text_values(node, condition)?.iter().map(|c| c.parse().ok()).collect();
+                let parsed: Option<Vec<IpNet>> =
+                    self.text_values(node, condition)?.iter().map(|c| c.parse().ok()).collect();
                 let Some(networks) = parsed else {
                     self.error(node, format!("`{condition}` needs CIDR networks"));
                     return None;
@@ -278,12 +331,27 @@ impl Lowering<'_> {
     }
 
     /// The string and equality conditions, possibly negated and case-insensitive.
-    fn finish(&mut self, node: &Node, field: &Field, base: &str, negated: bool, insensitive: bool) -> Option<Expr> {
+    fn finish(
+        &mut self,
+        node: &Node,
+        field: &Field,
+        base: &str,
+        negated: bool,
+        insensitive: bool,
+    ) -> Option<Expr> {
         let case = if insensitive { Case::Insensitive } else { Case::Sensitive };
-        let condition = format!("{}{}{base}", if insensitive { "I" } else { "" }, if negated { "DoesNot" } else { "" });
+        let condition = format!(
+            "{}{}{base}",
+            if insensitive { "I" } else { "" },
+            if negated { "DoesNot" } else { "" }
+        );
         let test = match base {
-            "Equals" | "Equal" | "IsIn" | "In" => Test::Equals(self.values(node, &condition)?, case),
-            "StartWith" | "StartsWith" => Test::StartsWith(self.text_values(node, &condition)?, case),
+            "Equals" | "Equal" | "IsIn" | "In" => {
+                Test::Equals(self.values(node, &condition)?, case)
+            }
+            "StartWith" | "StartsWith" => {
+                Test::StartsWith(self.text_values(node, &condition)?, case)
+            }
             "EndWith" | "EndsWith" => Test::EndsWith(self.text_values(node, &condition)?, case),
             "Contain" | "Contains" => Test::Contains(self.text_values(node, &condition)?, case),
             "Exist" | "Exists" => Test::Exists,

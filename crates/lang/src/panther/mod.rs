@@ -22,7 +22,9 @@ pub fn is_panther(root: &Node) -> bool {
 }
 
 fn mitre(root: &Node) -> Vec<String> {
-    let Some(items) = root.get("Reports").and_then(|r| r.get("MITRE ATT&CK")) else { return Vec::new() };
+    let Some(items) = root.get("Reports").and_then(|r| r.get("MITRE ATT&CK")) else {
+        return Vec::new();
+    };
     let Kind::Seq(items) = &items.kind else { return Vec::new() };
     let mut ids = Vec::new();
     for item in items.iter().filter_map(Node::scalar_text) {
@@ -44,7 +46,11 @@ fn tests(r: &mut Reader<'_>) -> Vec<RuleTest> {
         let expected = match item.get("ExpectedResult").map(|n| &n.kind) {
             Some(Kind::Bool(b)) => *b,
             _ => {
-                r.error(item, format!("test `{name}` needs `ExpectedResult: true` or `false`"), None);
+                r.error(
+                    item,
+                    format!("test `{name}` needs `ExpectedResult: true` or `false`"),
+                    None,
+                );
                 continue;
             }
         };
@@ -70,7 +76,12 @@ pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>,
     let mut diagnostics = Vec::new();
     let root = match yaml::parse(text) {
         Ok(root) => root,
-        Err(e) => return (Vec::new(), vec![Diagnostic::error(path, e.pos, format!("invalid YAML: {}", e.message))]),
+        Err(e) => {
+            return (
+                Vec::new(),
+                vec![Diagnostic::error(path, e.pos, format!("invalid YAML: {}", e.message))],
+            )
+        }
     };
     let mut r = Reader { path, node: &root, diagnostics: &mut diagnostics };
     let id = r.required_string("RuleID", "every Panther rule has a `RuleID`").unwrap_or_default();
@@ -109,8 +120,14 @@ pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>,
         source: Some(path.to_owned()),
         kind: if python.is_some() { "panther python".to_owned() } else { "panther".to_owned() },
     };
-    let period = r.integer("DedupPeriodMinutes", 5, 1_440).map_or(Duration::from_secs(3_600), |m| Duration::from_secs(u64::try_from(m).unwrap_or(60) * 60));
-    let threshold = r.integer("Threshold", 1, i64::from(u32::MAX)).and_then(|t| u32::try_from(t).ok()).unwrap_or(1);
+    let period =
+        r.integer("DedupPeriodMinutes", 5, 1_440).map_or(Duration::from_secs(3_600), |m| {
+            Duration::from_secs(u64::try_from(m).unwrap_or(60) * 60)
+        });
+    let threshold = r
+        .integer("Threshold", 1, i64::from(u32::MAX))
+        .and_then(|t| u32::try_from(t).ok())
+        .unwrap_or(1);
     let tests = tests(&mut r);
     let mut lowering = detection::Lowering { path, diagnostics: &mut diagnostics };
     // Panther dedups by the alert title unless the rule groups by fields.
@@ -144,14 +161,29 @@ pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>,
             Some(Expr::Const(false))
         }
         (None, None) => {
-            diagnostics.push(Diagnostic::error(path, root.pos, "the rule has neither `Detection:` nor a Python `Filename`"));
+            diagnostics.push(Diagnostic::error(
+                path,
+                root.pos,
+                "the rule has neither `Detection:` nor a Python `Filename`",
+            ));
             None
         }
     };
     let scope = if python.is_some() || !enabled || !cloudtrail {
         if python.is_none() {
-            let why = if enabled { format!("written for {}", log_types.join(", ")) } else { "disabled (`Enabled: false`)".to_owned() };
-            diagnostics.push(Diagnostic::warning(path, root.pos, format!("rule `{}` is {why}: its tests run, but it never matches scanned CloudTrail", meta.id)));
+            let why = if enabled {
+                format!("written for {}", log_types.join(", "))
+            } else {
+                "disabled (`Enabled: false`)".to_owned()
+            };
+            diagnostics.push(Diagnostic::warning(
+                path,
+                root.pos,
+                format!(
+                    "rule `{}` is {why}: its tests run, but it never matches scanned CloudTrail",
+                    meta.id
+                ),
+            ));
         }
         Scope::Inactive
     } else {
@@ -160,7 +192,19 @@ pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>,
     if diagnostics.iter().any(|d| d.level == crate::Level::Error) {
         return (Vec::new(), diagnostics);
     }
-    let alerting = Alerting { dedup: Some(Dedup { key, period }), threshold, ..Alerting::default() };
-    let rules = expr.map(|expr| Rule { meta, expr: options.finish(expr), scope, alerting, tests, correlation: None, prepared: Default::default() }).into_iter().collect();
+    let alerting =
+        Alerting { dedup: Some(Dedup { key, period }), threshold, ..Alerting::default() };
+    let rules = expr
+        .map(|expr| Rule {
+            meta,
+            expr: options.finish(expr),
+            scope,
+            alerting,
+            tests,
+            correlation: None,
+            prepared: Default::default(),
+        })
+        .into_iter()
+        .collect();
     (rules, diagnostics)
 }

@@ -24,8 +24,12 @@ const TACTICS: &[(&str, &str)] = &[
 pub fn mitre_ids(tags: &[String]) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
     for tag in tags {
-        let Some(rest) = tag.to_ascii_lowercase().strip_prefix("attack.").map(str::to_owned) else { continue };
-        let id = if let Some(tech) = rest.strip_prefix('t').filter(|t| t.chars().next().is_some_and(|c| c.is_ascii_digit())) {
+        let Some(rest) = tag.to_ascii_lowercase().strip_prefix("attack.").map(str::to_owned) else {
+            continue;
+        };
+        let id = if let Some(tech) =
+            rest.strip_prefix('t').filter(|t| t.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        {
             Some(format!("T{}", tech.to_ascii_uppercase()))
         } else {
             TACTICS.iter().find(|(name, _)| *name == rest).map(|(_, id)| (*id).to_owned())
@@ -43,7 +47,16 @@ mod tests {
 
     #[test]
     fn tags_become_tactic_and_technique_ids() {
-        let tags: Vec<String> = ["attack.persistence", "attack.t1078.004", "attack.stealth", "attack.g0016", "cve.2024"].iter().map(|s| (*s).to_owned()).collect();
+        let tags: Vec<String> = [
+            "attack.persistence",
+            "attack.t1078.004",
+            "attack.stealth",
+            "attack.g0016",
+            "cve.2024",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
         assert_eq!(mitre_ids(&tags), vec!["TA0003", "T1078.004"]);
     }
 }

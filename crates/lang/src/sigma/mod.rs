@@ -17,7 +17,9 @@ use crate::yaml::{self, Kind, Node};
 /// Whether a YAML document is Sigma (a rule, a correlation or a meta filter).
 #[must_use]
 pub fn is_sigma(root: &Node) -> bool {
-    root.get("logsource").is_some() || root.get("correlation").is_some() || (root.get("filter").is_some() && root.get("title").is_some())
+    root.get("logsource").is_some()
+        || root.get("correlation").is_some()
+        || (root.get("filter").is_some() && root.get("title").is_some())
 }
 
 fn severity(level: Option<&str>) -> Result<Option<Severity>, String> {
@@ -35,12 +37,17 @@ fn old_aggregation(detection: &Node) -> Option<&Node> {
         Kind::Seq(items) => items.iter().filter_map(|i| i.scalar_text().map(|t| (t, i))).collect(),
         _ => condition.scalar_text().map(|t| (t, condition)).into_iter().collect(),
     };
-    texts.into_iter().find(|(t, _)| t.contains('|') || t.split_whitespace().any(|w| w == "near")).map(|(_, n)| n)
+    texts
+        .into_iter()
+        .find(|(t, _)| t.contains('|') || t.split_whitespace().any(|w| w == "near"))
+        .map(|(_, n)| n)
 }
 
 pub(crate) fn metadata(r: &mut Reader<'_>, path: &Path) -> Metadata {
     let title = r.required_string("title", "every Sigma rule has a `title`").unwrap_or_default();
-    let id = r.string("id").unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    let id = r.string("id").unwrap_or_else(|| {
+        path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    });
     let level = r.string("level");
     let severity = match severity(level.as_deref()) {
         Ok(s) => s,
@@ -79,7 +86,8 @@ pub(crate) fn logsource_is_cloudtrail(r: &mut Reader<'_>) -> bool {
     let Some(node) = r.get("logsource") else { return true };
     let field = |k: &str| node.get(k).and_then(Node::scalar_text).map(|s| s.to_ascii_lowercase());
     let (product, service) = (field("product"), field("service"));
-    let ok = product.as_deref() == Some("aws") && service.as_deref().is_none_or(|s| s == "cloudtrail");
+    let ok =
+        product.as_deref() == Some("aws") && service.as_deref().is_none_or(|s| s == "cloudtrail");
     if !ok {
         let d = Diagnostic::warning(r.path, node.pos, format!(
             "logsource `product: {}, service: {}` is not AWS CloudTrail: the rule never matches CloudTrail records",
@@ -89,25 +97,45 @@ pub(crate) fn logsource_is_cloudtrail(r: &mut Reader<'_>) -> bool {
     ok
 }
 
-fn detection_rule(path: &Path, root: &Node, options: &Options, diagnostics: &mut Vec<Diagnostic>) -> Option<Rule> {
+fn detection_rule(
+    path: &Path,
+    root: &Node,
+    options: &Options,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Rule> {
     let mut r = Reader { path, node: root, diagnostics };
     let meta = metadata(&mut r, path);
     let applies = logsource_is_cloudtrail(&mut r);
     let Some(detection) = root.get("detection") else {
-        let d = Diagnostic::error(path, root.pos, "missing `detection`").with_hint("a Sigma rule needs `detection:` with selections and a `condition`");
+        let d = Diagnostic::error(path, root.pos, "missing `detection`")
+            .with_hint("a Sigma rule needs `detection:` with selections and a `condition`");
         diagnostics.push(d);
         return None;
     };
     if let Some(at) = old_aggregation(detection) {
-        let d = Diagnostic::unsupported(path, at.pos, "Sigma's old aggregation syntax (`| count() …` / `near`) in `condition`")
-            .with_hint("rewrite it as a Sigma correlation rule (`correlation: {type: event_count, …}`)");
+        let d = Diagnostic::unsupported(
+            path,
+            at.pos,
+            "Sigma's old aggregation syntax (`| count() …` / `near`) in `condition`",
+        )
+        .with_hint(
+            "rewrite it as a Sigma correlation rule (`correlation: {type: event_count, …}`)",
+        );
         diagnostics.push(d);
         return None;
     }
     let options = Options { sigma: true, ..options.clone() };
     let expr = detection::lower(path, detection, diagnostics, &options)?;
     let expr = if applies { expr } else { Expr::Const(false) };
-    Some(Rule { meta, expr, scope: Scope::Events, alerting: Default::default(), tests: Vec::new(), correlation: None, prepared: Default::default() })
+    Some(Rule {
+        meta,
+        expr,
+        scope: Scope::Events,
+        alerting: Default::default(),
+        tests: Vec::new(),
+        correlation: None,
+        prepared: Default::default(),
+    })
 }
 
 /// What a Sigma file held.
@@ -129,7 +157,11 @@ pub fn compile(path: &Path, text: &str, options: &Options) -> SigmaFile {
     let docs = match yaml::parse_all(text) {
         Ok(docs) => docs,
         Err(e) => {
-            file.diagnostics.push(Diagnostic::error(path, e.pos, format!("invalid YAML: {}", e.message)));
+            file.diagnostics.push(Diagnostic::error(
+                path,
+                e.pos,
+                format!("invalid YAML: {}", e.message),
+            ));
             return file;
         }
     };
@@ -152,13 +184,19 @@ pub fn compile(path: &Path, text: &str, options: &Options) -> SigmaFile {
 /// A Sigma meta filter as a suppression: the named rules match only where the filter's
 /// condition holds, so a record where it does not is suppressed, and counted under its title.
 #[must_use]
-pub fn filter_suppression(path: &Path, filter: tripline_rule::Filter) -> tripline_rule::Suppression {
+pub fn filter_suppression(
+    path: &Path,
+    filter: tripline_rule::Filter,
+) -> tripline_rule::Suppression {
     tripline_rule::Suppression {
         name: filter.title,
         reason: "Sigma meta filter".to_owned(),
         owner: String::new(),
         expires: None,
-        applies: tripline_rule::Applies { rules: filter.rules, ..tripline_rule::Applies::default() },
+        applies: tripline_rule::Applies {
+            rules: filter.rules,
+            ..tripline_rule::Applies::default()
+        },
         expr: tripline_rule::passes::simplify(filter.expr.not()),
         kind: tripline_rule::SuppressionKind::SigmaFilter,
         source: Some((path.to_owned(), 1)),

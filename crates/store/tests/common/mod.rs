@@ -27,8 +27,14 @@ pub fn postgres() -> Location {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let admin = std::env::var("TRIPLINE_TEST_POSTGRES")
         .expect("TRIPLINE_TEST_POSTGRES is not set: run the tests with scripts/test.sh, which starts the PostgreSQL server they need");
-    let name = format!("t{}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), fastrand::u32(..));
-    let mut client = postgres::Client::connect(&admin, postgres::NoTls).expect("test PostgreSQL server reachable");
+    let name = format!(
+        "t{}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        fastrand::u32(..)
+    );
+    let mut client = postgres::Client::connect(&admin, postgres::NoTls)
+        .expect("test PostgreSQL server reachable");
     client.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     Location { url: format!("{base}/{name}"), _dir: None }
@@ -56,7 +62,10 @@ macro_rules! both_stores {
 pub fn rule(id: &str, dedup_minutes: Option<u64>, threshold: u32) -> Rule {
     let mut rule = Rule::new(id, Expr::pred(Field::resolve("eventName"), Test::Exists));
     rule.meta.title = format!("{id} title");
-    rule.alerting.dedup = dedup_minutes.map(|m| Dedup { key: Template::parse("{recipientAccountId}").expect("valid"), period: Duration::from_secs(m * 60) });
+    rule.alerting.dedup = dedup_minutes.map(|m| Dedup {
+        key: Template::parse("{recipientAccountId}").expect("valid"),
+        period: Duration::from_secs(m * 60),
+    });
     rule.alerting.threshold = threshold;
     rule
 }
@@ -89,7 +98,11 @@ pub fn record(event_id: &str, minute: u32, account: &str) -> serde_json::Value {
 /// The signal of `rule` on `record`, read as record `index` of `file`.
 pub fn signal(rule: &Rule, record: &serde_json::Value, file: &str, index: usize) -> Signal {
     let owned = OwnedRecord::from_value(record).expect("an object");
-    Signal::build(rule, &owned.record().expect("an object"), InputRef { file: file.into(), record: index, line: None })
+    Signal::build(
+        rule,
+        &owned.record().expect("an object"),
+        InputRef { file: file.into(), record: index, line: None },
+    )
 }
 
 pub fn key(input: &str) -> tripline_store::InputKey {
