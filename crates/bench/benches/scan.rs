@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tripline_engine::suppress::SuppressionSet;
 use tripline_engine::EngineBuilder;
 use tripline_io::decode::{decode_bytes, gunzip_len};
-use tripline_io::scan::{scan_decoded, Detection, TimeRange};
+use tripline_pipeline::scan::{scan_decoded, Detection, TimeRange};
 
 const RECORDS: usize = 100_000;
 

@@ -1,9 +1,7 @@
 //! `tripline`: detection for CloudTrail. One module per subcommand in `cmd/`.
 
 mod cmd;
-mod config;
-mod ruleset;
-mod suppressions;
+mod options;
 
 use std::process::ExitCode;
 
@@ -33,7 +31,9 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match config::load(cli.config.as_deref()).and_then(|()| cmd::run(cli.command)) {
+    let config =
+        tripline_pipeline::Config::find(cli.config.as_deref()).map_err(anyhow::Error::from);
+    match config.and_then(|config| cmd::run(cli.command, &config)) {
         Ok(status) => status.into(),
         Err(e) => {
             // A closed pipe (`tripline scan … | head`) is not a failure.

@@ -10,9 +10,7 @@
 pub mod decode;
 pub mod input;
 pub mod problem;
-pub mod scan;
 pub mod shape;
-pub mod sink;
 
 pub use input::Input;
 pub use problem::Problem;

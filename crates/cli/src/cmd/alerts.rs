@@ -4,12 +4,12 @@ use std::io::Write;
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
-use tripline_io::sink::text::{describe_change, table};
+use tripline_pipeline::sink::text::{describe_change, table};
 use tripline_rule::Severity;
 use tripline_store::{AlertFilter, Status, Store, StoredAlert};
 
 use super::ExitStatus;
-use crate::ruleset::{self, RuleArgs};
+use crate::options::RuleArgs;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -28,8 +28,8 @@ pub struct StoreArg {
 }
 
 impl StoreArg {
-    fn open(&self) -> anyhow::Result<Store> {
-        let location = crate::config::store(self.store.as_ref())?;
+    fn open(&self, config: &tripline_pipeline::Config) -> anyhow::Result<Store> {
+        let location = crate::options::store(self.store.as_ref(), config)?;
         let label = tripline_store::redact(&location);
         if !location.contains("://") && !std::path::Path::new(&location).exists() {
             bail!("no store at {label}: `tripline scan --store {label} …` creates it");
@@ -106,7 +106,7 @@ fn parse_status(text: &str) -> Result<Status, String> {
         .ok_or_else(|| format!("`{text}` is not a status: open, acknowledged or closed"))
 }
 
-pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
+pub fn run(command: &Command, config: &tripline_pipeline::Config) -> anyhow::Result<ExitStatus> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match command {
@@ -117,7 +117,7 @@ pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
                 status: *status,
                 since: since.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             };
-            let alerts = store.open()?.alerts(&filter)?;
+            let alerts = store.open(config)?.alerts(&filter)?;
             match format {
                 Format::Jsonl => {
                     for alert in &alerts {
@@ -130,7 +130,7 @@ pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
             }
         }
         Command::Show { id, store, format, rules } => {
-            let mut store = store.open()?;
+            let mut store = store.open(config)?;
             let Some(alert) = store.alert(id)? else {
                 bail!("no alert `{id}` in {} (or the prefix is not unique)", store.label())
             };
@@ -139,7 +139,7 @@ pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
                 .iter()
                 .filter_map(|s| serde_json::from_str(s).ok())
                 .collect();
-            let loaded = ruleset::load(rules);
+            let loaded = tripline_pipeline::ruleset::load(&rules.sources(config));
             let triage = loaded
                 .rules
                 .iter()
@@ -158,13 +158,13 @@ pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
             }
         }
         Command::Ack { id, store, note, assignee } => {
-            change(&mut out, store, id, Status::Acknowledged, assignee.as_deref(), note)?
+            change(&mut out, store, config, id, Status::Acknowledged, assignee.as_deref(), note)?
         }
         Command::Close { id, store, note } => {
-            change(&mut out, store, id, Status::Closed, None, note)?
+            change(&mut out, store, config, id, Status::Closed, None, note)?
         }
         Command::Reopen { id, store, note } => {
-            change(&mut out, store, id, Status::Open, None, note)?
+            change(&mut out, store, config, id, Status::Open, None, note)?
         }
     }
     out.flush()?;
@@ -174,12 +174,13 @@ pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
 fn change(
     out: &mut dyn Write,
     store: &StoreArg,
+    config: &tripline_pipeline::Config,
     id: &str,
     status: Status,
     assignee: Option<&str>,
     note: &str,
 ) -> anyhow::Result<()> {
-    let mut store = store.open()?;
+    let mut store = store.open(config)?;
     let Some(alert) = store.set_status(id, status, assignee, note)? else {
         bail!("no alert `{id}` in {} (or the prefix is not unique)", store.label())
     };

@@ -11,8 +11,8 @@ use std::sync::mpsc;
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use tripline_alert::{raise_candidates, Candidate, Outcome, Signal};
 use tripline_io::input::Input;
-use tripline_io::scan::{scan_input, Detection, FileOutcome, TimeRange};
-use tripline_io::sink::{jsonl, text};
+use tripline_pipeline::scan::{scan_input, Detection, FileOutcome, TimeRange};
+use tripline_pipeline::sink::{jsonl, text};
 use tripline_rule::Rule;
 
 use super::scan::Format;

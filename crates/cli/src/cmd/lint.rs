@@ -5,7 +5,7 @@ use chrono::Utc;
 use tripline_lang::Level;
 
 use super::ExitStatus;
-use crate::ruleset::{self, RuleArgs};
+use crate::options::RuleArgs;
 
 /// Suppressions expiring within this many days are pointed out.
 const EXPIRY_NOTICE_DAYS: i64 = 14;
@@ -16,9 +16,8 @@ pub struct Args {
     rules: RuleArgs,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
-    let set = ruleset::load(&args.rules);
-    set.report(false);
+pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<ExitStatus> {
+    let set = args.rules.load(config, false);
     let today = Utc::now().date_naive();
     let mut warnings = 0;
     for s in &set.suppressions {

@@ -6,7 +6,6 @@ mod lint;
 mod rules;
 mod scan;
 mod scan_store;
-mod setup;
 mod test;
 mod watch;
 
@@ -54,13 +53,13 @@ pub enum Command {
     Alerts(alerts::Command),
 }
 
-pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
+pub fn run(command: Command, config: &tripline_pipeline::Config) -> anyhow::Result<ExitStatus> {
     match command {
-        Command::Scan(args) => scan::run(&args),
-        Command::Test(args) => test::run(&args),
-        Command::Watch(args) => watch::run(&args),
-        Command::Rules(command) => rules::run(&command),
-        Command::Alerts(command) => alerts::run(&command),
-        Command::Lint(args) => lint::run(&args),
+        Command::Scan(args) => scan::run(&args, config),
+        Command::Test(args) => test::run(&args, config),
+        Command::Watch(args) => watch::run(&args, config),
+        Command::Rules(command) => rules::run(&command, config),
+        Command::Alerts(command) => alerts::run(&command, config),
+        Command::Lint(args) => lint::run(&args, config),
     }
 }

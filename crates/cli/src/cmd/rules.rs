@@ -4,11 +4,11 @@ use std::io::Write;
 
 use anyhow::bail;
 use serde_json::json;
-use tripline_io::sink::text::table;
+use tripline_pipeline::sink::text::table;
 use tripline_rule::Rule;
 
 use super::ExitStatus;
-use crate::ruleset::{self, RuleArgs};
+use crate::options::RuleArgs;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -49,13 +49,12 @@ fn rule_json(rule: &Rule) -> serde_json::Value {
     })
 }
 
-pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
+pub fn run(command: &Command, config: &tripline_pipeline::Config) -> anyhow::Result<ExitStatus> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match command {
         Command::List { rules, format } => {
-            let set = ruleset::load(rules);
-            set.report(false);
+            let set = rules.load(config, false);
             match format {
                 Format::Jsonl => {
                     for rule in &set.rules {
@@ -92,8 +91,7 @@ pub fn run(command: &Command) -> anyhow::Result<ExitStatus> {
             Ok(if set.has_errors() { ExitStatus::Error } else { ExitStatus::Success })
         }
         Command::Show { id, rules, ir } => {
-            let set = ruleset::load(rules);
-            set.report(true);
+            let set = rules.load(config, true);
             let Some(rule) = set.rules.iter().find(|r| r.meta.id == *id) else {
                 bail!("no rule with id `{id}`; `tripline rules list` shows the loaded rules");
             };

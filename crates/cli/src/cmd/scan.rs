@@ -7,12 +7,13 @@ use std::time::Instant;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use tripline_io::input::expand;
-use tripline_io::scan::TimeRange;
+use tripline_pipeline::scan::TimeRange;
 
 use super::collect::{scan_in_order, Collector};
-use super::setup::{DetectArgs, Setup, Totals};
 use super::ExitStatus;
-use crate::ruleset::RuleArgs;
+use crate::options::DetectArgs;
+use crate::options::RuleArgs;
+use tripline_pipeline::Totals;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -61,11 +62,11 @@ pub(super) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| format!("`{text}` is not a time: use RFC 3339 (2024-08-01T12:00:00Z) or a date (2024-08-01)"))
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
+pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
-    let setup = Setup::load(&args.rules, &args.detect, args.quiet)?;
+    let setup = crate::options::setup(&args.rules, &args.detect, config, args.quiet)?;
     let expanded = expand(&args.paths);
-    if let Some(location) = args.store.clone().or_else(|| crate::config::get().store.clone()) {
+    if let Some(location) = args.store.clone().or_else(|| config.store.clone()) {
         return super::scan_store::run(args, &location, &setup, expanded, started);
     }
     let range = TimeRange { since: args.since, until: args.until };
@@ -102,7 +103,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
     progress.finish_and_clear();
     let (outcome, signals) = collector.finish().context("failed to write results")?;
 
-    setup.report_suppressions(&totals.suppressed, args.quiet);
+    crate::options::report_suppressions(&setup, &totals.suppressed, args.quiet);
     if !args.quiet {
         let dropped: u64 = outcome.dropped.values().sum();
         for (rule, n) in &outcome.dropped {

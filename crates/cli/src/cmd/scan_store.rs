@@ -14,13 +14,13 @@ use anyhow::Context;
 use rayon::prelude::*;
 use tripline_alert::{Alert, Signal};
 use tripline_io::input::{Expanded, Input};
-use tripline_io::scan::{scan_input, FileOutcome, TimeRange};
-use tripline_io::sink::{jsonl, text};
+use tripline_pipeline::scan::{scan_input, FileOutcome, TimeRange};
+use tripline_pipeline::sink::{jsonl, text};
 use tripline_store::{Correlations, Incoming, Ingested, InputBatch, InputKey, Store};
 
 use super::scan::{Args, Format};
-use super::setup::{Setup, Totals};
 use super::ExitStatus;
+use tripline_pipeline::{Setup, Totals};
 
 /// At most this many inputs are read and committed together: one transaction per batch keeps
 /// commits (and their writes to disk) few; a killed scan redoes at most one batch.
@@ -190,7 +190,7 @@ pub fn run(
         read_and_commit(&mut store, setup, &todo, range, &mut run, &mut totals, &mut out)?
             || expanded.problems.iter().any(|p| !p.warning);
     let alerts = write_results(&mut out, &mut run)?;
-    setup.report_suppressions(&totals.suppressed, args.quiet);
+    crate::options::report_suppressions(setup, &totals.suppressed, args.quiet);
     if !args.quiet {
         eprintln!(
             "{}; {} input(s) already processed; {} new signal(s) ({} seen before), {} alert(s) raised, {} extended ({} dropped by max_alerts); store {} in {:.2}s",

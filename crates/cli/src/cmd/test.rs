@@ -9,7 +9,7 @@ use tripline_event::OwnedRecord;
 use tripline_rule::{Rule, RuleTest, Scope};
 
 use super::ExitStatus;
-use crate::ruleset::{self, RuleArgs};
+use crate::options::RuleArgs;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -94,11 +94,10 @@ fn coverage_problem(rule: &Rule, min_tests: usize) -> Option<String> {
         .then(|| "needs both a matching and a non-matching test".to_owned())
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
+pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<ExitStatus> {
     let mut rule_args = args.rules.clone();
     rule_args.rules.extend(args.paths.iter().cloned());
-    let ruleset = ruleset::load(&rule_args);
-    ruleset.report(args.quiet);
+    let ruleset = rule_args.load(config, args.quiet);
     let mut builder = EngineBuilder::new();
     for rule in &ruleset.rules {
         builder.add(Arc::clone(rule));

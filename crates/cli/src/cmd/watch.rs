@@ -11,13 +11,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use tripline_io::input::{expand, Input};
-use tripline_io::scan::TimeRange;
+use tripline_pipeline::scan::TimeRange;
 
 use super::scan::Format;
 use super::scan_store::{open, pending, read_and_commit, write_results, RunState};
-use super::setup::{DetectArgs, Setup, Totals};
 use super::ExitStatus;
-use crate::ruleset::RuleArgs;
+use crate::options::DetectArgs;
+use crate::options::RuleArgs;
+use tripline_pipeline::Totals;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -61,12 +62,12 @@ fn settled(stamp: Stamp, settle: Duration) -> bool {
     SystemTime::now().duration_since(stamp.1).is_ok_and(|age| age >= settle)
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
+pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<ExitStatus> {
     if !args.dir.is_dir() {
         anyhow::bail!("{} is not a folder to watch", args.dir.display());
     }
-    let location = crate::config::store(args.store.as_ref())?;
-    let setup = Setup::load(&args.rules, &args.detect, args.quiet)?;
+    let location = crate::options::store(args.store.as_ref(), config)?;
+    let setup = crate::options::setup(&args.rules, &args.detect, config, args.quiet)?;
     let mut store = open(&location)?;
     if !args.quiet {
         eprintln!(
@@ -114,7 +115,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitStatus> {
             if !alerts.is_empty() && status == ExitStatus::Success {
                 status = ExitStatus::Findings;
             }
-            setup.report_suppressions(&totals.suppressed, true);
+            crate::options::report_suppressions(&setup, &totals.suppressed, true);
             if !args.quiet {
                 eprintln!(
                     "{}; {} new signal(s), {} alert(s) raised or extended",

@@ -1,5 +1,5 @@
-//! Loading rules: the built-in pack compiled into the binary, plus any files or folders given
-//! with `--rules`. One bad file never stops the others; every diagnostic is printed.
+//! Loading rules: the built-in pack compiled into the binary, plus any files or folders given.
+//! One bad file never stops the others; every diagnostic is kept.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -10,30 +10,26 @@ use tripline_rule::Rule;
 
 include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
-/// The options every rule-using command shares.
-#[derive(clap::Args, Debug, Clone)]
-pub struct RuleArgs {
-    /// Add rule files or folders (repeatable).
-    #[arg(long = "rules", value_name = "PATH")]
-    pub rules: Vec<PathBuf>,
-    /// Leave the built-in rule pack out.
-    #[arg(long)]
+/// Where rules come from: what a command was told, merged from flags and the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSources {
+    /// Rule files or folders, in order (the configuration's first, then the flags').
+    pub paths: Vec<PathBuf>,
+    /// Leave the built-in pack out.
     pub no_builtin: bool,
-    /// A value for a Sigma `%placeholder%` used with `|expand` (repeatable; commas separate
-    /// several values): `--placeholder Legitimate_Countries=DE,FR`.
-    #[arg(long = "placeholder", value_name = "NAME=VALUES", value_parser = parse_placeholder)]
+    /// Values for Sigma `%placeholders%`: (name, values).
     pub placeholders: Vec<(String, Vec<String>)>,
-    /// An Elastic exception-list export (NDJSON) for rules whose `exceptions_list` names it
-    /// (repeatable).
-    #[arg(long = "exceptions", value_name = "FILE")]
+    /// Elastic exception-list exports (NDJSON).
     pub exceptions: Vec<PathBuf>,
-    /// Suppression files or folders (YAML; repeatable): signals they match are counted, not
-    /// alerted on.
-    #[arg(long = "suppressions", value_name = "PATH", env = "TRIPLINE_SUPPRESSIONS")]
+    /// Suppression files or folders.
     pub suppressions: Vec<PathBuf>,
 }
 
-fn parse_placeholder(text: &str) -> Result<(String, Vec<String>), String> {
+/// Parses `NAME=V1,V2` (the `--placeholder` flag's form).
+///
+/// # Errors
+/// When the text has no `=` or names no placeholder.
+pub fn parse_placeholder(text: &str) -> Result<(String, Vec<String>), String> {
     let (name, values) =
         text.split_once('=').ok_or_else(|| format!("`{text}` is not NAME=VALUE[,VALUE…]"))?;
     let name = name.trim().trim_matches('%');
@@ -46,12 +42,15 @@ fn parse_placeholder(text: &str) -> Result<(String, Vec<String>), String> {
 /// Rules loaded, and what went wrong.
 #[derive(Default)]
 pub struct RuleSet {
+    /// The rules, built-in ones first.
     pub rules: Vec<Arc<Rule>>,
+    /// Every diagnostic, of every file.
     pub diagnostics: Vec<Diagnostic>,
     /// Files whose rules were refused.
     pub refused_files: usize,
     /// Files holding a rule Tripline does not run (EQL, Sigma's old aggregations, …).
     pub unsupported_files: usize,
+    /// How many of `rules` are built in.
     pub builtin: usize,
     /// Suppressions: from suppression files, Sigma meta filters and Elastic exception lists.
     pub suppressions: Vec<tripline_rule::Suppression>,
@@ -60,35 +59,42 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
+    /// Whether a file was refused.
+    #[must_use]
     pub fn has_errors(&self) -> bool {
         self.refused_files > 0
     }
 
-    /// Prints every diagnostic and a one-line load summary to stderr.
-    pub fn report(&self, quiet: bool) {
-        for d in &self.diagnostics {
-            eprintln!("{d}");
-        }
+    /// Every diagnostic, then (unless `quiet`, and always when a file was refused) the load
+    /// summary: a line per format when there are several, and the totals.
+    #[must_use]
+    pub fn report(&self, quiet: bool) -> Vec<String> {
+        let mut lines: Vec<String> = self.diagnostics.iter().map(ToString::to_string).collect();
         let warned = self.diagnostics.iter().filter(|d| d.level == Level::Warning).count();
         if !quiet || self.has_errors() {
             if self.by_format.len() > 1 {
                 for (format, [loaded, warned, unsupported, refused]) in &self.by_format {
-                    eprintln!("  {format}: {loaded} loaded ({warned} with warnings), {unsupported} unsupported, {refused} refused");
+                    lines.push(format!(
+                        "  {format}: {loaded} loaded ({warned} with warnings), {unsupported} unsupported, {refused} refused"
+                    ));
                 }
             }
-            eprintln!(
+            let kinds: Vec<String> = self.kinds().iter().map(|(k, n)| format!("{k} {n}")).collect();
+            lines.push(format!(
                 "rules: {} loaded ({} built-in; {}), {} warning(s), {} unsupported, {} file(s) refused",
                 self.rules.len(),
                 self.builtin,
-                self.kinds().iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", "),
+                kinds.join(", "),
                 warned,
                 self.unsupported_files,
                 self.refused_files
-            );
+            ));
         }
+        lines
     }
 
     /// How many rules of each format and type were loaded.
+    #[must_use]
     pub fn kinds(&self) -> std::collections::BTreeMap<String, usize> {
         let mut kinds = std::collections::BTreeMap::new();
         for rule in &self.rules {
@@ -171,6 +177,7 @@ fn is_rule_file(path: &Path) -> bool {
 }
 
 /// `root` itself, or the files under the folder `root` that `wanted` accepts, in path order.
+#[must_use]
 pub fn files_under(root: &Path, wanted: fn(&Path) -> bool) -> Vec<PathBuf> {
     if !root.is_dir() {
         return vec![root.to_owned()];
@@ -184,8 +191,9 @@ pub fn files_under(root: &Path, wanted: fn(&Path) -> bool) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Loads the built-in pack (unless `--no-builtin`) and every `--rules` path.
-pub fn load(args: &RuleArgs) -> RuleSet {
+/// Loads the built-in pack (unless `no_builtin`) and every rule path, then the suppressions.
+#[must_use]
+pub fn load(args: &RuleSources) -> RuleSet {
     let mut set = RuleSet::default();
     let mut seen = HashSet::new();
     let mut options = Options::default();
@@ -219,8 +227,7 @@ pub fn load(args: &RuleArgs) -> RuleSet {
         }
         set.builtin = set.rules.len();
     }
-    let config = crate::config::get();
-    for root in config.rules.iter().chain(&args.rules) {
+    for root in &args.paths {
         for file in files_under(root, is_rule_file) {
             match std::fs::read_to_string(&file) {
                 Ok(text) => set.add_file(&file, &text, &mut seen, &options),
@@ -238,9 +245,7 @@ pub fn load(args: &RuleArgs) -> RuleSet {
             }
         }
     }
-    let suppressions: Vec<PathBuf> =
-        config.suppressions.iter().chain(&args.suppressions).cloned().collect();
-    crate::suppressions::load(&suppressions, &options, &mut set);
+    crate::suppressions::load(&args.suppressions, &options, &mut set);
     set.check_suppressions();
     set
 }

@@ -1,14 +1,14 @@
 //! Scanning one input: decode, find records, filter by time, evaluate, build signals.
 //! Callers scan inputs in parallel; each yields a [`FileOutcome`], merged in input order.
 
-use crate::decode::{read_input, Decoded};
-use crate::shape::{parse, Item};
-use crate::{Input, Problem};
 use chrono::{DateTime, Utc};
 use tripline_alert::{CorrelationPlan, InputRef, Signal};
 use tripline_engine::suppress::SuppressionSet;
 use tripline_engine::Engine;
 use tripline_event::{fields, time::parse_event_time};
+use tripline_io::decode::{read_input, Decoded};
+use tripline_io::shape::{parse, Item};
+use tripline_io::{Input, Problem};
 
 /// `--since`/`--until` bounds on `eventTime` (inclusive since, exclusive until).
 #[derive(Debug, Clone, Copy, Default)]

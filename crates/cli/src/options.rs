@@ -1,0 +1,107 @@
+//! The options several commands share, merged with the configuration file into what the
+//! pipeline is given explicitly: the rule sources, the store, the detection.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::Utc;
+use tripline_pipeline::ruleset::{self, parse_placeholder};
+use tripline_pipeline::{Config, RuleSet, RuleSources, Setup};
+use tripline_rule::Severity;
+
+/// The options every rule-using command shares.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RuleArgs {
+    /// Add rule files or folders (repeatable).
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Leave the built-in rule pack out.
+    #[arg(long)]
+    pub no_builtin: bool,
+    /// A value for a Sigma `%placeholder%` used with `|expand` (repeatable; commas separate
+    /// several values): `--placeholder Legitimate_Countries=DE,FR`.
+    #[arg(long = "placeholder", value_name = "NAME=VALUES", value_parser = parse_placeholder)]
+    pub placeholders: Vec<(String, Vec<String>)>,
+    /// An Elastic exception-list export (NDJSON) for rules whose `exceptions_list` names it
+    /// (repeatable).
+    #[arg(long = "exceptions", value_name = "FILE")]
+    pub exceptions: Vec<PathBuf>,
+    /// Suppression files or folders (YAML; repeatable): signals they match are counted, not
+    /// alerted on.
+    #[arg(long = "suppressions", value_name = "PATH", env = "TRIPLINE_SUPPRESSIONS")]
+    pub suppressions: Vec<PathBuf>,
+}
+
+impl RuleArgs {
+    /// The configuration's rules and suppressions first, then the flags'.
+    pub fn sources(&self, config: &Config) -> RuleSources {
+        RuleSources {
+            paths: config.rules.iter().chain(&self.rules).cloned().collect(),
+            no_builtin: self.no_builtin,
+            placeholders: self.placeholders.clone(),
+            exceptions: self.exceptions.clone(),
+            suppressions: config.suppressions.iter().chain(&self.suppressions).cloned().collect(),
+        }
+    }
+
+    /// Loads the rules and prints every diagnostic and the load summary to stderr.
+    pub fn load(&self, config: &Config, quiet: bool) -> RuleSet {
+        let set = ruleset::load(&self.sources(config));
+        set.report(quiet).iter().for_each(|line| eprintln!("{line}"));
+        set
+    }
+}
+
+/// Options of the commands that run rules over logs (`scan`, `watch`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct DetectArgs {
+    /// Leave out rules that can never raise anything this severe (info, low, medium, high,
+    /// critical), such as a broad `low` Sigma rule that matches most records. A rule a kept
+    /// correlation uses stays.
+    #[arg(long, value_name = "LEVEL", env = "TRIPLINE_MIN_SEVERITY", value_parser = str::parse::<Severity>)]
+    pub min_severity: Option<Severity>,
+}
+
+/// Loads and compiles the rules, printing what loading and building had to say.
+pub fn setup(
+    rules: &RuleArgs,
+    detect: &DetectArgs,
+    config: &Config,
+    quiet: bool,
+) -> anyhow::Result<Setup> {
+    let ruleset = rules.load(config, quiet);
+    let min = detect.min_severity.or(config.min_severity);
+    let setup = Setup::build(ruleset, min, Utc::now().date_naive())?;
+    if let (Some(min), false) = (min, quiet) {
+        eprintln!(
+            "rules: {} left out by --min-severity {min}, {} kept",
+            setup.left_out,
+            setup.ruleset.rules.len()
+        );
+    }
+    setup.plan_errors.iter().for_each(|e| eprintln!("error: {e}"));
+    setup.expiry_warnings().iter().for_each(|w| eprintln!("{w}"));
+    Ok(setup)
+}
+
+/// Prints suppression counts: how many signals each kept out of alerts, and which
+/// suppressions in force matched nothing in this scan.
+pub fn report_suppressions(setup: &Setup, counts: &[u64], quiet: bool) {
+    for (name, n) in setup.suppression_counts(counts) {
+        if n == 0 {
+            eprintln!("warning: suppression `{name}` matched no signal in this scan");
+        } else if !quiet {
+            eprintln!("suppressed: {n} signal(s) by `{name}`");
+        }
+    }
+}
+
+/// The store from a flag (or its environment variable), else from the configuration.
+///
+/// # Errors
+/// When neither names one.
+pub fn store(flag: Option<&String>, config: &Config) -> anyhow::Result<String> {
+    flag.cloned().or_else(|| config.store.clone()).context(
+        "no store given: pass --store PATH|URL, set TRIPLINE_STORE, or set `store` in tripline.toml",
+    )
+}

@@ -1,0 +1,55 @@
+//! What a run reports: counts over every input it read.
+
+use crate::scan::FileOutcome;
+
+/// Totals over every input.
+#[derive(Default)]
+pub struct Totals {
+    /// Inputs read.
+    pub files: u64,
+    /// Records read.
+    pub records: u64,
+    /// Records that could not be used.
+    pub bad_records: u64,
+    /// CloudTrail Insights records.
+    pub insights: u64,
+    /// Digest files and documents skipped.
+    pub digests: u64,
+    /// Records outside `--since`/`--until`.
+    pub outside_range: u64,
+    /// Inputs with an error.
+    pub bad_files: u64,
+    /// Bytes read before decompression.
+    pub bytes: u64,
+    /// Signals kept out of alerts, per suppression.
+    pub suppressed: Vec<u64>,
+}
+
+impl Totals {
+    /// Adds one input's counts.
+    pub fn add(&mut self, outcome: &FileOutcome) {
+        self.records += outcome.records;
+        self.bytes += outcome.raw_bytes;
+        self.bad_records += outcome.bad_records;
+        self.insights += outcome.insights;
+        self.digests += outcome.digests;
+        self.outside_range += outcome.outside_range;
+        self.bad_files += u64::from(outcome.has_errors());
+        if self.suppressed.len() < outcome.suppressed.len() {
+            self.suppressed.resize(outcome.suppressed.len(), 0);
+        }
+        for (total, n) in self.suppressed.iter_mut().zip(&outcome.suppressed) {
+            *total += n;
+        }
+    }
+
+    /// The summary line's counts.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        format!(
+            "scanned {} file(s), {:.1} MB ({} with errors, {} digest file(s) skipped), {} record(s) ({} bad, {} insight, {} outside --since/--until); {} signal(s) suppressed",
+            self.files, self.bytes as f64 / 1e6, self.bad_files, self.digests, self.records, self.bad_records, self.insights, self.outside_range,
+            self.suppressed.iter().sum::<u64>()
+        )
+    }
+}
