@@ -37,9 +37,12 @@ fn main() -> ExitCode {
         Ok(status) => status.into(),
         Err(e) => {
             // A closed pipe (`tripline scan … | head`) is not a failure.
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            {
+            let broken_pipe = |cause: &(dyn std::error::Error + 'static)| {
+                cause
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            };
+            if e.chain().any(broken_pipe) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("tripline: error: {e:#}");

@@ -105,3 +105,85 @@ pub fn store(flag: Option<&String>, config: &Config) -> anyhow::Result<String> {
         "no store given: pass --store PATH|URL, set TRIPLINE_STORE, or set `store` in tripline.toml",
     )
 }
+
+/// The format of the default output on stdout.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A readable table of alerts.
+    Text,
+    /// One JSON object per line: every signal, then every alert (the contract in the README).
+    Jsonl,
+}
+
+/// Where a run's results go.
+#[derive(clap::Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// The format of the results on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Also send results to KIND:TARGET (repeatable): `jsonl:PATH` or `jsonl:-`, `text:PATH`.
+    /// Options after `#`: `min_severity=LEVEL`, `rules=ID|ID`, `tags=TAG|TAG`. stdout keeps
+    /// `--format` unless an output writes there.
+    #[arg(long = "output", value_name = "KIND:TARGET")]
+    pub outputs: Vec<tripline_pipeline::sink::OutputSpec>,
+}
+
+impl OutputArgs {
+    /// The outputs: the configuration's, then the flags', then stdout in `--format` unless
+    /// one of them writes there already.
+    pub fn router(
+        &self,
+        config: &Config,
+        setup: &Setup,
+    ) -> anyhow::Result<tripline_pipeline::sink::Router> {
+        use tripline_pipeline::sink::{OutputFormat, OutputSpec};
+        let mut specs: Vec<OutputSpec> = config.outputs.clone();
+        specs.extend(self.outputs.iter().cloned());
+        match specs.iter().filter(|s| s.is_stdout()).count() {
+            0 => specs.push(OutputSpec::stdout(match self.format {
+                Format::Text => OutputFormat::Text,
+                Format::Jsonl => OutputFormat::Jsonl,
+            })),
+            1 => {}
+            _ => anyhow::bail!(
+                "more than one output writes to stdout (`-`); give all but one a file"
+            ),
+        }
+        let mut outputs = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let sink = spec.open()?;
+            outputs.push((spec.route, sink));
+        }
+        Ok(tripline_pipeline::sink::Router::new(outputs, &setup.ruleset.rules))
+    }
+
+    /// Whether stdout streams signals (JSON lines), so no progress bar is drawn between them.
+    pub fn streams_to_stdout(&self, config: &Config) -> bool {
+        let listed = config.outputs.iter().chain(&self.outputs).find(|s| s.is_stdout());
+        match listed {
+            Some(spec) => spec.kind == tripline_pipeline::sink::output::OutputKind::Jsonl,
+            None => self.format == Format::Jsonl,
+        }
+    }
+}
+
+/// Finishes every output and reports what could not be delivered; returns whether anything
+/// was not (the run then exits 2).
+pub fn finish_outputs(
+    router: &mut tripline_pipeline::sink::Router,
+    quiet: bool,
+) -> anyhow::Result<bool> {
+    let mut undelivered = false;
+    for (label, delivery) in router.finish().context("failed to write results")? {
+        if delivery.failed > 0 {
+            undelivered = true;
+            eprintln!(
+                "error: output {label}: {} notification(s) not delivered after every retry",
+                delivery.failed
+            );
+        } else if !quiet && !label.ends_with(":-") && delivery.delivered > 0 {
+            eprintln!("output {label}: {} delivered", delivery.delivered);
+        }
+    }
+    Ok(undelivered)
+}

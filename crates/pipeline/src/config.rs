@@ -7,6 +7,10 @@
 //! rules = ["/etc/tripline/rules"]
 //! suppressions = ["/etc/tripline/suppressions"]
 //! min_severity = "medium"                    # scan and watch leave out rules below it
+//!
+//! [[outputs]]                                # besides stdout; see `sink::output`
+//! to = "jsonl:/var/log/tripline/alerts.jsonl"
+//! min_severity = "high"
 //! ```
 //!
 //! Relative paths in it are relative to the file.
@@ -29,6 +33,18 @@ pub struct Config {
     pub suppressions: Vec<PathBuf>,
     /// Rules that can never raise anything this severe are left out (`--min-severity`).
     pub min_severity: Option<tripline_rule::Severity>,
+    /// Where results go besides stdout (`[[outputs]]`).
+    #[serde(default, deserialize_with = "outputs")]
+    pub outputs: Vec<crate::sink::OutputSpec>,
+}
+
+fn outputs<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<crate::sink::OutputSpec>, D::Error> {
+    let raw: Vec<crate::sink::output::RawOutput> = Vec::deserialize(d)?;
+    raw.into_iter()
+        .map(|r| crate::sink::OutputSpec::try_from(r).map_err(serde::de::Error::custom))
+        .collect()
 }
 
 /// Why a configuration file could not be used.
@@ -85,6 +101,11 @@ impl Config {
         };
         config.rules.iter_mut().for_each(relative);
         config.suppressions.iter_mut().for_each(relative);
+        for output in &mut config.outputs {
+            if output.is_file() && Path::new(&output.target).is_relative() {
+                output.target = base.join(&output.target).to_string_lossy().into_owned();
+            }
+        }
         if let Some(store) = &mut config.store {
             if !store.contains("://") && Path::new(store.as_str()).is_relative() {
                 *store = base.join(store.as_str()).to_string_lossy().into_owned();

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod detection;
 pub mod ruleset;
+pub mod run;
 pub mod scan;
 pub mod sink;
 mod suppressions;

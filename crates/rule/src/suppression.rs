@@ -33,6 +33,18 @@ pub struct Applies {
     pub tags: Vec<String>,
 }
 
+impl Applies {
+    /// Whether `rule` is among them: every rule, or named by id or name, or carrying a tag.
+    #[must_use]
+    pub fn matches(&self, rule: &Rule) -> bool {
+        self.all
+            || self.rules.iter().any(|r| rule.is_named(r))
+            || self.tags.iter().any(|t| {
+                rule.meta.tags.iter().chain(&rule.meta.mitre).any(|own| own.eq_ignore_ascii_case(t))
+            })
+    }
+}
+
 /// One suppression.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Suppression {
@@ -58,11 +70,7 @@ impl Suppression {
     /// Whether it applies to `rule`.
     #[must_use]
     pub fn applies_to(&self, rule: &Rule) -> bool {
-        self.applies.all
-            || self.applies.rules.iter().any(|r| rule.is_named(r))
-            || self.applies.tags.iter().any(|t| {
-                rule.meta.tags.iter().chain(&rule.meta.mitre).any(|own| own.eq_ignore_ascii_case(t))
-            })
+        self.applies.matches(rule)
     }
 
     /// Whether it has expired by `today`.

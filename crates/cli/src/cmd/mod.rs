@@ -1,7 +1,6 @@
 //! The subcommands: a plain enum and a `match`.
 
 mod alerts;
-mod collect;
 mod lint;
 mod rules;
 mod scan;

@@ -1,6 +1,6 @@
 //! `tripline scan PATH...`: evaluate the rules over CloudTrail logs.
 
-use std::io::{BufWriter, IsTerminal};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -9,19 +9,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tripline_io::input::expand;
 use tripline_pipeline::scan::TimeRange;
 
-use super::collect::{scan_in_order, Collector};
-use super::ExitStatus;
-use crate::options::DetectArgs;
-use crate::options::RuleArgs;
+use tripline_pipeline::run::memory::{scan_in_order, Collector};
 use tripline_pipeline::Totals;
 
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// A readable table of alerts.
-    Text,
-    /// One JSON object per line: every signal, then every alert (the contract in the README).
-    Jsonl,
-}
+use super::ExitStatus;
+use crate::options::{DetectArgs, OutputArgs, RuleArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -32,9 +24,8 @@ pub struct Args {
     rules: RuleArgs,
     #[command(flatten)]
     detect: DetectArgs,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub(super) format: Format,
+    #[command(flatten)]
+    pub(super) output: OutputArgs,
     /// Only records at or after this time (RFC 3339, or a date such as 2024-08-01).
     #[arg(long, value_parser = parse_time)]
     pub(super) since: Option<DateTime<Utc>>,
@@ -67,11 +58,13 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     let setup = crate::options::setup(&args.rules, &args.detect, config, args.quiet)?;
     let expanded = expand(&args.paths);
     if let Some(location) = args.store.clone().or_else(|| config.store.clone()) {
-        return super::scan_store::run(args, &location, &setup, expanded, started);
+        return super::scan_store::run(args, config, &location, &setup, expanded, started);
     }
+    let mut router = args.output.router(config, &setup)?;
     let range = TimeRange { since: args.since, until: args.until };
     // Signals stream to stdout as they are found: no bar drawn between them on one terminal.
-    let streaming_to_terminal = args.format == Format::Jsonl && std::io::stdout().is_terminal();
+    let streaming_to_terminal =
+        args.output.streams_to_stdout(config) && std::io::stdout().is_terminal();
     let progress = if streaming_to_terminal {
         indicatif::ProgressBar::hidden()
     } else {
@@ -87,9 +80,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
         eprintln!("{problem}");
         input_errors |= !problem.warning;
     }
-    let stdout = std::io::stdout();
-    let mut collector =
-        Collector::new(&setup.detection, args.format, BufWriter::new(stdout.lock()));
+    let mut collector = Collector::new(&setup.detection, &mut router);
     scan_in_order(&setup.detection, &expanded.inputs, range, |outcome| {
         progress.inc(1);
         totals.add(&outcome);
@@ -102,6 +93,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     .context("failed to write results")?;
     progress.finish_and_clear();
     let (outcome, signals) = collector.finish().context("failed to write results")?;
+    let undelivered = crate::options::finish_outputs(&mut router, args.quiet)?;
 
     crate::options::report_suppressions(&setup, &totals.suppressed, args.quiet);
     if !args.quiet {
@@ -114,7 +106,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
             totals.describe(), signals, outcome.alerts.len(), dropped, outcome.below_threshold, started.elapsed().as_secs_f64()
         );
     }
-    let status = if input_errors || setup.has_errors() {
+    let status = if input_errors || setup.has_errors() || undelivered {
         ExitStatus::Error
     } else if outcome.alerts.is_empty() {
         ExitStatus::Success

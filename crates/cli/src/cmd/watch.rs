@@ -13,12 +13,11 @@ use std::time::{Duration, SystemTime};
 use tripline_io::input::{expand, Input};
 use tripline_pipeline::scan::TimeRange;
 
-use super::scan::Format;
-use super::scan_store::{open, pending, read_and_commit, write_results, RunState};
-use super::ExitStatus;
-use crate::options::DetectArgs;
-use crate::options::RuleArgs;
+use tripline_pipeline::run::stored::{open, pending, read_and_commit, write_results, RunState};
 use tripline_pipeline::Totals;
+
+use super::ExitStatus;
+use crate::options::{DetectArgs, OutputArgs, RuleArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -31,9 +30,8 @@ pub struct Args {
     rules: RuleArgs,
     #[command(flatten)]
     detect: DetectArgs,
-    /// Output format for new signals and alerts.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[command(flatten)]
+    output: OutputArgs,
     /// How often to look for new files.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     interval: Duration,
@@ -93,12 +91,13 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
             }
         }
         let inputs: Vec<Input> = ready.iter().map(|(i, _)| i.clone()).collect();
-        let mut run = RunState::new(args.format);
+        let mut run = RunState::default();
         let todo = pending(&mut store, &inputs, &mut run)?;
         if !todo.is_empty() {
             let mut totals = Totals { files: todo.len() as u64, ..Totals::default() };
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
+            // Outputs are opened for each poll that found files: the table is one per poll.
+            let mut router = args.output.router(config, &setup)?;
+            let mut print = |problem: &tripline_io::Problem| eprintln!("{problem}");
             if read_and_commit(
                 &mut store,
                 &setup,
@@ -106,12 +105,15 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
                 TimeRange::default(),
                 &mut run,
                 &mut totals,
-                &mut out,
+                &mut router,
+                &mut print,
             )? {
                 status = ExitStatus::Error;
             }
-            let alerts = write_results(&mut out, &mut run)?;
-            drop(out);
+            let alerts = write_results(&mut router, &mut run)?;
+            if crate::options::finish_outputs(&mut router, args.quiet)? {
+                status = ExitStatus::Error;
+            }
             if !alerts.is_empty() && status == ExitStatus::Success {
                 status = ExitStatus::Findings;
             }

@@ -6,6 +6,9 @@ use std::io::{self, Write};
 use serde::Serialize;
 use tripline_alert::{Alert, Signal};
 
+use crate::sink::output::io_error;
+use crate::sink::{AlertChange, Delivery, SinkError};
+
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 enum Line<'a> {
@@ -52,6 +55,46 @@ pub fn write_signal_json(out: &mut dyn Write, body: &str) -> io::Result<()> {
 /// Writing to `out` failed.
 pub fn write_alert(out: &mut dyn Write, alert: &Alert) -> io::Result<()> {
     write_line(out, &Line::Alert(alert))
+}
+
+/// The JSON-lines contract as a sink: signals written as they come, alerts as they are given.
+pub struct JsonlSink {
+    out: Box<dyn Write>,
+    label: String,
+    lines: u64,
+}
+
+impl JsonlSink {
+    /// Lines written to `out`, named `label` in messages.
+    #[must_use]
+    pub fn new(out: Box<dyn Write>, label: String) -> Self {
+        Self { out, label, lines: 0 }
+    }
+}
+
+impl crate::sink::Sink for JsonlSink {
+    fn signal(&mut self, _: usize, signal: &Signal, json: Option<&str>) -> Result<(), SinkError> {
+        self.lines += 1;
+        match json {
+            Some(body) => write_signal_json(&mut self.out, body),
+            None => write_signal(&mut self.out, signal),
+        }
+        .map_err(|e| io_error(&self.label, e))
+    }
+
+    fn alert(&mut self, change: AlertChange<'_>) -> Result<(), SinkError> {
+        self.lines += 1;
+        write_alert(&mut self.out, change.alert).map_err(|e| io_error(&self.label, e))
+    }
+
+    fn finish(&mut self) -> Result<Delivery, SinkError> {
+        self.out.flush().map_err(|e| io_error(&self.label, e))?;
+        Ok(Delivery { delivered: self.lines, failed: 0 })
+    }
+
+    fn label(&self) -> String {
+        self.label.clone()
+    }
 }
 
 #[cfg(test)]

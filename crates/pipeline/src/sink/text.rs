@@ -152,3 +152,55 @@ pub fn write_alerts(
     }
     out.write_all(details.as_bytes())
 }
+
+/// The table as a sink: keeps each signal's facts and the run's alerts, and writes the table
+/// when the run is over (its columns are as wide as the widest cell).
+pub struct TextSink {
+    out: Box<dyn Write>,
+    label: String,
+    /// Facts by signal index; gaps (signals a store had seen before) stay empty.
+    facts: Vec<SignalFacts>,
+    alerts: Vec<Alert>,
+}
+
+impl TextSink {
+    /// A table written to `out`, named `label` in messages.
+    #[must_use]
+    pub fn new(out: Box<dyn Write>, label: String) -> Self {
+        Self { out, label, facts: Vec::new(), alerts: Vec::new() }
+    }
+}
+
+impl crate::sink::Sink for TextSink {
+    fn signal(
+        &mut self,
+        index: usize,
+        signal: &Signal,
+        _: Option<&str>,
+    ) -> Result<(), crate::sink::SinkError> {
+        if self.facts.len() <= index {
+            self.facts.resize_with(index + 1, SignalFacts::default);
+        }
+        self.facts[index] = SignalFacts::of(signal);
+        Ok(())
+    }
+
+    fn alert(
+        &mut self,
+        change: crate::sink::AlertChange<'_>,
+    ) -> Result<(), crate::sink::SinkError> {
+        self.alerts.push(change.alert.clone());
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<crate::sink::Delivery, crate::sink::SinkError> {
+        let io = |e| crate::sink::output::io_error(&self.label, e);
+        write_alerts(&mut self.out, &self.alerts, &self.facts).map_err(io)?;
+        self.out.flush().map_err(|e| crate::sink::output::io_error(&self.label, e))?;
+        Ok(crate::sink::Delivery { delivered: self.alerts.len() as u64, failed: 0 })
+    }
+
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+}

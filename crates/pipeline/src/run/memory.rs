@@ -5,17 +5,15 @@
 //! per signal rather than every signal whole until the end.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::mpsc;
 
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use tripline_alert::{raise_candidates, Candidate, Outcome, Signal};
 use tripline_io::input::Input;
-use tripline_pipeline::scan::{scan_input, Detection, FileOutcome, TimeRange};
-use tripline_pipeline::sink::{jsonl, text};
 use tripline_rule::Rule;
 
-use super::scan::Format;
+use crate::scan::{scan_input, Detection, FileOutcome, TimeRange};
+use crate::sink::{AlertChange, ChangeKind, Router, SinkError};
 
 /// Scans `inputs` on every core and calls `consume` with each outcome in input order, as soon
 /// as it and every one before it are done. Inputs are handed to the threads in order, so with
@@ -51,42 +49,31 @@ pub fn scan_in_order<E>(
     })
 }
 
-/// Takes a scan's signals in order: writes each (JSON lines) or keeps what the table shows
-/// (text), keeps what alerting needs, and keeps whole only the signals correlations consume.
-pub struct Collector<'a, W: Write> {
+/// Takes a scan's signals in order: gives each to the outputs, keeps what alerting needs, and
+/// keeps whole only the signals correlations consume.
+pub struct Collector<'a> {
     detection: &'a Detection,
     rules: Vec<&'a Rule>,
-    format: Format,
-    out: W,
+    router: &'a mut Router,
     /// Signals taken so far (their indexes are what alerts keep).
     taken: usize,
     candidates: Vec<Candidate>,
-    facts: Vec<text::SignalFacts>,
     /// (rule, signal) of the rules some correlation consumes.
     correlated: Vec<(usize, Signal)>,
 }
 
-impl<'a, W: Write> Collector<'a, W> {
-    /// A collector writing to `out`.
-    pub fn new(detection: &'a Detection, format: Format, out: W) -> Self {
+impl<'a> Collector<'a> {
+    /// A collector giving signals and alerts to `router`.
+    pub fn new(detection: &'a Detection, router: &'a mut Router) -> Self {
         let rules = detection.engine.rules().iter().map(AsRef::as_ref).collect();
-        Self {
-            detection,
-            rules,
-            format,
-            out,
-            taken: 0,
-            candidates: Vec::new(),
-            facts: Vec::new(),
-            correlated: Vec::new(),
-        }
+        Self { detection, rules, router, taken: 0, candidates: Vec::new(), correlated: Vec::new() }
     }
 
     /// Takes one signal of the rule with index `rule`.
     ///
     /// # Errors
-    /// Writing the signal failed.
-    pub fn take(&mut self, rule: usize, signal: Signal) -> std::io::Result<()> {
+    /// An output failed.
+    pub fn take(&mut self, rule: usize, signal: Signal) -> Result<(), SinkError> {
         self.keep(rule, &signal)?;
         if self.detection.plan.consumers(rule).next().is_some() {
             self.correlated.push((rule, signal));
@@ -94,11 +81,8 @@ impl<'a, W: Write> Collector<'a, W> {
         Ok(())
     }
 
-    fn keep(&mut self, rule: usize, signal: &Signal) -> std::io::Result<()> {
-        match self.format {
-            Format::Jsonl => jsonl::write_signal(&mut self.out, signal)?,
-            Format::Text => self.facts.push(text::SignalFacts::of(signal)),
-        }
+    fn keep(&mut self, rule: usize, signal: &Signal) -> Result<(), SinkError> {
+        self.router.signal(self.taken, signal, None)?;
         // Rules a correlation uses with `generate: false` raise no alerts of their own.
         if !self.detection.plan.is_silenced(rule) {
             self.candidates.push(Candidate::of(&self.rules, rule, signal, self.taken));
@@ -108,12 +92,12 @@ impl<'a, W: Write> Collector<'a, W> {
     }
 
     /// Runs the correlations over what they consumed (their signals follow the others), groups
-    /// every signal into alerts and writes them (JSON lines) or the table (text). Returns the
-    /// alerting outcome and how many signals there were in all.
+    /// every signal into alerts and gives them to the outputs. Returns the alerting outcome and
+    /// how many signals there were in all.
     ///
     /// # Errors
-    /// Writing failed.
-    pub fn finish(mut self) -> std::io::Result<(Outcome, usize)> {
+    /// An output failed.
+    pub fn finish(mut self) -> Result<(Outcome, usize), SinkError> {
         let plan = &self.detection.plan;
         let (rule_of, signals): (Vec<usize>, Vec<Signal>) =
             std::mem::take(&mut self.correlated).into_iter().unzip();
@@ -121,15 +105,9 @@ impl<'a, W: Write> Collector<'a, W> {
             self.keep(rule, &signal)?;
         }
         let outcome = raise_candidates(&self.rules, std::mem::take(&mut self.candidates));
-        match self.format {
-            Format::Jsonl => {
-                for alert in &outcome.alerts {
-                    jsonl::write_alert(&mut self.out, alert)?;
-                }
-            }
-            Format::Text => text::write_alerts(&mut self.out, &outcome.alerts, &self.facts)?,
+        for alert in &outcome.alerts {
+            self.router.alert(AlertChange { kind: ChangeKind::Raised, alert })?;
         }
-        self.out.flush()?;
         Ok((outcome, self.taken))
     }
 }

@@ -1,0 +1,278 @@
+//! A scan with alert state kept in a store (`scan --store`, `watch`).
+//!
+//! Inputs the store has fully processed (same path, size and modification time) are not read.
+//! The rest are read in parallel in small batches and committed a batch at a time, in input
+//! order: a batch's signals, the alerts they raise or extend and its inputs' checkpoints go in
+//! one transaction, so a killed scan resumes exactly where it stopped. Output lists this run's new
+//! signals, each batch's as soon as it is committed, then the alerts they raised or extended.
+
+use std::collections::{HashMap, HashSet};
+
+use rayon::prelude::*;
+use tripline_alert::{Alert, Signal};
+use tripline_io::input::Input;
+use tripline_io::Problem;
+use tripline_store::{Correlations, Incoming, Ingested, InputBatch, InputKey, Store, StoreError};
+
+use crate::scan::{scan_input, FileOutcome, TimeRange};
+use crate::sink::{AlertChange, ChangeKind, Router, SinkError};
+use crate::{Setup, Totals};
+
+/// What stopped a run with a store.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The store failed (nothing of the batch at hand was kept).
+    #[error("failed to {doing} {store}: {source}")]
+    Store {
+        /// What was being done.
+        doing: &'static str,
+        /// The store's label.
+        store: String,
+        /// What the store said (boxed: a store error is large, and runs return this often).
+        source: Box<StoreError>,
+    },
+    /// An input could not be inspected for its checkpoint.
+    #[error("failed to inspect {path}: {source}")]
+    Inspect {
+        /// The input.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// An output failed.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+/// At most this many inputs are read and committed together: one transaction per batch keeps
+/// commits (and their writes to disk) few; a killed scan redoes at most one batch.
+const COMMIT_BATCH: usize = 64;
+/// A scan is committed in at least this many batches (when it has that many inputs), so that
+/// a killed scan of a few dozen files has still kept most of its work.
+const MIN_BATCHES: usize = 4;
+
+/// One input as read: its key, its (rule, signal) pairs and how many records it held.
+type ReadInput<'a> = (Option<&'a InputKey>, Vec<(usize, Signal)>, u64);
+
+/// What a run keeps across its batches: counts and the alerts it touched (in the order first
+/// touched). Signals go to the outputs once their batch is committed and are then dropped, so a
+/// long scan holds one batch of them.
+#[derive(Default)]
+pub struct RunState {
+    /// Signals taken so far, this run (alerts keep indexes into them).
+    taken: usize,
+    /// Signals new to the store, given to the outputs.
+    pub fresh: u64,
+    /// Signals the store had already.
+    pub duplicates: u64,
+    order: Vec<String>,
+    alerts: HashMap<String, Alert>,
+    raised_ids: HashSet<String>,
+    /// Alerts raised.
+    pub raised: u64,
+    /// Alerts not raised because of `max_alerts`.
+    pub dropped: u64,
+    /// Inputs the store had fully processed already.
+    pub already_done: u64,
+}
+
+impl RunState {
+    fn absorb(&mut self, ingested: Ingested) {
+        self.duplicates += ingested.duplicates;
+        self.raised += ingested.raised.len() as u64;
+        self.dropped += ingested.dropped.values().sum::<u64>();
+        self.raised_ids.extend(ingested.raised.iter().map(|a| a.alert_id.clone()));
+        for alert in ingested.raised.into_iter().chain(ingested.extended) {
+            match self.alerts.get_mut(&alert.alert_id) {
+                Some(known) => {
+                    // Inputs committed together report the batch's final alert each time.
+                    let mut signals = std::mem::take(&mut known.signals);
+                    signals.extend(&alert.signals);
+                    signals.sort_unstable();
+                    signals.dedup();
+                    *known = Alert { signals, ..alert };
+                }
+                None => {
+                    self.order.push(alert.alert_id.clone());
+                    self.alerts.insert(alert.alert_id.clone(), alert);
+                }
+            }
+        }
+    }
+
+    /// Takes one signal: its index.
+    fn take(&mut self) -> usize {
+        self.taken += 1;
+        self.taken - 1
+    }
+
+    /// Commits several inputs' signals in one transaction — (key, signals, records) each —
+    /// then gives the signals new to the store to the outputs: each input's correlation
+    /// signals, then its own.
+    fn commit(
+        &mut self,
+        store: &mut Store,
+        setup: &Setup,
+        inputs: Vec<ReadInput<'_>>,
+        router: &mut Router,
+    ) -> Result<(), RunError> {
+        let base = self.taken;
+        let mut spans = Vec::with_capacity(inputs.len());
+        let (mut rule_of, mut signals) = (Vec::new(), Vec::new());
+        for (key, found, records) in inputs {
+            let start = signals.len();
+            for (rule, signal) in found {
+                self.take();
+                rule_of.push(rule);
+                signals.push(signal);
+            }
+            spans.push((key, start..signals.len(), records));
+        }
+        let rules = setup.detection.engine.rules();
+        let batches: Vec<InputBatch<'_>> = spans
+            .into_iter()
+            .map(|(key, span, records)| InputBatch {
+                key,
+                records,
+                incoming: span
+                    .map(|i| {
+                        let rule = rule_of[i];
+                        Incoming {
+                            rule: &rules[rule],
+                            rule_index: rule,
+                            signal: &signals[i],
+                            index: base + i,
+                            alerts: !setup.detection.plan.is_silenced(rule),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        let correlations = Correlations { plan: &setup.detection.plan, rules };
+        let results =
+            store.ingest_all(&batches, correlations).map_err(|source| RunError::Store {
+                doing: "record results in",
+                store: store.label().to_owned(),
+                source: Box::new(source),
+            })?;
+        for mut ingested in results {
+            for (_, signal) in std::mem::take(&mut ingested.correlated) {
+                let index = self.take();
+                self.fresh += 1;
+                router.signal(index, &signal, None)?;
+            }
+            self.fresh += ingested.new_signals.len() as u64;
+            let bodies = std::mem::take(&mut ingested.new_bodies);
+            for (&index, body) in ingested.new_signals.iter().zip(&bodies) {
+                router.signal(index, &signals[index - base], Some(body))?;
+            }
+            if ingested.skipped {
+                // Another process finished this input meanwhile.
+                self.already_done += 1;
+            }
+            self.absorb(ingested);
+        }
+        Ok(())
+    }
+}
+
+/// Opens the store, saying which one failed.
+///
+/// # Errors
+/// When the store cannot be opened or migrated.
+pub fn open(location: &str) -> Result<Store, RunError> {
+    Store::open(location).map_err(|source| RunError::Store {
+        doing: "open the store",
+        store: tripline_store::redact(location),
+        source: Box::new(source),
+    })
+}
+
+/// The inputs the store has not fully processed, with their keys; counts the others.
+///
+/// # Errors
+/// When an input cannot be inspected or the store cannot be read.
+pub fn pending<'a>(
+    store: &mut Store,
+    inputs: &'a [Input],
+    run: &mut RunState,
+) -> Result<Vec<(&'a Input, Option<InputKey>)>, RunError> {
+    let mut todo = Vec::new();
+    for input in inputs {
+        let key = match input {
+            Input::File(path) => Some(InputKey::of_file(path).map_err(|source| {
+                RunError::Inspect { path: path.display().to_string(), source }
+            })?),
+            Input::Stdin => None,
+        };
+        if let Some(k) = &key {
+            let done = store.is_done(k).map_err(|source| RunError::Store {
+                doing: "read",
+                store: store.label().to_owned(),
+                source: Box::new(source),
+            })?;
+            if done {
+                run.already_done += 1;
+                continue;
+            }
+        }
+        todo.push((input, key));
+    }
+    Ok(todo)
+}
+
+/// Reads `todo` in parallel, in small batches (every core busy, memory bounded, commits never
+/// far behind the reading) and commits them in order, feeding the correlations as it goes (the
+/// store keeps their windows); each batch's new signals go to the outputs once committed.
+/// `problem` is called with each problem as it is met; returns whether any was an error.
+///
+/// # Errors
+/// When the store or an output fails.
+#[allow(clippy::too_many_arguments)] // one run's parts, each used once; a struct would only rename them
+pub fn read_and_commit(
+    store: &mut Store,
+    setup: &Setup,
+    todo: &[(&Input, Option<InputKey>)],
+    range: TimeRange,
+    run: &mut RunState,
+    totals: &mut Totals,
+    router: &mut Router,
+    problem: &mut dyn FnMut(&Problem),
+) -> Result<bool, RunError> {
+    let mut errors = false;
+    let size = todo.len().div_ceil(MIN_BATCHES).clamp(
+        rayon::current_num_threads() * 2,
+        COMMIT_BATCH.max(rayon::current_num_threads() * 2),
+    );
+    for batch in todo.chunks(size) {
+        let outcomes: Vec<FileOutcome> =
+            batch.par_iter().map(|(input, _)| scan_input(&setup.detection, input, range)).collect();
+        let mut inputs = Vec::with_capacity(batch.len());
+        for ((_, key), mut outcome) in batch.iter().zip(outcomes) {
+            totals.add(&outcome);
+            outcome.problems.iter().for_each(&mut *problem);
+            errors |= outcome.has_errors();
+            inputs.push((key.as_ref(), std::mem::take(&mut outcome.signals), outcome.records));
+        }
+        run.commit(store, setup, inputs, router)?;
+    }
+    Ok(errors)
+}
+
+/// Gives the outputs the alerts this run raised or extended (the signals went out with their
+/// batches) and returns them.
+///
+/// # Errors
+/// When an output fails.
+pub fn write_results(router: &mut Router, run: &mut RunState) -> Result<Vec<Alert>, RunError> {
+    let alerts: Vec<Alert> = run.order.iter().filter_map(|id| run.alerts.remove(id)).collect();
+    for alert in &alerts {
+        let kind = if run.raised_ids.contains(&alert.alert_id) {
+            ChangeKind::Raised
+        } else {
+            ChangeKind::Extended
+        };
+        router.alert(AlertChange { kind, alert })?;
+    }
+    Ok(alerts)
+}

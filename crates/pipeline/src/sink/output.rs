@@ -1,0 +1,265 @@
+//! Naming outputs: `--output KIND:TARGET[#OPTIONS]` on the command line and `[[outputs]]` in
+//! `tripline.toml`, parsed into an [`OutputSpec`] and opened as a [`Sink`].
+//!
+//! ```toml
+//! [[outputs]]
+//! to = "slack:https://hooks.slack.com/services/…"
+//! min_severity = "high"
+//!
+//! [[outputs]]
+//! to = "jsonl:/var/log/tripline/alerts.jsonl"
+//! ```
+//!
+//! On the command line the options follow a `#` (a URL fragment is never sent, so the URL is
+//! never ambiguous): `--output 'slack:https://…#min_severity=high,tags=network-security'`.
+
+use std::fs::OpenOptions;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use serde::Deserialize;
+use tripline_rule::{Applies, Severity};
+
+use super::{jsonl::JsonlSink, text::TextSink, Route, Sink, SinkError};
+
+/// The format of the default output on stdout (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// A readable table of alerts.
+    #[default]
+    Text,
+    /// One JSON object per line: every signal, then every alert (the contract in the README).
+    Jsonl,
+}
+
+/// The kinds of output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputKind {
+    /// The alert table (`text:-` or a file).
+    Text,
+    /// The JSON-lines contract, to a file or `-`.
+    Jsonl,
+}
+
+impl OutputKind {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "text" => Some(Self::Text),
+            "jsonl" => Some(Self::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+/// What the user asked of one output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputSpec {
+    /// What kind of output.
+    pub kind: OutputKind,
+    /// A path, `-` for stdout, or a URL.
+    pub target: String,
+    /// What it takes.
+    pub route: Route,
+}
+
+/// Why an output could not be named or opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// The spec is not `KIND:TARGET[#OPTIONS]`.
+    #[error("`{spec}` is not an output: {reason}; write KIND:TARGET, such as jsonl:- or jsonl:alerts.jsonl (kinds: text, jsonl)")]
+    Spec {
+        /// The text given (secrets redacted).
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The output's file could not be opened.
+    #[error("cannot open the output {path}: {source}")]
+    Open {
+        /// The file.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+}
+
+/// An `[[outputs]]` table of the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    /// `KIND:TARGET`.
+    pub to: String,
+    /// Only signals and alerts this severe or more.
+    pub min_severity: Option<Severity>,
+    /// Only these rules (ids or names).
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// Only rules carrying these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+impl TryFrom<RawOutput> for OutputSpec {
+    type Error = OutputError;
+
+    fn try_from(raw: RawOutput) -> Result<Self, OutputError> {
+        let mut spec = Self::parse(&raw.to)?;
+        spec.route = Route {
+            min_severity: raw.min_severity,
+            only: Applies { all: false, rules: raw.rules, tags: raw.tags },
+        };
+        Ok(spec)
+    }
+}
+
+impl std::str::FromStr for OutputSpec {
+    type Err = OutputError;
+
+    fn from_str(text: &str) -> Result<Self, OutputError> {
+        Self::parse(text)
+    }
+}
+
+impl OutputSpec {
+    /// Parses `KIND:TARGET[#OPTIONS]`; options are `min_severity=LEVEL`, `rules=A|B` and
+    /// `tags=A|B`, separated by commas.
+    ///
+    /// # Errors
+    /// When the text names no known kind or its options are wrong.
+    pub fn parse(text: &str) -> Result<Self, OutputError> {
+        let fail = |reason: String| OutputError::Spec { spec: redact(text), reason };
+        let (kind, rest) = text.split_once(':').ok_or_else(|| fail("no `:`".into()))?;
+        let kind = OutputKind::parse(kind).ok_or_else(|| fail(format!("unknown kind `{kind}`")))?;
+        let (target, options) = match rest.rsplit_once('#') {
+            Some((target, options)) => (target, Some(options)),
+            None => (rest, None),
+        };
+        if target.is_empty() {
+            return Err(fail("no target after the kind".into()));
+        }
+        let mut route = Route::default();
+        for option in options.into_iter().flat_map(|o| o.split(',')).filter(|o| !o.is_empty()) {
+            let (key, value) = option
+                .split_once('=')
+                .ok_or_else(|| fail(format!("option `{option}` is not KEY=VALUE")))?;
+            let list = || value.split('|').map(str::to_owned).collect::<Vec<_>>();
+            match key {
+                "min_severity" => {
+                    route.min_severity =
+                        Some(value.parse::<Severity>().map_err(|e| fail(e.to_string()))?)
+                }
+                "rules" => route.only.rules = list(),
+                "tags" => route.only.tags = list(),
+                _ => {
+                    return Err(fail(format!(
+                        "unknown option `{key}` (options: min_severity, rules, tags)"
+                    )))
+                }
+            }
+        }
+        Ok(Self { kind, target: target.to_owned(), route })
+    }
+
+    /// Whether it writes to stdout.
+    #[must_use]
+    pub fn is_stdout(&self) -> bool {
+        self.target == "-"
+    }
+
+    /// Whether it writes to a file (a path the configuration may give relative to itself).
+    #[must_use]
+    pub fn is_file(&self) -> bool {
+        !self.is_stdout() && matches!(self.kind, OutputKind::Text | OutputKind::Jsonl)
+    }
+
+    /// The default output: `format` on stdout, everything.
+    #[must_use]
+    pub fn stdout(format: OutputFormat) -> Self {
+        let kind = match format {
+            OutputFormat::Text => OutputKind::Text,
+            OutputFormat::Jsonl => OutputKind::Jsonl,
+        };
+        Self { kind, target: "-".into(), route: Route::default() }
+    }
+
+    /// Opens the output. Files are appended to, so a service writing the same file run after
+    /// run keeps every line.
+    ///
+    /// # Errors
+    /// When a file cannot be opened.
+    pub fn open(&self) -> Result<Box<dyn Sink>, OutputError> {
+        let label = redact(&format!("{}:{}", self.kind_name(), self.target));
+        let out = self.writer()?;
+        Ok(match self.kind {
+            OutputKind::Text => Box::new(TextSink::new(out, label)),
+            OutputKind::Jsonl => Box::new(JsonlSink::new(out, label)),
+        })
+    }
+
+    fn kind_name(&self) -> &'static str {
+        match self.kind {
+            OutputKind::Text => "text",
+            OutputKind::Jsonl => "jsonl",
+        }
+    }
+
+    fn writer(&self) -> Result<Box<dyn Write>, OutputError> {
+        if self.is_stdout() {
+            return Ok(Box::new(BufWriter::new(std::io::stdout())));
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(Path::new(&self.target))
+            .map_err(|source| OutputError::Open { path: self.target.clone(), source })?;
+        Ok(Box::new(BufWriter::new(file)))
+    }
+}
+
+/// An output's name for messages: a URL keeps its scheme and host, the rest (which for Slack
+/// and most webhooks is the secret) is hidden.
+#[must_use]
+pub fn redact(text: &str) -> String {
+    let Some(at) = text.find("://") else { return text.to_owned() };
+    let host_end = text[at + 3..].find('/').map_or(text.len(), |i| at + 3 + i);
+    if host_end == text.len() {
+        return text.to_owned();
+    }
+    format!("{}/***", &text[..host_end])
+}
+
+/// Makes a [`SinkError`] for an output from an I/O error.
+pub(crate) fn io_error(target: &str, source: std::io::Error) -> SinkError {
+    SinkError::Io { target: target.to_owned(), source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_kind_target_and_options() {
+        let spec =
+            OutputSpec::parse("jsonl:out/alerts.jsonl#min_severity=high,tags=a|b").expect("valid");
+        assert_eq!(spec.kind, OutputKind::Jsonl);
+        assert_eq!(spec.target, "out/alerts.jsonl");
+        assert_eq!(spec.route.min_severity, Some(Severity::High));
+        assert_eq!(spec.route.only.tags, ["a", "b"]);
+        assert!(OutputSpec::parse("jsonl:-").expect("valid").is_stdout());
+        for bad in
+            ["jsonl", "mail:x", "jsonl:", "jsonl:-#min_severity=urgent", "jsonl:-#colour=red"]
+        {
+            assert!(OutputSpec::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn urls_lose_their_path_in_messages() {
+        assert_eq!(
+            redact("slack:https://hooks.slack.com/services/T0/B0/secret"),
+            "slack:https://hooks.slack.com/***"
+        );
+        assert_eq!(redact("webhook:http://127.0.0.1:8080"), "webhook:http://127.0.0.1:8080");
+        assert_eq!(redact("jsonl:-"), "jsonl:-");
+    }
+}
