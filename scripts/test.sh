@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: starts the throw-away PostgreSQL server the store tests need (installing it when
-# missing), runs the whole workspace's tests, stops the server.
+# missing), makes the OCSF validator's virtualenv, runs the whole workspace's tests, stops the
+# server.
 #   usage: scripts/test.sh [cargo test arguments...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,4 +17,7 @@ if [ -z "$port" ]; then
 fi
 TRIPLINE_TEST_POSTGRES=$(scripts/test-postgres.sh start "$data" "$port")
 export TRIPLINE_TEST_POSTGRES
+# The OCSF model library the OCSF output is validated with, in a virtualenv.
+TRIPLINE_TEST_OCSF_PYTHON=$(scripts/test-ocsf.sh)
+export TRIPLINE_TEST_OCSF_PYTHON
 cargo test --workspace --locked "$@"

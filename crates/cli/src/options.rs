@@ -181,6 +181,12 @@ pub fn finish_outputs(
                 "error: output {label}: {} notification(s) not delivered after every retry",
                 delivery.failed
             );
+            for reason in delivery.errors.iter().take(10) {
+                eprintln!("  {reason}");
+            }
+            if delivery.errors.len() > 10 {
+                eprintln!("  … and {} more", delivery.errors.len() - 10);
+            }
         } else if !quiet && !label.ends_with(":-") && delivery.delivered > 0 {
             eprintln!("output {label}: {} delivered", delivery.delivered);
         }

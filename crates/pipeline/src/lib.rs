@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod detection;
+pub mod notify;
 pub mod ruleset;
 pub mod run;
 pub mod scan;

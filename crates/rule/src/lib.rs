@@ -6,6 +6,7 @@
 //! has one meaning to implement and `Display` shows a user exactly what a foreign rule became.
 #![deny(missing_docs)]
 
+pub mod attack;
 pub mod correlation;
 pub mod expr;
 pub mod meta;

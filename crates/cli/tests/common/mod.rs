@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -26,21 +28,31 @@ pub fn tripline_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
 
 /// Runs `tripline` with extra environment variables.
 pub fn tripline_with(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tripline"))
-        .args(args)
-        .envs(env.iter().copied())
+    run(Command::new(env!("CARGO_BIN_EXE_tripline")).args(args).envs(env.iter().copied()), stdin)
+}
+
+/// Runs another program from the workspace root, feeding it `stdin`.
+pub fn run_with_stdin(program: &str, args: &[&str], stdin: &[u8]) -> Run {
+    run(Command::new(program).args(args), Some(stdin))
+}
+
+fn run(command: &mut Command, stdin: Option<&[u8]>) -> Run {
+    let mut child = command
         .current_dir(workspace())
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("the tripline binary runs");
+        .expect("the program runs");
     if let Some(input) = stdin {
-        child.stdin.take().expect("stdin is piped").write_all(input).expect("writing stdin");
+        // A program that stops reading early (and says why on its output) closes the pipe.
+        if let Err(e) = child.stdin.take().expect("stdin is piped").write_all(input) {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "writing stdin: {e}");
+        }
     }
-    let Output { status, stdout, stderr } = child.wait_with_output().expect("tripline finishes");
+    let Output { status, stdout, stderr } = child.wait_with_output().expect("the program finishes");
     Run {
-        code: status.code().expect("tripline exits with a code, not a signal"),
+        code: status.code().expect("the program exits with a code, not a signal"),
         stdout: String::from_utf8(stdout).expect("stdout is UTF-8"),
         stderr: String::from_utf8(stderr).expect("stderr is UTF-8"),
     }

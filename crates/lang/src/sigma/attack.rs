@@ -1,23 +1,5 @@
 //! Sigma's ATT&CK tags (`attack.t1078.004`, `attack.persistence`) as ATT&CK ids.
 
-/// Enterprise tactics by the names Sigma tags use.
-const TACTICS: &[(&str, &str)] = &[
-    ("reconnaissance", "TA0043"),
-    ("resource-development", "TA0042"),
-    ("initial-access", "TA0001"),
-    ("execution", "TA0002"),
-    ("persistence", "TA0003"),
-    ("privilege-escalation", "TA0004"),
-    ("defense-evasion", "TA0005"),
-    ("credential-access", "TA0006"),
-    ("discovery", "TA0007"),
-    ("lateral-movement", "TA0008"),
-    ("collection", "TA0009"),
-    ("exfiltration", "TA0010"),
-    ("command-and-control", "TA0011"),
-    ("impact", "TA0040"),
-];
-
 /// The ATT&CK ids in a rule's tags, in order, without duplicates. Tags naming tactics this
 /// table does not know (newer ATT&CK names such as `attack.stealth`) stay tags only.
 #[must_use]
@@ -32,7 +14,7 @@ pub fn mitre_ids(tags: &[String]) -> Vec<String> {
         {
             Some(format!("T{}", tech.to_ascii_uppercase()))
         } else {
-            TACTICS.iter().find(|(name, _)| *name == rest).map(|(_, id)| (*id).to_owned())
+            tripline_rule::attack::tactic_id(&rest).map(str::to_owned)
         };
         if let Some(id) = id.filter(|id| crate::native::is_attack_id(id) && !ids.contains(id)) {
             ids.push(id);

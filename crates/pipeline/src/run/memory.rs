@@ -106,7 +106,7 @@ impl<'a> Collector<'a> {
         }
         let outcome = raise_candidates(&self.rules, std::mem::take(&mut self.candidates));
         for alert in &outcome.alerts {
-            self.router.alert(AlertChange { kind: ChangeKind::Raised, alert })?;
+            self.router.alert(AlertChange { kind: ChangeKind::Raised, alert, rule: None })?;
         }
         Ok((outcome, self.taken))
     }

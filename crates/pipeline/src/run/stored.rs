@@ -272,7 +272,7 @@ pub fn write_results(router: &mut Router, run: &mut RunState) -> Result<Vec<Aler
         } else {
             ChangeKind::Extended
         };
-        router.alert(AlertChange { kind, alert })?;
+        router.alert(AlertChange { kind, alert, rule: None })?;
     }
     Ok(alerts)
 }

@@ -89,7 +89,7 @@ impl crate::sink::Sink for JsonlSink {
 
     fn finish(&mut self) -> Result<Delivery, SinkError> {
         self.out.flush().map_err(|e| io_error(&self.label, e))?;
-        Ok(Delivery { delivered: self.lines, failed: 0 })
+        Ok(Delivery { delivered: self.lines, ..Delivery::default() })
     }
 
     fn label(&self) -> String {

@@ -39,7 +39,7 @@ impl SinkError {
 }
 
 /// How an alert changed in this run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
     /// Raised by this run.
@@ -56,6 +56,8 @@ pub struct AlertChange<'a> {
     /// The alert as it is after the change; `signals` holds the indexes (of this run's
     /// signals, as given to [`Sink::signal`]) of its signals from this run.
     pub alert: &'a Alert,
+    /// Its rule, when loaded.
+    pub rule: Option<&'a Rule>,
 }
 
 /// What an output delivered, for the summary.
@@ -65,6 +67,8 @@ pub struct Delivery {
     pub delivered: u64,
     /// Notifications that could not be delivered, every retry spent.
     pub failed: u64,
+    /// Why, one line each.
+    pub errors: Vec<String>,
 }
 
 /// One destination of a run's results.
@@ -142,6 +146,8 @@ impl Router {
     /// # Errors
     /// The first output that failed.
     pub fn alert(&mut self, change: AlertChange<'_>) -> Result<(), SinkError> {
+        let rule = self.rules.get(&change.alert.rule_id).cloned();
+        let change = AlertChange { rule: rule.as_deref(), ..change };
         self.routes(&change.alert.rule_id, change.alert.severity).try_for_each(|s| s.alert(change))
     }
 

@@ -12,6 +12,13 @@
 //!
 //! On the command line the options follow a `#` (a URL fragment is never sent, so the URL is
 //! never ambiguous): `--output 'slack:https://…#min_severity=high,tags=network-security'`.
+//!
+//! Kinds: `text:PATH|-`, `jsonl:PATH|-` (the contract), `ocsf:PATH|-` (Detection Findings),
+//! `webhook:URL` and `slack:URL` (an incoming-webhook URL). Options: `min_severity`, `rules`,
+//! `tags` (the route); for webhook and Slack `retries` (attempts in all, default 5), `timeout`
+//! (per attempt, default 10s), `backoff` (first wait, default 500ms), `workers` (deliveries at
+//! once, default 4); for a webhook `secret_env`, the environment variable holding the shared
+//! secret that signs each body (the secret itself is never written anywhere).
 
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
@@ -39,6 +46,12 @@ pub enum OutputKind {
     Text,
     /// The JSON-lines contract, to a file or `-`.
     Jsonl,
+    /// OCSF Detection Findings, one per line, to a file or `-`.
+    Ocsf,
+    /// A JSON POST per alert change.
+    Webhook,
+    /// A Slack message per alert change, through an incoming webhook.
+    Slack,
 }
 
 impl OutputKind {
@@ -46,8 +59,46 @@ impl OutputKind {
         match name {
             "text" => Some(Self::Text),
             "jsonl" => Some(Self::Jsonl),
+            "ocsf" => Some(Self::Ocsf),
+            "webhook" => Some(Self::Webhook),
+            "slack" => Some(Self::Slack),
             _ => None,
         }
+    }
+
+    /// The kind's name, as written in a spec.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Jsonl => "jsonl",
+            Self::Ocsf => "ocsf",
+            Self::Webhook => "webhook",
+            Self::Slack => "slack",
+        }
+    }
+
+    /// Whether it posts to a URL.
+    #[must_use]
+    pub fn is_http(self) -> bool {
+        matches!(self, Self::Webhook | Self::Slack)
+    }
+}
+
+/// How an HTTP output delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// Attempts, backoff and timeout.
+    pub retry: crate::notify::http::Retry,
+    /// Deliveries at once.
+    pub workers: usize,
+    /// The environment variable holding the signing secret.
+    pub secret_env: Option<String>,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self { retry: crate::notify::http::Retry::default(), workers: 4, secret_env: None }
     }
 }
 
@@ -60,18 +111,28 @@ pub struct OutputSpec {
     pub target: String,
     /// What it takes.
     pub route: Route,
+    /// For webhook and Slack outputs: how they deliver.
+    pub http: HttpOptions,
 }
 
 /// Why an output could not be named or opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// The spec is not `KIND:TARGET[#OPTIONS]`.
-    #[error("`{spec}` is not an output: {reason}; write KIND:TARGET, such as jsonl:- or jsonl:alerts.jsonl (kinds: text, jsonl)")]
+    #[error("`{spec}` is not an output: {reason}; write KIND:TARGET, such as jsonl:- or webhook:https://… (kinds: text, jsonl, ocsf, webhook, slack)")]
     Spec {
         /// The text given (secrets redacted).
         spec: String,
         /// What is wrong with it.
         reason: String,
+    },
+    /// The secret's environment variable is not set (its value is never shown).
+    #[error("output {output}: the environment variable `{var}` named by secret_env is not set")]
+    Secret {
+        /// The output (redacted).
+        output: String,
+        /// The variable.
+        var: String,
     },
     /// The output's file could not be opened.
     #[error("cannot open the output {path}: {source}")]
@@ -97,6 +158,16 @@ pub struct RawOutput {
     /// Only rules carrying these tags.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Webhook and Slack: attempts in all.
+    pub retries: Option<u32>,
+    /// Webhook and Slack: per attempt (`10s`).
+    pub timeout: Option<String>,
+    /// Webhook and Slack: the first wait between attempts (`500ms`).
+    pub backoff: Option<String>,
+    /// Webhook and Slack: deliveries at once.
+    pub workers: Option<usize>,
+    /// Webhook: the environment variable holding the signing secret.
+    pub secret_env: Option<String>,
 }
 
 impl TryFrom<RawOutput> for OutputSpec {
@@ -108,6 +179,19 @@ impl TryFrom<RawOutput> for OutputSpec {
             min_severity: raw.min_severity,
             only: Applies { all: false, rules: raw.rules, tags: raw.tags },
         };
+        let fail = |reason: String| OutputError::Spec { spec: redact(&raw.to), reason };
+        let options = [
+            ("retries", raw.retries.map(|n| n.to_string())),
+            ("timeout", raw.timeout),
+            ("backoff", raw.backoff),
+            ("workers", raw.workers.map(|n| n.to_string())),
+            ("secret_env", raw.secret_env),
+        ];
+        for (key, value) in options {
+            if let Some(value) = value {
+                spec.set(key, &value).map_err(fail)?;
+            }
+        }
         Ok(spec)
     }
 }
@@ -137,27 +221,61 @@ impl OutputSpec {
         if target.is_empty() {
             return Err(fail("no target after the kind".into()));
         }
-        let mut route = Route::default();
+        if kind.is_http() && !(target.starts_with("http://") || target.starts_with("https://")) {
+            return Err(fail(format!("a {} output needs an http:// or https:// URL", kind.name())));
+        }
+        let mut spec = Self {
+            kind,
+            target: target.to_owned(),
+            route: Route::default(),
+            http: HttpOptions::default(),
+        };
         for option in options.into_iter().flat_map(|o| o.split(',')).filter(|o| !o.is_empty()) {
             let (key, value) = option
                 .split_once('=')
                 .ok_or_else(|| fail(format!("option `{option}` is not KEY=VALUE")))?;
-            let list = || value.split('|').map(str::to_owned).collect::<Vec<_>>();
-            match key {
-                "min_severity" => {
-                    route.min_severity =
-                        Some(value.parse::<Severity>().map_err(|e| fail(e.to_string()))?)
-                }
-                "rules" => route.only.rules = list(),
-                "tags" => route.only.tags = list(),
-                _ => {
-                    return Err(fail(format!(
-                        "unknown option `{key}` (options: min_severity, rules, tags)"
-                    )))
-                }
-            }
+            spec.set(key, value).map_err(fail)?;
         }
-        Ok(Self { kind, target: target.to_owned(), route })
+        Ok(spec)
+    }
+
+    /// Sets one option.
+    fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let list = || value.split('|').map(str::to_owned).collect::<Vec<_>>();
+        let duration =
+            || humantime::parse_duration(value).map_err(|e| format!("`{value}` for {key}: {e}"));
+        let http_only = |spec: &Self| {
+            if spec.kind.is_http() {
+                Ok(())
+            } else {
+                Err(format!("option `{key}` is for webhook and slack outputs"))
+            }
+        };
+        match key {
+            "min_severity" => self.route.min_severity = Some(value.parse::<Severity>().map_err(|e| e.to_string())?),
+            "rules" => self.route.only.rules = list(),
+            "tags" => self.route.only.tags = list(),
+            "retries" => {
+                http_only(self)?;
+                self.http.retry.attempts = value.parse().ok().filter(|&n| n >= 1).ok_or(format!("retries must be a number from 1, not `{value}`"))?;
+            }
+            "timeout" => {
+                http_only(self)?;
+                self.http.retry.timeout = duration()?;
+            }
+            "backoff" => {
+                http_only(self)?;
+                self.http.retry.backoff = duration()?;
+            }
+            "workers" => {
+                http_only(self)?;
+                self.http.workers = value.parse().ok().filter(|&n| n >= 1).ok_or(format!("workers must be a number from 1, not `{value}`"))?;
+            }
+            "secret_env" if self.kind == OutputKind::Webhook => self.http.secret_env = Some(value.to_owned()),
+            "secret_env" => return Err("option `secret_env` is for webhook outputs".into()),
+            _ => return Err(format!("unknown option `{key}` (options: min_severity, rules, tags, retries, timeout, backoff, workers, secret_env)")),
+        }
+        Ok(())
     }
 
     /// Whether it writes to stdout.
@@ -169,7 +287,7 @@ impl OutputSpec {
     /// Whether it writes to a file (a path the configuration may give relative to itself).
     #[must_use]
     pub fn is_file(&self) -> bool {
-        !self.is_stdout() && matches!(self.kind, OutputKind::Text | OutputKind::Jsonl)
+        !self.is_stdout() && !self.kind.is_http()
     }
 
     /// The default output: `format` on stdout, everything.
@@ -179,7 +297,7 @@ impl OutputSpec {
             OutputFormat::Text => OutputKind::Text,
             OutputFormat::Jsonl => OutputKind::Jsonl,
         };
-        Self { kind, target: "-".into(), route: Route::default() }
+        Self { kind, target: "-".into(), route: Route::default(), http: HttpOptions::default() }
     }
 
     /// Opens the output. Files are appended to, so a service writing the same file run after
@@ -188,22 +306,39 @@ impl OutputSpec {
     /// # Errors
     /// When a file cannot be opened.
     pub fn open(&self) -> Result<Box<dyn Sink>, OutputError> {
-        let label = redact(&format!("{}:{}", self.kind_name(), self.target));
-        let out = self.writer()?;
+        use crate::notify::{
+            http::Poster, http::Secret, ocsf::OcsfWriter, slack::Slack, webhook::Webhook,
+            NotifySink,
+        };
+        let label = redact(&format!("{}:{}", self.kind.name(), self.target));
+        let poster = || -> Result<Poster, OutputError> {
+            let secret = match &self.http.secret_env {
+                Some(var) => Some(Secret::new(&std::env::var(var).map_err(|_| {
+                    OutputError::Secret { output: label.clone(), var: var.clone() }
+                })?)),
+                None => None,
+            };
+            Ok(Poster::new(&self.target, label.clone(), self.http.retry.clone(), secret))
+        };
         Ok(match self.kind {
-            OutputKind::Text => Box::new(TextSink::new(out, label)),
-            OutputKind::Jsonl => Box::new(JsonlSink::new(out, label)),
+            OutputKind::Text => Box::new(TextSink::new(self.writer()?, label)),
+            OutputKind::Jsonl => Box::new(JsonlSink::new(self.writer()?, label)),
+            // One at a time: the file keeps the order of the changes.
+            OutputKind::Ocsf => {
+                Box::new(NotifySink::new(Box::new(OcsfWriter::new(self.writer()?)), label, 1))
+            }
+            OutputKind::Webhook => Box::new(NotifySink::new(
+                Box::new(Webhook::new(poster()?)),
+                label,
+                self.http.workers,
+            )),
+            OutputKind::Slack => {
+                Box::new(NotifySink::new(Box::new(Slack::new(poster()?)), label, self.http.workers))
+            }
         })
     }
 
-    fn kind_name(&self) -> &'static str {
-        match self.kind {
-            OutputKind::Text => "text",
-            OutputKind::Jsonl => "jsonl",
-        }
-    }
-
-    fn writer(&self) -> Result<Box<dyn Write>, OutputError> {
+    fn writer(&self) -> Result<Box<dyn Write + Send>, OutputError> {
         if self.is_stdout() {
             return Ok(Box::new(BufWriter::new(std::io::stdout())));
         }

@@ -197,7 +197,7 @@ impl crate::sink::Sink for TextSink {
         let io = |e| crate::sink::output::io_error(&self.label, e);
         write_alerts(&mut self.out, &self.alerts, &self.facts).map_err(io)?;
         self.out.flush().map_err(|e| crate::sink::output::io_error(&self.label, e))?;
-        Ok(crate::sink::Delivery { delivered: self.alerts.len() as u64, failed: 0 })
+        Ok(crate::sink::Delivery { delivered: self.alerts.len() as u64, ..Default::default() })
     }
 
     fn label(&self) -> String {
