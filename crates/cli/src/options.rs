@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use chrono::Utc;
+use tripline_pipeline::notify::outbox::OutboxOutput;
 use tripline_pipeline::ruleset::{self, parse_placeholder};
+use tripline_pipeline::sink::{OutputFormat, OutputSpec, Router};
 use tripline_pipeline::{Config, RuleSet, RuleSources, Setup};
 use tripline_rule::Severity;
 
@@ -129,14 +131,25 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
-    /// The outputs: the configuration's, then the flags', then stdout in `--format` unless
-    /// one of them writes there already.
-    pub fn router(
+    /// The outputs of a run without a store: the configuration's, then the flags', then stdout
+    /// in `--format` unless one of them writes there already.
+    pub fn router(&self, config: &Config, setup: &Setup) -> anyhow::Result<Router> {
+        Self::router_of(&self.specs(config)?, setup, false)
+    }
+
+    /// The outputs of a run with a store: the notifying ones (webhook, Slack, OCSF) deliver
+    /// through the store's outbox, the others take results as they come.
+    pub fn open_with_store(
         &self,
         config: &Config,
         setup: &Setup,
-    ) -> anyhow::Result<tripline_pipeline::sink::Router> {
-        use tripline_pipeline::sink::{OutputFormat, OutputSpec};
+    ) -> anyhow::Result<(Router, Vec<OutboxOutput>)> {
+        let specs = self.specs(config)?;
+        Ok((Self::router_of(&specs, setup, true)?, Self::outbox_of(&specs)?))
+    }
+
+    /// Every output named, stdout's included.
+    pub fn specs(&self, config: &Config) -> anyhow::Result<Vec<OutputSpec>> {
         let mut specs: Vec<OutputSpec> = config.outputs.clone();
         specs.extend(self.outputs.iter().cloned());
         match specs.iter().filter(|s| s.is_stdout()).count() {
@@ -149,12 +162,29 @@ impl OutputArgs {
                 "more than one output writes to stdout (`-`); give all but one a file"
             ),
         }
-        let mut outputs = Vec::with_capacity(specs.len());
-        for spec in specs {
-            let sink = spec.open()?;
-            outputs.push((spec.route, sink));
+        Ok(specs)
+    }
+
+    /// The outputs that take results as they come (all of them without a store).
+    pub fn router_of(
+        specs: &[OutputSpec],
+        setup: &Setup,
+        with_store: bool,
+    ) -> anyhow::Result<Router> {
+        let mut outputs = Vec::new();
+        for spec in specs.iter().filter(|s| !(with_store && s.notifies())) {
+            outputs.push((spec.route.clone(), spec.open()?));
         }
-        Ok(tripline_pipeline::sink::Router::new(outputs, &setup.ruleset.rules))
+        Ok(Router::new(outputs, &setup.ruleset.rules))
+    }
+
+    /// The notifying outputs, as the outbox delivers them.
+    pub fn outbox_of(specs: &[OutputSpec]) -> anyhow::Result<Vec<OutboxOutput>> {
+        let mut outbox = Vec::new();
+        for spec in specs {
+            outbox.extend(spec.open_outbox()?);
+        }
+        Ok(outbox)
     }
 
     /// Whether stdout streams signals (JSON lines), so no progress bar is drawn between them.
@@ -192,4 +222,32 @@ pub fn finish_outputs(
         }
     }
     Ok(undelivered)
+}
+
+/// Reports what delivering the outbox did; returns whether something was dead-lettered (the
+/// run then exits 2). Failures left pending are warnings: a later run delivers them.
+pub fn report_outbox(
+    reports: &[(String, tripline_pipeline::notify::outbox::OutboxReport)],
+    quiet: bool,
+) -> bool {
+    let mut dead = false;
+    for (label, report) in reports {
+        if report.dead > 0 {
+            dead = true;
+            eprintln!("error: output {label}: {} notification(s) dead-lettered (see `tripline alerts outbox --status dead`)", report.dead);
+        }
+        if report.failed > 0 {
+            eprintln!("warning: output {label}: {} notification(s) not delivered yet; kept in the outbox for the next run", report.failed);
+        }
+        for reason in report.errors.iter().take(10) {
+            eprintln!("  {reason}");
+        }
+        if report.errors.len() > 10 {
+            eprintln!("  … and {} more", report.errors.len() - 10);
+        }
+        if !quiet && report.delivered > 0 {
+            eprintln!("output {label}: {} delivered", report.delivered);
+        }
+    }
+    dead
 }

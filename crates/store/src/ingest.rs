@@ -121,8 +121,22 @@ impl Store {
         inputs: &[InputBatch<'_>],
         correlations: Correlations<'_>,
     ) -> Result<Vec<Ingested>> {
+        self.ingest_notifying(inputs, correlations, &crate::outbox::NoNotifier)
+    }
+
+    /// Like [`Store::ingest_all`], also keeping in the outbox, in the same transaction, the
+    /// notifications `notifier` makes of each alert raised or extended.
+    ///
+    /// # Errors
+    /// When the store fails; nothing of the batch is kept then.
+    pub fn ingest_notifying(
+        &mut self,
+        inputs: &[InputBatch<'_>],
+        correlations: Correlations<'_>,
+        notifier: &dyn crate::outbox::Notifier,
+    ) -> Result<Vec<Ingested>> {
         self.write(|backend| {
-            let mut work = Work::new(backend, correlations);
+            let mut work = Work::new(backend, correlations, notifier);
             let mut results = Vec::with_capacity(inputs.len());
             for batch in inputs {
                 results.push(work.input(batch)?);

@@ -11,6 +11,7 @@
 
 mod backend;
 mod ingest;
+mod outbox;
 mod postgres;
 mod queries;
 mod schema;
@@ -21,6 +22,7 @@ use std::path::Path;
 
 pub use backend::Value;
 pub use ingest::{Correlations, Incoming, Ingested, InputBatch};
+pub use outbox::{DeliveryOutcome, NoNotifier, Notifier, OutboxEntry, OutboxRow, OutboxStatus};
 pub use queries::{AlertFilter, Note, Status, StoredAlert};
 
 use backend::Backend;

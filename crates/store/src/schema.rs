@@ -6,9 +6,10 @@ use crate::backend::Backend;
 use crate::{Result, StoreError};
 
 /// Each migration, by version. Append only: a released migration never changes.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE alerts (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE alerts (
         alert_id TEXT PRIMARY KEY,
         rule_id TEXT NOT NULL,
         title TEXT NOT NULL,
@@ -47,7 +48,25 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         signals BIGINT NOT NULL,
         completed_at TEXT NOT NULL
     );",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE outbox (
+        output TEXT NOT NULL,
+        notification_key TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        label TEXT NOT NULL,
+        body TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts BIGINT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (output, notification_key)
+    );
+    CREATE INDEX outbox_by_status ON outbox (status, seq);",
+    ),
+];
 
 /// The newest schema this build knows.
 pub fn latest() -> i64 {

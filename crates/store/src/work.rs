@@ -11,6 +11,7 @@ use tripline_rule::Rule;
 
 use crate::backend::Backend;
 use crate::ingest::{is_done, Correlations, Incoming, Ingested, InputBatch};
+use crate::outbox::Notifier;
 use crate::queries::{load_alert, now, save_alert, Status, StoredAlert};
 use crate::{Result, StoreError};
 
@@ -48,6 +49,7 @@ fn signal_key(signal: &Signal) -> String {
 pub(crate) struct Work<'b, 'c> {
     backend: &'b mut dyn Backend,
     correlations: Correlations<'c>,
+    notifier: &'c dyn Notifier,
     windows: HashMap<usize, CorrelationState>,
     states: HashMap<String, RuleState>,
     alerts: BTreeMap<String, StoredAlert>,
@@ -61,10 +63,15 @@ pub(crate) struct Work<'b, 'c> {
 pub(crate) type InputResult = (Ingested, Vec<String>, Vec<String>);
 
 impl<'b, 'c> Work<'b, 'c> {
-    pub(crate) fn new(backend: &'b mut dyn Backend, correlations: Correlations<'c>) -> Self {
+    pub(crate) fn new(
+        backend: &'b mut dyn Backend,
+        correlations: Correlations<'c>,
+        notifier: &'c dyn Notifier,
+    ) -> Self {
         Self {
             backend,
             correlations,
+            notifier,
             windows: HashMap::new(),
             states: HashMap::new(),
             alerts: BTreeMap::new(),
@@ -94,6 +101,16 @@ impl<'b, 'c> Work<'b, 'c> {
             .map(|i| (i.rule.meta.id.as_str(), i.rule))
             .collect();
         self.save(&rules)?;
+        // The outbox entries of every change, in the transaction that makes it.
+        let mut entries = Vec::new();
+        for (_, raised, extended) in &results {
+            for (is_raised, ids) in [(true, raised), (false, extended)] {
+                for alert in ids.iter().filter_map(|id| self.alerts.get(id)) {
+                    entries.extend(self.notifier.entries(is_raised, &alert.alert));
+                }
+            }
+        }
+        crate::outbox::keep(self.backend, &entries)?;
         let alert_of = |id: &String| self.alerts.get(id).map(|a| a.alert.clone());
         Ok(results
             .into_iter()

@@ -28,7 +28,7 @@ pub struct StoreArg {
 }
 
 impl StoreArg {
-    fn open(&self, config: &tripline_pipeline::Config) -> anyhow::Result<Store> {
+    pub(super) fn open(&self, config: &tripline_pipeline::Config) -> anyhow::Result<Store> {
         let location = crate::options::store(self.store.as_ref(), config)?;
         let label = tripline_store::redact(&location);
         if !location.contains("://") && !std::path::Path::new(&location).exists() {
@@ -90,6 +90,9 @@ pub enum Command {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// The notifications waiting for, delivered to, or given up on by the notifying outputs
+    /// (webhook, Slack, OCSF); `--retry-dead` puts dead-lettered ones back in line.
+    Outbox(super::outbox::Args),
     /// Open an acknowledged or closed alert again (closed too early, say).
     Reopen {
         id: String,
@@ -166,6 +169,7 @@ pub fn run(command: &Command, config: &tripline_pipeline::Config) -> anyhow::Res
         Command::Reopen { id, store, note } => {
             change(&mut out, store, config, id, Status::Open, None, note)?
         }
+        Command::Outbox(args) => super::outbox::run(args, &mut out, config)?,
     }
     out.flush()?;
     Ok(ExitStatus::Success)

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod lint;
+mod outbox;
 mod rules;
 mod scan;
 mod scan_store;

@@ -7,7 +7,9 @@
 use std::time::Instant;
 
 use tripline_io::input::Expanded;
-use tripline_pipeline::run::stored::{open, pending, read_and_commit, write_results, RunState};
+use tripline_pipeline::run::stored::{
+    deliver, open, pending, read_and_commit, write_results, Outputs, RunState,
+};
 use tripline_pipeline::scan::TimeRange;
 use tripline_pipeline::{Config, Setup, Totals};
 
@@ -23,7 +25,9 @@ pub fn run(
     started: Instant,
 ) -> anyhow::Result<ExitStatus> {
     let mut store = open(location)?;
-    let mut router = args.output.router(config, setup)?;
+    let (mut router, outbox) = args.output.open_with_store(config, setup)?;
+    let rules =
+        setup.ruleset.rules.iter().map(|r| (r.meta.id.clone(), std::sync::Arc::clone(r))).collect();
     let range = TimeRange { since: args.since, until: args.until };
     let mut totals = Totals { digests: expanded.digests.len() as u64, ..Totals::default() };
     let mut run = RunState::default();
@@ -40,11 +44,12 @@ pub fn run(
         range,
         &mut run,
         &mut totals,
-        &mut router,
+        &mut Outputs { router: &mut router, outbox: &outbox, rules: &rules },
         &mut print,
     )? || expanded.problems.iter().any(|p| !p.warning);
     let alerts = write_results(&mut router, &mut run)?;
-    let undelivered = crate::options::finish_outputs(&mut router, args.quiet)?;
+    let mut undelivered = crate::options::finish_outputs(&mut router, args.quiet)?;
+    undelivered |= crate::options::report_outbox(&deliver(&mut store, &outbox)?, args.quiet);
     crate::options::report_suppressions(setup, &totals.suppressed, args.quiet);
     if !args.quiet {
         let extended = alerts.len() as u64 - run.raised.min(alerts.len() as u64);

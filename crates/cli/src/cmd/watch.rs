@@ -13,7 +13,9 @@ use std::time::{Duration, SystemTime};
 use tripline_io::input::{expand, Input};
 use tripline_pipeline::scan::TimeRange;
 
-use tripline_pipeline::run::stored::{open, pending, read_and_commit, write_results, RunState};
+use tripline_pipeline::run::stored::{
+    deliver, open, pending, read_and_commit, write_results, Outputs, RunState,
+};
 use tripline_pipeline::Totals;
 
 use super::ExitStatus;
@@ -67,6 +69,11 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     let location = crate::options::store(args.store.as_ref(), config)?;
     let setup = crate::options::setup(&args.rules, &args.detect, config, args.quiet)?;
     let mut store = open(&location)?;
+    // Notifying outputs are opened once and fed from the outbox; the others once per poll.
+    let specs = args.output.specs(config)?;
+    let outbox = OutputArgs::outbox_of(&specs)?;
+    let rules =
+        setup.ruleset.rules.iter().map(|r| (r.meta.id.clone(), std::sync::Arc::clone(r))).collect();
     if !args.quiet {
         eprintln!(
             "watching {} every {} (store {})",
@@ -96,7 +103,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
         if !todo.is_empty() {
             let mut totals = Totals { files: todo.len() as u64, ..Totals::default() };
             // Outputs are opened for each poll that found files: the table is one per poll.
-            let mut router = args.output.router(config, &setup)?;
+            let mut router = OutputArgs::router_of(&specs, &setup, true)?;
             let mut print = |problem: &tripline_io::Problem| eprintln!("{problem}");
             if read_and_commit(
                 &mut store,
@@ -105,7 +112,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
                 TimeRange::default(),
                 &mut run,
                 &mut totals,
-                &mut router,
+                &mut Outputs { router: &mut router, outbox: &outbox, rules: &rules },
                 &mut print,
             )? {
                 status = ExitStatus::Error;
@@ -126,6 +133,10 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
                     alerts.len()
                 );
             }
+        }
+        // Every poll, new files or not: a receiver that was down gets its backlog.
+        if crate::options::report_outbox(&deliver(&mut store, &outbox)?, args.quiet) {
+            status = ExitStatus::Error;
         }
         for (input, stamp) in ready {
             if let Input::File(path) = input {

@@ -49,6 +49,12 @@ pub struct Receiver {
 impl Receiver {
     /// A server answering `script` in order, then 200 to everything.
     pub fn start(script: Vec<Answer>) -> Self {
+        Self::start_slow(script, Duration::ZERO)
+    }
+
+    /// The same, taking `delay` over each answer (a slow receiver, so that a kill lands in
+    /// the middle of delivering).
+    pub fn start_slow(script: Vec<Answer>, delay: Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port on loopback");
         let url =
             format!("http://{}/hooks/T000/B000/s3cr3t-path", listener.local_addr().expect("bound"));
@@ -59,7 +65,7 @@ impl Receiver {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let (r, s) = (Arc::clone(&r), Arc::clone(&s));
-                std::thread::spawn(move || serve(stream, &r, &s));
+                std::thread::spawn(move || serve(stream, &r, &s, delay));
             }
         });
         Self { url, requests, script }
@@ -75,7 +81,12 @@ impl Receiver {
     }
 }
 
-fn serve(stream: TcpStream, requests: &Mutex<Vec<Request>>, script: &Mutex<VecDeque<Answer>>) {
+fn serve(
+    stream: TcpStream,
+    requests: &Mutex<Vec<Request>>,
+    script: &Mutex<VecDeque<Answer>>,
+    delay: Duration,
+) {
     let mut reader = BufReader::new(stream.try_clone().expect("a socket clones"));
     let mut stream = stream;
     loop {
@@ -113,6 +124,7 @@ fn serve(stream: TcpStream, requests: &Mutex<Vec<Request>>, script: &Mutex<VecDe
             body,
             at: Instant::now(),
         });
+        std::thread::sleep(delay);
         let answer = script
             .lock()
             .expect("not poisoned")

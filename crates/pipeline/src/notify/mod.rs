@@ -5,6 +5,7 @@
 
 pub mod http;
 pub mod ocsf;
+pub mod outbox;
 pub mod slack;
 pub mod webhook;
 
@@ -227,17 +228,25 @@ impl Sink for NotifySink {
         let pending = std::mem::take(&mut self.pending);
         let outcomes = deliver_all(self.channel.as_ref(), &pending, self.workers);
         let mut delivery = Delivery::default();
+        let mut skipped = 0;
         for (notification, outcome) in pending.iter().zip(outcomes) {
             match outcome {
-                Ok(()) => delivery.delivered += 1,
-                Err(e) => {
+                Some(Ok(())) => delivery.delivered += 1,
+                Some(Err(e)) => {
                     delivery.failed += 1;
                     delivery.errors.push(format!(
                         "alert {} ({}): {e}",
                         notification.alert.alert_id, notification.key
                     ));
                 }
+                None => skipped += 1,
             }
+        }
+        if skipped > 0 {
+            delivery.failed += skipped;
+            delivery
+                .errors
+                .push(format!("{skipped} more not attempted: the receiver gave no good answer"));
         }
         if let Err(e) = self.channel.flush() {
             delivery.errors.push(e.to_string());
@@ -250,21 +259,32 @@ impl Sink for NotifySink {
     }
 }
 
-/// Delivers `notifications` on up to `workers` threads; the outcomes in the same order.
+/// Delivers `notifications` on up to `workers` threads; the outcomes in the same order. Once a
+/// delivery has given up (every retry of a failure that might pass spent), the receiver is
+/// taken to be down and the rest are not attempted (`None`), so a run does not spend every
+/// retry of every notification on it.
 pub fn deliver_all(
     channel: &dyn Channel,
     notifications: &[Notification],
     workers: usize,
-) -> Vec<Result<(), DeliveryError>> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
+) -> Vec<Option<Result<(), DeliveryError>>> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let down = AtomicBool::new(false);
     let outcomes: Vec<std::sync::Mutex<Option<Result<(), DeliveryError>>>> =
         notifications.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..workers.min(notifications.len()) {
             scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if down.load(Ordering::Relaxed) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(notification) = notifications.get(i) else { break };
                 let outcome = channel.deliver(notification);
+                if matches!(outcome, Err(DeliveryError::GaveUp { .. })) {
+                    down.store(true, Ordering::Relaxed);
+                }
                 *outcomes[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
                     Some(outcome);
             });
@@ -272,39 +292,6 @@ pub fn deliver_all(
     });
     outcomes
         .into_iter()
-        .map(|m| {
-            m.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).unwrap_or(Ok(()))
-        })
+        .map(|m| m.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner))
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_first_triage_step_is_the_first_item_with_its_lines_joined() {
-        let mut facts = RuleFacts::unknown(&Alert {
-            alert_id: "a".into(),
-            rule_id: "r".into(),
-            title: "t".into(),
-            severity: Severity::High,
-            risk_score: 73,
-            dedup_key: String::new(),
-            first_seen: None,
-            last_seen: None,
-            event_count: 1,
-            event_ids: Vec::new(),
-            signals: Vec::new(),
-        });
-        facts.triage = "## Triage\n\n1. Treat as urgent: the port is\n   scanned within minutes.\n2. Who made the call?\n".into();
-        assert_eq!(
-            facts.first_triage_step().as_deref(),
-            Some("1. Treat as urgent: the port is scanned within minutes.")
-        );
-        facts.triage = "Check the caller.\nThen the group.\n\nMore.".into();
-        assert_eq!(facts.first_triage_step().as_deref(), Some("Check the caller. Then the group."));
-        facts.triage = String::new();
-        assert_eq!(facts.first_triage_step(), None);
-    }
 }

@@ -14,9 +14,25 @@ use tripline_io::input::Input;
 use tripline_io::Problem;
 use tripline_store::{Correlations, Incoming, Ingested, InputBatch, InputKey, Store, StoreError};
 
+use std::sync::Arc;
+
+use tripline_rule::Rule;
+
+use crate::notify::outbox::{OutboxNotifier, OutboxOutput};
 use crate::scan::{scan_input, FileOutcome, TimeRange};
 use crate::sink::{AlertChange, ChangeKind, Router, SinkError};
 use crate::{Setup, Totals};
+
+/// Where a run with a store sends its results: the outputs that take signals and alerts as
+/// they come, and the notifying outputs, which go through the store's outbox.
+pub struct Outputs<'a> {
+    /// Text, JSON lines.
+    pub router: &'a mut Router,
+    /// Webhook, Slack, OCSF.
+    pub outbox: &'a [OutboxOutput],
+    /// The rules by id (for routes and notifications).
+    pub rules: &'a HashMap<String, Arc<Rule>>,
+}
 
 /// What stopped a run with a store.
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +130,7 @@ impl RunState {
         store: &mut Store,
         setup: &Setup,
         inputs: Vec<ReadInput<'_>>,
-        router: &mut Router,
+        outputs: &mut Outputs<'_>,
     ) -> Result<(), RunError> {
         let base = self.taken;
         let mut spans = Vec::with_capacity(inputs.len());
@@ -149,22 +165,30 @@ impl RunState {
             })
             .collect();
         let correlations = Correlations { plan: &setup.detection.plan, rules };
+        let notifier = OutboxNotifier {
+            outputs: outputs.outbox,
+            rules: outputs.rules,
+            signals: &signals,
+            base,
+        };
         let results =
-            store.ingest_all(&batches, correlations).map_err(|source| RunError::Store {
-                doing: "record results in",
-                store: store.label().to_owned(),
-                source: Box::new(source),
+            store.ingest_notifying(&batches, correlations, &notifier).map_err(|source| {
+                RunError::Store {
+                    doing: "record results in",
+                    store: store.label().to_owned(),
+                    source: Box::new(source),
+                }
             })?;
         for mut ingested in results {
             for (_, signal) in std::mem::take(&mut ingested.correlated) {
                 let index = self.take();
                 self.fresh += 1;
-                router.signal(index, &signal, None)?;
+                outputs.router.signal(index, &signal, None)?;
             }
             self.fresh += ingested.new_signals.len() as u64;
             let bodies = std::mem::take(&mut ingested.new_bodies);
             for (&index, body) in ingested.new_signals.iter().zip(&bodies) {
-                router.signal(index, &signals[index - base], Some(body))?;
+                outputs.router.signal(index, &signals[index - base], Some(body))?;
             }
             if ingested.skipped {
                 // Another process finished this input meanwhile.
@@ -236,7 +260,7 @@ pub fn read_and_commit(
     range: TimeRange,
     run: &mut RunState,
     totals: &mut Totals,
-    router: &mut Router,
+    outputs: &mut Outputs<'_>,
     problem: &mut dyn FnMut(&Problem),
 ) -> Result<bool, RunError> {
     let mut errors = false;
@@ -254,9 +278,25 @@ pub fn read_and_commit(
             errors |= outcome.has_errors();
             inputs.push((key.as_ref(), std::mem::take(&mut outcome.signals), outcome.records));
         }
-        run.commit(store, setup, inputs, router)?;
+        run.commit(store, setup, inputs, outputs)?;
     }
     Ok(errors)
+}
+
+/// Delivers what the outbox holds for the notifying outputs (this run's changes and anything
+/// earlier runs could not deliver); (label, report) per output.
+///
+/// # Errors
+/// When the store fails.
+pub fn deliver(
+    store: &mut Store,
+    outbox: &[OutboxOutput],
+) -> Result<Vec<(String, crate::notify::outbox::OutboxReport)>, RunError> {
+    crate::notify::outbox::deliver_pending(store, outbox).map_err(|source| RunError::Store {
+        doing: "deliver notifications from",
+        store: store.label().to_owned(),
+        source: Box::new(source),
+    })
 }
 
 /// Gives the outputs the alerts this run raised or extended (the signals went out with their

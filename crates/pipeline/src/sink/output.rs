@@ -17,7 +17,8 @@
 //! `webhook:URL` and `slack:URL` (an incoming-webhook URL). Options: `min_severity`, `rules`,
 //! `tags` (the route); for webhook and Slack `retries` (attempts in all, default 5), `timeout`
 //! (per attempt, default 10s), `backoff` (first wait, default 500ms), `workers` (deliveries at
-//! once, default 4); for a webhook `secret_env`, the environment variable holding the shared
+//! once, default 4); with a store, `dead_after` (failed delivery rounds before a notification
+//! is dead-lettered, default 5) for every notifying output; for a webhook `secret_env`, the environment variable holding the shared
 //! secret that signs each body (the secret itself is never written anywhere).
 
 use std::fs::OpenOptions;
@@ -113,7 +114,12 @@ pub struct OutputSpec {
     pub route: Route,
     /// For webhook and Slack outputs: how they deliver.
     pub http: HttpOptions,
+    /// With a store, failed delivery rounds before a notification is dead-lettered.
+    pub dead_after: u32,
 }
+
+/// Failed delivery rounds (runs, or polls of `watch`) before a notification is dead-lettered.
+pub const DEAD_AFTER: u32 = 5;
 
 /// Why an output could not be named or opened.
 #[derive(Debug, thiserror::Error)]
@@ -168,6 +174,8 @@ pub struct RawOutput {
     pub workers: Option<usize>,
     /// Webhook: the environment variable holding the signing secret.
     pub secret_env: Option<String>,
+    /// With a store: failed delivery rounds before dead-lettering.
+    pub dead_after: Option<u32>,
 }
 
 impl TryFrom<RawOutput> for OutputSpec {
@@ -186,6 +194,7 @@ impl TryFrom<RawOutput> for OutputSpec {
             ("backoff", raw.backoff),
             ("workers", raw.workers.map(|n| n.to_string())),
             ("secret_env", raw.secret_env),
+            ("dead_after", raw.dead_after.map(|n| n.to_string())),
         ];
         for (key, value) in options {
             if let Some(value) = value {
@@ -229,6 +238,7 @@ impl OutputSpec {
             target: target.to_owned(),
             route: Route::default(),
             http: HttpOptions::default(),
+            dead_after: DEAD_AFTER,
         };
         for option in options.into_iter().flat_map(|o| o.split(',')).filter(|o| !o.is_empty()) {
             let (key, value) = option
@@ -271,9 +281,13 @@ impl OutputSpec {
                 http_only(self)?;
                 self.http.workers = value.parse().ok().filter(|&n| n >= 1).ok_or(format!("workers must be a number from 1, not `{value}`"))?;
             }
+            "dead_after" if self.notifies() => {
+                self.dead_after = value.parse().ok().filter(|&n| n >= 1).ok_or(format!("dead_after must be a number from 1, not `{value}`"))?;
+            }
+            "dead_after" => return Err("option `dead_after` is for webhook, slack and ocsf outputs".into()),
             "secret_env" if self.kind == OutputKind::Webhook => self.http.secret_env = Some(value.to_owned()),
             "secret_env" => return Err("option `secret_env` is for webhook outputs".into()),
-            _ => return Err(format!("unknown option `{key}` (options: min_severity, rules, tags, retries, timeout, backoff, workers, secret_env)")),
+            _ => return Err(format!("unknown option `{key}` (options: min_severity, rules, tags, retries, timeout, backoff, workers, secret_env, dead_after)")),
         }
         Ok(())
     }
@@ -297,7 +311,13 @@ impl OutputSpec {
             OutputFormat::Text => OutputKind::Text,
             OutputFormat::Jsonl => OutputKind::Jsonl,
         };
-        Self { kind, target: "-".into(), route: Route::default(), http: HttpOptions::default() }
+        Self {
+            kind,
+            target: "-".into(),
+            route: Route::default(),
+            http: HttpOptions::default(),
+            dead_after: DEAD_AFTER,
+        }
     }
 
     /// Opens the output. Files are appended to, so a service writing the same file run after
@@ -306,11 +326,60 @@ impl OutputSpec {
     /// # Errors
     /// When a file cannot be opened.
     pub fn open(&self) -> Result<Box<dyn Sink>, OutputError> {
+        use crate::notify::NotifySink;
+        let label = self.label();
+        Ok(match self.kind {
+            OutputKind::Text => Box::new(TextSink::new(self.writer()?, label)),
+            OutputKind::Jsonl => Box::new(JsonlSink::new(self.writer()?, label)),
+            _ => Box::new(NotifySink::new(self.channel()?, label, self.workers())),
+        })
+    }
+
+    /// Whether it notifies (a notification per alert change: webhook, Slack, OCSF); with a
+    /// store, such outputs deliver through the outbox.
+    #[must_use]
+    pub fn notifies(&self) -> bool {
+        !matches!(self.kind, OutputKind::Text | OutputKind::Jsonl)
+    }
+
+    /// The output as the outbox delivers it, for notifying outputs.
+    ///
+    /// # Errors
+    /// When its file cannot be opened or its secret is missing.
+    pub fn open_outbox(&self) -> Result<Option<crate::notify::outbox::OutboxOutput>, OutputError> {
+        if !self.notifies() {
+            return Ok(None);
+        }
+        Ok(Some(crate::notify::outbox::OutboxOutput {
+            id: crate::notify::outbox::output_id(self.kind.name(), &self.target),
+            label: self.label(),
+            route: self.route.clone(),
+            channel: self.channel()?,
+            workers: self.workers(),
+            dead_after: self.dead_after,
+        }))
+    }
+
+    /// How messages name it.
+    #[must_use]
+    pub fn label(&self) -> String {
+        redact(&format!("{}:{}", self.kind.name(), self.target))
+    }
+
+    /// One at a time for files, so they keep the order of the changes.
+    fn workers(&self) -> usize {
+        if self.kind.is_http() {
+            self.http.workers
+        } else {
+            1
+        }
+    }
+
+    fn channel(&self) -> Result<Box<dyn crate::notify::Channel>, OutputError> {
         use crate::notify::{
             http::Poster, http::Secret, ocsf::OcsfWriter, slack::Slack, webhook::Webhook,
-            NotifySink,
         };
-        let label = redact(&format!("{}:{}", self.kind.name(), self.target));
+        let label = self.label();
         let poster = || -> Result<Poster, OutputError> {
             let secret = match &self.http.secret_env {
                 Some(var) => Some(Secret::new(&std::env::var(var).map_err(|_| {
@@ -321,19 +390,10 @@ impl OutputSpec {
             Ok(Poster::new(&self.target, label.clone(), self.http.retry.clone(), secret))
         };
         Ok(match self.kind {
-            OutputKind::Text => Box::new(TextSink::new(self.writer()?, label)),
-            OutputKind::Jsonl => Box::new(JsonlSink::new(self.writer()?, label)),
-            // One at a time: the file keeps the order of the changes.
-            OutputKind::Ocsf => {
-                Box::new(NotifySink::new(Box::new(OcsfWriter::new(self.writer()?)), label, 1))
-            }
-            OutputKind::Webhook => Box::new(NotifySink::new(
-                Box::new(Webhook::new(poster()?)),
-                label,
-                self.http.workers,
-            )),
-            OutputKind::Slack => {
-                Box::new(NotifySink::new(Box::new(Slack::new(poster()?)), label, self.http.workers))
+            OutputKind::Webhook => Box::new(Webhook::new(poster()?)),
+            OutputKind::Slack => Box::new(Slack::new(poster()?)),
+            OutputKind::Ocsf | OutputKind::Text | OutputKind::Jsonl => {
+                Box::new(OcsfWriter::new(self.writer()?))
             }
         })
     }
