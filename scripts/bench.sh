@@ -7,6 +7,8 @@
 #   4. `tripline scan --store` with a new SQLite store each run, one core,
 #      interleaved with the same scan without a store,
 #   5. `tripline scan` with every rule in ../shared/corpus loaded as well, one core,
+#   6. `tripline scan` with a webhook output to a local receiver (`tripline-gen receive`),
+#      all cores, interleaved with the same scan without it,
 # and prints records/second and each scan's ratio to gunzip alone. "One core" is the process
 # pinned to one CPU (taskset) with one scanning thread: a scan writes its output on a thread
 # of its own while it reads, so the thread count alone would not say one core.
@@ -50,6 +52,19 @@ for _ in 1 2 3 4 5; do
   plain1_s=$(awk -v a="$p" -v m="$plain1_s" 'BEGIN { print (a < m) ? a : m }')
   store1_s=$(awk -v a="$st" -v m="$store1_s" 'BEGIN { print (a < m) ? a : m }')
 done
+# The webhook's cost: a receiver on loopback answering 200 at once, the two scans interleaved.
+port=$((20000 + RANDOM % 20000))
+exec 9> >(./target/release/tripline-gen receive "127.0.0.1:$port" >/dev/null)
+sleep 0.5
+hook_scan() { ./target/release/tripline scan "$corpus" --format jsonl -q --output "webhook:http://127.0.0.1:$port/hook"; }
+plainN() { ./target/release/tripline scan "$corpus" --format jsonl -q; }
+plainN_s=999999; hook_s=999999
+for _ in 1 2 3 4 5; do
+  p=$(best1 plainN); h=$(best1 hook_scan)
+  plainN_s=$(awk -v a="$p" -v m="$plainN_s" 'BEGIN { print (a < m) ? a : m }')
+  hook_s=$(awk -v a="$h" -v m="$hook_s" 'BEGIN { print (a < m) ? a : m }')
+done
+exec 9>&-
 all_rules_s=0
 if [ -d ../shared/corpus ]; then
   all_rules_s=$(best one_core ./target/release/tripline scan "$corpus" --rules ../shared/corpus --format jsonl -q)
@@ -60,6 +75,9 @@ awk -v n="$records" -v g="$gunzip_s" -v s1="$scan1_s" -v sn="$scanN_s" -v st="$s
   printf "scan, built-in (1 core):    %.3fs  %9.0f records/s  %.2fx gunzip\n", s1, n / s1, s1 / g
   printf "scan, built-in (all cores): %.3fs  %9.0f records/s  %.2fx gunzip\n", sn, n / sn, sn / g
   printf "scan --store sqlite (1 core): %.3fs %9.0f records/s  %.2fx the same scan without a store (%.3fs, interleaved)\n", st, n / st, st / p1, p1
+}'
+awk -v h="$hook_s" -v p="$plainN_s" 'BEGIN {
+  printf "scan with a webhook output (all cores): %.3fs  %.2fx the same scan without it (%.3fs, interleaved)\n", h, h / p, p
 }'
 if [ "$all_rules_s" != 0 ]; then
   awk -v n="$records" -v a="$all_rules_s" -v s1="$scan1_s" 'BEGIN {

@@ -3,6 +3,9 @@
 //!
 //!   tripline-gen write OUT_DIR [RECORDS] [PER_FILE] [SEED] [SG_PER_MILLE]
 //!   tripline-gen gunzip DIR
+//!   tripline-gen receive ADDR        (a webhook receiver answering 200, until stdin closes)
+
+mod receive;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -68,8 +71,9 @@ fn main() -> std::io::Result<()> {
             );
             Ok(())
         }
+        Some("receive") if args.len() >= 3 => receive::run(&args[2]),
         _ => {
-            eprintln!("usage: tripline-gen write OUT_DIR [RECORDS] [PER_FILE] [SEED] [SG_PER_MILLE]\n       tripline-gen gunzip DIR");
+            eprintln!("usage: tripline-gen write OUT_DIR [RECORDS] [PER_FILE] [SEED] [SG_PER_MILLE]\n       tripline-gen gunzip DIR\n       tripline-gen receive ADDR");
             std::process::exit(2);
         }
     }

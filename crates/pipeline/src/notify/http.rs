@@ -146,6 +146,9 @@ impl Poster {
         };
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
+            // Reading the answer to its end hands the connection back to the agent's pool;
+            // otherwise every notification opens a connection of its own.
+            let _ = response.body_mut().with_config().limit(64 * 1024).read_to_vec();
             return Attempt::Done;
         }
         let retry_after = response
