@@ -14,4 +14,4 @@ pub mod window;
 
 pub use alerter::{raise, raise_candidates, Alert, Candidate, Outcome};
 pub use correlate::CorrelationPlan;
-pub use signal::{InputRef, Signal};
+pub use signal::{InputRef, RecordFacts, Signal};

@@ -156,41 +156,110 @@ pub fn field_texts(field: &Field, record: &Record<'_>) -> Vec<String> {
     values
 }
 
-impl Signal {
-    /// Builds the signal for `rule` matching `record`.
+/// What every signal of one record shares, whichever rule matched: its identity, the caller,
+/// the indicators found anywhere in it and the security-group change list. Computed once per
+/// record (finding the indicators reads the whole record), then given to each of its signals.
+#[derive(Debug, Clone, Default)]
+pub struct RecordFacts {
+    event_id: Option<String>,
+    event_time: Option<String>,
+    time: Option<DateTime<Utc>>,
+    event_name: String,
+    event_source: Option<String>,
+    aws_region: Option<String>,
+    actor: Actor,
+    source_ip: Option<String>,
+    user_agent: Option<String>,
+    recipient: Option<String>,
+    error_code: Option<String>,
+    error_message: Option<String>,
+    indicators: Indicators,
+    changes: Vec<SgChange>,
+}
+
+impl RecordFacts {
+    /// The facts of `record`.
     #[must_use]
-    pub fn build(rule: &Rule, record: &Record<'_>, input: InputRef) -> Self {
-        let captured = rule
-            .alerting
-            .capture_fields()
-            .into_iter()
-            .map(|f| (f.name().to_owned(), field_texts(f, record)))
-            .collect();
-        let found = record_indicators(record);
-        let actor = actor(record);
-        let recipient = text(record, fields::RECIPIENT_ACCOUNT_ID);
+    pub fn of(record: &Record<'_>) -> Self {
         let event_time = text(record, fields::EVENT_TIME);
         Self {
-            rule_id: rule.meta.id.clone(),
-            rule_title: rule.title_template().render(record),
-            severity: rule.meta.severity(),
-            risk_score: rule.meta.risk_score(),
             event_id: text(record, fields::EVENT_ID),
             time: event_time.as_deref().and_then(parse_event_time),
             event_time,
             event_name: text(record, fields::EVENT_NAME).unwrap_or_default(),
             event_source: text(record, fields::EVENT_SOURCE),
             aws_region: text(record, fields::AWS_REGION),
-            account_id: actor.account_id.clone().or_else(|| recipient.clone()),
+            actor: actor(record),
             source_ip: text(record, fields::SOURCE_IP_ADDRESS),
             user_agent: text(record, fields::USER_AGENT),
-            summary: summary(rule, record, &found),
+            recipient: text(record, fields::RECIPIENT_ACCOUNT_ID),
+            error_code: text(record, fields::ERROR_CODE),
+            error_message: text(record, fields::ERROR_MESSAGE),
+            indicators: record_indicators(record),
+            changes: security_group_changes(record),
+        }
+    }
+}
+
+impl Signal {
+    /// Builds the signal for `rule` matching `record`.
+    #[must_use]
+    pub fn build(rule: &Rule, record: &Record<'_>, input: InputRef) -> Self {
+        Self::with_facts(rule, record, RecordFacts::of(record), input)
+    }
+
+    /// Builds the signal for `rule` matching `record`, whose facts are `facts` (computed once
+    /// for all of the record's signals).
+    #[must_use]
+    pub fn with_facts(
+        rule: &Rule,
+        record: &Record<'_>,
+        facts: RecordFacts,
+        input: InputRef,
+    ) -> Self {
+        let captured = rule
+            .alerting
+            .capture_fields()
+            .into_iter()
+            .map(|f| (f.name().to_owned(), field_texts(f, record)))
+            .collect();
+        let RecordFacts {
+            event_id,
+            event_time,
+            time,
+            event_name,
+            event_source,
+            aws_region,
+            actor,
+            source_ip,
+            user_agent,
+            recipient,
+            error_code,
+            error_message,
+            indicators,
+            changes,
+        } = facts;
+        Self {
+            rule_id: rule.meta.id.clone(),
+            rule_title: rule.title_template().render(record),
+            severity: rule.meta.severity(),
+            risk_score: rule.meta.risk_score(),
+            event_id,
+            time,
+            event_time,
+            event_name,
+            event_source,
+            aws_region,
+            account_id: actor.account_id.clone().or_else(|| recipient.clone()),
+            source_ip,
+            user_agent,
+            summary: summary(rule, record, &indicators),
             context: Context {
                 recipient_account_id: recipient,
-                error_code: text(record, fields::ERROR_CODE),
-                error_message: text(record, fields::ERROR_MESSAGE),
-                indicators: found,
-                security_group_changes: security_group_changes(record),
+                error_code,
+                error_message,
+                indicators,
+                security_group_changes: changes,
                 alert_context: rule
                     .meta
                     .alert_context

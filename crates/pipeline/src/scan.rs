@@ -2,7 +2,7 @@
 //! Callers scan inputs in parallel; each yields a [`FileOutcome`], merged in input order.
 
 use chrono::{DateTime, Utc};
-use tripline_alert::{CorrelationPlan, InputRef, Signal};
+use tripline_alert::{CorrelationPlan, InputRef, RecordFacts, Signal};
 use tripline_engine::suppress::SuppressionSet;
 use tripline_engine::Engine;
 use tripline_event::{fields, time::parse_event_time};
@@ -113,7 +113,12 @@ pub fn scan_decoded(
             } else {
                 suppressing.clear();
             }
-            for &rule in &matches {
+            // The record's facts, found once for all of its signals; the last one takes them.
+            let mut facts: Option<RecordFacts> = None;
+            let last = matches
+                .iter()
+                .rposition(|&rule| suppressions.suppressing(rule, &suppressing).is_none());
+            for (i, &rule) in matches.iter().enumerate() {
                 if let Some(s) = suppressions.suppressing(rule, &suppressing) {
                     out.suppressed.resize(suppressions.suppressions().len(), 0);
                     out.suppressed[s] += 1;
@@ -121,7 +126,10 @@ pub fn scan_decoded(
                 }
                 let input = InputRef { file: std::sync::Arc::clone(&file), record: index, line };
                 let matched = &engine.rules()[rule];
-                let mut signal = Signal::build(matched, &record, input);
+                let shared = facts.get_or_insert_with(|| RecordFacts::of(&record));
+                let facts_of_this =
+                    if Some(i) == last { std::mem::take(shared) } else { shared.clone() };
+                let mut signal = Signal::with_facts(matched, &record, facts_of_this, input);
                 if !matched.meta.dynamic_severity.is_empty() {
                     signal.severity = tripline_engine::severity_for(matched, &record);
                 }
@@ -138,4 +146,53 @@ pub fn scan_decoded(
         Item::Digest => out.digests += 1,
     });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tripline_event::{Field, OwnedRecord};
+    use tripline_rule::{Expr, Rule, Test};
+
+    #[test]
+    fn a_record_matched_by_several_rules_gives_each_signal_the_same_facts() {
+        let record = serde_json::json!({"eventVersion": "1.09", "eventTime": "2024-08-01T10:00:00Z",
+            "eventSource": "ec2.amazonaws.com", "eventName": "AuthorizeSecurityGroupIngress", "eventID": "e1",
+            "awsRegion": "eu-west-1", "sourceIPAddress": "198.51.100.7", "recipientAccountId": "111122223333",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice", "accountId": "111122223333"},
+            "requestParameters": {"groupId": "sg-1", "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22,
+                "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}});
+        let rules: Vec<Arc<Rule>> = ["a", "b", "c"]
+            .iter()
+            .map(|id| {
+                Arc::new(Rule::new(id, Expr::pred(Field::resolve("eventName"), Test::Exists)))
+            })
+            .collect();
+        let mut builder = tripline_engine::EngineBuilder::new();
+        for rule in &rules {
+            builder.add(Arc::clone(rule));
+        }
+        let engine = builder.build().expect("rules compile");
+        let suppressions =
+            SuppressionSet::new(Vec::new(), &engine, chrono::Utc::now().date_naive())
+                .expect("none");
+        let detection = Detection { engine, plan: CorrelationPlan::default(), suppressions };
+        let text = record.to_string();
+        let decoded = Decoded { text, problems: Vec::new(), raw_bytes: 0 };
+        let out = scan_decoded(&detection, "f.json", decoded, TimeRange::default());
+        assert_eq!(out.signals.len(), 3);
+        let owned = OwnedRecord::from_value(&record).expect("an object");
+        let input = InputRef { file: "f.json".into(), record: 0, line: None };
+        for (rule, signal) in &out.signals {
+            let alone =
+                Signal::build(&rules[*rule], &owned.record().expect("an object"), input.clone());
+            assert_eq!(signal.context, alone.context, "rule {rule}");
+            assert_eq!(
+                (&signal.actor, &signal.account_id, &signal.event_id),
+                (&alone.actor, &alone.account_id, &alone.event_id)
+            );
+            assert_eq!(signal.context.security_group_changes.len(), 1);
+        }
+    }
 }

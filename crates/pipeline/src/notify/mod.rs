@@ -295,3 +295,96 @@ pub fn deliver_all(
         .map(|m| m.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(triage: &str) -> RuleFacts {
+        let alert = Alert {
+            alert_id: "a".into(),
+            rule_id: "r".into(),
+            title: "t".into(),
+            severity: Severity::High,
+            risk_score: 73,
+            dedup_key: String::new(),
+            first_seen: None,
+            last_seen: None,
+            event_count: 1,
+            event_ids: Vec::new(),
+            signals: Vec::new(),
+        };
+        RuleFacts { triage: triage.into(), ..RuleFacts::unknown(&alert) }
+    }
+
+    #[test]
+    fn the_first_triage_step_is_the_first_item_with_its_lines_joined() {
+        let guide = "## Triage\n\n1. Treat as urgent: the port is\n   scanned within minutes.\n2. Who made the call?\n";
+        assert_eq!(
+            facts(guide).first_triage_step().as_deref(),
+            Some("1. Treat as urgent: the port is scanned within minutes.")
+        );
+        let prose = "Check the caller.\nThen the group.\n\nMore.";
+        assert_eq!(
+            facts(prose).first_triage_step().as_deref(),
+            Some("Check the caller. Then the group.")
+        );
+        assert_eq!(facts("").first_triage_step(), None);
+    }
+
+    /// A channel that fails as told, counting attempts.
+    struct Flaky(std::sync::atomic::AtomicUsize, fn(usize) -> Result<(), DeliveryError>);
+
+    impl Channel for Flaky {
+        fn deliver(&self, _: &Notification) -> Result<(), DeliveryError> {
+            (self.1)(self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+        }
+    }
+
+    fn notifications(n: usize) -> Vec<Notification> {
+        let alert = Alert {
+            alert_id: "a".into(),
+            rule_id: "r".into(),
+            title: "t".into(),
+            severity: Severity::High,
+            risk_score: 73,
+            dedup_key: String::new(),
+            first_seen: None,
+            last_seen: None,
+            event_count: 1,
+            event_ids: Vec::new(),
+            signals: Vec::new(),
+        };
+        (0..n)
+            .map(|_| {
+                Notification::new(
+                    ChangeKind::Raised,
+                    &alert,
+                    RuleFacts::unknown(&alert),
+                    Vec::new(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_receiver_that_gave_up_is_not_tried_again_in_the_same_round_but_a_refusal_does_not_stop_it()
+    {
+        let down = Flaky(0.into(), |_| {
+            Err(DeliveryError::GaveUp { attempts: 5, last: "HTTP 503".into() })
+        });
+        let outcomes = deliver_all(&down, &notifications(10), 1);
+        assert!(matches!(outcomes[0], Some(Err(DeliveryError::GaveUp { .. }))));
+        assert!(outcomes[1..].iter().all(Option::is_none), "the rest wait for a later round");
+        let picky = Flaky(0.into(), |i| {
+            if i % 2 == 0 {
+                Err(DeliveryError::Refused { status: 400, body: String::new() })
+            } else {
+                Ok(())
+            }
+        });
+        let outcomes = deliver_all(&picky, &notifications(10), 3);
+        assert!(outcomes.iter().all(Option::is_some), "a refusal is about one notification");
+        assert_eq!(outcomes.iter().filter(|o| matches!(o, Some(Ok(())))).count(), 5);
+    }
+}
