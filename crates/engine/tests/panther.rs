@@ -28,7 +28,7 @@ fn with(changes: &[(&str, Value)]) -> Value {
 
 fn verdicts(detection: &str, record: &Value) -> (bool, bool) {
     let text = format!("AnalysisType: rule\nRuleID: t\nEnabled: true\nLogTypes: [AWS.CloudTrail]\nSeverity: Low\nDetection:\n{detection}\n");
-    assert_eq!(tripline_lang::Frontend::detect(Path::new("t.yml"), &text), Some(Frontend::Panther));
+    assert_eq!(tripline_lang::detect(Path::new("t.yml"), &text), Some(Frontend::Panther));
     common::verdicts("t.yml", &text, record)
 }
 

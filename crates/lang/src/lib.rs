@@ -23,46 +23,22 @@ pub use detection::Options;
 pub use diagnostic::{Diagnostic, Level};
 use tripline_rule::Rule;
 
-/// The rule formats Tripline reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Frontend {
-    /// Tripline's own YAML format.
-    Native,
-    /// Sigma rules (SigmaHQ), as they are.
-    Sigma,
-    /// Elastic detection rules (TOML), as they are.
-    Elastic,
-    /// Panther rules (YAML), as they are.
-    Panther,
-}
+pub use tripline_rule::Frontend;
 
-impl Frontend {
-    /// The format's name, as the load summary prints it.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Native => "native",
-            Self::Sigma => "sigma",
-            Self::Elastic => "elastic",
-            Self::Panther => "panther",
-        }
+/// Recognises a rule file's format from its content.
+#[must_use]
+pub fn detect(path: &Path, text: &str) -> Option<Frontend> {
+    if elastic::is_elastic(path, text) {
+        return Some(Frontend::Elastic);
     }
-
-    /// Recognises a rule file's format from its content.
-    #[must_use]
-    pub fn detect(path: &Path, text: &str) -> Option<Self> {
-        if elastic::is_elastic(path, text) {
-            return Some(Self::Elastic);
-        }
-        let first = yaml::parse(text).ok()?;
-        Some(if sigma::is_sigma(&first) {
-            Self::Sigma
-        } else if panther::is_panther(&first) {
-            Self::Panther
-        } else {
-            Self::Native
-        })
-    }
+    let first = yaml::parse(text).ok()?;
+    Some(if sigma::is_sigma(&first) {
+        Frontend::Sigma
+    } else if panther::is_panther(&first) {
+        Frontend::Panther
+    } else {
+        Frontend::Native
+    })
 }
 
 /// What loading one rule file produced.
@@ -96,7 +72,7 @@ impl Loaded {
 /// Parses and lowers one rule file, recognising its format from its content.
 #[must_use]
 pub fn compile(path: &Path, text: &str, options: &Options) -> Loaded {
-    let frontend = Frontend::detect(path, text).unwrap_or(Frontend::Native);
+    let frontend = detect(path, text).unwrap_or(Frontend::Native);
     let (rules, diagnostics, suppressions) = match frontend {
         Frontend::Native => {
             let (rules, diagnostics) = native::compile(path, text, options);

@@ -98,7 +98,7 @@ impl RuleSet {
     pub fn kinds(&self) -> std::collections::BTreeMap<String, usize> {
         let mut kinds = std::collections::BTreeMap::new();
         for rule in &self.rules {
-            *kinds.entry(rule.meta.kind.clone()).or_insert(0) += 1;
+            *kinds.entry(rule.meta.kind.to_string()).or_insert(0) += 1;
         }
         kinds
     }

@@ -9,6 +9,7 @@
 pub mod attack;
 pub mod correlation;
 pub mod expr;
+pub mod identity;
 pub mod meta;
 pub mod passes;
 pub mod suppression;
@@ -16,6 +17,7 @@ pub mod template;
 
 pub use correlation::{Correlation, CorrelationKind, CountCondition, Filter};
 pub use expr::{wildcard_matches, Case, CmpOp, Expr, Literal, Predicate, Quantifier, RefOp, Test};
+pub use identity::{Form, Frontend, Origin, RuleKind, Vendor};
 pub use meta::{
     Alerting, Cardinality, Dedup, Metadata, NewTerms, Prepared, Rule, RuleTest, Schedule, Scope,
     Severity,

@@ -125,11 +125,10 @@ pub struct Metadata {
     pub alert_context: Vec<(String, tripline_event::Field)>,
     /// Severity by condition, first match wins (Panther's `DynamicSeverities`).
     pub dynamic_severity: Vec<(Severity, crate::expr::Expr)>,
-    /// The vendor and version the rule reproduces, such as `Elastic 8.2.1`.
-    pub origin: Option<String>,
-    /// The rule's format and type as loaded: `native`, `sigma`, `sigma correlation`,
-    /// `elastic query`, `elastic threshold`, `elastic new_terms`, `panther` …
-    pub kind: String,
+    /// The vendor rule it reproduces or comes from.
+    pub origin: Option<crate::identity::Origin>,
+    /// Its format and the kind of rule it is in that format.
+    pub kind: crate::identity::RuleKind,
     /// The rule file, when loaded from disk (`rules/…` for built-ins).
     pub source: Option<PathBuf>,
 }

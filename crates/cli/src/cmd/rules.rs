@@ -43,7 +43,9 @@ fn rule_json(rule: &Rule) -> serde_json::Value {
     let m = &rule.meta;
     json!({
         "id": m.id, "title": m.title, "severity": m.severity(), "risk_score": m.risk_score(),
-        "origin": m.origin, "tags": m.tags, "mitre": m.mitre, "tests": rule.tests.len(),
+        "origin": m.origin.as_ref().map(ToString::to_string), "kind": m.kind.to_string(),
+        "format": m.kind.frontend.name(),
+        "vendor_version": m.origin.as_ref().and_then(|o| o.version.clone()), "tags": m.tags, "mitre": m.mitre, "tests": rule.tests.len(),
         "source": m.source.as_ref().map(|p| p.display().to_string()),
         "description": m.description, "references": m.references, "false_positives": m.false_positives,
     })
@@ -72,10 +74,10 @@ pub fn run(command: &Command, config: &tripline_pipeline::Config) -> anyhow::Res
                                 r.meta.risk_score().to_string(),
                                 r.meta
                                     .origin
-                                    .as_deref()
-                                    .and_then(|o| o.split_whitespace().next())
-                                    .unwrap_or("tripline")
-                                    .to_owned(),
+                                    .as_ref()
+                                    .map(ToString::to_string)
+                                    .and_then(|o| o.split_whitespace().next().map(str::to_owned))
+                                    .unwrap_or_else(|| "tripline".to_owned()),
                                 r.tests.len().to_string(),
                                 r.meta.title.clone(),
                             ]
@@ -109,7 +111,11 @@ fn show(rule: &Rule) -> String {
     let list = |v: &[String]| if v.is_empty() { "-".to_owned() } else { v.join(", ") };
     let _ = writeln!(s, "id:          {}", m.id);
     let _ = writeln!(s, "title:       {}", m.title);
-    let _ = writeln!(s, "origin:      {}", m.origin.as_deref().unwrap_or("tripline"));
+    let _ = writeln!(
+        s,
+        "origin:      {}",
+        m.origin.as_ref().map_or_else(|| "tripline".to_owned(), ToString::to_string)
+    );
     let _ = writeln!(
         s,
         "source:      {}",

@@ -105,7 +105,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     let engine = builder.build().map_err(anyhow::Error::msg)?;
     let (mut passed, mut failed, mut skipped, mut cases) = (0, 0, 0, 0);
     for (index, rule) in engine.rules().iter().enumerate() {
-        if rule.meta.kind == "panther python" {
+        if rule.meta.kind.form == tripline_rule::Form::Python {
             skipped += 1;
             println!(
                 "skip  {}  ({} test(s) not run: its Python logic is not executed)",

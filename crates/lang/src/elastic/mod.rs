@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use tripline_event::Field;
 use tripline_rule::{
-    Alerting, Applies, Cardinality, Dedup, Metadata, NewTerms, Rule, Schedule, Scope, Severity,
-    Suppression, SuppressionKind, Template,
+    Alerting, Applies, Cardinality, Dedup, Form, Frontend, Metadata, NewTerms, Origin, Rule,
+    RuleKind, Schedule, Scope, Severity, Suppression, SuppressionKind, Template, Vendor,
 };
 
 use crate::diagnostic::Diagnostic;
@@ -104,7 +104,15 @@ pub fn compile(
             None
         }
     };
-    let severity = doc.str(&["rule", "severity"]).and_then(|s| s.parse::<Severity>().ok());
+    let severity = doc.str(&["rule", "severity"]).and_then(|s| match s.parse::<Severity>() {
+        Ok(severity) => Some(severity),
+        Err(e) => {
+            let d = Diagnostic::error(path, doc.pos_of("severity"), e)
+                .with_hint("Elastic severities: low, medium, high, critical");
+            diagnostics.push(d);
+            None
+        }
+    });
     let version = doc.int(&["rule", "version"]);
     let meta = Metadata {
         id: doc.str(&["rule", "rule_id"]).unwrap_or_default().to_owned(),
@@ -126,11 +134,16 @@ pub fn compile(
         summary_attributes: doc.strings(&["rule", "investigation_fields", "field_names"]),
         alert_context: Vec::new(),
         dynamic_severity: Vec::new(),
-        origin: Some(
-            version.map_or_else(|| "Elastic".to_owned(), |v| format!("Elastic (version {v})")),
-        ),
+        origin: Some(Origin::vendor(Vendor::Elastic, version.map(|v| v.to_string()), None)),
         source: Some(path.to_owned()),
-        kind: format!("elastic {rule_type}"),
+        kind: RuleKind::new(
+            Frontend::Elastic,
+            match rule_type.as_str() {
+                "threshold" => Form::Threshold,
+                "new_terms" => Form::NewTerms,
+                _ => Form::Query,
+            },
+        ),
     };
     if meta.id.is_empty() {
         diagnostics.push(Diagnostic::error(
@@ -308,7 +321,7 @@ value = 2
         assert!(diags.is_empty(), "{diags:?}");
         let rule = &rules[0];
         assert_eq!(rule.meta.mitre, vec!["TA0005", "T1562", "T1562.007"]);
-        assert_eq!(rule.meta.kind, "elastic threshold");
+        assert_eq!(rule.meta.kind.to_string(), "elastic threshold");
         let s = rule.alerting.schedule.expect("a schedule");
         assert_eq!((s.interval.as_secs(), s.lookback.as_secs(), s.max_alerts), (600, 1800, 50));
         assert_eq!(rule.alerting.threshold, 3);

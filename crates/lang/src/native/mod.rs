@@ -5,7 +5,10 @@ mod tests;
 
 use std::path::Path;
 
-use tripline_rule::{Alerting, Dedup, Metadata, Rule, Schedule, Scope, Severity, Template};
+use tripline_rule::{
+    Alerting, Dedup, Form, Frontend, Metadata, Origin, Rule, RuleKind, Schedule, Scope, Severity,
+    Template,
+};
 
 use crate::detection;
 use crate::diagnostic::Diagnostic;
@@ -154,9 +157,9 @@ fn metadata(r: &mut Reader<'_>) -> Metadata {
         summary_attributes: r.strings("summary_attributes"),
         alert_context: Vec::new(),
         dynamic_severity: Vec::new(),
-        origin: r.string("origin"),
+        origin: r.string("origin").map(|o| Origin::described(&o)),
         source: Some(r.path.to_owned()),
-        kind: "native".to_owned(),
+        kind: RuleKind::new(Frontend::Native, Form::Detection),
     }
 }
 

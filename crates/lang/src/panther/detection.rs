@@ -98,10 +98,18 @@ impl Lowering<'_> {
         let Kind::Seq(items) = &node.kind else { return Vec::new() };
         let mut out = Vec::new();
         for item in items {
-            let severity = item
-                .get("ChangeTo")
-                .and_then(Node::scalar_text)
-                .and_then(|s| s.parse::<Severity>().ok());
+            let change_to = item.get("ChangeTo");
+            let severity =
+                change_to.and_then(Node::scalar_text).and_then(|s| match s.parse::<Severity>() {
+                    Ok(severity) => Some(severity),
+                    Err(e) => {
+                        self.error(change_to.expect("ChangeTo was read"), e);
+                        None
+                    }
+                });
+            if change_to.is_some() && severity.is_none() {
+                continue;
+            }
             let condition = item.get("Conditions").and_then(|c| self.expr(c));
             match (severity, condition) {
                 (Some(s), Some(c)) => out.push((s, c)),

@@ -9,7 +9,10 @@ mod detection;
 use std::path::Path;
 use std::time::Duration;
 
-use tripline_rule::{Alerting, Dedup, Expr, Metadata, Rule, RuleTest, Scope, Severity, Template};
+use tripline_rule::{
+    Alerting, Dedup, Expr, Form, Frontend, Metadata, Origin, Rule, RuleKind, RuleTest, Scope,
+    Severity, Template, Vendor,
+};
 
 use crate::diagnostic::Diagnostic;
 use crate::native::reader::Reader;
@@ -90,7 +93,14 @@ pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>,
     if let Err(e) = Template::parse(&title) {
         r.error(&root, e, None);
     }
-    let severity = r.string("Severity").and_then(|s| s.parse::<Severity>().ok());
+    let severity = r.string("Severity").and_then(|s| match s.parse::<Severity>() {
+        Ok(severity) => Some(severity),
+        Err(e) => {
+            let node = r.get("Severity").expect("Severity was read");
+            r.error(node, e, Some("Panther severities: Info, Low, Medium, High, Critical"));
+            None
+        }
+    });
     let enabled = !matches!(r.get("Enabled").map(|n| &n.kind), Some(Kind::Bool(false)));
     let log_types = r.strings("LogTypes");
     let cloudtrail = log_types.is_empty() || log_types.iter().any(|t| t == "AWS.CloudTrail");
@@ -116,9 +126,12 @@ pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>,
         summary_attributes: r.strings("SummaryAttributes"),
         alert_context: Vec::new(),
         dynamic_severity: Vec::new(),
-        origin: Some("Panther".to_owned()),
+        origin: Some(Origin::vendor(Vendor::Panther, None, None)),
         source: Some(path.to_owned()),
-        kind: if python.is_some() { "panther python".to_owned() } else { "panther".to_owned() },
+        kind: RuleKind::new(
+            Frontend::Panther,
+            if python.is_some() { Form::Python } else { Form::Detection },
+        ),
     };
     let period =
         r.integer("DedupPeriodMinutes", 5, 1_440).map_or(Duration::from_secs(3_600), |m| {

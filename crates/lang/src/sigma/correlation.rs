@@ -74,7 +74,10 @@ pub(super) fn correlation_rule(
 ) -> Option<Rule> {
     let mut r = Reader { path, node: doc, diagnostics };
     let mut meta = metadata(&mut r, path);
-    meta.kind = "sigma correlation".to_owned();
+    meta.kind = tripline_rule::RuleKind::new(
+        tripline_rule::Frontend::Sigma,
+        tripline_rule::Form::Correlation,
+    );
     let node = doc.get("correlation").expect("checked by the caller");
     let mut c = Reader { path, node, diagnostics };
     c.warn_unknown_keys(

@@ -7,7 +7,9 @@ mod correlation;
 
 use std::path::Path;
 
-use tripline_rule::{Expr, Filter, Metadata, Rule, Scope, Severity};
+use tripline_rule::{
+    Expr, Filter, Form, Frontend, Metadata, Origin, Rule, RuleKind, Scope, Severity, Vendor,
+};
 
 use crate::detection::{self, Options};
 use crate::diagnostic::Diagnostic;
@@ -75,9 +77,9 @@ pub(crate) fn metadata(r: &mut Reader<'_>, path: &Path) -> Metadata {
         summary_attributes: r.strings("fields"),
         alert_context: Vec::new(),
         dynamic_severity: Vec::new(),
-        origin: Some(status.map_or_else(|| "Sigma".to_owned(), |s| format!("Sigma (status: {s})"))),
+        origin: Some(Origin::vendor(Vendor::Sigma, None, status)),
         source: Some(path.to_owned()),
-        kind: "sigma".to_owned(),
+        kind: RuleKind::new(Frontend::Sigma, Form::Detection),
     }
 }
 

@@ -61,7 +61,7 @@ impl RuleFacts {
             tags: meta.tags.clone(),
             references: meta.references.clone(),
             triage: meta.triage.clone(),
-            origin: meta.origin.clone(),
+            origin: meta.origin.as_ref().map(ToString::to_string),
         }
     }
 
