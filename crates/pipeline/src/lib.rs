@@ -15,6 +15,7 @@ pub mod ruleset;
 pub mod run;
 pub mod scan;
 pub mod sink;
+pub mod source;
 mod suppressions;
 pub mod totals;
 

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
-use tripline_io::input::expand;
 use tripline_pipeline::scan::TimeRange;
+use tripline_pipeline::source::{Paths, Source};
 
 use tripline_pipeline::run::memory::{scan_in_order, Collector};
 use tripline_pipeline::Totals;
@@ -56,9 +56,18 @@ pub(super) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
     let setup = crate::options::setup(&args.rules, &args.detect, config, args.quiet)?;
-    let expanded = expand(&args.paths);
+    let mut source = Paths::new(&args.paths);
+    let listing = source.poll();
     if let Some(location) = args.store.clone().or_else(|| config.store.clone()) {
-        return super::scan_store::run(args, config, &location, &setup, expanded, started);
+        return super::scan_store::run(
+            args,
+            config,
+            &location,
+            &setup,
+            &mut source,
+            listing,
+            started,
+        );
     }
     let mut router = args.output.router(config, &setup)?;
     let range = TimeRange { since: args.since, until: args.until };
@@ -68,20 +77,18 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     let progress = if streaming_to_terminal {
         indicatif::ProgressBar::hidden()
     } else {
-        progress_bar(expanded.inputs.len())
+        progress_bar(listing.units.len())
     };
-    let mut totals = Totals {
-        digests: expanded.digests.len() as u64,
-        files: expanded.inputs.len() as u64,
-        ..Totals::default()
-    };
+    let mut totals =
+        Totals { digests: listing.digests, files: listing.units.len() as u64, ..Totals::default() };
     let mut input_errors = false;
-    for problem in &expanded.problems {
+    for problem in &listing.problems {
         eprintln!("{problem}");
         input_errors |= !problem.warning;
     }
     let mut collector = Collector::new(&setup.detection, &mut router);
-    scan_in_order(&setup.detection, &expanded.inputs, range, |outcome| {
+    let inputs: Vec<_> = listing.units.iter().map(|u| u.input.clone()).collect();
+    scan_in_order(&setup.detection, &inputs, range, |outcome| {
         progress.inc(1);
         totals.add(&outcome);
         for problem in &outcome.problems {
@@ -94,6 +101,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     progress.finish_and_clear();
     let (outcome, signals) = collector.finish().context("failed to write results")?;
     let undelivered = crate::options::finish_outputs(&mut router, args.quiet)?;
+    listing.units.iter().for_each(|unit| source.ack(unit));
 
     crate::options::report_suppressions(&setup, &totals.suppressed, args.quiet);
     if !args.quiet {

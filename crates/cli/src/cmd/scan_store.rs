@@ -6,11 +6,11 @@
 
 use std::time::Instant;
 
-use tripline_io::input::Expanded;
 use tripline_pipeline::run::stored::{
     deliver, open, pending, read_and_commit, write_results, Outputs, RunState,
 };
 use tripline_pipeline::scan::TimeRange;
+use tripline_pipeline::source::{Listing, Source};
 use tripline_pipeline::{Config, Setup, Totals};
 
 use super::scan::Args;
@@ -21,7 +21,8 @@ pub fn run(
     config: &Config,
     location: &str,
     setup: &Setup,
-    expanded: Expanded,
+    source: &mut dyn Source,
+    listing: Listing,
     started: Instant,
 ) -> anyhow::Result<ExitStatus> {
     let mut store = open(location)?;
@@ -29,24 +30,25 @@ pub fn run(
     let rules =
         setup.ruleset.rules.iter().map(|r| (r.meta.id.clone(), std::sync::Arc::clone(r))).collect();
     let range = TimeRange { since: args.since, until: args.until };
-    let mut totals = Totals { digests: expanded.digests.len() as u64, ..Totals::default() };
+    let mut totals = Totals { digests: listing.digests, ..Totals::default() };
     let mut run = RunState::default();
-    for problem in &expanded.problems {
+    for problem in &listing.problems {
         eprintln!("{problem}");
     }
-    let todo = pending(&mut store, &expanded.inputs, &mut run)?;
+    let todo = pending(&mut store, source, listing.units, &mut run)?;
     totals.files = todo.len() as u64;
     let mut print = |problem: &tripline_io::Problem| eprintln!("{problem}");
     let input_errors = read_and_commit(
         &mut store,
         setup,
+        source,
         &todo,
         range,
         &mut run,
         &mut totals,
         &mut Outputs { router: &mut router, outbox: &outbox, rules: &rules },
         &mut print,
-    )? || expanded.problems.iter().any(|p| !p.warning);
+    )? || listing.problems.iter().any(|p| !p.warning);
     let alerts = write_results(&mut router, &mut run)?;
     let mut undelivered = crate::options::finish_outputs(&mut router, args.quiet)?;
     undelivered |= crate::options::report_outbox(&deliver(&mut store, &outbox)?, args.quiet);

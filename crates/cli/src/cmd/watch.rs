@@ -3,15 +3,15 @@
 //! each exactly once, across restarts, because the store keeps the checkpoints — and prints
 //! their new signals and the alerts they raised or extended.
 //!
-//! Polling, not file-system events: it works the same on local disks, network mounts and
+//! Files come from a `Folder` source, which offers each file once it has settled and until
+//! its results are committed. Polling, not file-system events: it works the same on local disks, network mounts and
 //! synced folders, and a poll every few seconds is plenty for logs delivered every 5 minutes.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::PathBuf;
+use std::time::Duration;
 
-use tripline_io::input::{expand, Input};
 use tripline_pipeline::scan::TimeRange;
+use tripline_pipeline::source::{Folder, Source};
 
 use tripline_pipeline::run::stored::{
     deliver, open, pending, read_and_commit, write_results, Outputs, RunState,
@@ -49,19 +49,6 @@ pub struct Args {
     quiet: bool,
 }
 
-/// A file's size and modification time, as last seen.
-type Stamp = (u64, SystemTime);
-
-fn stamp(path: &Path) -> Option<Stamp> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.len(), meta.modified().ok()?))
-}
-
-/// Whether a file has not been modified for `settle`.
-fn settled(stamp: Stamp, settle: Duration) -> bool {
-    SystemTime::now().duration_since(stamp.1).is_ok_and(|age| age >= settle)
-}
-
 pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<ExitStatus> {
     if !args.dir.is_dir() {
         anyhow::bail!("{} is not a folder to watch", args.dir.display());
@@ -84,22 +71,14 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     }
     let mut status = ExitStatus::Success;
     let mut poll = 0;
-    // Files known to be processed, as they were then: a poll of a folder holding a year of logs
-    // asks the store only about files that are new or changed since.
-    let mut known: HashMap<PathBuf, Stamp> = HashMap::new();
+    let mut source = Folder::new(&args.dir, args.settle);
     loop {
-        let expanded = expand(std::slice::from_ref(&args.dir));
-        let mut ready: Vec<(Input, Stamp)> = Vec::new();
-        for input in expanded.inputs {
-            let Input::File(path) = &input else { continue };
-            let Some(now) = stamp(path) else { continue };
-            if known.get(path) != Some(&now) && settled(now, args.settle) {
-                ready.push((input, now));
-            }
+        let listing = source.poll();
+        for problem in &listing.problems {
+            eprintln!("{problem}");
         }
-        let inputs: Vec<Input> = ready.iter().map(|(i, _)| i.clone()).collect();
         let mut run = RunState::default();
-        let todo = pending(&mut store, &inputs, &mut run)?;
+        let todo = pending(&mut store, &mut source, listing.units, &mut run)?;
         if !todo.is_empty() {
             let mut totals = Totals { files: todo.len() as u64, ..Totals::default() };
             // Outputs are opened for each poll that found files: the table is one per poll.
@@ -108,6 +87,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
             if read_and_commit(
                 &mut store,
                 &setup,
+                &mut source,
                 &todo,
                 TimeRange::default(),
                 &mut run,
@@ -137,11 +117,6 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
         // Every poll, new files or not: a receiver that was down gets its backlog.
         if crate::options::report_outbox(&deliver(&mut store, &outbox)?, args.quiet) {
             status = ExitStatus::Error;
-        }
-        for (input, stamp) in ready {
-            if let Input::File(path) = input {
-                known.insert(path, stamp);
-            }
         }
         poll += 1;
         if args.polls.is_some_and(|n| poll >= n) {

@@ -10,7 +10,6 @@ use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 use tripline_alert::{Alert, Signal};
-use tripline_io::input::Input;
 use tripline_io::Problem;
 use tripline_store::{Correlations, Incoming, Ingested, InputBatch, InputKey, Store, StoreError};
 
@@ -21,6 +20,7 @@ use tripline_rule::Rule;
 use crate::notify::outbox::{OutboxNotifier, OutboxOutput};
 use crate::scan::{scan_input, FileOutcome, TimeRange};
 use crate::sink::{AlertChange, ChangeKind, Router, SinkError};
+use crate::source::{Source, Unit};
 use crate::{Setup, Totals};
 
 /// Where a run with a store sends its results: the outputs that take signals and alerts as
@@ -46,14 +46,6 @@ pub enum RunError {
         store: String,
         /// What the store said (boxed: a store error is large, and runs return this often).
         source: Box<StoreError>,
-    },
-    /// An input could not be inspected for its checkpoint.
-    #[error("failed to inspect {path}: {source}")]
-    Inspect {
-        /// The input.
-        path: String,
-        /// What the system said.
-        source: std::io::Error,
     },
     /// An output failed.
     #[error(transparent)]
@@ -212,43 +204,41 @@ pub fn open(location: &str) -> Result<Store, RunError> {
     })
 }
 
-/// The inputs the store has not fully processed, with their keys; counts the others.
+/// The units the store has not fully processed; the others are counted, and acknowledged to
+/// `source` (their results are durable already).
 ///
 /// # Errors
-/// When an input cannot be inspected or the store cannot be read.
-pub fn pending<'a>(
+/// When the store cannot be read.
+pub fn pending(
     store: &mut Store,
-    inputs: &'a [Input],
+    source: &mut dyn Source,
+    units: Vec<Unit>,
     run: &mut RunState,
-) -> Result<Vec<(&'a Input, Option<InputKey>)>, RunError> {
+) -> Result<Vec<Unit>, RunError> {
     let mut todo = Vec::new();
-    for input in inputs {
-        let key = match input {
-            Input::File(path) => Some(InputKey::of_file(path).map_err(|source| {
-                RunError::Inspect { path: path.display().to_string(), source }
-            })?),
-            Input::Stdin => None,
-        };
-        if let Some(k) = &key {
-            let done = store.is_done(k).map_err(|source| RunError::Store {
+    for unit in units {
+        if let Some(key) = &unit.key {
+            let done = store.is_done(key).map_err(|source| RunError::Store {
                 doing: "read",
                 store: store.label().to_owned(),
                 source: Box::new(source),
             })?;
             if done {
                 run.already_done += 1;
+                source.ack(&unit);
                 continue;
             }
         }
-        todo.push((input, key));
+        todo.push(unit);
     }
     Ok(todo)
 }
 
 /// Reads `todo` in parallel, in small batches (every core busy, memory bounded, commits never
 /// far behind the reading) and commits them in order, feeding the correlations as it goes (the
-/// store keeps their windows); each batch's new signals go to the outputs once committed.
-/// `problem` is called with each problem as it is met; returns whether any was an error.
+/// store keeps their windows); each batch's new signals go to the outputs once committed, and
+/// its units are acknowledged to `source`. `problem` is called with each problem as it is met;
+/// returns whether any was an error.
 ///
 /// # Errors
 /// When the store or an output fails.
@@ -256,7 +246,8 @@ pub fn pending<'a>(
 pub fn read_and_commit(
     store: &mut Store,
     setup: &Setup,
-    todo: &[(&Input, Option<InputKey>)],
+    source: &mut dyn Source,
+    todo: &[Unit],
     range: TimeRange,
     run: &mut RunState,
     totals: &mut Totals,
@@ -270,15 +261,16 @@ pub fn read_and_commit(
     );
     for batch in todo.chunks(size) {
         let outcomes: Vec<FileOutcome> =
-            batch.par_iter().map(|(input, _)| scan_input(&setup.detection, input, range)).collect();
+            batch.par_iter().map(|unit| scan_input(&setup.detection, &unit.input, range)).collect();
         let mut inputs = Vec::with_capacity(batch.len());
-        for ((_, key), mut outcome) in batch.iter().zip(outcomes) {
+        for (unit, mut outcome) in batch.iter().zip(outcomes) {
             totals.add(&outcome);
             outcome.problems.iter().for_each(&mut *problem);
             errors |= outcome.has_errors();
-            inputs.push((key.as_ref(), std::mem::take(&mut outcome.signals), outcome.records));
+            inputs.push((unit.key.as_ref(), std::mem::take(&mut outcome.signals), outcome.records));
         }
         run.commit(store, setup, inputs, outputs)?;
+        batch.iter().for_each(|unit| source.ack(unit));
     }
     Ok(errors)
 }

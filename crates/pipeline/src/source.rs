@@ -1,0 +1,188 @@
+//! Where units of input come from. A [`Source`] yields [`Unit`]s — a file today, an S3 object
+//! or a queue message later — each with a stable identity, and is told with
+//! [`Source::ack`] once a unit's results are durable (committed to the store, or written by a
+//! run without one), never before: a queue deletes its message only then, and a folder being
+//! watched stops offering the file.
+//!
+//! [`Paths`] is the files, folders and `-` given to `scan`; [`Folder`] follows a folder for
+//! `watch`, offering each file once it has settled and until it is acknowledged.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use tripline_io::input::{expand, Input};
+use tripline_io::Problem;
+use tripline_store::InputKey;
+
+/// One unit of input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    /// What to read.
+    pub input: Input,
+    /// Its identity: the same content always has the same key (path, size and modification
+    /// time for a file); `None` for stdin, which has none to remember.
+    pub key: Option<InputKey>,
+}
+
+/// What a source met besides units: paths that could not be read, digest files skipped.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The units ready now, in order.
+    pub units: Vec<Unit>,
+    /// Problems met listing (each names its path).
+    pub problems: Vec<Problem>,
+    /// Integrity digest files, counted and never read as events.
+    pub digests: u64,
+}
+
+/// Yields units of input and learns when their results are durable.
+pub trait Source {
+    /// The units ready now (possibly none: a folder with nothing new yet).
+    fn poll(&mut self) -> Listing;
+
+    /// `unit`'s results are durable: it need not be offered again.
+    fn ack(&mut self, unit: &Unit);
+}
+
+/// A unit for `input`, its identity taken now; a file that cannot be inspected is a problem.
+fn unit_of(input: Input) -> Result<Unit, Problem> {
+    match &input {
+        Input::File(path) => match InputKey::of_file(path) {
+            Ok(key) => Ok(Unit { input, key: Some(key) }),
+            Err(e) => {
+                Err(Problem::file(&path.display().to_string(), format!("cannot inspect: {e}")))
+            }
+        },
+        Input::Stdin => Ok(Unit { input, key: None }),
+    }
+}
+
+/// The paths given on the command line: files, folders (walked in path order) and `-`, listed
+/// once.
+pub struct Paths {
+    paths: Vec<PathBuf>,
+    listed: bool,
+}
+
+impl Paths {
+    /// A source of `paths`.
+    #[must_use]
+    pub fn new(paths: &[PathBuf]) -> Self {
+        Self { paths: paths.to_vec(), listed: false }
+    }
+}
+
+impl Source for Paths {
+    fn poll(&mut self) -> Listing {
+        if std::mem::replace(&mut self.listed, true) {
+            return Listing::default();
+        }
+        let expanded = expand(&self.paths);
+        let mut listing = Listing {
+            problems: expanded.problems,
+            digests: expanded.digests.len() as u64,
+            ..Listing::default()
+        };
+        for input in expanded.inputs {
+            match unit_of(input) {
+                Ok(unit) => listing.units.push(unit),
+                Err(problem) => listing.problems.push(problem),
+            }
+        }
+        listing
+    }
+
+    /// Files on disk are remembered by the store's checkpoints: nothing to do here.
+    fn ack(&mut self, _: &Unit) {}
+}
+
+/// A folder followed as files arrive: each poll offers the files that are new or changed
+/// since they were acknowledged and have not been modified for `settle` (a file still being
+/// written is offered once it is complete).
+pub struct Folder {
+    dir: PathBuf,
+    settle: Duration,
+    /// Files acknowledged, as they were then: a poll of a folder holding a year of logs looks
+    /// only at files that are new or changed since.
+    known: HashMap<PathBuf, (u64, SystemTime)>,
+}
+
+impl Folder {
+    /// A source following `dir`.
+    #[must_use]
+    pub fn new(dir: &Path, settle: Duration) -> Self {
+        Self { dir: dir.to_owned(), settle, known: HashMap::new() }
+    }
+}
+
+fn stamp(path: &Path) -> Option<(u64, SystemTime)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.len(), meta.modified().ok()?))
+}
+
+impl Source for Folder {
+    fn poll(&mut self) -> Listing {
+        let expanded = expand(std::slice::from_ref(&self.dir));
+        let mut listing = Listing { problems: expanded.problems, ..Listing::default() };
+        for input in expanded.inputs {
+            let Input::File(path) = &input else { continue };
+            let Some(now) = stamp(path) else { continue };
+            let settled =
+                SystemTime::now().duration_since(now.1).is_ok_and(|age| age >= self.settle);
+            if self.known.get(path) == Some(&now) || !settled {
+                continue;
+            }
+            match unit_of(input) {
+                Ok(unit) => listing.units.push(unit),
+                Err(problem) => listing.problems.push(problem),
+            }
+        }
+        listing
+    }
+
+    fn ack(&mut self, unit: &Unit) {
+        if let Input::File(path) = &unit.input {
+            if let Some(now) = stamp(path) {
+                self.known.insert(path.clone(), now);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_offers_a_settled_file_until_it_is_acknowledged_and_again_once_it_changes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("a.json");
+        std::fs::write(&file, "{}").expect("writable");
+        let mut folder = Folder::new(dir.path(), Duration::ZERO);
+        let first = folder.poll();
+        assert_eq!(first.units.len(), 1);
+        assert_eq!(folder.poll().units.len(), 1, "not acknowledged: offered again");
+        folder.ack(&first.units[0]);
+        assert!(folder.poll().units.is_empty());
+        std::fs::write(&file, "{\"Records\": []}").expect("writable");
+        assert_eq!(folder.poll().units.len(), 1, "changed since it was acknowledged");
+        let mut unsettled = Folder::new(dir.path(), Duration::from_secs(3600));
+        assert!(unsettled.poll().units.is_empty(), "modified too recently");
+    }
+
+    #[test]
+    fn paths_are_listed_once_with_their_identity_and_problems() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("a.json"), "{}").expect("writable");
+        let mut paths =
+            Paths::new(&[dir.path().to_owned(), dir.path().join("missing"), PathBuf::from("-")]);
+        let listing = paths.poll();
+        assert_eq!(listing.units.len(), 2);
+        let key = listing.units[0].key.as_ref().expect("a file has an identity");
+        assert_eq!(key.size, 2);
+        assert_eq!(listing.units[1], Unit { input: Input::Stdin, key: None });
+        assert_eq!(listing.problems.len(), 1, "the missing path");
+        assert!(paths.poll().units.is_empty(), "listed once");
+    }
+}
