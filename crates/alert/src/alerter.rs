@@ -1,12 +1,14 @@
-//! Signals to alerts for one scan held in memory: every signal through its rule's
-//! [`RuleState`] in event-time order. The rules of alerting are in [`crate::window`].
+//! Signals to alerts for one scan held in memory: every signal through the alerting driver
+//! ([`crate::driver`]) over a [`MemoryState`], in event-time order. The rules of alerting are
+//! in [`crate::window`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use tripline_rule::Rule;
 
+use crate::driver::{self, Change, MemoryState};
 use crate::signal::{InputRef, Signal};
-use crate::window::{new_terms_of, Effect, Member, RuleState};
+use crate::window::{new_terms_of, Member};
 pub use crate::window::{Alert, MAX_EVENT_IDS};
 
 /// What alerting produced.
@@ -69,28 +71,19 @@ pub fn raise(rules: &[&Rule], rule_of: &[usize], signals: &[Signal]) -> Outcome 
 pub fn raise_candidates(rules: &[&Rule], mut candidates: Vec<Candidate>) -> Outcome {
     candidates
         .sort_by(|a, b| a.member.time.cmp(&b.member.time).then_with(|| a.input.cmp(&b.input)));
+    let mut state = MemoryState::default();
     let mut outcome = Outcome::default();
-    let mut states: HashMap<usize, RuleState> = HashMap::new();
-    let mut alert_at: HashMap<String, usize> = HashMap::new();
     for Candidate { rule: index, member, terms, .. } in candidates {
         let rule = rules[index];
-        let state = states.entry(index).or_default();
-        match state.apply(rule, member, terms) {
-            Effect::Raised(alert) => {
-                alert_at.insert(alert.alert_id.clone(), outcome.alerts.len());
-                outcome.alerts.push(alert);
-            }
-            Effect::Extended { alert_id, member } => {
-                if let Some(&a) = alert_at.get(&alert_id) {
-                    outcome.alerts[a].extend(&member);
-                }
-            }
-            Effect::Dropped => *outcome.dropped.entry(rule.meta.id.clone()).or_insert(0) += 1,
-            Effect::NotNew => outcome.not_new += 1,
-            Effect::Pending | Effect::DroppedWindow => {}
+        let Ok(change) = driver::apply(&mut state, rule, member, terms);
+        match change {
+            Change::Dropped => *outcome.dropped.entry(rule.meta.id.clone()).or_insert(0) += 1,
+            Change::NotNew => outcome.not_new += 1,
+            Change::Raised(_) | Change::Extended(_) | Change::Nothing => {}
         }
     }
-    outcome.below_threshold = states.values().map(RuleState::below_threshold).sum();
+    outcome.below_threshold = state.below_threshold();
+    outcome.alerts = state.alerts;
     outcome
 }
 

@@ -9,6 +9,7 @@
 
 pub mod alerter;
 pub mod correlate;
+pub mod driver;
 pub mod signal;
 pub mod window;
 

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use tripline_alert::correlate::CorrelationState;
-use tripline_alert::window::{new_terms_of, Effect, Member, RuleState};
+use tripline_alert::driver::{self, AlertState, Change};
+use tripline_alert::window::{new_terms_of, Member, RuleState};
 use tripline_alert::Signal;
 use tripline_rule::Rule;
 
@@ -185,41 +186,48 @@ impl<'b, 'c> Work<'b, 'c> {
         Ok(self.alerts.get_mut(alert_id))
     }
 
-    /// One new signal through its rule's alerting state.
+    /// One new signal through the alerting driver, over this transaction's state.
     fn apply(&mut self, rule: &Rule, signal: &Signal, index: Option<usize>) -> Result<()> {
         let mut member = Member::of(rule, signal, index.unwrap_or_default());
         member.index = index;
         let terms = new_terms_of(rule, signal);
-        let effect = self.state(&rule.meta.id)?.apply(rule, member.clone(), terms.clone());
-        let effect = match effect {
-            Effect::Extended { alert_id, .. }
-                if self.alert(&alert_id)?.is_some_and(|a| a.status == Status::Closed) =>
-            {
-                // A closed alert stays closed: new activity raises a new one.
-                let state = self.state(&rule.meta.id)?;
-                state.forget_alert(&alert_id);
-                state.apply(rule, member, terms)
-            }
-            other => other,
-        };
-        match effect {
-            Effect::Raised(alert) => {
-                self.raised.push(alert.alert_id.clone());
-                self.alerts.insert(alert.alert_id.clone(), StoredAlert::new(alert));
-            }
-            Effect::Extended { alert_id, member } => {
-                if let Some(alert) = self.alert(&alert_id)? {
-                    alert.alert.extend(&member);
+        match driver::apply(self, rule, member, terms)? {
+            Change::Raised(alert_id) => self.raised.push(alert_id),
+            Change::Extended(alert_id) => {
+                if let Some(alert) = self.alerts.get_mut(&alert_id) {
                     alert.updated_at = now();
-                    if !self.raised.contains(&alert_id) && !self.extended.contains(&alert_id) {
-                        self.extended.push(alert_id);
-                    }
+                }
+                if !self.raised.contains(&alert_id) && !self.extended.contains(&alert_id) {
+                    self.extended.push(alert_id);
                 }
             }
-            Effect::Dropped => *self.out.dropped.entry(rule.meta.id.clone()).or_insert(0) += 1,
-            Effect::NotNew => self.out.not_new += 1,
-            Effect::Pending | Effect::DroppedWindow => {}
+            Change::Dropped => *self.out.dropped.entry(rule.meta.id.clone()).or_insert(0) += 1,
+            Change::NotNew => self.out.not_new += 1,
+            Change::Nothing => {}
         }
+        Ok(())
+    }
+}
+
+/// The transaction's working set is the driver's state: rule windows and alerts are read from
+/// the store when first needed and written back at the end.
+impl AlertState for Work<'_, '_> {
+    type Error = StoreError;
+
+    fn rule_state(&mut self, rule: &Rule) -> Result<&mut RuleState> {
+        self.state(&rule.meta.id)
+    }
+
+    fn alert(&mut self, alert_id: &str) -> Result<Option<&mut tripline_alert::Alert>> {
+        Ok(Work::alert(self, alert_id)?.map(|stored| &mut stored.alert))
+    }
+
+    fn is_closed(&mut self, alert_id: &str) -> Result<bool> {
+        Ok(Work::alert(self, alert_id)?.is_some_and(|a| a.status == Status::Closed))
+    }
+
+    fn raise(&mut self, alert: tripline_alert::Alert) -> Result<()> {
+        self.alerts.insert(alert.alert_id.clone(), StoredAlert::new(alert));
         Ok(())
     }
 }

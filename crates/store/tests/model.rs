@@ -1,6 +1,7 @@
 //! Model-based: random sequences of inputs (new, repeated, changed, duplicated deliveries),
-//! stdin batches, restarts and closed alerts, applied to the real store and to a simple
-//! in-memory model; after every step both hold the same alerts.
+//! stdin batches, restarts and closed alerts, applied to the real store and to an independent
+//! in-memory model of the alerting rules (it shares no code with the alerting driver); after
+//! every step both hold the same alerts.
 
 mod common;
 
@@ -8,13 +9,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use common::{record, rule, signal};
 use proptest::prelude::*;
-use tripline_alert::window::{Effect, Member, RuleState};
-use tripline_alert::{Alert, Signal};
+use tripline_alert::Signal;
 use tripline_rule::Rule;
 use tripline_store::{AlertFilter, Incoming, InputKey, Status, Store};
 
-/// What is compared of an alert: id, count, event ids, first and last seen, status.
-type AlertView = (String, u64, Vec<String>, Option<String>, Option<String>, Status);
+/// What is compared of an alert: rule, dedup key, count, event ids, first and last seen,
+/// status (sorted by rule, key and first event id, which tell alerts apart).
+type AlertView = (String, String, u64, Vec<String>, Option<String>, Option<String>, Status);
 
 /// An event: (id number, minute, account number).
 type Event = (u8, u16, u8);
@@ -65,55 +66,70 @@ fn signals_of(rules: &[Rule], file: &str, events: &[Event]) -> Vec<(usize, Signa
     out
 }
 
-/// The model: what the store should remember, kept in plain maps.
+/// One rule as the model knows it: dedup period in minutes (none: every signal is its own
+/// alert) and threshold.
+#[derive(Clone, Copy)]
+struct Spec {
+    period: Option<i64>,
+    threshold: usize,
+}
+
+fn spec(rule: &Rule) -> Spec {
+    let period = rule
+        .alerting
+        .dedup
+        .as_ref()
+        .map(|d| i64::try_from(d.period.as_secs() / 60).expect("minutes"));
+    Spec { period, threshold: rule.alerting.threshold as usize }
+}
+
+/// An alert as the model tells it apart: (rule, dedup key, first event id).
+type AlertKey = (String, String, String);
+
+/// The model's alert: event ids in the order they joined, first and last minute, status.
+#[derive(Debug, Clone)]
+struct ModelAlert {
+    ids: Vec<String>,
+    first: u16,
+    last: u16,
+    status: Status,
+}
+
+/// A window: its first minute, the signals waiting for the threshold, the alert it raised.
+#[derive(Default)]
+struct Window {
+    start: i64,
+    pending: Vec<(String, u16)>,
+    alert: Option<AlertKey>,
+}
+
+/// The model, written from the rules as the README states them and independent of the code
+/// under test (no `RuleState`, no driver): per rule and dedup key the window opened by its
+/// first signal, joined by signals within the period of its start (before or after); an alert
+/// when it holds `threshold` signals; a closed alert's window ends, so its key's next signal
+/// opens a new one; a signal seen before (same rule and event id) is ignored; an input already
+/// processed at the same version is not read again. Each input's signals are taken in event
+/// time, ties in record order.
 #[derive(Default)]
 struct Model {
     done: HashMap<String, usize>,
     seen: HashSet<(String, String)>,
-    states: HashMap<String, RuleState>,
-    alerts: BTreeMap<String, (Alert, Status)>,
+    windows: HashMap<(String, String), Window>,
+    alerts: BTreeMap<AlertKey, ModelAlert>,
 }
 
 impl Model {
-    fn ingest(
-        &mut self,
-        rules: &[Rule],
-        input: Option<(&str, usize)>,
-        signals: &[(usize, Signal)],
-    ) {
+    fn ingest(&mut self, rules: &[Rule], input: Option<(&str, usize)>, events: &[Event]) {
         if let Some((name, version)) = input {
             if self.done.get(name) == Some(&version) {
                 return;
             }
         }
-        let mut order: Vec<&(usize, Signal)> = signals.iter().collect();
-        order.sort_by(|a, b| a.1.time.cmp(&b.1.time).then(a.1.input.cmp(&b.1.input)));
-        for (r, signal) in order {
-            let rule = &rules[*r];
-            let key =
-                (rule.meta.id.clone(), signal.event_id.clone().expect("every record has an id"));
-            if !self.seen.insert(key) {
-                continue;
-            }
-            let member = Member::of(rule, signal, 0);
-            let state = self.states.entry(rule.meta.id.clone()).or_default();
-            let mut effect = state.apply(rule, member.clone(), None);
-            if let Effect::Extended { alert_id, .. } = &effect {
-                if self.alerts.get(alert_id).is_some_and(|(_, s)| *s == Status::Closed) {
-                    state.forget_alert(alert_id);
-                    effect = state.apply(rule, member, None);
-                }
-            }
-            match effect {
-                Effect::Raised(alert) => {
-                    self.alerts.insert(alert.alert_id.clone(), (alert, Status::Open));
-                }
-                Effect::Extended { alert_id, member } => {
-                    if let Some((alert, _)) = self.alerts.get_mut(&alert_id) {
-                        alert.extend(&member);
-                    }
-                }
-                _ => {}
+        let mut order: Vec<(usize, &Event)> = events.iter().enumerate().collect();
+        order.sort_by_key(|&(index, &(_, minute, _))| (minute, index));
+        for (_, &(id, minute, account)) in order {
+            for rule in rules {
+                self.one(rule, &format!("e{id}"), minute, ACCOUNTS[usize::from(account)]);
             }
         }
         if let Some((name, version)) = input {
@@ -121,17 +137,65 @@ impl Model {
         }
     }
 
+    fn one(&mut self, rule: &Rule, id: &str, minute: u16, account: &str) {
+        let rule_id = rule.meta.id.clone();
+        if !self.seen.insert((rule_id.clone(), id.to_owned())) {
+            return;
+        }
+        let Spec { period, threshold } = spec(rule);
+        let (period, key) = match period {
+            Some(p) => (p, account.to_owned()),
+            None if threshold == 1 => {
+                let alert = ModelAlert {
+                    ids: vec![id.to_owned()],
+                    first: minute,
+                    last: minute,
+                    status: Status::Open,
+                };
+                self.alerts.insert((rule_id, String::new(), id.to_owned()), alert);
+                return;
+            }
+            None => (60, String::new()),
+        };
+        let t = i64::from(minute);
+        let window = self.windows.entry((rule_id.clone(), key.clone())).or_default();
+        let closed = window.alert.as_ref().is_some_and(|a| self.alerts[a].status == Status::Closed);
+        let open = window.alert.is_some() || !window.pending.is_empty();
+        if !open || closed || (t - window.start).abs() >= period {
+            *window = Window { start: t, ..Window::default() };
+        }
+        if let Some(alert) = &window.alert {
+            let alert = self.alerts.get_mut(alert).expect("raised");
+            alert.ids.push(id.to_owned());
+            alert.first = alert.first.min(minute);
+            alert.last = alert.last.max(minute);
+            return;
+        }
+        window.pending.push((id.to_owned(), minute));
+        if window.pending.len() >= threshold {
+            let ids: Vec<String> = window.pending.iter().map(|(i, _)| i.clone()).collect();
+            let first = window.pending.iter().map(|p| p.1).min().expect("not empty");
+            let last = window.pending.iter().map(|p| p.1).max().expect("not empty");
+            let alert_key = (rule_id, key, ids[0].clone());
+            window.pending.clear();
+            window.alert = Some(alert_key.clone());
+            self.alerts.insert(alert_key, ModelAlert { ids, first, last, status: Status::Open });
+        }
+    }
+
     fn view(&self) -> Vec<AlertView> {
+        let time = |m: u16| Some(format!("2024-08-01T{:02}:{:02}:00Z", 10 + m / 60, m % 60));
         self.alerts
-            .values()
-            .map(|(a, s)| {
+            .iter()
+            .map(|((rule, key, _), a)| {
                 (
-                    a.alert_id.clone(),
-                    a.event_count,
-                    a.event_ids.clone(),
-                    a.first_seen.clone(),
-                    a.last_seen.clone(),
-                    *s,
+                    rule.clone(),
+                    key.clone(),
+                    a.ids.len() as u64,
+                    a.ids.clone(),
+                    time(a.first),
+                    time(a.last),
+                    a.status,
                 )
             })
             .collect()
@@ -139,13 +203,14 @@ impl Model {
 }
 
 fn store_view(store: &mut Store) -> Vec<AlertView> {
-    let mut alerts = store.alerts(&AlertFilter::default()).expect("list");
-    alerts.sort_by(|a, b| a.alert.alert_id.cmp(&b.alert.alert_id));
-    alerts
+    let mut alerts: Vec<AlertView> = store
+        .alerts(&AlertFilter::default())
+        .expect("list")
         .into_iter()
         .map(|s| {
             (
-                s.alert.alert_id,
+                s.alert.rule_id,
+                s.alert.dedup_key,
                 s.alert.event_count,
                 s.alert.event_ids,
                 s.alert.first_seen,
@@ -153,7 +218,9 @@ fn store_view(store: &mut Store) -> Vec<AlertView> {
                 s.status,
             )
         })
-        .collect()
+        .collect();
+    alerts.sort_by(|a, b| (&a.0, &a.1, a.3.first()).cmp(&(&b.0, &b.1, b.3.first())));
+    alerts
 }
 
 fn check(
@@ -186,7 +253,7 @@ fn check(
                     version: format!("v{version}"),
                 };
                 store.ingest(Some(&key), 1, &incoming).expect("ingest");
-                model.ingest(&rules, Some((&name, *version)), &signals);
+                model.ingest(&rules, Some((&name, *version)), &contents[*n][*version]);
             }
             Step::Stdin(events) => {
                 let signals = signals_of(&rules, "<stdin>", events);
@@ -202,19 +269,30 @@ fn check(
                     })
                     .collect();
                 store.ingest(None, 1, &incoming).expect("ingest");
-                model.ingest(&rules, None, &signals);
+                model.ingest(&rules, None, events);
             }
             Step::Restart => {
                 drop(store);
                 store = Store::open(location).expect("reopen");
             }
             Step::Close(n) => {
-                if let Some(id) = model.alerts.keys().nth(*n).cloned() {
+                if let Some(key) = model.alerts.keys().nth(*n).cloned() {
+                    let (rule, dedup_key, first) = &key;
+                    let stored = store.alerts(&AlertFilter::default()).expect("list");
+                    let id = stored
+                        .iter()
+                        .find(|s| {
+                            &s.alert.rule_id == rule
+                                && &s.alert.dedup_key == dedup_key
+                                && s.alert.event_ids.first() == Some(first)
+                        })
+                        .map(|s| s.alert.alert_id.clone())
+                        .expect("the store has the model's alert");
                     store
                         .set_status(&id, Status::Closed, None, "")
                         .expect("close")
-                        .expect("the store has the model's alert");
-                    model.alerts.get_mut(&id).expect("listed").1 = Status::Closed;
+                        .expect("listed");
+                    model.alerts.get_mut(&key).expect("listed").status = Status::Closed;
                 }
             }
         }
