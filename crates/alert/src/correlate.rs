@@ -53,12 +53,25 @@ pub struct CorrelationPlan {
     silenced: HashSet<usize>,
 }
 
+/// Why a correlation cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// It refers to a rule that is not loaded.
+    #[error("correlation `{correlation}` refers to `{reference}`, which is not a loaded rule")]
+    UnknownRule {
+        /// The correlation's id.
+        correlation: String,
+        /// The reference, as written.
+        reference: String,
+    },
+}
+
 impl CorrelationPlan {
     /// Resolves every correlation's references.
     ///
     /// # Errors
     /// One message per reference that names no loaded rule.
-    pub fn new(rules: &[Arc<Rule>]) -> Result<Self, Vec<String>> {
+    pub fn new(rules: &[Arc<Rule>]) -> Result<Self, Vec<PlanError>> {
         let mut plan = Self::default();
         let mut errors = Vec::new();
         for (index, rule) in rules.iter().enumerate() {
@@ -67,10 +80,10 @@ impl CorrelationPlan {
             for reference in &c.rules {
                 match rules.iter().position(|r| r.is_named(reference)) {
                     Some(r) => referenced.push(r),
-                    None => errors.push(format!(
-                        "correlation `{}` refers to `{reference}`, which is not a loaded rule",
-                        rule.meta.id
-                    )),
+                    None => errors.push(PlanError::UnknownRule {
+                        correlation: rule.meta.id.clone(),
+                        reference: reference.clone(),
+                    }),
                 }
             }
             for &r in &referenced {

@@ -108,12 +108,13 @@ pub fn store(flag: Option<&String>, config: &Config) -> anyhow::Result<String> {
     )
 }
 
-/// The format of the default output on stdout.
+/// The one output format every command takes (`--format`): for `scan` and `watch` the format
+/// of stdout, for `rules` and `alerts` of what they list or show.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
-    /// A readable table of alerts.
+    /// A readable table (or page).
     Text,
-    /// One JSON object per line: every signal, then every alert (the contract in the README).
+    /// One JSON object per line (for scan and watch, the contract in the README).
     Jsonl,
 }
 

@@ -50,18 +50,28 @@ impl EngineBuilder {
     /// # Errors
     /// A regex the `regex` crate rejects, with the rule id. Front-ends check regexes when
     /// lowering, so this only fires for hand-built rules.
-    pub fn build(self) -> Result<Engine, String> {
+    pub fn build(self) -> Result<Engine, BuildError> {
         let interest = Arc::new(interest(&self.rules));
         let mut compiled = Vec::with_capacity(self.rules.len());
         let mut residuals = Vec::with_capacity(self.rules.len());
         for rule in &self.rules {
-            let error = |e: String| format!("rule `{}`: {e}", rule.meta.id);
+            let error = |message: String| BuildError { rule: rule.meta.id.clone(), message };
             compiled.push(Node::compile(&rule.expr, &interest).map_err(error)?);
             residuals.push(Node::compile(&index::residual(&rule.expr), &interest).map_err(error)?);
         }
         let index = HeaderIndex::build(&self.rules);
         Ok(Engine { rules: self.rules, compiled, residuals, index, interest })
     }
+}
+
+/// A rule the engine cannot compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rule `{rule}`: {message}")]
+pub struct BuildError {
+    /// The rule's id.
+    pub rule: String,
+    /// What could not be compiled.
+    pub message: String,
 }
 
 /// The compiled plan.

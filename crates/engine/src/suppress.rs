@@ -29,7 +29,7 @@ impl SuppressionSet {
         suppressions: Vec<Suppression>,
         engine: &Engine,
         today: NaiveDate,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, crate::BuildError> {
         let mut builder = EngineBuilder::new();
         let mut expired = Vec::new();
         for (i, s) in suppressions.iter().enumerate() {

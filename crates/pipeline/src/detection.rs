@@ -17,10 +17,10 @@ use crate::scan::Detection;
 pub enum BuildError {
     /// The engine refused the rule set.
     #[error("the rules could not be compiled: {0}")]
-    Engine(String),
+    Engine(tripline_engine::BuildError),
     /// The suppressions could not be compiled.
     #[error("the suppressions could not be compiled: {0}")]
-    Suppressions(String),
+    Suppressions(tripline_engine::BuildError),
 }
 
 /// The rule set, compiled, with what building it had to say.
@@ -30,7 +30,7 @@ pub struct Setup {
     /// What scans evaluate records with.
     pub detection: Detection,
     /// Correlations that could not be planned (each printed as an error; exit 2).
-    pub plan_errors: Vec<String>,
+    pub plan_errors: Vec<tripline_alert::correlate::PlanError>,
     /// Rules left out by `min_severity`.
     pub left_out: usize,
 }

@@ -9,15 +9,7 @@ use tripline_rule::Severity;
 use tripline_store::{AlertFilter, Status, Store, StoredAlert};
 
 use super::ExitStatus;
-use crate::options::RuleArgs;
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// A readable table or page.
-    Text,
-    /// One JSON object per line.
-    Jsonl,
-}
+use crate::options::{Format, RuleArgs};
 
 /// Where the alerts are.
 #[derive(clap::Args)]

@@ -6,7 +6,8 @@ use std::io::Write;
 use tripline_pipeline::sink::text::table;
 use tripline_store::OutboxStatus;
 
-use super::alerts::{Format, StoreArg};
+use super::alerts::StoreArg;
+use crate::options::Format;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -8,15 +8,7 @@ use tripline_pipeline::sink::text::table;
 use tripline_rule::Rule;
 
 use super::ExitStatus;
-use crate::options::RuleArgs;
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// A table.
-    Text,
-    /// One JSON object per rule.
-    Jsonl,
-}
+use crate::options::{Format, RuleArgs};
 
 #[derive(clap::Subcommand)]
 pub enum Command {

@@ -90,8 +90,17 @@ impl Poster {
     /// A poster for `url` (named `label` in messages).
     #[must_use]
     pub fn new(url: &str, label: String, retry: Retry, secret: Option<Secret>) -> Self {
+        // A timeout for each phase of an attempt rather than one for the whole: with a global
+        // timeout ureq resolves every request's host on a thread of its own (to time the
+        // lookup out), which cost a thread per notification. Name lookups keep the system
+        // resolver's own timeouts.
+        let phase = Some(retry.timeout);
         let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(retry.timeout))
+            .timeout_connect(phase)
+            .timeout_send_request(phase)
+            .timeout_send_body(phase)
+            .timeout_recv_response(phase)
+            .timeout_recv_body(phase)
             .http_status_as_error(false)
             .user_agent(concat!("tripline/", env!("CARGO_PKG_VERSION")))
             .build()

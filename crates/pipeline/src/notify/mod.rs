@@ -300,8 +300,8 @@ pub fn deliver_all(
 mod tests {
     use super::*;
 
-    fn facts(triage: &str) -> RuleFacts {
-        let alert = Alert {
+    fn alert() -> Alert {
+        Alert {
             alert_id: "a".into(),
             rule_id: "r".into(),
             title: "t".into(),
@@ -313,7 +313,11 @@ mod tests {
             event_count: 1,
             event_ids: Vec::new(),
             signals: Vec::new(),
-        };
+        }
+    }
+
+    fn facts(triage: &str) -> RuleFacts {
+        let alert = alert();
         RuleFacts { triage: triage.into(), ..RuleFacts::unknown(&alert) }
     }
 
@@ -342,19 +346,7 @@ mod tests {
     }
 
     fn notifications(n: usize) -> Vec<Notification> {
-        let alert = Alert {
-            alert_id: "a".into(),
-            rule_id: "r".into(),
-            title: "t".into(),
-            severity: Severity::High,
-            risk_score: 73,
-            dedup_key: String::new(),
-            first_seen: None,
-            last_seen: None,
-            event_count: 1,
-            event_ids: Vec::new(),
-            signals: Vec::new(),
-        };
+        let alert = alert();
         (0..n)
             .map(|_| {
                 Notification::new(
