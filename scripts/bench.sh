@@ -44,26 +44,26 @@ store_dir=$(mktemp -d)
 trap 'rm -rf "$store_dir"' EXIT
 fresh_store_scan() { rm -f "$store_dir"/alerts.db*; one_core ./target/release/tripline scan "$corpus" --format jsonl -q --store "$store_dir/alerts.db"; }
 plain_scan() { one_core ./target/release/tripline scan "$corpus" --format jsonl -q; }
-# The store's ratio: the two scans interleaved five times, best of each, so that a noisy
-# moment of the machine does not fall on one side only.
-plain1_s=999999; store1_s=999999
-for _ in 1 2 3 4 5; do
-  p=$(best1 plain_scan); st=$(best1 fresh_store_scan)
-  plain1_s=$(awk -v a="$p" -v m="$plain1_s" 'BEGIN { print (a < m) ? a : m }')
-  store1_s=$(awk -v a="$st" -v m="$store1_s" 'BEGIN { print (a < m) ? a : m }')
-done
+# Two commands interleaved five times, best of each ("A B" seconds), so that a noisy moment
+# of the machine does not fall on one side only.
+interleaved() {
+  local a=999999 b=999999 x y
+  for _ in 1 2 3 4 5; do
+    x=$(best1 "$1"); y=$(best1 "$2")
+    a=$(awk -v t="$x" -v m="$a" 'BEGIN { print (t < m) ? t : m }')
+    b=$(awk -v t="$y" -v m="$b" 'BEGIN { print (t < m) ? t : m }')
+  done
+  echo "$a $b"
+}
+# The store's ratio.
+read -r plain1_s store1_s < <(interleaved plain_scan fresh_store_scan)
 # The webhook's cost: a receiver on loopback answering 200 at once, the two scans interleaved.
 port=$((20000 + RANDOM % 20000))
 exec 9> >(./target/release/tripline-gen receive "127.0.0.1:$port" >/dev/null)
 sleep 0.5
 hook_scan() { ./target/release/tripline scan "$corpus" --format jsonl -q --output "webhook:http://127.0.0.1:$port/hook"; }
 plainN() { ./target/release/tripline scan "$corpus" --format jsonl -q; }
-plainN_s=999999; hook_s=999999
-for _ in 1 2 3 4 5; do
-  p=$(best1 plainN); h=$(best1 hook_scan)
-  plainN_s=$(awk -v a="$p" -v m="$plainN_s" 'BEGIN { print (a < m) ? a : m }')
-  hook_s=$(awk -v a="$h" -v m="$hook_s" 'BEGIN { print (a < m) ? a : m }')
-done
+read -r plainN_s hook_s < <(interleaved plainN hook_scan)
 exec 9>&-
 all_rules_s=0
 if [ -d ../shared/corpus ]; then

@@ -33,6 +33,12 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// An error about a whole file (line 0): it could not be read, say.
+    #[must_use]
+    pub fn file_error(path: &std::path::Path, message: impl Into<String>) -> Self {
+        Self::error(path, crate::yaml::Pos { line: 0, column: 0 }, message)
+    }
+
     /// An error at a position.
     #[must_use]
     pub fn error(path: &std::path::Path, at: crate::yaml::Pos, message: impl Into<String>) -> Self {

@@ -208,14 +208,9 @@ pub fn load(args: &RuleSources) -> RuleSet {
                 &mut options.exceptions,
                 &mut set.diagnostics,
             ),
-            Err(e) => set.diagnostics.push(Diagnostic {
-                path: file.clone(),
-                line: 0,
-                column: 0,
-                level: Level::Error,
-                message: format!("cannot read exception list: {e}"),
-                hint: None,
-            }),
+            Err(e) => set
+                .diagnostics
+                .push(Diagnostic::file_error(file, format!("cannot read exception list: {e}"))),
         }
     }
     if set.diagnostics.iter().any(|d| d.level == Level::Error) {
@@ -233,14 +228,8 @@ pub fn load(args: &RuleSources) -> RuleSet {
                 Ok(text) => set.add_file(&file, &text, &mut seen, &options),
                 Err(e) => {
                     set.refused_files += 1;
-                    set.diagnostics.push(Diagnostic {
-                        path: file.clone(),
-                        line: 0,
-                        column: 0,
-                        level: Level::Error,
-                        message: format!("cannot read rule file: {e}"),
-                        hint: None,
-                    });
+                    set.diagnostics
+                        .push(Diagnostic::file_error(&file, format!("cannot read rule file: {e}")));
                 }
             }
         }

@@ -92,6 +92,8 @@ pub fn scan_decoded(
     };
     let mut matches = Vec::new();
     let mut suppressing = Vec::new();
+    // The matched rules no suppression silences.
+    let mut kept = Vec::new();
     let file: std::sync::Arc<str> = label.into();
     parse(label, &decoded.text, &mut |item| match item {
         Item::Record { index, line, record } => {
@@ -113,22 +115,26 @@ pub fn scan_decoded(
             } else {
                 suppressing.clear();
             }
-            // The record's facts, found once for all of its signals; the last one takes them.
-            let mut facts: Option<RecordFacts> = None;
-            let last = matches
-                .iter()
-                .rposition(|&rule| suppressions.suppressing(rule, &suppressing).is_none());
-            for (i, &rule) in matches.iter().enumerate() {
-                if let Some(s) = suppressions.suppressing(rule, &suppressing) {
-                    out.suppressed.resize(suppressions.suppressions().len(), 0);
-                    out.suppressed[s] += 1;
-                    continue;
+            kept.clear();
+            for &rule in &matches {
+                match suppressions.suppressing(rule, &suppressing) {
+                    Some(s) => {
+                        out.suppressed.resize(suppressions.suppressions().len(), 0);
+                        out.suppressed[s] += 1;
+                    }
+                    None => kept.push(rule),
                 }
+            }
+            // The record's facts, found once for all of its signals; the last one takes them.
+            if kept.is_empty() {
+                return;
+            }
+            let mut facts = RecordFacts::of(&record);
+            for (i, &rule) in kept.iter().enumerate() {
                 let input = InputRef { file: std::sync::Arc::clone(&file), record: index, line };
                 let matched = &engine.rules()[rule];
-                let shared = facts.get_or_insert_with(|| RecordFacts::of(&record));
                 let facts_of_this =
-                    if Some(i) == last { std::mem::take(shared) } else { shared.clone() };
+                    if i + 1 == kept.len() { std::mem::take(&mut facts) } else { facts.clone() };
                 let mut signal = Signal::with_facts(matched, &record, facts_of_this, input);
                 if !matched.meta.dynamic_severity.is_empty() {
                     signal.severity = tripline_engine::severity_for(matched, &record);

@@ -39,14 +39,10 @@ pub fn load(paths: &[PathBuf], options: &Options, set: &mut RuleSet) {
                 }
                 Err(e) => {
                     set.refused_files += 1;
-                    set.diagnostics.push(Diagnostic {
-                        path: file.clone(),
-                        line: 0,
-                        column: 0,
-                        level: Level::Error,
-                        message: format!("cannot read suppression file: {e}"),
-                        hint: None,
-                    });
+                    set.diagnostics.push(Diagnostic::file_error(
+                        &file,
+                        format!("cannot read suppression file: {e}"),
+                    ));
                 }
             }
         }

@@ -223,6 +223,21 @@ fn store_view(store: &mut Store) -> Vec<AlertView> {
     alerts
 }
 
+/// The store's view of `signals`: each with its rule, in order.
+fn incoming<'a>(rules: &'a [Rule], signals: &'a [(usize, Signal)]) -> Vec<Incoming<'a>> {
+    signals
+        .iter()
+        .enumerate()
+        .map(|(i, (r, s))| Incoming {
+            rule: &rules[*r],
+            rule_index: *r,
+            signal: s,
+            index: i,
+            alerts: true,
+        })
+        .collect()
+}
+
 fn check(
     location: &str,
     contents: &[Vec<Vec<Event>>],
@@ -236,17 +251,7 @@ fn check(
             Step::Input(n, version) => {
                 let name = format!("AWSLogs/input-{n}.json.gz");
                 let signals = signals_of(&rules, &name, &contents[*n][*version]);
-                let incoming: Vec<Incoming<'_>> = signals
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (r, s))| Incoming {
-                        rule: &rules[*r],
-                        rule_index: *r,
-                        signal: s,
-                        index: i,
-                        alerts: true,
-                    })
-                    .collect();
+                let incoming = incoming(&rules, &signals);
                 let key = InputKey {
                     input: name.clone(),
                     size: 10 + *version as i64,
@@ -257,17 +262,7 @@ fn check(
             }
             Step::Stdin(events) => {
                 let signals = signals_of(&rules, "<stdin>", events);
-                let incoming: Vec<Incoming<'_>> = signals
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (r, s))| Incoming {
-                        rule: &rules[*r],
-                        rule_index: *r,
-                        signal: s,
-                        index: i,
-                        alerts: true,
-                    })
-                    .collect();
+                let incoming = incoming(&rules, &signals);
                 store.ingest(None, 1, &incoming).expect("ingest");
                 model.ingest(&rules, None, events);
             }

@@ -328,10 +328,12 @@ impl OutputSpec {
     pub fn open(&self) -> Result<Box<dyn Sink>, OutputError> {
         use crate::notify::NotifySink;
         let label = self.label();
+        if let Some(channel) = self.channel()? {
+            return Ok(Box::new(NotifySink::new(channel, label, self.workers())));
+        }
         Ok(match self.kind {
             OutputKind::Text => Box::new(TextSink::new(self.writer()?, label)),
-            OutputKind::Jsonl => Box::new(JsonlSink::new(self.writer()?, label)),
-            _ => Box::new(NotifySink::new(self.channel()?, label, self.workers())),
+            _ => Box::new(JsonlSink::new(self.writer()?, label)),
         })
     }
 
@@ -347,14 +349,12 @@ impl OutputSpec {
     /// # Errors
     /// When its file cannot be opened or its secret is missing.
     pub fn open_outbox(&self) -> Result<Option<crate::notify::outbox::OutboxOutput>, OutputError> {
-        if !self.notifies() {
-            return Ok(None);
-        }
+        let Some(channel) = self.channel()? else { return Ok(None) };
         Ok(Some(crate::notify::outbox::OutboxOutput {
             id: crate::notify::outbox::output_id(self.kind.name(), &self.target),
             label: self.label(),
             route: self.route.clone(),
-            channel: self.channel()?,
+            channel,
             workers: self.workers(),
             dead_after: self.dead_after,
         }))
@@ -375,7 +375,8 @@ impl OutputSpec {
         }
     }
 
-    fn channel(&self) -> Result<Box<dyn crate::notify::Channel>, OutputError> {
+    /// How a notifying output delivers; `None` for the table and JSON lines.
+    fn channel(&self) -> Result<Option<Box<dyn crate::notify::Channel>>, OutputError> {
         use crate::notify::{
             http::Poster, http::Secret, ocsf::OcsfWriter, slack::Slack, webhook::Webhook,
         };
@@ -389,13 +390,12 @@ impl OutputSpec {
             };
             Ok(Poster::new(&self.target, label.clone(), self.http.retry.clone(), secret))
         };
-        Ok(match self.kind {
+        Ok(Some(match self.kind {
             OutputKind::Webhook => Box::new(Webhook::new(poster()?)),
             OutputKind::Slack => Box::new(Slack::new(poster()?)),
-            OutputKind::Ocsf | OutputKind::Text | OutputKind::Jsonl => {
-                Box::new(OcsfWriter::new(self.writer()?))
-            }
-        })
+            OutputKind::Ocsf => Box::new(OcsfWriter::new(self.writer()?)),
+            OutputKind::Text | OutputKind::Jsonl => return Ok(None),
+        }))
     }
 
     fn writer(&self) -> Result<Box<dyn Write + Send>, OutputError> {
