@@ -75,7 +75,7 @@ impl CorrelationPlan {
         let mut plan = Self::default();
         let mut errors = Vec::new();
         for (index, rule) in rules.iter().enumerate() {
-            let Some(c) = &rule.correlation else { continue };
+            let Some(c) = rule.correlation() else { continue };
             let mut referenced = Vec::new();
             for reference in &c.rules {
                 match rules.iter().position(|r| r.is_named(reference)) {
@@ -153,7 +153,7 @@ impl CorrelationPlan {
         let (Some(plan), Some(rule)) = (self.plan(correlation), rules.get(correlation)) else {
             return Vec::new();
         };
-        let Some(c) = &rule.correlation else { return Vec::new() };
+        let Some(c) = rule.correlation() else { return Vec::new() };
         let names: Vec<&str> = plan.referenced.iter().map(|&r| rules[r].meta.id.as_str()).collect();
         let group: Vec<String> = c.group_by.iter().map(|f| first_captured(signal, f)).collect();
         let key = serde_json::to_string(&group).unwrap_or_default();
@@ -196,7 +196,7 @@ impl CorrelationPlan {
         let (Some(plan), Some(rule)) = (self.plan(correlation), rules.get(correlation)) else {
             return Vec::new();
         };
-        let Some(c) = &rule.correlation else { return Vec::new() };
+        let Some(c) = rule.correlation() else { return Vec::new() };
         let names: Vec<&str> = plan.referenced.iter().map(|&r| rules[r].meta.id.as_str()).collect();
         let mut out = Vec::new();
         state.windows.retain(|key, window| {
@@ -284,7 +284,7 @@ impl Window {
     }
 
     fn count(&self, rule: &Rule) -> u64 {
-        match rule.correlation.as_ref().map(|c| &c.kind) {
+        match rule.correlation().map(|c| &c.kind) {
             Some(CorrelationKind::ValueCount(_)) => {
                 self.members.iter().flat_map(|m| &m.values).collect::<BTreeSet<_>>().len() as u64
             }
@@ -294,7 +294,7 @@ impl Window {
 
     /// Whether the window's signals satisfy the correlation now.
     fn holds(&self, referenced: &[&str], rule: &Rule) -> bool {
-        let Some(c) = &rule.correlation else { return false };
+        let Some(c) = rule.correlation() else { return false };
         match &c.kind {
             CorrelationKind::EventCount | CorrelationKind::ValueCount(_) => {
                 c.condition.as_ref().is_some_and(|cond| cond.holds(self.count(rule) as f64))
@@ -316,7 +316,7 @@ impl Window {
     }
 
     fn fires_now(&self, referenced: &[&str], rule: &Rule) -> bool {
-        let early = rule.correlation.as_ref().is_some_and(|c| {
+        let early = rule.correlation().is_some_and(|c| {
             c.condition.as_ref().is_none_or(tripline_rule::CountCondition::fires_early)
         });
         early && self.holds(referenced, rule)
@@ -330,7 +330,7 @@ impl Window {
     }
 
     fn signal(&self, rule: &Rule, group: &[String]) -> Option<Signal> {
-        let c = rule.correlation.as_ref()?;
+        let c = rule.correlation()?;
         let mut signal = (**self.last.as_ref()?).clone();
         // A signal read back from a store has no parsed time: work it out again.
         signal.time = signal.event_time.as_deref().and_then(parse_event_time);

@@ -25,7 +25,7 @@ pub fn explain(rule: &Rule, record: &Record<'_>) -> Explanation {
         tree.push_str("✗ record kind is outside the rule's scope (insight vs event)\n");
         return Explanation { matched: false, tree };
     }
-    let matched = walk(&rule.expr, record, 0, &mut tree);
+    let matched = walk(rule.condition(), record, 0, &mut tree);
     Explanation { matched, tree }
 }
 

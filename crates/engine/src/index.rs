@@ -66,7 +66,7 @@ pub(crate) fn residual(expr: &Expr) -> Expr {
 
 impl HeaderIndex {
     pub(crate) fn build(rules: &[Arc<Rule>]) -> Self {
-        let headers: Vec<Option<Expr>> = rules.iter().map(|r| header(&r.expr)).collect();
+        let headers: Vec<Option<Expr>> = rules.iter().map(|r| header(r.condition())).collect();
         let unindexed = headers.iter().filter(|h| h.is_none()).count();
         Self { headers, unindexed, seen: RwLock::new(HashMap::new()) }
     }

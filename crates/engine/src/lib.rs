@@ -56,8 +56,9 @@ impl EngineBuilder {
         let mut residuals = Vec::with_capacity(self.rules.len());
         for rule in &self.rules {
             let error = |message: String| BuildError { rule: rule.meta.id.clone(), message };
-            compiled.push(Node::compile(&rule.expr, &interest).map_err(error)?);
-            residuals.push(Node::compile(&index::residual(&rule.expr), &interest).map_err(error)?);
+            compiled.push(Node::compile(rule.condition(), &interest).map_err(error)?);
+            residuals
+                .push(Node::compile(&index::residual(rule.condition()), &interest).map_err(error)?);
         }
         let index = HeaderIndex::build(&self.rules);
         Ok(Engine { rules: self.rules, compiled, residuals, index, interest })
@@ -108,7 +109,7 @@ fn interest(rules: &[Arc<Rule>]) -> Interest {
     }
     let mut paths = Vec::new();
     for rule in rules {
-        collect(&rule.expr, &mut paths);
+        collect(rule.condition(), &mut paths);
     }
     Interest::new(paths)
 }

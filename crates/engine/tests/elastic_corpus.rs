@@ -67,7 +67,12 @@ fn the_deprecated_seed_rules_agree_with_the_builtin_reproductions() {
         for case in &n.tests {
             let owned = OwnedRecord::from_value(&case.log).expect("object");
             let rec = owned.record().expect("object");
-            assert_eq!(naive::evaluate(&e.expr, &rec), case.expected, "{toml}: {}", case.name);
+            assert_eq!(
+                naive::evaluate(e.condition(), &rec),
+                case.expected,
+                "{toml}: {}",
+                case.name
+            );
         }
     }
 }

@@ -193,7 +193,7 @@ proptest! {
             // reference must not share that path.
             let fresh = owned.record().expect("generated records are objects");
             let expected: Vec<usize> = rules.iter().enumerate()
-                .filter(|(_, r)| in_scope(r, &fresh) && naive::evaluate(&r.expr, &fresh))
+                .filter(|(_, r)| in_scope(r, &fresh) && naive::evaluate(r.condition(), &fresh))
                 .map(|(i, _)| i)
                 .collect();
             prop_assert_eq!(matched, expected, "record {}", value);

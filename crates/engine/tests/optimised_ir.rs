@@ -48,7 +48,7 @@ fn rules() -> &'static Corpus {
             let unoptimised = tripline_lang::compile(&path, &text, &raw).rules;
             assert_eq!(optimised.len(), unoptimised.len(), "{}", path.display());
             for rule in &optimised {
-                for p in rule.expr.predicates() {
+                for p in rule.condition().predicates() {
                     if let Test::Equals(lits, _) = &p.test {
                         literals.extend(lits.iter().filter_map(|l| {
                             if let Literal::Str(s) = l {
@@ -98,7 +98,7 @@ proptest! {
         prop_assert!(pairs.len() > 200);
         for (optimised, unoptimised) in pairs {
             for r in &records {
-                prop_assert_eq!(evaluate(&optimised.expr, r), evaluate(&unoptimised.expr, r), "{}", optimised.meta.id);
+                prop_assert_eq!(evaluate(optimised.condition(), r), evaluate(unoptimised.condition(), r), "{}", optimised.meta.id);
             }
         }
     }

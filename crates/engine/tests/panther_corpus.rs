@@ -40,7 +40,7 @@ fn every_cloudtrail_simple_detection_loads_and_passes_its_own_tests() {
             let owned = OwnedRecord::from_value(&case.log).expect("object");
             let record = owned.record().expect("object");
             assert_eq!(
-                naive::evaluate(&rule.expr, &record),
+                naive::evaluate(rule.condition(), &record),
                 case.expected,
                 "{}: {}",
                 path.display(),
@@ -93,7 +93,7 @@ fn the_builtin_panther_seed_passes_panthers_own_tests() {
     for case in &spec_rule.tests {
         let owned = OwnedRecord::from_value(&case.log).expect("object");
         let record = owned.record().expect("object");
-        assert_eq!(naive::evaluate(&rule.expr, &record), case.expected, "{}", case.name);
+        assert_eq!(naive::evaluate(rule.condition(), &record), case.expected, "{}", case.name);
     }
 }
 

@@ -568,7 +568,7 @@ fn verdict(engine: &tripline_engine::Engine, record: &Value) -> (bool, bool) {
     let mut matched = Vec::new();
     engine.evaluate(&rec, &mut matched);
     let rule = &engine.rules()[0];
-    (!matched.is_empty(), naive::evaluate(&rule.expr, &rec))
+    (!matched.is_empty(), naive::evaluate(rule.condition(), &rec))
 }
 
 #[test]
@@ -602,7 +602,7 @@ fn every_cloudtrail_rule_loads_and_has_a_matching_and_a_non_matching_case() {
         let mut builder = EngineBuilder::new();
         builder.add(Arc::new(loaded.rules.into_iter().next().expect("one rule")));
         let engine = builder.build().expect("compiles");
-        let condition = engine.rules()[0].expr.to_string();
+        let condition = engine.rules()[0].condition().to_string();
         assert_eq!(
             verdict(&engine, &apply(&matching)),
             (true, true),

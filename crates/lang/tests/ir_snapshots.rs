@@ -32,7 +32,7 @@ fn lowered(dirs: &[&str]) -> String {
                 "## {name} — {} [{}]\n{}",
                 rule.meta.id,
                 rule.meta.kind,
-                rule.expr.tree()
+                rule.condition().tree()
             );
         }
         for d in &loaded.diagnostics {

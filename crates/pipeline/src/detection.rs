@@ -127,7 +127,7 @@ fn at_least(rules: Vec<Arc<Rule>>, min: Severity) -> Vec<Arc<Rule>> {
     // A kept correlation keeps what it refers to, which may be a correlation itself.
     let mut pending: Vec<usize> = (0..rules.len()).filter(|&i| keep[i]).collect();
     while let Some(i) = pending.pop() {
-        for reference in rules[i].correlation.iter().flat_map(|c| &c.rules) {
+        for reference in rules[i].correlation().into_iter().flat_map(|c| &c.rules) {
             for (j, rule) in rules.iter().enumerate() {
                 if !keep[j] && rule.is_named(reference) {
                     keep[j] = true;

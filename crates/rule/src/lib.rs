@@ -19,8 +19,8 @@ pub use correlation::{Correlation, CorrelationKind, CountCondition, Filter};
 pub use expr::{wildcard_matches, Case, CmpOp, Expr, Literal, Predicate, Quantifier, RefOp, Test};
 pub use identity::{Form, Frontend, Origin, RuleKind, Vendor};
 pub use meta::{
-    Alerting, Cardinality, Dedup, Metadata, NewTerms, Prepared, Rule, RuleTest, Schedule, Scope,
-    Severity,
+    Alerting, Cardinality, Dedup, Logic, Metadata, NewTerms, Prepared, Rule, RuleTest, Schedule,
+    Scope, Severity,
 };
 pub use suppression::{Applies, Suppression, SuppressionKind};
 pub use template::Template;

@@ -242,19 +242,29 @@ pub struct RuleTest {
 pub struct Rule {
     /// What it is.
     pub meta: Metadata,
-    /// When it matches.
-    pub expr: Expr,
+    /// When it fires: a condition over records, or a pattern over other rules' signals.
+    pub logic: Logic,
     /// Which records it sees.
     pub scope: Scope,
     /// How its signals become alerts.
     pub alerting: Alerting,
     /// Its inline tests.
     pub tests: Vec<RuleTest>,
-    /// For correlation rules: the logic over other rules' signals (`expr` is then `false`).
-    pub correlation: Option<crate::correlation::Correlation>,
     /// What signal building needs from the metadata, prepared once (not per signal).
     pub prepared: Prepared,
 }
+
+/// What makes a rule fire: detections and correlations are the two kinds of rule.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Logic {
+    /// A condition each record is tested against.
+    Detect(Expr),
+    /// A pattern over the signals of other rules, within a time window.
+    Correlate(crate::correlation::Correlation),
+}
+
+/// The condition of a rule that matches no record by itself.
+static NO_RECORD: Expr = Expr::Const(false);
 
 /// Parsed forms of a rule's title and summary attributes, made on first use.
 #[derive(Debug, Clone, Default)]
@@ -292,6 +302,25 @@ impl Rule {
         })
     }
 
+    /// The condition over single records. A correlation rule matches no record by itself, so
+    /// its condition is `false` and the engine can hold every rule at one index.
+    #[must_use]
+    pub fn condition(&self) -> &Expr {
+        match &self.logic {
+            Logic::Detect(expr) => expr,
+            Logic::Correlate(_) => &NO_RECORD,
+        }
+    }
+
+    /// The correlation, for a correlation rule.
+    #[must_use]
+    pub fn correlation(&self) -> Option<&crate::correlation::Correlation> {
+        match &self.logic {
+            Logic::Detect(_) => None,
+            Logic::Correlate(correlation) => Some(correlation),
+        }
+    }
+
     /// Whether `reference` (from a correlation or filter) names this rule, by id or name.
     #[must_use]
     pub fn is_named(&self, reference: &str) -> bool {
@@ -303,11 +332,10 @@ impl Rule {
     pub fn new(id: &str, expr: Expr) -> Self {
         Self {
             meta: Metadata { id: id.to_owned(), title: id.to_owned(), ..Metadata::default() },
-            expr,
+            logic: Logic::Detect(expr),
             scope: Scope::default(),
             alerting: Alerting::default(),
             tests: Vec::new(),
-            correlation: None,
             prepared: Prepared::default(),
         }
     }

@@ -89,7 +89,7 @@ pub fn run(command: &Command, config: &tripline_pipeline::Config) -> anyhow::Res
             let Some(rule) = set.rules.iter().find(|r| r.meta.id == *id) else {
                 bail!("no rule with id `{id}`; `tripline rules list` shows the loaded rules");
             };
-            let text = if *ir { rule.expr.tree() } else { show(rule) };
+            let text = if *ir { rule.condition().tree() } else { show(rule) };
             out.write_all(text.as_bytes())?;
             Ok(ExitStatus::Success)
         }
@@ -117,7 +117,7 @@ fn show(rule: &Rule) -> String {
     let _ = writeln!(s, "mitre:       {}", list(&m.mitre));
     let _ = writeln!(s, "tags:        {}", list(&m.tags));
     let _ = writeln!(s, "author:      {}", list(&m.author));
-    let _ = writeln!(s, "condition:   {}", rule.expr);
+    let _ = writeln!(s, "condition:   {}", rule.condition());
     let _ = writeln!(s, "scope:       {:?}", rule.scope);
     match &rule.alerting.dedup {
         Some(d) => {

@@ -45,7 +45,7 @@ fn run_case(engine: &Engine, index: usize, rule: &Rule, case: &RuleTest) -> Opti
         return Some(format!("the test's log is not a usable record: {e}"));
     }
     let reference = (inactive || tripline_engine::in_scope(rule, &record))
-        && naive::evaluate(&rule.expr, &record);
+        && naive::evaluate(rule.condition(), &record);
     let matched = if inactive {
         reference
     } else {

@@ -44,7 +44,7 @@ pub fn verdicts(name: &str, text: &str, record: &Value) -> (bool, bool) {
     assert!(!loaded.has_errors(), "{text}\n{:?}", loaded.diagnostics);
     let rule = loaded.rules.into_iter().next().expect("one rule");
     let owned = OwnedRecord::from_value(record).expect("an object");
-    let naive = naive::evaluate(&rule.expr, &owned.record().expect("an object"));
+    let naive = naive::evaluate(rule.condition(), &owned.record().expect("an object"));
     let mut builder = EngineBuilder::new();
     builder.add(Arc::new(rule));
     let mut matched = Vec::new();

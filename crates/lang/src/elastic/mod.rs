@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tripline_event::Field;
 use tripline_rule::{
-    Alerting, Applies, Cardinality, Dedup, Form, Frontend, Metadata, NewTerms, Origin, Rule,
+    Alerting, Applies, Cardinality, Dedup, Form, Frontend, Logic, Metadata, NewTerms, Origin, Rule,
     RuleKind, Schedule, Scope, Severity, Suppression, SuppressionKind, Template, Vendor,
 };
 
@@ -158,11 +158,10 @@ pub fn compile(
         Some(expr) if !diagnostics.iter().any(|d| d.level == crate::Level::Error) => (
             vec![Rule {
                 meta,
-                expr,
+                logic: Logic::Detect(expr),
                 scope: Scope::Events,
                 alerting,
                 tests: Vec::new(),
-                correlation: None,
                 prepared: Default::default(),
             }],
             diagnostics,

@@ -6,8 +6,8 @@ mod tests;
 use std::path::Path;
 
 use tripline_rule::{
-    Alerting, Dedup, Form, Frontend, Metadata, Origin, Rule, RuleKind, Schedule, Scope, Severity,
-    Template,
+    Alerting, Dedup, Form, Frontend, Logic, Metadata, Origin, Rule, RuleKind, Schedule, Scope,
+    Severity, Template,
 };
 
 use crate::detection;
@@ -91,11 +91,10 @@ pub fn compile(
         (Some(expr), false) => (
             vec![Rule {
                 meta,
-                expr,
+                logic: Logic::Detect(expr),
                 scope,
                 alerting,
                 tests,
-                correlation: None,
                 prepared: Default::default(),
             }],
             diagnostics,
@@ -261,7 +260,7 @@ mod unit {
             rule.alerting.schedule.map(|s| (s.lookback.as_secs(), s.max_alerts)),
             Some((1800, 5))
         );
-        assert_eq!(rule.expr.to_string(), r#"eventName in ["A", "B"]"#);
+        assert_eq!(rule.condition().to_string(), r#"eventName in ["A", "B"]"#);
     }
 
     #[test]

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use tripline_rule::{
-    Alerting, Dedup, Expr, Form, Frontend, Metadata, Origin, Rule, RuleKind, RuleTest, Scope,
-    Severity, Template, Vendor,
+    Alerting, Dedup, Expr, Form, Frontend, Logic, Metadata, Origin, Rule, RuleKind, RuleTest,
+    Scope, Severity, Template, Vendor,
 };
 
 use crate::diagnostic::Diagnostic;
@@ -210,11 +210,10 @@ pub fn compile(path: &Path, text: &str, options: &crate::Options) -> (Vec<Rule>,
     let rules = expr
         .map(|expr| Rule {
             meta,
-            expr: options.finish(expr),
+            logic: Logic::Detect(options.finish(expr)),
             scope,
             alerting,
             tests,
-            correlation: None,
             prepared: Default::default(),
         })
         .into_iter()

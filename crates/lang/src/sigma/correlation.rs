@@ -4,7 +4,7 @@ use std::path::Path;
 
 use tripline_event::Field;
 use tripline_rule::{
-    CmpOp, Correlation, CorrelationKind, CountCondition, Expr, Filter, Rule, Scope,
+    CmpOp, Correlation, CorrelationKind, CountCondition, Filter, Logic, Rule, Scope,
 };
 
 use super::{logsource_is_cloudtrail, metadata};
@@ -144,11 +144,10 @@ pub(super) fn correlation_rule(
         Correlation { kind, rules, group_by, timespan: timespan?, condition: count, generate };
     Some(Rule {
         meta,
-        expr: Expr::Const(false),
+        logic: Logic::Correlate(correlation),
         scope: Scope::Events,
         alerting: Default::default(),
         tests: Vec::new(),
-        correlation: Some(correlation),
         prepared: Default::default(),
     })
 }

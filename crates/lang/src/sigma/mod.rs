@@ -8,7 +8,7 @@ mod correlation;
 use std::path::Path;
 
 use tripline_rule::{
-    Expr, Filter, Form, Frontend, Metadata, Origin, Rule, RuleKind, Scope, Severity, Vendor,
+    Expr, Filter, Form, Frontend, Logic, Metadata, Origin, Rule, RuleKind, Scope, Severity, Vendor,
 };
 
 use crate::detection::{self, Options};
@@ -131,11 +131,10 @@ fn detection_rule(
     let expr = if applies { expr } else { Expr::Const(false) };
     Some(Rule {
         meta,
-        expr,
+        logic: Logic::Detect(expr),
         scope: Scope::Events,
         alerting: Default::default(),
         tests: Vec::new(),
-        correlation: None,
         prepared: Default::default(),
     })
 }
