@@ -8,7 +8,8 @@
 #      interleaved with the same scan without a store,
 #   5. `tripline scan` with every rule in ../shared/corpus loaded as well, one core,
 #   6. `tripline scan` with a webhook output to a local receiver (`tripline-gen receive`),
-#      all cores, interleaved with the same scan without it,
+#      one POST per alert and then batch=100, all cores, each interleaved with the same scan
+#      without it,
 # and prints records/second and each scan's ratio to gunzip alone. "One core" is the process
 # pinned to one CPU (taskset) with one scanning thread: a scan writes its output on a thread
 # of its own while it reads, so the thread count alone would not say one core.
@@ -62,8 +63,10 @@ port=$((20000 + RANDOM % 20000))
 exec 9> >(./target/release/tripline-gen receive "127.0.0.1:$port" >/dev/null)
 sleep 0.5
 hook_scan() { ./target/release/tripline scan "$corpus" --format jsonl -q --output "webhook:http://127.0.0.1:$port/hook"; }
+batch_scan() { ./target/release/tripline scan "$corpus" --format jsonl -q --output "webhook:http://127.0.0.1:$port/hook#batch=100"; }
 plainN() { ./target/release/tripline scan "$corpus" --format jsonl -q; }
 read -r plainN_s hook_s < <(interleaved plainN hook_scan)
+read -r plainB_s batch_s < <(interleaved plainN batch_scan)
 exec 9>&-
 all_rules_s=0
 if [ -d ../shared/corpus ]; then
@@ -78,6 +81,9 @@ awk -v n="$records" -v g="$gunzip_s" -v s1="$scan1_s" -v sn="$scanN_s" -v st="$s
 }'
 awk -v h="$hook_s" -v p="$plainN_s" 'BEGIN {
   printf "scan with a webhook output (all cores): %.3fs  %.2fx the same scan without it (%.3fs, interleaved)\n", h, h / p, p
+}'
+awk -v h="$batch_s" -v p="$plainB_s" 'BEGIN {
+  printf "scan with a webhook output, batch=100 (all cores): %.3fs  %.2fx the same scan without it (%.3fs, interleaved)\n", h, h / p, p
 }'
 if [ "$all_rules_s" != 0 ]; then
   awk -v n="$records" -v a="$all_rules_s" -v s1="$scan1_s" 'BEGIN {

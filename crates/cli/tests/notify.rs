@@ -81,6 +81,62 @@ fn every_alert_is_posted_once_signed_with_its_context_and_key() {
 }
 
 #[test]
+fn a_batching_webhook_posts_every_alert_in_signed_batches_with_a_stable_key() {
+    let receiver = Receiver::start(Vec::new());
+    let spec = format!("webhook:{}#secret_env=HOOK_SECRET,batch=3", receiver.url);
+    let env = [("HOOK_SECRET", SECRET)];
+    let run = tripline_with(&["scan", "examples", "--output", &spec], None, &env);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let alerts = example_alerts();
+    let requests = receiver.requests();
+    assert!(alerts.len() > 3, "the examples make more than one batch");
+    assert_eq!(requests.len(), alerts.len().div_ceil(3), "three alerts a request");
+    let mut posted = Vec::new();
+    for request in &requests {
+        let body = request.json();
+        assert_eq!(body["schema"], "tripline.alerts.v1");
+        let key = body["key"].as_str().expect("a batch key");
+        assert!(key.starts_with("batch:"), "{key}");
+        assert_eq!(request.header("idempotency-key"), Some(key));
+        let signature = request.header("x-tripline-signature").expect("signed");
+        assert_eq!(signature, format!("sha256={}", hmac_hex(&request.body)));
+        let members = body["notifications"].as_array().expect("notifications");
+        assert!((1..=3).contains(&members.len()));
+        for member in members {
+            assert_eq!(member["schema"], "tripline.alert.v1");
+            let alert = &member["alert"];
+            assert_eq!(
+                member["key"],
+                format!("{}:{}", alert["alert_id"].as_str().expect("id"), alert["event_count"])
+            );
+            posted.push(alert["alert_id"].as_str().expect("id").to_owned());
+        }
+    }
+    posted.sort();
+    let mut expected: Vec<String> =
+        alerts.iter().map(|a| a["alert_id"].as_str().expect("id").to_owned()).collect();
+    expected.sort();
+    assert_eq!(posted, expected, "every alert once");
+    // The same run again gives the same batches, so a receiver can drop a repeated request.
+    let again = Receiver::start(Vec::new());
+    let spec = format!("webhook:{}#secret_env=HOOK_SECRET,batch=3", again.url);
+    tripline_with(&["scan", "examples", "--output", &spec], None, &env);
+    let keys = |r: &Receiver| {
+        let mut keys: Vec<String> = r
+            .requests()
+            .iter()
+            .map(|q| q.json()["key"].as_str().expect("key").to_owned())
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&receiver), keys(&again));
+    let slack = tripline(&["scan", "examples", "--output", "slack:http://127.0.0.1:9/x#batch=3"]);
+    assert_eq!(slack.code, 2);
+    assert!(slack.stderr.contains("option `batch` is for webhook outputs"), "{}", slack.stderr);
+}
+
+#[test]
 fn failures_that_may_pass_are_retried_and_retry_after_is_honoured() {
     let receiver = Receiver::start(vec![
         Answer::Status(500, Vec::new()),

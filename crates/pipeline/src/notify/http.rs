@@ -35,14 +35,7 @@ impl Secret {
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
         mac.update(body);
-        let digest = mac.finalize().into_bytes();
-        let mut hex = String::with_capacity(7 + digest.len() * 2);
-        hex.push_str("sha256=");
-        for b in digest {
-            // Infallible: writing to a String.
-            let _ = std::fmt::Write::write_fmt(&mut hex, format_args!("{b:02x}"));
-        }
-        hex
+        format!("sha256={}", super::hex(&mac.finalize().into_bytes()))
     }
 }
 

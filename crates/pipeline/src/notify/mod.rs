@@ -3,19 +3,32 @@
 //! (a webhook, Slack, an OCSF file). The same notification is what a store keeps in its outbox,
 //! so a notification is delivered the same way with or without one.
 
+mod deliver;
 pub mod http;
 pub mod ocsf;
 pub mod outbox;
 pub mod slack;
 pub mod webhook;
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tripline_alert::{Alert, Signal};
 use tripline_rule::{Rule, Severity};
 
-use crate::sink::{AlertChange, ChangeKind, Delivery, Sink, SinkError};
+use crate::sink::ChangeKind;
+
+pub use deliver::{deliver_all, NotifySink};
+
+/// Lower-case hexadecimal of `bytes` (digests in keys and headers).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut text, b| {
+        // Infallible: writing to a String.
+        let _ = write!(text, "{b:02x}");
+        text
+    })
+}
 
 /// Signals sent with a notification, for context; the alert's count and ids say the rest.
 pub const CONTEXT_SIGNALS: usize = 10;
@@ -114,8 +127,8 @@ pub struct Notification {
     pub change: ChangeKind,
     /// The alert as it is after the change.
     pub alert: Alert,
-    /// Its rule.
-    pub rule: RuleFacts,
+    /// Its rule (shared by the notifications of one rule's alerts).
+    pub rule: Arc<RuleFacts>,
     /// The first [`CONTEXT_SIGNALS`] signals of the alert known to the sender.
     pub signals: Vec<Signal>,
 }
@@ -123,9 +136,14 @@ pub struct Notification {
 impl Notification {
     /// The notification of `alert`'s change.
     #[must_use]
-    pub fn new(change: ChangeKind, alert: &Alert, rule: RuleFacts, signals: Vec<Signal>) -> Self {
+    pub fn new(
+        change: ChangeKind,
+        alert: Alert,
+        rule: Arc<RuleFacts>,
+        signals: Vec<Signal>,
+    ) -> Self {
         let key = format!("{}:{}", alert.alert_id, alert.event_count);
-        Self { key, change, alert: alert.clone(), rule, signals }
+        Self { key, change, alert, rule, signals }
     }
 }
 
@@ -169,6 +187,19 @@ pub trait Channel: Send + Sync {
     /// When it could not be delivered.
     fn deliver(&self, notification: &Notification) -> Result<(), DeliveryError>;
 
+    /// How many notifications it takes at once (a webhook's `batch` option); one by default.
+    fn batch_size(&self) -> usize {
+        1
+    }
+
+    /// Delivers up to [`Channel::batch_size`] notifications together: all or none.
+    ///
+    /// # Errors
+    /// When they could not be delivered.
+    fn deliver_batch(&self, batch: &[Notification]) -> Result<(), DeliveryError> {
+        batch.iter().try_for_each(|n| self.deliver(n))
+    }
+
     /// Flushes what is buffered (file outputs).
     ///
     /// # Errors
@@ -178,129 +209,11 @@ pub trait Channel: Send + Sync {
     }
 }
 
-/// A channel as a run's sink, without a store: it keeps the signals it is routed (for the
-/// alerts' context), turns each alert change into a notification and delivers them all when
-/// the run ends, on a few threads at once. Delivery is best effort within the run: what fails
-/// after every retry is counted and reported.
-pub struct NotifySink {
-    channel: Box<dyn Channel>,
-    label: String,
-    workers: usize,
-    signals: HashMap<usize, Signal>,
-    pending: Vec<Notification>,
-}
-
-impl NotifySink {
-    /// A sink delivering through `channel` with `workers` deliveries at once.
-    #[must_use]
-    pub fn new(channel: Box<dyn Channel>, label: String, workers: usize) -> Self {
-        Self {
-            channel,
-            label,
-            workers: workers.max(1),
-            signals: HashMap::new(),
-            pending: Vec::new(),
-        }
-    }
-}
-
-impl Sink for NotifySink {
-    fn signal(&mut self, index: usize, signal: &Signal, _: Option<&str>) -> Result<(), SinkError> {
-        self.signals.insert(index, signal.clone());
-        Ok(())
-    }
-
-    fn alert(&mut self, change: AlertChange<'_>) -> Result<(), SinkError> {
-        let signals = change
-            .alert
-            .signals
-            .iter()
-            .filter_map(|i| self.signals.get(i))
-            .take(CONTEXT_SIGNALS)
-            .cloned()
-            .collect();
-        let rule = change.rule.map_or_else(|| RuleFacts::unknown(change.alert), RuleFacts::of);
-        self.pending.push(Notification::new(change.kind, change.alert, rule, signals));
-        Ok(())
-    }
-
-    fn finish(&mut self) -> Result<Delivery, SinkError> {
-        let pending = std::mem::take(&mut self.pending);
-        let outcomes = deliver_all(self.channel.as_ref(), &pending, self.workers);
-        let mut delivery = Delivery::default();
-        let mut skipped = 0;
-        for (notification, outcome) in pending.iter().zip(outcomes) {
-            match outcome {
-                Some(Ok(())) => delivery.delivered += 1,
-                Some(Err(e)) => {
-                    delivery.failed += 1;
-                    delivery.errors.push(format!(
-                        "alert {} ({}): {e}",
-                        notification.alert.alert_id, notification.key
-                    ));
-                }
-                None => skipped += 1,
-            }
-        }
-        if skipped > 0 {
-            delivery.failed += skipped;
-            delivery
-                .errors
-                .push(format!("{skipped} more not attempted: the receiver gave no good answer"));
-        }
-        if let Err(e) = self.channel.flush() {
-            delivery.errors.push(e.to_string());
-        }
-        Ok(delivery)
-    }
-
-    fn label(&self) -> String {
-        self.label.clone()
-    }
-}
-
-/// Delivers `notifications` on up to `workers` threads; the outcomes in the same order. Once a
-/// delivery has given up (every retry of a failure that might pass spent), the receiver is
-/// taken to be down and the rest are not attempted (`None`), so a run does not spend every
-/// retry of every notification on it.
-pub fn deliver_all(
-    channel: &dyn Channel,
-    notifications: &[Notification],
-    workers: usize,
-) -> Vec<Option<Result<(), DeliveryError>>> {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    let next = AtomicUsize::new(0);
-    let down = AtomicBool::new(false);
-    let outcomes: Vec<std::sync::Mutex<Option<Result<(), DeliveryError>>>> =
-        notifications.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..workers.min(notifications.len()) {
-            scope.spawn(|| loop {
-                if down.load(Ordering::Relaxed) {
-                    break;
-                }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(notification) = notifications.get(i) else { break };
-                let outcome = channel.deliver(notification);
-                if matches!(outcome, Err(DeliveryError::GaveUp { .. })) {
-                    down.store(true, Ordering::Relaxed);
-                }
-                *outcomes[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-                    Some(outcome);
-            });
-        }
-    });
-    outcomes
-        .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn alert() -> Alert {
+    pub(crate) fn alert() -> Alert {
         Alert {
             alert_id: "a".into(),
             rule_id: "r".into(),
@@ -334,49 +247,5 @@ mod tests {
             Some("Check the caller. Then the group.")
         );
         assert_eq!(facts("").first_triage_step(), None);
-    }
-
-    /// A channel that fails as told, counting attempts.
-    struct Flaky(std::sync::atomic::AtomicUsize, fn(usize) -> Result<(), DeliveryError>);
-
-    impl Channel for Flaky {
-        fn deliver(&self, _: &Notification) -> Result<(), DeliveryError> {
-            (self.1)(self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
-        }
-    }
-
-    fn notifications(n: usize) -> Vec<Notification> {
-        let alert = alert();
-        (0..n)
-            .map(|_| {
-                Notification::new(
-                    ChangeKind::Raised,
-                    &alert,
-                    RuleFacts::unknown(&alert),
-                    Vec::new(),
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_receiver_that_gave_up_is_not_tried_again_in_the_same_round_but_a_refusal_does_not_stop_it()
-    {
-        let down = Flaky(0.into(), |_| {
-            Err(DeliveryError::GaveUp { attempts: 5, last: "HTTP 503".into() })
-        });
-        let outcomes = deliver_all(&down, &notifications(10), 1);
-        assert!(matches!(outcomes[0], Some(Err(DeliveryError::GaveUp { .. }))));
-        assert!(outcomes[1..].iter().all(Option::is_none), "the rest wait for a later round");
-        let picky = Flaky(0.into(), |i| {
-            if i % 2 == 0 {
-                Err(DeliveryError::Refused { status: 400, body: String::new() })
-            } else {
-                Ok(())
-            }
-        });
-        let outcomes = deliver_all(&picky, &notifications(10), 3);
-        assert!(outcomes.iter().all(Option::is_some), "a refusal is about one notification");
-        assert_eq!(outcomes.iter().filter(|o| matches!(o, Some(Ok(())))).count(), 5);
     }
 }

@@ -38,7 +38,7 @@ pub struct OutboxOutput {
 #[must_use]
 pub fn output_id(kind: &str, target: &str) -> String {
     let digest = Sha256::digest(format!("{kind}:{target}").as_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    super::hex(&digest[..8])
 }
 
 /// Makes the outbox entries of one batch: `signals[i - base]` is the batch signal with index
@@ -71,7 +71,7 @@ impl Notifier for OutboxNotifier<'_> {
             .collect();
         let kind = if raised { ChangeKind::Raised } else { ChangeKind::Extended };
         let facts = rule.map_or_else(|| RuleFacts::unknown(alert), RuleFacts::of);
-        let notification = Notification::new(kind, alert, facts, signals);
+        let notification = Notification::new(kind, alert.clone(), Arc::new(facts), signals);
         let body = serde_json::to_string(&notification).expect("notifications serialise");
         wanted
             .into_iter()

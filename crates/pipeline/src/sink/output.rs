@@ -18,8 +18,10 @@
 //! `tags` (the route); for webhook and Slack `retries` (attempts in all, default 5), `timeout`
 //! (per attempt, default 10s), `backoff` (first wait, default 500ms), `workers` (deliveries at
 //! once, default 4); with a store, `dead_after` (failed delivery rounds before a notification
-//! is dead-lettered, default 5) for every notifying output; for a webhook `secret_env`, the environment variable holding the shared
-//! secret that signs each body (the secret itself is never written anywhere).
+//! is dead-lettered, default 5) for every notifying output; for a webhook `secret_env`, the
+//! environment variable holding the shared secret that signs each body (the secret itself is
+//! never written anywhere), and `batch` (alert changes per POST, default 1: see
+//! [`crate::notify::webhook`]).
 
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
@@ -95,11 +97,18 @@ pub struct HttpOptions {
     pub workers: usize,
     /// The environment variable holding the signing secret.
     pub secret_env: Option<String>,
+    /// Webhook: alert changes per request.
+    pub batch: usize,
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        Self { retry: crate::notify::http::Retry::default(), workers: 4, secret_env: None }
+        Self {
+            retry: crate::notify::http::Retry::default(),
+            workers: 4,
+            secret_env: None,
+            batch: 1,
+        }
     }
 }
 
@@ -120,6 +129,10 @@ pub struct OutputSpec {
 
 /// Failed delivery rounds (runs, or polls of `watch`) before a notification is dead-lettered.
 pub const DEAD_AFTER: u32 = 5;
+
+/// The most alert changes one webhook request carries: a receiver's body limit (often 1 MB
+/// or a few) must hold a batch, and one notification is a few kB.
+pub const MAX_BATCH: usize = 100;
 
 /// Why an output could not be named or opened.
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +187,8 @@ pub struct RawOutput {
     pub workers: Option<usize>,
     /// Webhook: the environment variable holding the signing secret.
     pub secret_env: Option<String>,
+    /// Webhook: alert changes per request.
+    pub batch: Option<usize>,
     /// With a store: failed delivery rounds before dead-lettering.
     pub dead_after: Option<u32>,
 }
@@ -194,6 +209,7 @@ impl TryFrom<RawOutput> for OutputSpec {
             ("backoff", raw.backoff),
             ("workers", raw.workers.map(|n| n.to_string())),
             ("secret_env", raw.secret_env),
+            ("batch", raw.batch.map(|n| n.to_string())),
             ("dead_after", raw.dead_after.map(|n| n.to_string())),
         ];
         for (key, value) in options {
@@ -287,7 +303,11 @@ impl OutputSpec {
             "dead_after" => return Err("option `dead_after` is for webhook, slack and ocsf outputs".into()),
             "secret_env" if self.kind == OutputKind::Webhook => self.http.secret_env = Some(value.to_owned()),
             "secret_env" => return Err("option `secret_env` is for webhook outputs".into()),
-            _ => return Err(format!("unknown option `{key}` (options: min_severity, rules, tags, retries, timeout, backoff, workers, secret_env, dead_after)")),
+            "batch" if self.kind == OutputKind::Webhook => {
+                self.http.batch = value.parse().ok().filter(|n| (1..=MAX_BATCH).contains(n)).ok_or(format!("batch must be a number from 1 to {MAX_BATCH}, not `{value}`"))?;
+            }
+            "batch" => return Err("option `batch` is for webhook outputs".into()),
+            _ => return Err(format!("unknown option `{key}` (options: min_severity, rules, tags, retries, timeout, backoff, workers, secret_env, batch, dead_after)")),
         }
         Ok(())
     }
@@ -391,7 +411,7 @@ impl OutputSpec {
             Ok(Poster::new(&self.target, label.clone(), self.http.retry.clone(), secret))
         };
         Ok(Some(match self.kind {
-            OutputKind::Webhook => Box::new(Webhook::new(poster()?)),
+            OutputKind::Webhook => Box::new(Webhook::new(poster()?, self.http.batch)),
             OutputKind::Slack => Box::new(Slack::new(poster()?)),
             OutputKind::Ocsf => Box::new(OcsfWriter::new(self.writer()?)),
             OutputKind::Text | OutputKind::Jsonl => return Ok(None),
