@@ -321,6 +321,17 @@ impl Rule {
         }
     }
 
+    /// A digest of what decides the rule's signals and alerts — its logic, scope and alerting
+    /// options, not its title or guide — so a store can tell which inputs a new or changed
+    /// rule has not yet seen. The derived `Debug` text is the serialisation: every part is
+    /// plain data in a fixed order (no hash maps), so equal rules give equal digests.
+    #[must_use]
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let text = format!("{:?}|{:?}|{:?}", self.logic, self.scope, self.alerting);
+        Sha256::digest(text.as_bytes())[..12].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Whether `reference` (from a correlation or filter) names this rule, by id or name.
     #[must_use]
     pub fn is_named(&self, reference: &str) -> bool {

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use tripline_alert::{Alert, CorrelationPlan, Signal};
 use tripline_rule::Rule;
 
-use crate::backend::Backend;
 use crate::work::Work;
 use crate::{InputKey, Result, Store};
 
@@ -60,18 +59,6 @@ pub struct Ingested {
     pub correlated: Vec<(usize, Signal)>,
 }
 
-pub fn is_done(backend: &mut dyn Backend, key: &InputKey) -> Result<bool> {
-    let rows = backend.query(
-        "SELECT size, version FROM checkpoints WHERE input = $1",
-        &[key.input.as_str().into()],
-    )?;
-    Ok(rows.first().is_some_and(|r| {
-        r.first().and_then(crate::Value::as_int) == Some(key.size)
-            && r.get(1).cloned().and_then(crate::Value::into_text).as_deref()
-                == Some(key.version.as_str())
-    }))
-}
-
 /// One input's part of a batch.
 pub struct InputBatch<'a> {
     /// The input's key (`None` for stdin, which has no identity to remember).
@@ -80,6 +67,14 @@ pub struct InputBatch<'a> {
     pub records: u64,
     /// Its signals.
     pub incoming: Vec<Incoming<'a>>,
+    /// The digest of the rule set that evaluated it, for its checkpoint (see
+    /// [`Store::keep_rule_set`]).
+    pub rule_set: Option<&'a str>,
+    /// For an input read before and evaluated again (for new or changed rules, or a rescan):
+    /// the correlations (rule indexes) that have not seen it. It is not skipped for being
+    /// checkpointed, and its signals the store has already are fed to those correlations
+    /// alone, so a new correlation sees old signals and nothing else sees them twice.
+    pub again: Option<&'a [usize]>,
 }
 
 impl Store {
@@ -99,7 +94,7 @@ impl Store {
         let plan = CorrelationPlan::default();
         Ok(self
             .ingest_all(
-                &[InputBatch { key: input, records, incoming }],
+                &[InputBatch { key: input, records, incoming, rule_set: None, again: None }],
                 Correlations { plan: &plan, rules: &[] },
             )?
             .pop()

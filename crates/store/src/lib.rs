@@ -14,6 +14,7 @@ mod ingest;
 mod outbox;
 mod postgres;
 mod queries;
+mod rulesets;
 mod schema;
 mod sqlite;
 mod work;
@@ -24,6 +25,7 @@ pub use backend::Value;
 pub use ingest::{Correlations, Incoming, Ingested, InputBatch};
 pub use outbox::{DeliveryOutcome, NoNotifier, Notifier, OutboxEntry, OutboxRow, OutboxStatus};
 pub use queries::{AlertFilter, Note, Status, StoredAlert};
+pub use rulesets::{rule_set_digest, Checkpoint, RuleFingerprints};
 
 use backend::Backend;
 
@@ -136,7 +138,7 @@ impl Store {
     /// # Errors
     /// When the store cannot be read.
     pub fn is_done(&mut self, key: &InputKey) -> Result<bool> {
-        ingest::is_done(self.backend.as_mut(), key)
+        Ok(self.checkpoint(key)? != Checkpoint::Unread)
     }
 
     /// Runs `f` in one write transaction under the store-wide lock; commits when it returns

@@ -66,6 +66,17 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );
     CREATE INDEX outbox_by_status ON outbox (status, seq);",
     ),
+    (
+        3,
+        // Which rules evaluated each input: a checkpoint names the rule set (a digest of its
+        // rules' ids and fingerprints), kept once per set. NULL: before this was recorded.
+        "ALTER TABLE checkpoints ADD COLUMN rule_set TEXT;
+    CREATE TABLE rule_sets (
+        digest TEXT PRIMARY KEY,
+        rules TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );",
+    ),
 ];
 
 /// The newest schema this build knows.

@@ -11,9 +11,10 @@ use tripline_alert::Signal;
 use tripline_rule::Rule;
 
 use crate::backend::Backend;
-use crate::ingest::{is_done, Correlations, Incoming, Ingested, InputBatch};
+use crate::ingest::{Correlations, Incoming, Ingested, InputBatch};
 use crate::outbox::Notifier;
 use crate::queries::{load_alert, now, save_alert, Status, StoredAlert};
+use crate::rulesets::{checkpoint, Checkpoint};
 use crate::{Result, StoreError};
 
 fn load_state<T: serde::de::DeserializeOwned + Default>(
@@ -143,8 +144,20 @@ impl<'b, 'c> Work<'b, 'c> {
 
     /// Feeds a new signal to the correlations that use its rule.
     fn correlate(&mut self, rule_index: usize, signal: &Signal) -> Result<()> {
+        let consumers: Vec<usize> = self.correlations.plan.consumers(rule_index).collect();
+        self.correlate_only(rule_index, signal, &consumers)
+    }
+
+    /// Feeds a signal to those of `correlations` that use its rule.
+    fn correlate_only(
+        &mut self,
+        rule_index: usize,
+        signal: &Signal,
+        correlations: &[usize],
+    ) -> Result<()> {
         let Correlations { plan, rules } = self.correlations;
-        for correlation in plan.consumers(rule_index).collect::<Vec<_>>() {
+        let consumers = plan.consumers(rule_index).filter(|c| correlations.contains(c));
+        for correlation in consumers.collect::<Vec<_>>() {
             let produced = plan.feed(rules, correlation, self.windows(correlation)?, signal);
             for s in produced {
                 self.correlated(correlation, s)?;
@@ -238,8 +251,9 @@ impl Work<'_, '_> {
         self.out = Ingested::default();
         self.raised.clear();
         self.extended.clear();
-        if let Some(key) = batch.key {
-            if is_done(self.backend, key)? {
+        if let (Some(key), None) = (batch.key, batch.again) {
+            // Another process read it meanwhile.
+            if checkpoint(self.backend, key)? != Checkpoint::Unread {
                 return Ok((
                     Ingested { skipped: true, ..Ingested::default() },
                     Vec::new(),
@@ -255,6 +269,9 @@ impl Work<'_, '_> {
             let signal = incoming.signal;
             let Some(body) = self.record(signal)? else {
                 self.out.duplicates += 1;
+                if let Some(correlations) = batch.again {
+                    self.correlate_only(incoming.rule_index, signal, correlations)?;
+                }
                 continue;
             };
             self.out.new_signals.push(incoming.index);
@@ -267,11 +284,11 @@ impl Work<'_, '_> {
         }
         if let Some(key) = batch.key {
             self.backend.execute(
-                "INSERT INTO checkpoints (input, size, version, records, signals, completed_at) VALUES ($1, $2, $3, $4, $5, $6)
+                "INSERT INTO checkpoints (input, size, version, records, signals, completed_at, rule_set) VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (input) DO UPDATE SET size = excluded.size, version = excluded.version, records = excluded.records,
-                 signals = excluded.signals, completed_at = excluded.completed_at",
+                 signals = excluded.signals, completed_at = excluded.completed_at, rule_set = excluded.rule_set",
                 &[key.input.as_str().into(), key.size.into(), key.version.as_str().into(), i64::try_from(batch.records).unwrap_or(i64::MAX).into(),
-                  i64::try_from(self.out.new_signals.len()).unwrap_or(i64::MAX).into(), now().into()],
+                  i64::try_from(self.out.new_signals.len()).unwrap_or(i64::MAX).into(), now().into(), batch.rule_set.into()],
             )?;
         }
         Ok((

@@ -37,9 +37,14 @@ pub struct Args {
     pub(super) quiet: bool,
     /// Keep alerts in a store and remember which inputs were processed: a SQLite file path
     /// (created on first use) or a `postgres://` URL. Scanning the same files again raises
-    /// nothing new; new files extend alerts whose window is still open.
+    /// nothing new; new files extend alerts whose window is still open; files read before are
+    /// evaluated again for rules that are new or changed since, and only for those.
     #[arg(long, env = "TRIPLINE_STORE", value_name = "PATH|URL")]
     pub(super) store: Option<String>,
+    /// With --store: evaluate every input again for every rule (what the store has already
+    /// is recognised, so nothing is raised twice).
+    #[arg(long, requires = "store")]
+    pub(super) rescan: bool,
 }
 
 pub(super) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {

@@ -1,6 +1,7 @@
 //! `tripline scan --store …`: the scan, with alert state kept in a store.
 //!
-//! Inputs the store has fully processed (same path, size and modification time) are not read;
+//! Inputs the store has fully processed (same path, size and modification time) with the same
+//! rules are not read, those read by other rules are read again for the new or changed ones;
 //! the rest are committed in batches (`tripline_pipeline::run::stored`). Output lists this run's
 //! new signals, each batch's as soon as it is committed, then the alerts they raised or extended.
 
@@ -32,10 +33,11 @@ pub fn run(
     let range = TimeRange { since: args.since, until: args.until };
     let mut totals = Totals { digests: listing.digests, ..Totals::default() };
     let mut run = RunState::default();
+    run.rescan = args.rescan;
     for problem in &listing.problems {
         eprintln!("{problem}");
     }
-    let todo = pending(&mut store, source, listing.units, &mut run)?;
+    let todo = pending(&mut store, setup, source, listing.units, &mut run)?;
     totals.files = todo.len() as u64;
     let mut print = |problem: &tripline_io::Problem| eprintln!("{problem}");
     let input_errors = read_and_commit(
@@ -55,6 +57,12 @@ pub fn run(
     crate::options::report_suppressions(setup, &totals.suppressed, args.quiet);
     if !args.quiet {
         let extended = alerts.len() as u64 - run.raised.min(alerts.len() as u64);
+        if run.again > 0 {
+            eprintln!(
+                "{} input(s) read before evaluated again for {} new or changed rule(s)",
+                run.again, run.again_rules
+            );
+        }
         eprintln!(
             "{}; {} input(s) already processed; {} new signal(s) ({} seen before), {} alert(s) raised, {} extended ({} dropped by max_alerts); store {} in {:.2}s",
             totals.describe(), run.already_done, run.fresh, run.duplicates, run.raised, extended,

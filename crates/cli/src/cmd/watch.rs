@@ -78,7 +78,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
             eprintln!("{problem}");
         }
         let mut run = RunState::default();
-        let todo = pending(&mut store, &mut source, listing.units, &mut run)?;
+        let todo = pending(&mut store, &setup, &mut source, listing.units, &mut run)?;
         if !todo.is_empty() {
             let mut totals = Totals { files: todo.len() as u64, ..Totals::default() };
             // Outputs are opened for each poll that found files: the table is one per poll.

@@ -2,4 +2,5 @@
 //! ([`stored`]). Both give their signals and alert changes to a [`crate::sink::Router`].
 
 pub mod memory;
+pub mod revisit;
 pub mod stored;

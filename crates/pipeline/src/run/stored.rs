@@ -1,6 +1,8 @@
 //! A scan with alert state kept in a store (`scan --store`, `watch`).
 //!
-//! Inputs the store has fully processed (same path, size and modification time) are not read.
+//! Inputs the store has fully processed (same path, size and modification time) with the same
+//! rules are not read; those read by other rules are read again for the new or changed rules
+//! alone ([`super::revisit`]).
 //! The rest are read in parallel in small batches and committed a batch at a time, in input
 //! order: a batch's signals, the alerts they raise or extend and its inputs' checkpoints go in
 //! one transaction, so a killed scan resumes exactly where it stopped. Output lists this run's new
@@ -17,6 +19,7 @@ use std::sync::Arc;
 
 use tripline_rule::Rule;
 
+use super::revisit::{self, RuleSet, Todo};
 use crate::notify::outbox::{OutboxNotifier, OutboxOutput};
 use crate::scan::{scan_input, FileOutcome, TimeRange};
 use crate::sink::{AlertChange, ChangeKind, Router, SinkError};
@@ -59,8 +62,9 @@ const COMMIT_BATCH: usize = 64;
 /// a killed scan of a few dozen files has still kept most of its work.
 const MIN_BATCHES: usize = 4;
 
-/// One input as read: its key, its (rule, signal) pairs and how many records it held.
-type ReadInput<'a> = (Option<&'a InputKey>, Vec<(usize, Signal)>, u64);
+/// One input as read: its key, its (rule, signal) pairs, how many records it held and, for an
+/// input read again, the correlations that have not seen it.
+type ReadInput<'a> = (Option<&'a InputKey>, Vec<(usize, Signal)>, u64, Option<&'a [usize]>);
 
 /// What a run keeps across its batches: counts and the alerts it touched (in the order first
 /// touched). Signals go to the outputs once their batch is committed and are then dropped, so a
@@ -82,6 +86,14 @@ pub struct RunState {
     pub dropped: u64,
     /// Inputs the store had fully processed already.
     pub already_done: u64,
+    /// Inputs read before and evaluated again for new or changed rules (or `--rescan`).
+    pub again: u64,
+    /// The most rules an input was evaluated again for.
+    pub again_rules: usize,
+    /// Evaluate every input again for every rule.
+    pub rescan: bool,
+    /// The rule set, once kept in the store.
+    rule_set: Option<RuleSet>,
 }
 
 impl RunState {
@@ -127,21 +139,24 @@ impl RunState {
         let base = self.taken;
         let mut spans = Vec::with_capacity(inputs.len());
         let (mut rule_of, mut signals) = (Vec::new(), Vec::new());
-        for (key, found, records) in inputs {
+        for (key, found, records, again) in inputs {
             let start = signals.len();
             for (rule, signal) in found {
                 self.take();
                 rule_of.push(rule);
                 signals.push(signal);
             }
-            spans.push((key, start..signals.len(), records));
+            spans.push((key, start..signals.len(), records, again));
         }
+        let rule_set = self.rule_set.as_ref().map(|s| s.digest.as_str());
         let rules = setup.detection.engine.rules();
         let batches: Vec<InputBatch<'_>> = spans
             .into_iter()
-            .map(|(key, span, records)| InputBatch {
+            .map(|(key, span, records, again)| InputBatch {
                 key,
                 records,
+                rule_set,
+                again,
                 incoming: span
                     .map(|i| {
                         let rule = rule_of[i];
@@ -204,34 +219,42 @@ pub fn open(location: &str) -> Result<Store, RunError> {
     })
 }
 
-/// The units the store has not fully processed; the others are counted, and acknowledged to
-/// `source` (their results are durable already).
+/// The units the store has not fully processed with these rules (see [`super::revisit`]);
+/// the others are counted, and acknowledged to `source` (their results are durable already).
 ///
 /// # Errors
 /// When the store cannot be read.
 pub fn pending(
     store: &mut Store,
+    setup: &Setup,
     source: &mut dyn Source,
     units: Vec<Unit>,
     run: &mut RunState,
-) -> Result<Vec<Unit>, RunError> {
-    let mut todo = Vec::new();
-    for unit in units {
-        if let Some(key) = &unit.key {
-            let done = store.is_done(key).map_err(|source| RunError::Store {
-                doing: "read",
-                store: store.label().to_owned(),
-                source: Box::new(source),
-            })?;
-            if done {
-                run.already_done += 1;
-                source.ack(&unit);
-                continue;
-            }
-        }
-        todo.push(unit);
+) -> Result<Vec<Todo>, RunError> {
+    let failed = |store: &Store, source| RunError::Store {
+        doing: "read",
+        store: store.label().to_owned(),
+        source: Box::new(source),
+    };
+    let rules = setup.detection.engine.rules();
+    if run.rule_set.is_none() {
+        run.rule_set = Some(RuleSet::keep(store, rules).map_err(|e| failed(store, e))?);
     }
-    Ok(todo)
+    let set = run.rule_set.as_ref().expect("kept above");
+    let plan = &setup.detection.plan;
+    let sorted =
+        revisit::sort(store, set, rules, plan, units, run.rescan).map_err(|e| failed(store, e))?;
+    for unit in &sorted.done {
+        run.already_done += 1;
+        source.ack(unit);
+    }
+    for again in sorted.todo.iter().filter_map(|t| t.again.as_deref()) {
+        run.again += 1;
+        run.again_rules = run.again_rules.max(again.rules);
+    }
+    // A rescan is asked once: what a `watch` polls later is read as usual.
+    run.rescan = false;
+    Ok(sorted.todo)
 }
 
 /// Reads `todo` in parallel, in small batches (every core busy, memory bounded, commits never
@@ -247,7 +270,7 @@ pub fn read_and_commit(
     store: &mut Store,
     setup: &Setup,
     source: &mut dyn Source,
-    todo: &[Unit],
+    todo: &[Todo],
     range: TimeRange,
     run: &mut RunState,
     totals: &mut Totals,
@@ -260,17 +283,25 @@ pub fn read_and_commit(
         COMMIT_BATCH.max(rayon::current_num_threads() * 2),
     );
     for batch in todo.chunks(size) {
-        let outcomes: Vec<FileOutcome> =
-            batch.par_iter().map(|unit| scan_input(&setup.detection, &unit.input, range)).collect();
+        let outcomes: Vec<FileOutcome> = batch
+            .par_iter()
+            .map(|todo| scan_input(&setup.detection, &todo.unit.input, range))
+            .collect();
         let mut inputs = Vec::with_capacity(batch.len());
-        for (unit, mut outcome) in batch.iter().zip(outcomes) {
+        for (todo, mut outcome) in batch.iter().zip(outcomes) {
             totals.add(&outcome);
             outcome.problems.iter().for_each(&mut *problem);
             errors |= outcome.has_errors();
-            inputs.push((unit.key.as_ref(), std::mem::take(&mut outcome.signals), outcome.records));
+            let mut signals = std::mem::take(&mut outcome.signals);
+            if let Some(again) = &todo.again {
+                // The rules that read it before keep what they found then.
+                signals.retain(|(rule, _)| again.keep[*rule]);
+            }
+            let again = todo.again.as_deref().map(|a| a.correlations.as_slice());
+            inputs.push((todo.unit.key.as_ref(), signals, outcome.records, again));
         }
         run.commit(store, setup, inputs, outputs)?;
-        batch.iter().for_each(|unit| source.ack(unit));
+        batch.iter().for_each(|todo| source.ack(&todo.unit));
     }
     Ok(errors)
 }
