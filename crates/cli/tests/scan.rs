@@ -349,3 +349,24 @@ fn max_alerts_overflow_is_counted_and_reported() {
         run.stderr
     );
 }
+
+#[test]
+fn an_empty_folder_is_a_warning_not_a_quiet_day() {
+    let dir = tempfile::tempdir().expect("temp");
+    let run = tripline(&["scan", dir.path().to_str().expect("utf-8 path"), "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("warning: no CloudTrail log file found in"), "{}", run.stderr);
+    let examples = tripline(&["scan", "examples", "-q"]);
+    assert!(!examples.stderr.contains("no CloudTrail log file"), "{}", examples.stderr);
+}
+
+#[test]
+fn a_store_in_a_folder_that_does_not_exist_is_an_error() {
+    let dir = tempfile::tempdir().expect("temp");
+    let store = dir.path().join("typo").join("alerts.db");
+    let run = tripline(&["scan", "examples", "--store", store.to_str().expect("utf-8 path")]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+    assert_eq!(run.stderr.matches("does not exist").count(), 1, "said once: {}", run.stderr);
+    assert!(!dir.path().join("typo").exists(), "no folder is created");
+}

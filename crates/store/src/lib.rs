@@ -40,6 +40,14 @@ pub enum StoreError {
         /// What SQLite said.
         source: rusqlite::Error,
     },
+    /// A SQLite store's folder does not exist.
+    #[error("sqlite store `{path}`: the folder `{folder}` does not exist (create it first if the path is right: a new store raises every alert again)")]
+    NoFolder {
+        /// The database file.
+        path: String,
+        /// Its folder.
+        folder: String,
+    },
     /// PostgreSQL failed.
     #[error("postgres store: {0}")]
     Postgres(#[from] ::postgres::Error),

@@ -35,9 +35,13 @@ impl Sqlite {
     pub fn open(path: &Path) -> Result<Self> {
         let label = path.display().to_string();
         let fail = |source| StoreError::Sqlite { path: label.clone(), source };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            // A missing folder is reported by SQLite below, with the path.
-            let _ = std::fs::create_dir_all(parent);
+        // A folder that does not exist is most likely a typo: creating it would start an empty
+        // store and raise every alert again.
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
+            return Err(StoreError::NoFolder {
+                path: label.clone(),
+                folder: parent.display().to_string(),
+            });
         }
         let connection = Connection::open(path).map_err(fail)?;
         // Other processes may hold the write lock for one input's commit; wait for them.

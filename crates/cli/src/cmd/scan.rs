@@ -63,6 +63,14 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     let setup = crate::options::setup(&args.rules, &args.detect, config, args.quiet)?;
     let mut source = Paths::new(&args.paths);
     let listing = source.poll();
+    if listing.units.is_empty() && listing.problems.is_empty() {
+        // An empty result from a mistyped folder must not pass for a quiet day.
+        let paths: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+        eprintln!(
+            "warning: no CloudTrail log file found in {}: nothing was scanned (is the path right?)",
+            paths.join(", ")
+        );
+    }
     if let Some(location) = args.store.clone().or_else(|| config.store.clone()) {
         return super::scan_store::run(
             args,

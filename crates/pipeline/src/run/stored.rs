@@ -41,7 +41,8 @@ pub struct Outputs<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The store failed (nothing of the batch at hand was kept).
-    #[error("failed to {doing} {store}: {source}")]
+    // The store's own message follows as the error's source (`{:#}` prints the chain).
+    #[error("failed to {doing} {store}")]
     Store {
         /// What was being done.
         doing: &'static str,
