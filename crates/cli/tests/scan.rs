@@ -370,3 +370,21 @@ fn a_store_in_a_folder_that_does_not_exist_is_an_error() {
     assert_eq!(run.stderr.matches("does not exist").count(), 1, "said once: {}", run.stderr);
     assert!(!dir.path().join("typo").exists(), "no folder is created");
 }
+
+#[test]
+fn since_takes_a_span_back_from_now_and_must_come_before_until() {
+    // The examples are from 2024: seven days back from now holds none of them, 9999 days all.
+    let recent = tripline(&["scan", "examples", "--since", "7d", "--format", "jsonl"]);
+    assert_eq!(recent.code, 0, "{}", recent.stderr);
+    assert!(recent.stderr.contains("480 outside --since/--until"), "{}", recent.stderr);
+    let all = tripline(&["scan", "examples", "--since", "9999d", "--format", "jsonl"]);
+    assert_eq!(all.code, 1, "{}", all.stderr);
+    assert!(all.stderr.contains("0 outside --since/--until"), "{}", all.stderr);
+    let backwards =
+        tripline(&["scan", "examples", "--since", "2024-08-02", "--until", "2024-08-01"]);
+    assert_eq!(backwards.code, 2);
+    assert!(backwards.stderr.contains("is not before --until"), "{}", backwards.stderr);
+    let bogus = tripline(&["scan", "examples", "--since", "yesterday-ish"]);
+    assert_eq!(bogus.code, 2);
+    assert!(bogus.stderr.contains("a span back from now (24h, 7d)"), "{}", bogus.stderr);
+}

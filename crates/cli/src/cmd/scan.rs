@@ -26,10 +26,11 @@ pub struct Args {
     detect: DetectArgs,
     #[command(flatten)]
     pub(super) output: OutputArgs,
-    /// Only records at or after this time (RFC 3339, or a date such as 2024-08-01).
+    /// Only records at or after this time: RFC 3339, a date such as 2024-08-01, or a span
+    /// back from now such as 24h or 7d.
     #[arg(long, value_parser = parse_time)]
     pub(super) since: Option<DateTime<Utc>>,
-    /// Only records before this time (RFC 3339, or a date).
+    /// Only records before this time (as for --since).
     #[arg(long, value_parser = parse_time)]
     pub(super) until: Option<DateTime<Utc>>,
     /// Print only problems, not the summary.
@@ -51,17 +52,30 @@ pub(super) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     if let Some(t) = tripline_event::time::parse_event_time(text) {
         return Ok(t);
     }
+    if let Ok(span) = humantime::parse_duration(text) {
+        let span =
+            chrono::Duration::from_std(span).map_err(|_| format!("`{text}` is too long a span"))?;
+        return Utc::now()
+            .checked_sub_signed(span)
+            .ok_or_else(|| format!("`{text}` is too long a span"));
+    }
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc())
-        .ok_or_else(|| format!("`{text}` is not a time: use RFC 3339 (2024-08-01T12:00:00Z) or a date (2024-08-01)"))
+        .ok_or_else(|| format!("`{text}` is not a time: use RFC 3339 (2024-08-01T12:00:00Z), a date (2024-08-01) or a span back from now (24h, 7d)"))
 }
 
 pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
     let setup = crate::options::setup(&args.rules, &args.detect, config, args.quiet)?;
     let mut source = Paths::new(&args.paths);
+    if let (Some(since), Some(until)) = (args.since, args.until) {
+        anyhow::ensure!(
+            since < until,
+            "--since ({since}) is not before --until ({until}): no record could be scanned"
+        );
+    }
     let listing = source.poll();
     if listing.units.is_empty() && listing.problems.is_empty() {
         // An empty result from a mistyped folder must not pass for a quiet day.
