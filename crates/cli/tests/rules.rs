@@ -110,3 +110,49 @@ fn rules_list_and_show() {
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("no rule with id `nope`"));
 }
+
+#[test]
+fn panther_tests_look_keys_up_without_regard_to_case_as_panther_does() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rule = "AnalysisType: rule
+RuleID: Lowercase.Keys
+Enabled: true
+LogTypes: [AWS.CloudTrail]
+Severity: Medium
+Detection:
+  - Key: eventName
+    Condition: Equals
+    Value: AuthorizeSecurityGroupIngress
+  - DeepKey: [requestParameters, groupId]
+    Condition: Equals
+    Value: sg-0123456789abcdef0
+Tests:
+  - Name: keys as a log export wrote them
+    ExpectedResult: true
+    Log:
+      eventversion: '1.09'
+      eventtime: '2024-08-01T10:00:00Z'
+      eventsource: ec2.amazonaws.com
+      eventname: AuthorizeSecurityGroupIngress
+      awsregion: eu-west-1
+      sourceipaddress: 203.0.113.250
+      useridentity: {type: IAMUser, arn: 'arn:aws:iam::111122223333:user/bob', accountid: '111122223333'}
+      requestparameters: {groupid: sg-0123456789abcdef0}
+      eventid: 5b4a1f4e-8d2c-4e8b-9c1a-0f1e2d3c4b5a
+      recipientaccountid: '111122223333'
+  - Name: another group
+    ExpectedResult: false
+    Log:
+      eventversion: '1.09'
+      eventtime: '2024-08-01T10:00:00Z'
+      eventsource: ec2.amazonaws.com
+      eventname: AuthorizeSecurityGroupIngress
+      requestparameters: {groupid: sg-0fedcba9876543210}
+      eventid: 6c5b2e5f-9e3d-4f9c-8d2b-1e2f3a4b5c6d
+";
+    let file = write_rule(dir.path(), "lowercase.yml", rule);
+    let run = tripline(&["test", "--no-builtin", &file]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("ok    Lowercase.Keys"), "{}", run.stdout);
+    assert!(!run.stdout.contains("not a usable record"), "{}", run.stdout);
+}

@@ -388,3 +388,37 @@ fn since_takes_a_span_back_from_now_and_must_come_before_until() {
     assert_eq!(bogus.code, 2);
     assert!(bogus.stderr.contains("a span back from now (24h, 7d)"), "{}", bogus.stderr);
 }
+
+#[test]
+fn other_services_logs_in_a_bucket_are_skipped_and_counted_not_errors() {
+    let dir = tempfile::tempdir().expect("temp");
+    let bucket = dir.path().join("bucket");
+    example_copies(&bucket, 1);
+    let account = bucket.join("AWSLogs").join("111122223333");
+    let config = account.join("Config").join("eu-west-1").join("2024").join("8").join("1");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    let snapshot = br#"{"fileVersion":"1.0","configSnapshotId":"x","configurationItems":[]}"#;
+    std::fs::write(
+        config.join("111122223333_Config_eu-west-1_ConfigSnapshot.json.gz"),
+        gzip(snapshot),
+    )
+    .expect("write");
+    std::fs::write(account.join("Config").join("ConfigWritabilityCheckFile"), b"").expect("write");
+    let flows = account.join("vpcflowlogs").join("eu-west-1");
+    std::fs::create_dir_all(&flows).expect("mkdir");
+    std::fs::write(flows.join("flows.log.gz"), gzip(b"version account-id interface-id\n"))
+        .expect("write");
+    let run = tripline(&["scan", bucket.to_str().expect("utf-8 path"), "--format", "jsonl"]);
+    assert_eq!(run.code, 1, "findings, and no error: {}", run.stderr);
+    assert!(
+        run.stderr.contains("3 other service log file(s) skipped (Config 2, vpcflowlogs 1)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("(0 with errors"), "{}", run.stderr);
+    // The same file outside the layout is still an error: it holds no CloudTrail.
+    let loose = dir.path().join("loose.json.gz");
+    std::fs::write(&loose, gzip(snapshot)).expect("write");
+    let run = tripline(&["scan", loose.to_str().expect("utf-8 path")]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}

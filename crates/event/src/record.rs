@@ -165,6 +165,18 @@ impl<'a> Record<'a> {
         }
     }
 
+    /// Like [`Record::validate`], finding `eventName` without regard to case, as Panther looks
+    /// keys up (its tests may write `eventname`).
+    ///
+    /// # Errors
+    /// When the record has no event name in any case.
+    pub fn validate_ignoring_case(&self) -> Result<(), RecordError> {
+        match self.value_ignore_case(fields::EVENT_NAME).and_then(Value::as_str) {
+            Some(name) if !name.is_empty() => Ok(()),
+            _ => Err(RecordError::MissingEventName),
+        }
+    }
+
     fn index_of(&self, key: &str) -> Option<usize> {
         self.fields.iter().position(|(k, _)| same_key(k.as_bytes(), key.as_bytes()))
     }

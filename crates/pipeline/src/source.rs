@@ -34,6 +34,8 @@ pub struct Listing {
     pub problems: Vec<Problem>,
     /// Integrity digest files, counted and never read as events.
     pub digests: u64,
+    /// Other services' log files beside CloudTrail's, counted by service and never read.
+    pub other_services: std::collections::BTreeMap<String, u64>,
 }
 
 /// Yields units of input and learns when their results are durable.
@@ -82,6 +84,7 @@ impl Source for Paths {
         let mut listing = Listing {
             problems: expanded.problems,
             digests: expanded.digests.len() as u64,
+            other_services: expanded.other_services,
             ..Listing::default()
         };
         for input in expanded.inputs {

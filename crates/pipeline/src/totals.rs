@@ -15,6 +15,8 @@ pub struct Totals {
     pub insights: u64,
     /// Digest files and documents skipped.
     pub digests: u64,
+    /// Other services' log files skipped, by service.
+    pub other_services: std::collections::BTreeMap<String, u64>,
     /// Records outside `--since`/`--until`.
     pub outside_range: u64,
     /// Inputs with an error.
@@ -26,6 +28,16 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// The totals of a run over `listing`, before any input is read: what listing skipped.
+    #[must_use]
+    pub fn listed(listing: &crate::source::Listing) -> Self {
+        Self {
+            digests: listing.digests,
+            other_services: listing.other_services.clone(),
+            ..Self::default()
+        }
+    }
+
     /// Adds one input's counts.
     pub fn add(&mut self, outcome: &FileOutcome) {
         self.records += outcome.records;
@@ -46,10 +58,19 @@ impl Totals {
     /// The summary line's counts.
     #[must_use]
     pub fn describe(&self) -> String {
-        format!(
+        let mut other = String::new();
+        if !self.other_services.is_empty() {
+            let by_service: Vec<String> =
+                self.other_services.iter().map(|(s, n)| format!("{s} {n}")).collect();
+            let files: u64 = self.other_services.values().sum();
+            other =
+                format!("; {files} other service log file(s) skipped ({})", by_service.join(", "));
+        }
+        let counts = format!(
             "scanned {} file(s), {:.1} MB ({} with errors, {} digest file(s) skipped), {} record(s) ({} bad, {} insight, {} outside --since/--until); {} signal(s) suppressed",
             self.files, self.bytes as f64 / 1e6, self.bad_files, self.digests, self.records, self.bad_records, self.insights, self.outside_range,
             self.suppressed.iter().sum::<u64>()
-        )
+        );
+        counts + &other
     }
 }

@@ -106,8 +106,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     } else {
         progress_bar(listing.units.len())
     };
-    let mut totals =
-        Totals { digests: listing.digests, files: listing.units.len() as u64, ..Totals::default() };
+    let mut totals = Totals { files: listing.units.len() as u64, ..Totals::listed(&listing) };
     let mut input_errors = false;
     for problem in &listing.problems {
         eprintln!("{problem}");

@@ -31,7 +31,7 @@ pub fn run(
     let rules =
         setup.ruleset.rules.iter().map(|r| (r.meta.id.clone(), std::sync::Arc::clone(r))).collect();
     let range = TimeRange { since: args.since, until: args.until };
-    let mut totals = Totals { digests: listing.digests, ..Totals::default() };
+    let mut totals = Totals::listed(&listing);
     let mut run = RunState::default();
     run.rescan = args.rescan;
     for problem in &listing.problems {

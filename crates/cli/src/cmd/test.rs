@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tripline_alert::{InputRef, Signal};
 use tripline_engine::{explain::explain, naive, Engine, EngineBuilder};
 use tripline_event::OwnedRecord;
-use tripline_rule::{Rule, RuleTest, Scope};
+use tripline_rule::{Frontend, Rule, RuleTest, Scope};
 
 use super::ExitStatus;
 use crate::options::RuleArgs;
@@ -41,7 +41,12 @@ fn run_case(engine: &Engine, index: usize, rule: &Rule, case: &RuleTest) -> Opti
     // An inactive rule (disabled, or for another log type) never sees scanned records; its
     // tests check its condition alone, on whatever log type it was written for.
     let inactive = rule.scope == Scope::Inactive;
-    if let (false, Err(e)) = (inactive, record.validate()) {
+    let valid = if rule.meta.kind.frontend == Frontend::Panther {
+        record.validate_ignoring_case()
+    } else {
+        record.validate()
+    };
+    if let (false, Err(e)) = (inactive, valid) {
         return Some(format!("the test's log is not a usable record: {e}"));
     }
     let reference = (inactive || tripline_engine::in_scope(rule, &record))
