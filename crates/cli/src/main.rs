@@ -21,7 +21,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "Detection rules over AWS CloudTrail logs",
     propagate_version = true
 )]
-struct Cli {
+pub(crate) struct Cli {
     /// A configuration file (default: tripline.toml in the current folder, if present).
     #[arg(long, global = true, env = "TRIPLINE_CONFIG", value_name = "FILE")]
     config: Option<std::path::PathBuf>,

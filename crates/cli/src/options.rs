@@ -8,6 +8,7 @@ use chrono::Utc;
 use tripline_pipeline::notify::outbox::OutboxOutput;
 use tripline_pipeline::ruleset::{self, parse_placeholder};
 use tripline_pipeline::sink::{OutputFormat, OutputSpec, Router};
+use tripline_pipeline::toggle::{Selector, Toggles};
 use tripline_pipeline::{Config, RuleSet, RuleSources, Setup};
 use tripline_rule::Severity;
 
@@ -32,24 +33,50 @@ pub struct RuleArgs {
     /// alerted on.
     #[arg(long = "suppressions", value_name = "PATH", env = "TRIPLINE_SUPPRESSIONS")]
     pub suppressions: Vec<PathBuf>,
+    /// Print each rule file Tripline does not run (by default one line per kind).
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Turn rules off (repeatable): a rule id or name, `tag:TAG`, `format:sigma|elastic|
+    /// panther|native` or `pack:builtin`. Adds to `[rules] disable` in tripline.toml.
+    #[arg(long, value_name = "SELECTOR", value_parser = str::parse::<Selector>)]
+    pub disable: Vec<Selector>,
+    /// Keep rules on whatever turns them off (repeatable; the same selectors).
+    #[arg(long, value_name = "SELECTOR", value_parser = str::parse::<Selector>)]
+    pub enable: Vec<Selector>,
 }
 
 impl RuleArgs {
     /// The configuration's rules and suppressions first, then the flags'.
     pub fn sources(&self, config: &Config) -> RuleSources {
         RuleSources {
-            paths: config.rules.iter().chain(&self.rules).cloned().collect(),
+            paths: config.rules.paths.iter().chain(&self.rules).cloned().collect(),
             no_builtin: self.no_builtin,
             placeholders: self.placeholders.clone(),
             exceptions: self.exceptions.clone(),
             suppressions: config.suppressions.iter().chain(&self.suppressions).cloned().collect(),
+            toggles: Toggles {
+                disable: config
+                    .rules
+                    .disable
+                    .iter()
+                    .map(|s| (s.clone(), "tripline.toml"))
+                    .chain(self.disable.iter().map(|s| (s.clone(), "--disable")))
+                    .collect(),
+                enable: config
+                    .rules
+                    .enable
+                    .iter()
+                    .map(|s| (s.clone(), "tripline.toml"))
+                    .chain(self.enable.iter().map(|s| (s.clone(), "--enable")))
+                    .collect(),
+            },
         }
     }
 
     /// Loads the rules and prints every diagnostic and the load summary to stderr.
     pub fn load(&self, config: &Config, quiet: bool) -> RuleSet {
         let set = ruleset::load(&self.sources(config));
-        set.report(quiet).iter().for_each(|line| eprintln!("{line}"));
+        set.report(quiet, self.verbose).iter().for_each(|line| eprintln!("{line}"));
         set
     }
 }
@@ -81,6 +108,7 @@ pub fn setup(
             setup.ruleset.rules.len()
         );
     }
+    setup.warnings.iter().for_each(|w| eprintln!("{w}"));
     setup.plan_errors.iter().for_each(|e| eprintln!("error: {e}"));
     setup.expiry_warnings().iter().for_each(|w| eprintln!("{w}"));
     Ok(setup)

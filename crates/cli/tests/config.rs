@@ -106,3 +106,88 @@ fn the_configuration_sets_a_minimum_severity_and_the_flag_wins() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("unknown variant `severe`"), "{}", bad.stderr);
 }
+
+fn alert_rules(run: &common::Run) -> std::collections::BTreeSet<String> {
+    jsonl(&run.stdout)
+        .into_iter()
+        .filter(|l| l["type"] == "alert")
+        .map(|a| a["rule_id"].as_str().expect("rule id").to_owned())
+        .collect()
+}
+
+#[test]
+fn rules_are_turned_off_by_tag_format_or_pack_and_kept_on_by_id() {
+    let examples = workspace().join("examples").to_string_lossy().into_owned();
+    let all = alert_rules(&tripline(&["scan", &examples, "--format", "jsonl"]));
+    assert!(all.contains("ec2-security-group-deleted"), "{all:?}");
+    let admin = "ec2-security-group-admin-port-opened-to-world";
+    let args = [
+        "scan",
+        &examples,
+        "--format",
+        "jsonl",
+        "--disable",
+        "tag:network-security",
+        "--enable",
+        admin,
+    ];
+    let some = tripline(&args);
+    assert_eq!(some.code, 1, "{}", some.stderr);
+    let raised = alert_rules(&some);
+    assert!(raised.contains(admin), "enabled by id: {raised:?}");
+    assert!(!raised.contains("ec2-security-group-deleted"), "disabled by tag: {raised:?}");
+    assert!(raised.len() < all.len() && raised.len() > 1, "{raised:?}");
+    // `rules list` says which are off and why.
+    let list =
+        tripline(&["rules", "list", "--format", "jsonl", "--disable", "tag:network-security"]);
+    let listed = jsonl(&list.stdout);
+    let deleted = listed.iter().find(|r| r["id"] == "ec2-security-group-deleted").expect("listed");
+    assert_eq!(deleted["off"], "disabled by `tag:network-security` (--disable)");
+    // The configuration's `[rules]` table, and a selector that names nothing is a warning.
+    let dir = tempfile::tempdir().expect("temp");
+    std::fs::write(
+        dir.path().join("tripline.toml"),
+        "[rules]\ndisable = [\"pack:builtin\", \"tag:no-such-tag\"]\n",
+    )
+    .expect("write");
+    let config = dir.path().join("tripline.toml").to_string_lossy().into_owned();
+    let none = tripline(&["scan", &examples, "--config", &config, "--format", "jsonl"]);
+    assert_eq!(none.code, 0, "{}", none.stderr);
+    assert!(alert_rules(&none).is_empty());
+    assert!(none.stderr.contains("17 disabled"), "{}", none.stderr);
+    assert!(
+        none.stderr.contains("warning: `tag:no-such-tag` (tripline.toml) names no loaded rule"),
+        "{}",
+        none.stderr
+    );
+    std::fs::write(dir.path().join("tripline.toml"), "[rules]\ndisable = [\"format:splunk\"]\n")
+        .expect("write");
+    let bad = tripline(&["scan", &examples, "--config", &config]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("unknown format `splunk`"), "{}", bad.stderr);
+}
+
+#[test]
+fn the_example_configuration_in_the_repository_loads() {
+    let example = workspace().join("tripline.example.toml").to_string_lossy().into_owned();
+    let run = tripline(&["rules", "list", "--config", &example, "--format", "jsonl"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("warning:"), "{}", run.stderr);
+    assert_eq!(jsonl(&run.stdout).len(), 17, "the built-in pack, nothing off");
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_definitions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let run = tripline(&["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        for word in ["scan", "min-severity", "rescan", "outbox"] {
+            assert!(run.stdout.contains(word), "{shell} completions lack `{word}`");
+        }
+    }
+    assert_eq!(tripline(&["completions", "tcsh"]).code, 2);
+    let man = tripline(&["man"]);
+    assert_eq!(man.code, 0, "{}", man.stderr);
+    assert!(man.stdout.contains(".TH tripline 1"), "{}", man.stdout);
+    assert!(man.stdout.contains("scan"), "{}", man.stdout);
+}

@@ -44,6 +44,7 @@ fn unsupported_sigma_rules_are_refused_with_a_reason_each() {
         "--no-builtin",
         "--rules",
         "../shared/corpus/sigma/unsupported",
+        "-v",
     ]);
     assert_eq!(run.code, 0, "unsupported rules are reported and counted, not errors");
     assert_eq!(

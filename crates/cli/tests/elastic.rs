@@ -144,3 +144,44 @@ fn exception_lists_from_an_export_file_except_what_their_items_match() {
     );
     assert_eq!(jsonl(&without.stdout).iter().filter(|l| l["type"] == "signal").count(), 2);
 }
+
+#[test]
+fn unsupported_rules_are_one_line_per_kind_and_listed_on_request() {
+    let dir = tempfile::tempdir().expect("temp");
+    for (i, kind) in ["eql", "eql", "eql", "esql", "machine_learning"].iter().enumerate() {
+        let text = rule(kind, "").replace(&format!("r-{kind}"), &format!("r-{kind}-{i}"));
+        write(dir.path(), &format!("{kind}-{i}.toml"), &text);
+    }
+    write(dir.path(), "query.toml", &rule("query", ""));
+    let rules = dir.path().to_str().expect("utf-8 path");
+    let run = tripline(&["scan", "examples", "--rules", rules]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unsupported: 3 rule file(s): unsupported rule type `eql`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("unsupported: 1 rule file(s): unsupported rule type `esql`"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("eql-0.toml"), "no file by file list by default: {}", run.stderr);
+    let quiet = tripline(&["scan", "examples", "--rules", rules, "-q"]);
+    assert!(!quiet.stderr.contains("unsupported"), "{}", quiet.stderr);
+    let verbose = tripline(&["scan", "examples", "--rules", rules, "-v"]);
+    assert_eq!(
+        verbose.stderr.matches("unsupported: unsupported rule type").count(),
+        5,
+        "{}",
+        verbose.stderr
+    );
+    let list = tripline(&["rules", "list", "--rules", rules, "--unsupported"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    assert_eq!(list.stdout.lines().count(), 5, "{}", list.stdout);
+    assert!(
+        list.stdout.lines().all(|l| l.contains(".toml:") && l.contains("unsupported rule type")),
+        "{}",
+        list.stdout
+    );
+}

@@ -59,15 +59,31 @@ pub struct SyntaxError {
     pub message: String,
 }
 
+/// The scanner's error, placed on the tab when a tab in indentation is the problem (the
+/// scanner points past it, or at the token after it).
+fn syntax_error(text: &str, e: &saphyr::ScanError) -> SyntaxError {
+    let mut pos = Pos { line: e.marker().line(), column: e.marker().col() + 1 };
+    let mut message = e.info().to_owned();
+    if message.contains("tab") {
+        // The first indentation tab at or before the reported line.
+        let tab = text.lines().enumerate().take(pos.line).find_map(|(i, line)| {
+            let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+            line[..indent].find('\t').map(|column| (i + 1, column + 1))
+        });
+        if let Some((line, column)) = tab {
+            pos = Pos { line, column };
+            message = format!("{message}: a tab in indentation (YAML indents with spaces)");
+        }
+    }
+    SyntaxError { pos, message }
+}
+
 /// Parses the first document of `text`; an empty file is `Null`.
 ///
 /// # Errors
 /// The scanner's message and position.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
-    let docs = MarkedYaml::load_from_str(text).map_err(|e| SyntaxError {
-        pos: Pos { line: e.marker().line(), column: e.marker().col() + 1 },
-        message: e.info().to_owned(),
-    })?;
+    let docs = MarkedYaml::load_from_str(text).map_err(|e| syntax_error(text, &e))?;
     Ok(docs.first().map_or(Node { pos: Pos { line: 1, column: 1 }, kind: Kind::Null }, convert))
 }
 
@@ -86,10 +102,7 @@ pub fn parse_file(path: &std::path::Path, text: &str) -> Result<Node, crate::Dia
 /// # Errors
 /// The scanner's message and position.
 pub fn parse_all(text: &str) -> Result<Vec<Node>, SyntaxError> {
-    let docs = MarkedYaml::load_from_str(text).map_err(|e| SyntaxError {
-        pos: Pos { line: e.marker().line(), column: e.marker().col() + 1 },
-        message: e.info().to_owned(),
-    })?;
+    let docs = MarkedYaml::load_from_str(text).map_err(|e| syntax_error(text, &e))?;
     Ok(docs.iter().map(convert).collect())
 }
 

@@ -25,9 +25,10 @@ use serde::Deserialize;
 pub struct Config {
     /// The store: a SQLite path or a `postgres://` URL.
     pub store: Option<String>,
-    /// Rule files or folders, added to the built-in pack.
+    /// Rule files or folders, added to the built-in pack (`rules = [...]`), or a table with
+    /// them and the rules turned off and on (`[rules] paths`, `disable`, `enable`).
     #[serde(default)]
-    pub rules: Vec<PathBuf>,
+    pub rules: RulesConfig,
     /// Suppression files or folders.
     #[serde(default)]
     pub suppressions: Vec<PathBuf>,
@@ -36,6 +37,80 @@ pub struct Config {
     /// Where results go besides stdout (`[[outputs]]`).
     #[serde(default, deserialize_with = "outputs")]
     pub outputs: Vec<crate::sink::OutputSpec>,
+}
+
+/// The `rules` setting: the paths, and the selectors of rules turned off and on.
+#[derive(Debug, Default, Clone)]
+pub struct RulesConfig {
+    /// Rule files or folders.
+    pub paths: Vec<PathBuf>,
+    /// Rules turned off.
+    pub disable: Vec<crate::toggle::Selector>,
+    /// Rules kept on whatever turns them off.
+    pub enable: Vec<crate::toggle::Selector>,
+}
+
+/// `rules = [...]` or `[rules]` with `paths`, `disable` and `enable`. By hand rather than an
+/// untagged enum, whose one error ("did not match any variant") would hide what was wrong.
+impl<'de> Deserialize<'de> for RulesConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = RulesConfig;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a list of rule files or folders, or a table of paths, disable and enable",
+                )
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<RulesConfig, A::Error> {
+                let paths = Vec::<PathBuf>::deserialize(SeqAccessDeserializer::new(seq))?;
+                Ok(RulesConfig { paths, ..RulesConfig::default() })
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RulesConfig, A::Error> {
+                let table = RulesTable::deserialize(MapAccessDeserializer::new(map))?;
+                Ok(RulesConfig {
+                    paths: table.paths,
+                    disable: table.disable.into_iter().map(|s| s.0).collect(),
+                    enable: table.enable.into_iter().map(|s| s.0).collect(),
+                })
+            }
+        }
+        d.deserialize_any(Either)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesTable {
+    #[serde(default)]
+    paths: Vec<PathBuf>,
+    #[serde(default)]
+    disable: Vec<SelectorText>,
+    #[serde(default)]
+    enable: Vec<SelectorText>,
+}
+
+/// A selector as the configuration writes it (parsed when read, so a bad one is an error there).
+#[derive(Deserialize)]
+#[serde(try_from = "String")]
+struct SelectorText(crate::toggle::Selector);
+
+impl TryFrom<String> for SelectorText {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse().map(Self)
+    }
 }
 
 fn outputs<'de, D: serde::Deserializer<'de>>(
@@ -99,7 +174,7 @@ impl Config {
                 *p = base.join(&*p);
             }
         };
-        config.rules.iter_mut().for_each(relative);
+        config.rules.paths.iter_mut().for_each(relative);
         config.suppressions.iter_mut().for_each(relative);
         for output in &mut config.outputs {
             if output.is_file() && Path::new(&output.target).is_relative() {

@@ -1,4 +1,5 @@
-//! Building the detection: the rule set (less what `min_severity` leaves out) compiled into one
+//! Building the detection: the rule set (less the rules turned off and what `min_severity`
+//! leaves out) compiled into one
 //! engine, with its correlations and the suppressions in force today.
 
 use std::sync::Arc;
@@ -33,6 +34,8 @@ pub struct Setup {
     pub plan_errors: Vec<tripline_alert::correlate::PlanError>,
     /// Rules left out by `min_severity`.
     pub left_out: usize,
+    /// What building had to warn about (disabled rules a correlation keeps on).
+    pub warnings: Vec<String>,
 }
 
 impl Setup {
@@ -46,12 +49,29 @@ impl Setup {
         min_severity: Option<Severity>,
         today: NaiveDate,
     ) -> Result<Self, BuildError> {
-        let mut left_out = 0;
-        if let Some(min) = min_severity {
-            let before = ruleset.rules.len();
-            ruleset.rules = at_least(std::mem::take(&mut ruleset.rules), min);
-            left_out = before - ruleset.rules.len();
-        }
+        let off: std::collections::HashSet<String> = ruleset
+            .rules
+            .iter()
+            .zip(&ruleset.off)
+            .filter(|(_, off)| off.is_some())
+            .map(|(rule, _)| rule.meta.id.clone())
+            .collect();
+        let on = ruleset.rules.len() - off.len();
+        let keep: Vec<bool> = ruleset
+            .rules
+            .iter()
+            .map(|r| !off.contains(&r.meta.id) && min_severity.is_none_or(|m| most_severe(r) >= m))
+            .collect();
+        let (rules, kept_for) = with_references(std::mem::take(&mut ruleset.rules), keep);
+        let warnings = kept_for
+            .iter()
+            .filter(|(rule, _)| off.contains(rule))
+            .map(|(rule, correlation)| format!("warning: rule `{rule}` is disabled, but correlation `{correlation}` uses it: it stays on"))
+            .collect();
+        let disabled_kept = kept_for.iter().filter(|(rule, _)| off.contains(rule)).count();
+        let left_out = (on + disabled_kept).saturating_sub(rules.len());
+        ruleset.rules = rules;
+        ruleset.off = vec![None; ruleset.rules.len()];
         let mut builder = EngineBuilder::new();
         for rule in &ruleset.rules {
             builder.add(rule.clone());
@@ -68,6 +88,7 @@ impl Setup {
             detection: Detection { engine, plan, suppressions },
             plan_errors,
             left_out,
+            warnings,
         })
     }
 
@@ -113,17 +134,22 @@ impl Setup {
     }
 }
 
-/// The rules that can raise something at least `min` severe (their own severity or any dynamic
-/// one), and the rules the kept correlations use.
-fn at_least(rules: Vec<Arc<Rule>>, min: Severity) -> Vec<Arc<Rule>> {
-    let most_severe = |rule: &Rule| {
-        rule.meta
-            .dynamic_severity
-            .iter()
-            .map(|(severity, _)| *severity)
-            .fold(rule.meta.severity(), Severity::max)
-    };
-    let mut keep: Vec<bool> = rules.iter().map(|r| most_severe(r) >= min).collect();
+/// The most severe thing a rule can raise: its own severity or any dynamic one.
+fn most_severe(rule: &Rule) -> Severity {
+    rule.meta
+        .dynamic_severity
+        .iter()
+        .map(|(severity, _)| *severity)
+        .fold(rule.meta.severity(), Severity::max)
+}
+
+/// The rules `keep` marks, and the rules the kept correlations use; with (rule id, correlation
+/// id) for each rule kept only because a correlation uses it.
+fn with_references(
+    rules: Vec<Arc<Rule>>,
+    mut keep: Vec<bool>,
+) -> (Vec<Arc<Rule>>, Vec<(String, String)>) {
+    let mut kept_for = Vec::new();
     // A kept correlation keeps what it refers to, which may be a correlation itself.
     let mut pending: Vec<usize> = (0..rules.len()).filter(|&i| keep[i]).collect();
     while let Some(i) = pending.pop() {
@@ -132,11 +158,22 @@ fn at_least(rules: Vec<Arc<Rule>>, min: Severity) -> Vec<Arc<Rule>> {
                 if !keep[j] && rule.is_named(reference) {
                     keep[j] = true;
                     pending.push(j);
+                    kept_for.push((rule.meta.id.clone(), rules[i].meta.id.clone()));
                 }
             }
         }
     }
-    rules.into_iter().zip(keep).filter_map(|(rule, keep)| keep.then_some(rule)).collect()
+    let kept =
+        rules.into_iter().zip(keep).filter_map(|(rule, keep)| keep.then_some(rule)).collect();
+    (kept, kept_for)
+}
+
+/// The rules that can raise something at least `min` severe, and the rules the kept
+/// correlations use.
+#[cfg(test)]
+fn at_least(rules: Vec<Arc<Rule>>, min: Severity) -> Vec<Arc<Rule>> {
+    let keep = rules.iter().map(|r| most_severe(r) >= min).collect();
+    with_references(rules, keep).0
 }
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,7 @@ pub mod scan;
 pub mod sink;
 pub mod source;
 mod suppressions;
+pub mod toggle;
 pub mod totals;
 
 pub use config::Config;

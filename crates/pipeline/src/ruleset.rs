@@ -23,6 +23,8 @@ pub struct RuleSources {
     pub exceptions: Vec<PathBuf>,
     /// Suppression files or folders.
     pub suppressions: Vec<PathBuf>,
+    /// Rules turned off and on.
+    pub toggles: crate::toggle::Toggles,
 }
 
 /// Parses `NAME=V1,V2` (the `--placeholder` flag's form).
@@ -54,6 +56,10 @@ pub struct RuleSet {
     pub builtin: usize,
     /// Suppressions: from suppression files, Sigma meta filters and Elastic exception lists.
     pub suppressions: Vec<tripline_rule::Suppression>,
+    /// For each of `rules`, why it is off (`None`: on).
+    pub off: Vec<Option<String>>,
+    /// Warnings about the toggles (selectors that name no rule).
+    pub toggle_warnings: Vec<String>,
     /// Per format: rules loaded, loaded with warnings, files unsupported, files refused.
     by_format: std::collections::BTreeMap<&'static str, [usize; 4]>,
 }
@@ -68,8 +74,29 @@ impl RuleSet {
     /// Every diagnostic, then (unless `quiet`, and always when a file was refused) the load
     /// summary: a line per format when there are several, and the totals.
     #[must_use]
-    pub fn report(&self, quiet: bool) -> Vec<String> {
-        let mut lines: Vec<String> = self.diagnostics.iter().map(ToString::to_string).collect();
+    pub fn report(&self, quiet: bool, verbose: bool) -> Vec<String> {
+        let (unsupported, others): (Vec<&Diagnostic>, Vec<&Diagnostic>) =
+            self.diagnostics.iter().partition(|d| d.level == Level::Unsupported);
+        let mut lines: Vec<String> = others.iter().map(ToString::to_string).collect();
+        lines.extend(self.toggle_warnings.iter().cloned());
+        if verbose {
+            lines.extend(unsupported.iter().map(ToString::to_string));
+        } else if !quiet {
+            // Dozens of rules of a kind Tripline does not run (Elastic's EQL, ES|QL, machine
+            // learning) would bury every other line on every run: one line per kind.
+            let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
+            for d in &unsupported {
+                *kinds.entry(d.message.as_str()).or_insert(0) += 1;
+            }
+            for (message, n) in kinds {
+                lines.push(format!("unsupported: {n} rule file(s): {message}"));
+            }
+            if !unsupported.is_empty() {
+                lines.push(
+                    "  hint: -v lists them, as does `tripline rules list --unsupported`".into(),
+                );
+            }
+        }
         let warned = self.diagnostics.iter().filter(|d| d.level == Level::Warning).count();
         if !quiet || self.has_errors() {
             if self.by_format.len() > 1 {
@@ -80,8 +107,10 @@ impl RuleSet {
                 }
             }
             let kinds: Vec<String> = self.kinds().iter().map(|(k, n)| format!("{k} {n}")).collect();
+            let off = self.off.iter().flatten().count();
+            let off = if off > 0 { format!(", {off} disabled") } else { String::new() };
             lines.push(format!(
-                "rules: {} loaded ({} built-in; {}), {} warning(s), {} unsupported, {} file(s) refused",
+                "rules: {} loaded ({} built-in; {}{off}), {} warning(s), {} unsupported, {} file(s) refused",
                 self.rules.len(),
                 self.builtin,
                 kinds.join(", "),
@@ -236,6 +265,8 @@ pub fn load(args: &RuleSources) -> RuleSet {
     }
     crate::suppressions::load(&args.suppressions, &options, &mut set);
     set.check_suppressions();
+    set.off = args.toggles.off(&set.rules, set.builtin);
+    set.toggle_warnings = args.toggles.unused(&set.rules, set.builtin);
     set
 }
 

@@ -96,6 +96,8 @@ pub struct AlertFilter {
     pub status: Option<Status>,
     /// Only alerts whose last event is at or after this time (RFC 3339).
     pub since: Option<String>,
+    /// Only alerts assigned to this person.
+    pub assignee: Option<String>,
 }
 
 /// Wall-clock now, RFC 3339 (for status changes; alerting itself runs in event time).
@@ -214,6 +216,9 @@ impl Store {
         }
         if let Some(since) = &filter.since {
             condition(&mut sql, "last_seen", ">=", since.as_str().into());
+        }
+        if let Some(assignee) = &filter.assignee {
+            condition(&mut sql, "assignee", "=", assignee.as_str().into());
         }
         sql.push_str(" ORDER BY first_seen, alert_id");
         let rows = self.backend.query(&sql, &params)?;

@@ -39,13 +39,21 @@ pub enum Command {
         /// Only this rule's alerts.
         #[arg(long)]
         rule: Option<String>,
-        /// Only alerts at or above this severity.
-        #[arg(long, value_parser = |text: &str| text.parse::<Severity>())]
-        severity: Option<Severity>,
+        /// Only alerts at or above this severity (the name every command gives this filter;
+        /// `--severity` is kept as an alias).
+        #[arg(long, alias = "severity", value_name = "LEVEL", value_parser = |text: &str| text.parse::<Severity>())]
+        min_severity: Option<Severity>,
+        /// Only alerts assigned to this person.
+        #[arg(long)]
+        assignee: Option<String>,
+        /// At most this many alerts: the most recent (still listed oldest first).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
         /// Only alerts with this status (open, acknowledged, closed).
         #[arg(long, value_parser = parse_status)]
         status: Option<Status>,
-        /// Only alerts with events at or after this time (RFC 3339 or a date).
+        /// Only alerts with events at or after this time (RFC 3339, a date, or a span back
+        /// from now such as 24h).
         #[arg(long, value_parser = super::scan::parse_time)]
         since: Option<DateTime<Utc>>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -61,9 +69,10 @@ pub enum Command {
         #[command(flatten)]
         rules: RuleArgs,
     },
-    /// Acknowledge an alert: someone is on it.
+    /// Acknowledge alerts (by id or a unique prefix): someone is on them.
     Ack {
-        id: String,
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
         #[command(flatten)]
         store: StoreArg,
         /// Why, or what is being done.
@@ -73,9 +82,10 @@ pub enum Command {
         #[arg(long)]
         assignee: Option<String>,
     },
-    /// Close an alert: dealt with. New activity for its rule and key raises a new alert.
+    /// Close alerts: dealt with. New activity for a rule and key raises a new alert.
     Close {
-        id: String,
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
         #[command(flatten)]
         store: StoreArg,
         /// The outcome.
@@ -85,9 +95,10 @@ pub enum Command {
     /// The notifications waiting for, delivered to, or given up on by the notifying outputs
     /// (webhook, Slack, OCSF); `--retry-dead` puts dead-lettered ones back in line.
     Outbox(super::outbox::Args),
-    /// Open an acknowledged or closed alert again (closed too early, say).
+    /// Open acknowledged or closed alerts again (closed too early, say).
     Reopen {
-        id: String,
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
         #[command(flatten)]
         store: StoreArg,
         /// Why.
@@ -105,14 +116,18 @@ pub fn run(command: &Command, config: &tripline_pipeline::Config) -> anyhow::Res
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match command {
-        Command::List { store, rule, severity, status, since, format } => {
+        Command::List { store, rule, min_severity, assignee, limit, status, since, format } => {
             let filter = AlertFilter {
                 rule: rule.clone(),
-                min_severity: *severity,
+                min_severity: *min_severity,
                 status: *status,
                 since: since.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                assignee: assignee.clone(),
             };
-            let alerts = store.open(config)?.alerts(&filter)?;
+            let mut alerts = store.open(config)?.alerts(&filter)?;
+            if let Some(limit) = limit {
+                alerts.drain(..alerts.len().saturating_sub(*limit));
+            }
             match format {
                 Format::Jsonl => {
                     for alert in &alerts {
@@ -152,14 +167,15 @@ pub fn run(command: &Command, config: &tripline_pipeline::Config) -> anyhow::Res
                 Format::Text => out.write_all(show_page(&alert, &signals, &triage).as_bytes())?,
             }
         }
-        Command::Ack { id, store, note, assignee } => {
-            change(&mut out, store, config, id, Status::Acknowledged, assignee.as_deref(), note)?
+        Command::Ack { ids, store, note, assignee } => {
+            let to = Status::Acknowledged;
+            return change(&mut out, store, config, ids, to, assignee.as_deref(), note);
         }
-        Command::Close { id, store, note } => {
-            change(&mut out, store, config, id, Status::Closed, None, note)?
+        Command::Close { ids, store, note } => {
+            return change(&mut out, store, config, ids, Status::Closed, None, note)
         }
-        Command::Reopen { id, store, note } => {
-            change(&mut out, store, config, id, Status::Open, None, note)?
+        Command::Reopen { ids, store, note } => {
+            return change(&mut out, store, config, ids, Status::Open, None, note)
         }
         Command::Outbox(args) => super::outbox::run(args, &mut out, config)?,
     }
@@ -171,17 +187,28 @@ fn change(
     out: &mut dyn Write,
     store: &StoreArg,
     config: &tripline_pipeline::Config,
-    id: &str,
+    ids: &[String],
     status: Status,
     assignee: Option<&str>,
     note: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<ExitStatus> {
     let mut store = store.open(config)?;
-    let Some(alert) = store.set_status(id, status, assignee, note)? else {
-        bail!("no alert `{id}` in {} (or the prefix is not unique)", store.label())
-    };
-    writeln!(out, "{} {}", alert.alert.alert_id, alert.status.as_str())?;
-    Ok(())
+    // Every id is tried: one typo among ten must not leave the other nine unchanged.
+    let mut missing = 0;
+    for id in ids {
+        match store.set_status(id, status, assignee, note)? {
+            Some(alert) => writeln!(out, "{} {}", alert.alert.alert_id, alert.status.as_str())?,
+            None => {
+                missing += 1;
+                eprintln!(
+                    "error: no alert `{id}` in {} (or the prefix is not unique)",
+                    store.label()
+                );
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if missing > 0 { ExitStatus::Error } else { ExitStatus::Success })
 }
 
 fn list_table(alerts: &[StoredAlert]) -> String {

@@ -1,6 +1,7 @@
 //! The subcommands: a plain enum and a `match`.
 
 mod alerts;
+mod docs;
 mod lint;
 mod outbox;
 mod rules;
@@ -51,11 +52,17 @@ pub enum Command {
     /// Work with the alerts a store keeps: list, show, acknowledge, close.
     #[command(subcommand)]
     Alerts(alerts::Command),
+    /// Print the completion script for a shell (`tripline completions bash > …`).
+    Completions(docs::CompletionArgs),
+    /// Print the man page (`tripline man > tripline.1`).
+    Man,
 }
 
 pub fn run(command: Command, config: &tripline_pipeline::Config) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Scan(args) => scan::run(&args, config),
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man => docs::man(),
         Command::Test(args) => test::run(&args, config),
         Command::Watch(args) => watch::run(&args, config),
         Command::Rules(command) => rules::run(&command, config),

@@ -18,10 +18,14 @@ pub enum Command {
         rules: RuleArgs,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// List the rule files of kinds Tripline does not run (Elastic EQL, ES|QL, machine
+        /// learning…) instead, each with the reason.
+        #[arg(long)]
+        unsupported: bool,
     },
     /// Show one rule: metadata, condition, alerting options and triage guide.
     Show {
-        /// The rule id.
+        /// The rule id or name, or a prefix of one id only.
         id: String,
         /// Print the lowered IR the engine runs, as a tree, instead of the metadata.
         #[arg(long)]
@@ -47,21 +51,44 @@ pub fn run(command: &Command, config: &tripline_pipeline::Config) -> anyhow::Res
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match command {
-        Command::List { rules, format } => {
+        Command::List { rules, format, unsupported: true } => {
+            let set = rules.load(config, true);
+            let unsupported =
+                set.diagnostics.iter().filter(|d| d.level == tripline_lang::Level::Unsupported);
+            for d in unsupported {
+                match format {
+                    Format::Jsonl => writeln!(
+                        out,
+                        "{}",
+                        json!({"path": d.path.display().to_string(), "line": d.line, "reason": d.message})
+                    )?,
+                    Format::Text => {
+                        writeln!(out, "{}:{}  {}", d.path.display(), d.line, d.message)?
+                    }
+                }
+            }
+            Ok(ExitStatus::Success)
+        }
+        Command::List { rules, format, unsupported: false } => {
             let set = rules.load(config, false);
             match format {
                 Format::Jsonl => {
-                    for rule in &set.rules {
-                        writeln!(out, "{}", rule_json(rule))?;
+                    for (rule, off) in set.rules.iter().zip(&set.off) {
+                        let mut json = rule_json(rule);
+                        json["off"] = json!(off);
+                        writeln!(out, "{json}")?;
                     }
                 }
                 Format::Text => {
                     let rows: Vec<Vec<String>> = set
                         .rules
                         .iter()
-                        .map(|r| {
+                        .zip(&set.off)
+                        .map(|(r, off)| {
                             vec![
                                 r.meta.id.clone(),
+                                off.as_ref()
+                                    .map_or_else(|| "on".to_owned(), |why| format!("off: {why}")),
                                 r.meta.severity().to_string(),
                                 r.meta.risk_score().to_string(),
                                 r.meta
@@ -76,8 +103,11 @@ pub fn run(command: &Command, config: &tripline_pipeline::Config) -> anyhow::Res
                         })
                         .collect();
                     out.write_all(
-                        table(&["ID", "SEVERITY", "RISK", "ORIGIN", "TESTS", "TITLE"], &rows)
-                            .as_bytes(),
+                        table(
+                            &["ID", "STATUS", "SEVERITY", "RISK", "ORIGIN", "TESTS", "TITLE"],
+                            &rows,
+                        )
+                        .as_bytes(),
                     )?;
                     writeln!(out, "{} rule(s)", set.rules.len())?;
                 }
@@ -86,8 +116,20 @@ pub fn run(command: &Command, config: &tripline_pipeline::Config) -> anyhow::Res
         }
         Command::Show { id, rules, ir } => {
             let set = rules.load(config, true);
-            let Some(rule) = set.rules.iter().find(|r| r.meta.id == *id) else {
-                bail!("no rule with id `{id}`; `tripline rules list` shows the loaded rules");
+            // The id, else a name, else a prefix of one id only (as `alerts show` takes).
+            let exact = set.rules.iter().find(|r| r.is_named(id));
+            let prefixed: Vec<&std::sync::Arc<Rule>> =
+                set.rules.iter().filter(|r| r.meta.id.starts_with(id.as_str())).collect();
+            let rule = match (exact, prefixed.as_slice()) {
+                (Some(rule), _) => rule,
+                (None, [rule]) => *rule,
+                (None, []) => {
+                    bail!("no rule with id `{id}`; `tripline rules list` shows the loaded rules")
+                }
+                (None, several) => {
+                    let ids: Vec<&str> = several.iter().map(|r| r.meta.id.as_str()).collect();
+                    bail!("`{id}` is the start of several rule ids: {}", ids.join(", "))
+                }
             };
             let text = if *ir { rule.condition().tree() } else { show(rule) };
             out.write_all(text.as_bytes())?;

@@ -468,22 +468,26 @@ pub fn lower(
     let mut used = BTreeSet::new();
     let mut exprs = Vec::new();
     let mut failed = selections.iter().any(|s| s.2.is_none());
+    let mut condition_failed = false;
     for (text, pos) in texts {
         match condition::parse(&text) {
             Ok(cond) => match resolve(&cond, &selections, &mut used) {
                 Ok(expr) => exprs.push(expr),
                 Err(message) => {
                     lowerer.error(pos, message, None);
-                    failed = true;
+                    condition_failed = true;
                 }
             },
             Err(e) => {
                 lowerer.error(pos, format!("invalid condition `{text}`: {e}"), None);
-                failed = true;
+                condition_failed = true;
             }
         }
     }
-    for (name, pos, _) in &selections {
+    failed |= condition_failed;
+    // A condition that did not resolve says nothing of which selections it uses: the error
+    // is the one thing to fix, not a warning about a selection it does name.
+    for (name, pos, _) in selections.iter().filter(|_| !condition_failed) {
         if !used.contains(name) {
             lowerer.diagnostics.push(Diagnostic::warning(
                 path,
