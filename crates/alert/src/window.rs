@@ -57,6 +57,9 @@ pub struct Alert {
     pub event_count: u64,
     /// The first [`MAX_EVENT_IDS`] event ids.
     pub event_ids: Vec<String>,
+    /// Who did it and where, as the alert's first event says.
+    #[serde(flatten)]
+    pub representative: Representative,
     /// Indexes of the window's signals in the scan's signal list (this run's signals only).
     #[serde(skip)]
     pub signals: Vec<usize>,
@@ -83,6 +86,37 @@ impl Alert {
     }
 }
 
+/// The fields of an alert's first event a responder reads first: the account, the region,
+/// the caller and where the call came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Representative {
+    /// The caller's account (`userIdentity.accountId`, else `recipientAccountId`).
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// `awsRegion`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The caller: `userIdentity.arn`, else its type (`AWSService`, say).
+    #[serde(default)]
+    pub actor: Option<String>,
+    /// `sourceIPAddress`.
+    #[serde(default)]
+    pub source_ip: Option<String>,
+}
+
+impl Representative {
+    /// The representative fields of `signal`.
+    #[must_use]
+    pub fn of(signal: &Signal) -> Self {
+        Self {
+            account_id: signal.account_id.clone(),
+            region: signal.aws_region.clone(),
+            actor: signal.actor.arn.clone().or_else(|| signal.actor.kind.clone()),
+            source_ip: signal.source_ip.clone(),
+        }
+    }
+}
+
 /// What alerting needs to remember of a signal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Member {
@@ -102,6 +136,9 @@ pub struct Member {
     pub dedup_key: String,
     /// Values of the cardinality field.
     pub distinct: Vec<String>,
+    /// Who and where (state saved before this was kept reads as unknown).
+    #[serde(default)]
+    pub representative: Representative,
     /// The signal's index in this run's signal list; none for signals of earlier runs.
     #[serde(skip)]
     pub index: Option<usize>,
@@ -127,6 +164,7 @@ impl Member {
             risk_score: signal.risk_score,
             dedup_key: signal.dedup_key.clone(),
             distinct,
+            representative: Representative::of(signal),
             index: Some(index),
         }
     }
@@ -336,6 +374,7 @@ fn try_raise(rule: &Rule, executions: &mut BTreeMap<i64, u32>, window: &mut Wind
         last_seen: first.event_time.clone(),
         event_count: 0,
         event_ids: Vec::new(),
+        representative: first.representative.clone(),
         signals: Vec::new(),
     };
     for member in window.pending.drain(..) {

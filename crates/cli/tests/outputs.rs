@@ -20,7 +20,18 @@ fn the_table_and_the_json_lines_are_what_they_were() {
     assert_eq!(format!("{first_signal}\n"), golden("examples-first-signal.jsonl"));
     let first_alert =
         lines.stdout.lines().find(|l| l.contains(r#""type":"alert""#)).expect("alerts");
-    assert_eq!(format!("{first_alert}\n"), golden("examples-first-alert.jsonl"));
+    // The alert line has grown fields at its end (README, "Output contract"): the old line's
+    // bytes are its start.
+    let old = golden("examples-first-alert.jsonl");
+    let old_fields = old.trim_end().strip_suffix('}').expect("an object");
+    assert!(first_alert.starts_with(old_fields), "{first_alert}\n{old}");
+    let alert: serde_json::Value = serde_json::from_str(first_alert).expect("json");
+    assert_eq!(alert["account_id"], "444455556666");
+    assert_eq!(alert["region"], "us-east-1");
+    assert_eq!(alert["actor"], "arn:aws:iam::444455556666:user/backup-bot");
+    assert_eq!(alert["source_ip"], "3.76.175.176");
+    assert_eq!(alert["change"], "raised");
+    assert!(alert["mitre"].as_array().is_some_and(|m| !m.is_empty()), "{alert}");
 }
 
 #[test]

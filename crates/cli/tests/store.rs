@@ -70,6 +70,12 @@ fn new_files_extend_alerts_whose_window_is_open() {
     let before = panther(&first);
     let after = panther(&touched);
     assert!(!before.is_empty());
+    // The alert line says what this run did: alerts of the first run were extended, the
+    // others raised.
+    for alert in &touched {
+        let extended = first.iter().any(|a| a["alert_id"] == alert["alert_id"]);
+        assert_eq!(alert["change"], if extended { "extended" } else { "raised" }, "{alert}");
+    }
     for (id, count) in &before {
         assert!(
             after.contains(&(id.clone(), count * 2)),

@@ -106,7 +106,7 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-const COLUMNS: &str = "alert_id, rule_id, title, severity, risk_score, dedup_key, first_seen, last_seen, event_count, event_ids, status, assignee, notes, created_at, updated_at";
+const COLUMNS: &str = "alert_id, rule_id, title, severity, risk_score, dedup_key, first_seen, last_seen, event_count, event_ids, status, assignee, notes, created_at, updated_at, representative";
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("alert column `{what}` is missing or malformed"))
@@ -139,6 +139,11 @@ fn from_row(row: Row) -> Result<StoredAlert> {
         .map_err(|_| corrupt("notes"))?;
     let created_at = next_text("created_at")?.unwrap_or_default();
     let updated_at = next_text("updated_at")?.unwrap_or_default();
+    // Alerts stored before it was kept have none.
+    let representative = next_text("representative")?
+        .map(|text| serde_json::from_str(&text).map_err(|_| corrupt("representative")))
+        .transpose()?
+        .unwrap_or_default();
     let alert = Alert {
         alert_id,
         rule_id,
@@ -150,6 +155,7 @@ fn from_row(row: Row) -> Result<StoredAlert> {
         last_seen,
         event_count,
         event_ids,
+        representative,
         signals: Vec::new(),
     };
     Ok(StoredAlert { alert, status, assignee, notes, created_at, updated_at })
@@ -165,7 +171,7 @@ pub fn save_alert(backend: &mut dyn Backend, stored: &StoredAlert) -> Result<()>
     let a = &stored.alert;
     backend.execute(
         &format!(
-            "INSERT INTO alerts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+            "INSERT INTO alerts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
              ON CONFLICT (alert_id) DO UPDATE SET first_seen = excluded.first_seen, last_seen = excluded.last_seen, event_count = excluded.event_count,
              event_ids = excluded.event_ids, status = excluded.status, assignee = excluded.assignee, notes = excluded.notes,
              updated_at = excluded.updated_at"
@@ -186,6 +192,7 @@ pub fn save_alert(backend: &mut dyn Backend, stored: &StoredAlert) -> Result<()>
             json(&stored.notes).into(),
             stored.created_at.as_str().into(),
             stored.updated_at.as_str().into(),
+            json(&a.representative).into(),
         ],
     )?;
     Ok(())

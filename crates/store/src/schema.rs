@@ -77,6 +77,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         created_at TEXT NOT NULL
     );",
     ),
+    (
+        4,
+        // Who did it and where, from an alert's first event (JSON; NULL before it was kept).
+        "ALTER TABLE alerts ADD COLUMN representative TEXT;",
+    ),
 ];
 
 /// The newest schema this build knows.

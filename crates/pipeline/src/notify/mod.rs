@@ -225,6 +225,7 @@ mod tests {
             last_seen: None,
             event_count: 1,
             event_ids: Vec::new(),
+            representative: Default::default(),
             signals: Vec::new(),
         }
     }

@@ -7,13 +7,22 @@ use serde::Serialize;
 use tripline_alert::{Alert, Signal};
 
 use crate::sink::output::io_error;
-use crate::sink::{AlertChange, Delivery, SinkError};
+use crate::sink::{AlertChange, ChangeKind, Delivery, SinkError};
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 enum Line<'a> {
     Signal(&'a Signal),
-    Alert(&'a Alert),
+    Alert(AlertLine<'a>),
+}
+
+/// An alert line: the alert, what this run did to it, and its rule's ATT&CK ids.
+#[derive(Serialize)]
+struct AlertLine<'a> {
+    #[serde(flatten)]
+    alert: &'a Alert,
+    change: ChangeKind,
+    mitre: &'a [String],
 }
 
 /// Serialises into a buffer first: serde_json writes each line in dozens of small pieces, and
@@ -49,12 +58,13 @@ pub fn write_signal_json(out: &mut dyn Write, body: &str) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-/// Writes one alert line.
+/// Writes one alert line for `change`.
 ///
 /// # Errors
 /// Writing to `out` failed.
-pub fn write_alert(out: &mut dyn Write, alert: &Alert) -> io::Result<()> {
-    write_line(out, &Line::Alert(alert))
+pub fn write_alert(out: &mut dyn Write, change: &AlertChange<'_>) -> io::Result<()> {
+    let mitre = change.rule.map_or(&[][..], |r| r.meta.mitre.as_slice());
+    write_line(out, &Line::Alert(AlertLine { alert: change.alert, change: change.kind, mitre }))
 }
 
 /// The JSON-lines contract as a sink: signals written as they come, alerts as they are given.
@@ -84,7 +94,7 @@ impl crate::sink::Sink for JsonlSink {
 
     fn alert(&mut self, change: AlertChange<'_>) -> Result<(), SinkError> {
         self.lines += 1;
-        write_alert(&mut self.out, change.alert).map_err(|e| io_error(&self.label, e))
+        write_alert(&mut self.out, &change).map_err(|e| io_error(&self.label, e))
     }
 
     fn finish(&mut self) -> Result<Delivery, SinkError> {
