@@ -7,6 +7,7 @@ use anyhow::Context;
 use chrono::Utc;
 use tripline_pipeline::notify::outbox::OutboxOutput;
 use tripline_pipeline::ruleset::{self, parse_placeholder};
+use tripline_pipeline::sink::report::TextStyle;
 use tripline_pipeline::sink::{OutputFormat, OutputSpec, Router};
 use tripline_pipeline::toggle::{Selector, Toggles};
 use tripline_pipeline::{Config, RuleSet, RuleSources, Setup};
@@ -157,6 +158,43 @@ pub struct OutputArgs {
     /// `--format` unless an output writes there.
     #[arg(long = "output", value_name = "KIND:TARGET")]
     pub outputs: Vec<tripline_pipeline::sink::OutputSpec>,
+    /// Severity in colour in the text report: on a terminal (`auto`, unless NO_COLOR is set),
+    /// `always` or `never`.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+/// When the text report is in colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    /// On a terminal, unless `NO_COLOR` is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// How the text report on stdout is drawn: colour as `color` says, and cut to the width of
+/// the terminal (or of `COLUMNS`, when set).
+fn stdout_style(color: Color) -> TextStyle {
+    use std::io::IsTerminal;
+    let terminal = std::io::stdout().is_terminal();
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<usize>().ok()).or_else(|| {
+        terminal
+            .then(|| console::Term::stdout().size_checked())
+            .flatten()
+            .map(|(_, w)| usize::from(w))
+    });
+    TextStyle {
+        color: match color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => terminal && !no_color,
+        },
+        width,
+    }
 }
 
 impl OutputArgs {
@@ -181,11 +219,18 @@ impl OutputArgs {
     pub fn specs(&self, config: &Config) -> anyhow::Result<Vec<OutputSpec>> {
         let mut specs: Vec<OutputSpec> = config.outputs.clone();
         specs.extend(self.outputs.iter().cloned());
+        let style = stdout_style(self.color);
+        for spec in specs.iter_mut().filter(|s| s.is_stdout()) {
+            spec.style = style;
+        }
         match specs.iter().filter(|s| s.is_stdout()).count() {
-            0 => specs.push(OutputSpec::stdout(match self.format {
-                Format::Text => OutputFormat::Text,
-                Format::Jsonl => OutputFormat::Jsonl,
-            })),
+            0 => specs.push(OutputSpec {
+                style,
+                ..OutputSpec::stdout(match self.format {
+                    Format::Text => OutputFormat::Text,
+                    Format::Jsonl => OutputFormat::Jsonl,
+                })
+            }),
             1 => {}
             _ => anyhow::bail!(
                 "more than one output writes to stdout (`-`); give all but one a file"

@@ -1,4 +1,4 @@
-//! The output contract byte for byte (golden files written by the release before the pipeline
+//! The output contract byte for byte (the signal and alert lines as the release before the pipeline
 //! and sinks existed), and `--output` / `[[outputs]]` with their routes.
 
 mod common;

@@ -320,7 +320,11 @@ fn text_format_is_a_table_with_the_change() {
     );
     let run = tripline(&["scan", &file]);
     assert_eq!(run.code, 1);
-    assert!(run.stdout.starts_with("FIRST SEEN"), "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("high 2024-08-01T10:00:00Z  AuthorizeSecurityGroupIngress"),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout.contains("grant ingress sg-0a1b2c3d4e5f60718 tcp 3389 from ::/0 (world)"),
         "{}",
@@ -421,4 +425,34 @@ fn other_services_logs_in_a_bucket_are_skipped_and_counted_not_errors() {
     std::fs::write(&loose, gzip(snapshot)).expect("write");
     let run = tripline(&["scan", loose.to_str().expect("utf-8 path")]);
     assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[test]
+fn the_report_is_one_block_per_event_in_colour_on_request_and_cut_to_the_width() {
+    let plain = tripline(&["scan", "examples"]);
+    // The SSH-to-the-world change: one block, its event's rules most severe first.
+    let block: Vec<&str> = plain
+        .stdout
+        .split("\n\n")
+        .find(|b| b.contains("sg-08e043ff624b2b580 tcp 22 from 0.0.0.0/0"))
+        .expect("the admin-port block")
+        .lines()
+        .collect();
+    assert!(
+        block[0].starts_with("high 2024-08-01T09:02:48Z  AuthorizeSecurityGroupIngress by "),
+        "{block:?}"
+    );
+    assert!(block[0].ends_with("[account 111122223333 us-east-1]"), "{block:?}");
+    assert!(block[1].contains("ec2-security-group-admin-port-opened-to-world"), "{block:?}");
+    let severities: Vec<&str> =
+        block[1..].iter().filter_map(|l| l.split_whitespace().next()).take(3).collect();
+    assert_eq!(severities, ["high", "low", "info"]);
+    assert!(!plain.stdout.contains('\x1b'), "no colour off a terminal");
+    let colour = tripline(&["scan", "examples", "--color", "always"]);
+    assert!(colour.stdout.contains("\x1b[1;31mhigh\x1b[0m"), "{}", colour.stdout);
+    let never = tripline_with(&["scan", "examples", "--color", "auto"], None, &[("NO_COLOR", "1")]);
+    assert!(!never.stdout.contains('\x1b'));
+    let narrow = tripline_with(&["scan", "examples"], None, &[("COLUMNS", "80")]);
+    assert!(narrow.stdout.lines().all(|l| l.chars().count() <= 80), "{}", narrow.stdout);
+    assert!(narrow.stdout.contains('…'));
 }

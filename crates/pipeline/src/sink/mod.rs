@@ -6,6 +6,7 @@
 
 pub mod jsonl;
 pub mod output;
+pub mod report;
 pub mod route;
 pub mod text;
 

@@ -125,6 +125,8 @@ pub struct OutputSpec {
     pub http: HttpOptions,
     /// With a store, failed delivery rounds before a notification is dead-lettered.
     pub dead_after: u32,
+    /// For the text report: colour and width (set for a terminal by the command).
+    pub style: super::report::TextStyle,
 }
 
 /// Failed delivery rounds (runs, or polls of `watch`) before a notification is dead-lettered.
@@ -255,6 +257,7 @@ impl OutputSpec {
             route: Route::default(),
             http: HttpOptions::default(),
             dead_after: DEAD_AFTER,
+            style: Default::default(),
         };
         for option in options.into_iter().flat_map(|o| o.split(',')).filter(|o| !o.is_empty()) {
             let (key, value) = option
@@ -337,6 +340,7 @@ impl OutputSpec {
             route: Route::default(),
             http: HttpOptions::default(),
             dead_after: DEAD_AFTER,
+            style: Default::default(),
         }
     }
 
@@ -352,7 +356,7 @@ impl OutputSpec {
             return Ok(Box::new(NotifySink::new(channel, label, self.workers())));
         }
         Ok(match self.kind {
-            OutputKind::Text => Box::new(TextSink::new(self.writer()?, label)),
+            OutputKind::Text => Box::new(TextSink::new(self.writer()?, label, self.style)),
             _ => Box::new(JsonlSink::new(self.writer()?, label)),
         })
     }

@@ -1,11 +1,13 @@
-//! A readable table for the terminal: one row per alert, with the first signal's actor,
-//! source and what changed.
+//! Text for people: the table helper every listing uses, security-group changes in words, and
+//! the terminal report as a sink (drawn by [`super::report`]).
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::io::Write;
 
-use tripline_alert::{Alert, Signal};
+use tripline_alert::Signal;
 use tripline_event::context::SgChange;
+
+use super::report::{render, Row, TextStyle};
 
 /// Pads cells to the widest in each column.
 #[must_use]
@@ -78,6 +80,8 @@ pub struct SignalFacts {
     pub source: String,
     /// The normalised security-group changes.
     pub changes: Vec<SgChange>,
+    /// `eventName`.
+    pub event: String,
 }
 
 impl SignalFacts {
@@ -93,81 +97,27 @@ impl SignalFacts {
                 .unwrap_or_default(),
             source: signal.source_ip.clone().unwrap_or_default(),
             changes: signal.context.security_group_changes.clone(),
+            event: signal.event_name.clone(),
         }
     }
 }
 
-/// Writes the alerts table, and under it each alert's changes. `facts[i]` is of the run's
-/// `i`th signal (the indexes alerts keep).
-///
-/// # Errors
-/// Writing to `out` failed.
-pub fn write_alerts(
-    out: &mut dyn Write,
-    alerts: &[Alert],
-    facts: &[SignalFacts],
-) -> io::Result<()> {
-    if alerts.is_empty() {
-        return writeln!(out, "no alerts");
-    }
-    let rows: Vec<Vec<String>> = alerts
-        .iter()
-        .map(|a| {
-            let first = a.signals.first().and_then(|&i| facts.get(i));
-            vec![
-                a.first_seen.clone().unwrap_or_default(),
-                a.severity.to_string(),
-                a.rule_id.clone(),
-                a.event_count.to_string(),
-                first.map(|f| f.actor.clone()).unwrap_or_default(),
-                first.map(|f| f.source.clone()).unwrap_or_default(),
-                a.title.clone(),
-            ]
-        })
-        .collect();
-    out.write_all(
-        table(&["FIRST SEEN", "SEVERITY", "RULE", "EVENTS", "ACTOR", "SOURCE", "TITLE"], &rows)
-            .as_bytes(),
-    )?;
-    let mut details = String::new();
-    for a in alerts {
-        let changes: Vec<&SgChange> =
-            a.signals.iter().filter_map(|&i| facts.get(i)).flat_map(|f| &f.changes).collect();
-        if changes.is_empty() {
-            continue;
-        }
-        let _ = writeln!(
-            details,
-            "\n{} {} ({}):",
-            a.rule_id,
-            a.first_seen.as_deref().unwrap_or(""),
-            a.alert_id
-        );
-        for c in changes.iter().take(20) {
-            let _ = writeln!(details, "  {}", describe_change(c));
-        }
-        if changes.len() > 20 {
-            let _ = writeln!(details, "  … and {} more changes", changes.len() - 20);
-        }
-    }
-    out.write_all(details.as_bytes())
-}
-
-/// The table as a sink: keeps each signal's facts and the run's alerts, and writes the table
-/// when the run is over (its columns are as wide as the widest cell).
+/// The report as a sink: keeps each signal's facts and the run's alerts, and writes the
+/// report when the run is over (its columns are as wide as the widest cell).
 pub struct TextSink {
     out: Box<dyn Write>,
     label: String,
+    style: TextStyle,
     /// Facts by signal index; gaps (signals a store had seen before) stay empty.
     facts: Vec<SignalFacts>,
-    alerts: Vec<Alert>,
+    rows: Vec<Row>,
 }
 
 impl TextSink {
-    /// A table written to `out`, named `label` in messages.
+    /// A report written to `out` in `style`, named `label` in messages.
     #[must_use]
-    pub fn new(out: Box<dyn Write>, label: String) -> Self {
-        Self { out, label, facts: Vec::new(), alerts: Vec::new() }
+    pub fn new(out: Box<dyn Write>, label: String, style: TextStyle) -> Self {
+        Self { out, label, style, facts: Vec::new(), rows: Vec::new() }
     }
 }
 
@@ -189,15 +139,16 @@ impl crate::sink::Sink for TextSink {
         &mut self,
         change: crate::sink::AlertChange<'_>,
     ) -> Result<(), crate::sink::SinkError> {
-        self.alerts.push(change.alert.clone());
+        self.rows.push(Row::new(change.alert.clone(), change.rule));
         Ok(())
     }
 
     fn finish(&mut self) -> Result<crate::sink::Delivery, crate::sink::SinkError> {
         let io = |e| crate::sink::output::io_error(&self.label, e);
-        write_alerts(&mut self.out, &self.alerts, &self.facts).map_err(io)?;
+        let report = render(&self.rows, &self.facts, self.style);
+        self.out.write_all(report.as_bytes()).map_err(io)?;
         self.out.flush().map_err(|e| crate::sink::output::io_error(&self.label, e))?;
-        Ok(crate::sink::Delivery { delivered: self.alerts.len() as u64, ..Default::default() })
+        Ok(crate::sink::Delivery { delivered: self.rows.len() as u64, ..Default::default() })
     }
 
     fn label(&self) -> String {
