@@ -34,6 +34,10 @@ pub struct Config {
     pub suppressions: Vec<PathBuf>,
     /// Rules that can never raise anything this severe are left out (`--min-severity`).
     pub min_severity: Option<tripline_rule::Severity>,
+    /// How long a store keeps closed alerts, old signals and delivered notifications
+    /// (`"90d"`); every `scan --store` and `watch` poll forgets what is older.
+    #[serde(default, deserialize_with = "span")]
+    pub retention: Option<std::time::Duration>,
     /// Where results go besides stdout (`[[outputs]]`).
     #[serde(default, deserialize_with = "outputs")]
     pub outputs: Vec<crate::sink::OutputSpec>,
@@ -111,6 +115,13 @@ impl TryFrom<String> for SelectorText {
     fn try_from(text: String) -> Result<Self, String> {
         text.parse().map(Self)
     }
+}
+
+fn span<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text)
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("`{text}` is not a span such as 90d: {e}")))
 }
 
 fn outputs<'de, D: serde::Deserializer<'de>>(

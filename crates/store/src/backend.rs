@@ -37,6 +37,26 @@ impl Value {
     }
 }
 
+/// The JSON in the first column of the first row `sql` (with `key` as `$1`) gives, read as a
+/// `T`; `what` names it in the error when it does not read.
+pub(crate) fn query_json<T: serde::de::DeserializeOwned>(
+    backend: &mut dyn Backend,
+    sql: &str,
+    key: &str,
+    what: &str,
+) -> Result<Option<T>> {
+    let rows = backend.query(sql, &[key.into()])?;
+    rows.into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next())
+        .and_then(Value::into_text)
+        .map(|json| {
+            serde_json::from_str(&json)
+                .map_err(|e| crate::StoreError::Corrupt(format!("{what} `{key}`: {e}")))
+        })
+        .transpose()
+}
+
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
         Self::Text(s.to_owned())

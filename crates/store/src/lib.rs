@@ -10,9 +10,11 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod guides;
 mod ingest;
 mod outbox;
 mod postgres;
+mod purge;
 mod queries;
 mod rulesets;
 mod schema;
@@ -22,8 +24,10 @@ mod work;
 use std::path::Path;
 
 pub use backend::Value;
+pub use guides::RuleGuide;
 pub use ingest::{Correlations, Incoming, Ingested, InputBatch};
 pub use outbox::{DeliveryOutcome, NoNotifier, Notifier, OutboxEntry, OutboxRow, OutboxStatus};
+pub use purge::Purged;
 pub use queries::{AlertFilter, Note, Status, StoredAlert};
 pub use rulesets::{rule_set_digest, Checkpoint, RuleFingerprints};
 

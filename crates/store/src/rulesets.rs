@@ -86,17 +86,7 @@ impl Store {
     /// # Errors
     /// When the store cannot be read or the set is unreadable.
     pub fn rule_set(&mut self, digest: &str) -> Result<Option<RuleFingerprints>> {
-        let rows = self
-            .backend
-            .query("SELECT rules FROM rule_sets WHERE digest = $1", &[digest.into()])?;
-        rows.into_iter()
-            .next()
-            .and_then(|r| r.into_iter().next())
-            .and_then(crate::Value::into_text)
-            .map(|json| {
-                serde_json::from_str(&json)
-                    .map_err(|e| StoreError::Corrupt(format!("rule set `{digest}`: {e}")))
-            })
-            .transpose()
+        let sql = "SELECT rules FROM rule_sets WHERE digest = $1";
+        crate::backend::query_json(self.backend.as_mut(), sql, digest, "rule set")
     }
 }

@@ -82,6 +82,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
         // Who did it and where, from an alert's first event (JSON; NULL before it was kept).
         "ALTER TABLE alerts ADD COLUMN representative TEXT;",
     ),
+    (
+        5,
+        "CREATE TABLE rule_guides (
+        rule_id TEXT PRIMARY KEY,
+        guide TEXT NOT NULL
+    );",
+    ),
 ];
 
 /// The newest schema this build knows.

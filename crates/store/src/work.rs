@@ -21,17 +21,8 @@ fn load_state<T: serde::de::DeserializeOwned + Default>(
     backend: &mut dyn Backend,
     key: &str,
 ) -> Result<T> {
-    let rows = backend.query("SELECT state FROM rule_state WHERE rule_id = $1", &[key.into()])?;
-    match rows
-        .into_iter()
-        .next()
-        .and_then(|r| r.into_iter().next())
-        .and_then(crate::Value::into_text)
-    {
-        Some(json) => serde_json::from_str(&json)
-            .map_err(|e| StoreError::Corrupt(format!("state `{key}`: {e}"))),
-        None => Ok(T::default()),
-    }
+    let sql = "SELECT state FROM rule_state WHERE rule_id = $1";
+    Ok(crate::backend::query_json(backend, sql, key, "state")?.unwrap_or_default())
 }
 
 fn save_state(backend: &mut dyn Backend, key: &str, json: String) -> Result<()> {
@@ -334,6 +325,12 @@ impl Work<'_, '_> {
         }
         for alert in self.alerts.values() {
             save_alert(self.backend, alert)?;
+        }
+        // The guides of the rules whose alerts this transaction touched, for `alerts show`.
+        let changed: std::collections::BTreeSet<&str> =
+            self.alerts.values().map(|a| a.alert.rule_id.as_str()).collect();
+        for rule in changed.into_iter().filter_map(|id| rules.get(id)) {
+            crate::guides::keep(self.backend, rule)?;
         }
         Ok(())
     }

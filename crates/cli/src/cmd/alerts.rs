@@ -92,6 +92,15 @@ pub enum Command {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// Forget what is older than a date: closed alerts whose last event is older, signals of
+    /// that age and delivered notifications. An open or acknowledged alert keeps its events.
+    Purge {
+        /// The date (RFC 3339, a date, or a span back from now such as 90d).
+        #[arg(long, value_parser = super::scan::parse_time)]
+        before: DateTime<Utc>,
+        #[command(flatten)]
+        store: StoreArg,
+    },
     /// The notifications waiting for, delivered to, or given up on by the notifying outputs
     /// (webhook, Slack, OCSF); `--retry-dead` puts dead-lettered ones back in line.
     Outbox(super::outbox::Args),
@@ -105,6 +114,10 @@ pub enum Command {
         #[arg(long, default_value = "")]
         note: String,
     },
+}
+
+fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn parse_status(text: &str) -> Result<Status, String> {
@@ -121,7 +134,7 @@ pub fn run(command: &Command, config: &tripline_pipeline::Config) -> anyhow::Res
                 rule: rule.clone(),
                 min_severity: *min_severity,
                 status: *status,
-                since: since.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                since: since.map(rfc3339),
                 assignee: assignee.clone(),
             };
             let mut alerts = store.open(config)?.alerts(&filter)?;
@@ -144,27 +157,31 @@ pub fn run(command: &Command, config: &tripline_pipeline::Config) -> anyhow::Res
             let Some(alert) = store.alert(id)? else {
                 bail!("no alert `{id}` in {} (or the prefix is not unique)", store.label())
             };
-            let signals: Vec<serde_json::Value> = store
+            let mut signals: Vec<serde_json::Value> = store
                 .signals_of(&alert.alert)?
                 .iter()
                 .filter_map(|s| serde_json::from_str(s).ok())
                 .collect();
+            // In event time, whatever order they were read in.
+            signals.sort_by(|a, b| a["event_time"].as_str().cmp(&b["event_time"].as_str()));
+            // The rule as loaded now, else the guide the store kept when it raised the alert.
             let loaded = tripline_pipeline::ruleset::load(&rules.sources(config));
-            let triage = loaded
-                .rules
-                .iter()
-                .find(|r| r.meta.id == alert.alert.rule_id)
-                .map(|r| r.meta.triage.clone())
-                .unwrap_or_default();
+            let guide = match loaded.rules.iter().find(|r| r.meta.id == alert.alert.rule_id) {
+                Some(rule) => Some(tripline_store::RuleGuide::of(rule)),
+                None => store.rule_guide(&alert.alert.rule_id)?,
+            }
+            .unwrap_or_default();
+            let triage = guide.triage.clone();
             match format {
                 Format::Jsonl => {
                     let mut value = serde_json::to_value(&alert)?;
                     value["signals"] = serde_json::Value::Array(signals);
                     value["triage"] = serde_json::Value::String(triage);
+                    value["rule"] = serde_json::to_value(&guide)?;
                     serde_json::to_writer(&mut out, &value)?;
                     out.write_all(b"\n")?;
                 }
-                Format::Text => out.write_all(show_page(&alert, &signals, &triage).as_bytes())?,
+                Format::Text => out.write_all(show_page(&alert, &signals, &guide).as_bytes())?,
             }
         }
         Command::Ack { ids, store, note, assignee } => {
@@ -178,6 +195,18 @@ pub fn run(command: &Command, config: &tripline_pipeline::Config) -> anyhow::Res
             return change(&mut out, store, config, ids, Status::Open, None, note)
         }
         Command::Outbox(args) => super::outbox::run(args, &mut out, config)?,
+        Command::Purge { before, store } => {
+            let mut store = store.open(config)?;
+            let purged = store.purge(&rfc3339(*before))?;
+            writeln!(
+                out,
+                "purged {} closed alert(s), {} signal(s) and {} delivered notification(s) from before {}",
+                purged.alerts,
+                purged.signals,
+                purged.notifications,
+                rfc3339(*before)
+            )?;
+        }
     }
     out.flush()?;
     Ok(ExitStatus::Success)
@@ -230,12 +259,33 @@ fn list_table(alerts: &[StoredAlert]) -> String {
     table(&["ID", "STATUS", "SEVERITY", "FIRST SEEN", "EVENTS", "ASSIGNEE", "RULE", "TITLE"], &rows)
 }
 
-fn show_page(alert: &StoredAlert, signals: &[serde_json::Value], triage: &str) -> String {
+fn show_page(
+    alert: &StoredAlert,
+    signals: &[serde_json::Value],
+    guide: &tripline_store::RuleGuide,
+) -> String {
+    let triage = guide.triage.as_str();
     use std::fmt::Write as _;
     let a = &alert.alert;
     let mut page = String::new();
     let _ = writeln!(page, "{} — {}", a.alert_id, a.title);
     let _ = writeln!(page, "rule:      {}", a.rule_id);
+    if !guide.title.is_empty() && guide.title != a.rule_id {
+        let _ = writeln!(page, "           {}", guide.title);
+    }
+    if !guide.mitre.is_empty() {
+        let _ = writeln!(page, "att&ck:    {}", guide.mitre.join(", "));
+    }
+    let r = &a.representative;
+    let or = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".to_owned());
+    let _ = writeln!(
+        page,
+        "who:       {} from {} (account {}, {})",
+        or(&r.actor),
+        or(&r.source_ip),
+        or(&r.account_id),
+        or(&r.region)
+    );
     let _ = writeln!(page, "severity:  {} (risk {})", a.severity, a.risk_score);
     let _ = writeln!(
         page,
@@ -262,14 +312,22 @@ fn show_page(alert: &StoredAlert, signals: &[serde_json::Value], triage: &str) -
         let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
         let _ = writeln!(
             page,
-            "  {} {} {} by {} from {} ({})",
+            "  {} {} {} {} by {} from {} ({})",
             text(&s["event_time"]),
+            text(&s["aws_region"]),
             text(&s["event_source"]),
             text(&s["event_name"]),
             s["actor"]["arn"].as_str().or_else(|| s["actor"]["type"].as_str()).unwrap_or("?"),
             text(&s["source_ip"]),
             text(&s["event_id"])
         );
+        // The rule's summary attributes, as Panther shows them with an alert.
+        if let Some(summary) = s["summary"].as_object() {
+            for (name, value) in summary.iter().filter(|(_, v)| !v.is_null()) {
+                let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                let _ = writeln!(page, "    {name}: {value}");
+            }
+        }
         if let Some(changes) = s["context"]["security_group_changes"].as_array() {
             for change in changes.iter().filter_map(|c| serde_json::from_value(c.clone()).ok()) {
                 let _ = writeln!(page, "    {}", describe_change(&change));
@@ -285,6 +343,12 @@ fn show_page(alert: &StoredAlert, signals: &[serde_json::Value], triage: &str) -
     }
     if !triage.trim().is_empty() {
         let _ = writeln!(page, "\ntriage:\n{}", triage.trim_end());
+    }
+    if !guide.references.is_empty() {
+        let _ = writeln!(page, "\nreferences:");
+        for reference in &guide.references {
+            let _ = writeln!(page, "  {reference}");
+        }
     }
     page
 }

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use tripline_pipeline::run::stored::{
-    deliver, open, pending, read_and_commit, write_results, Outputs, RunState,
+    apply_retention, deliver, open, pending, read_and_commit, write_results, Outputs, RunState,
 };
 use tripline_pipeline::scan::TimeRange;
 use tripline_pipeline::source::{Listing, Source};
@@ -54,6 +54,15 @@ pub fn run(
     let alerts = write_results(&mut router, &mut run)?;
     let mut undelivered = crate::options::finish_outputs(&mut router, args.quiet)?;
     undelivered |= crate::options::report_outbox(&deliver(&mut store, &outbox)?, args.quiet);
+    if let Some(retention) = config.retention {
+        let purged = apply_retention(&mut store, retention)?;
+        if !args.quiet && purged != tripline_store::Purged::default() {
+            eprintln!(
+                "retention: forgot {} closed alert(s), {} signal(s) and {} delivered notification(s)",
+                purged.alerts, purged.signals, purged.notifications
+            );
+        }
+    }
     crate::options::report_suppressions(setup, &totals.suppressed, args.quiet);
     if !args.quiet {
         let extended = alerts.len() as u64 - run.raised.min(alerts.len() as u64);

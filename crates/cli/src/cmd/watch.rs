@@ -14,7 +14,7 @@ use tripline_pipeline::scan::TimeRange;
 use tripline_pipeline::source::{Folder, Source};
 
 use tripline_pipeline::run::stored::{
-    deliver, open, pending, read_and_commit, write_results, Outputs, RunState,
+    apply_retention, deliver, open, pending, read_and_commit, write_results, Outputs, RunState,
 };
 use tripline_pipeline::Totals;
 
@@ -117,6 +117,9 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
         // Every poll, new files or not: a receiver that was down gets its backlog.
         if crate::options::report_outbox(&deliver(&mut store, &outbox)?, args.quiet) {
             status = ExitStatus::Error;
+        }
+        if let Some(retention) = config.retention {
+            apply_retention(&mut store, retention)?;
         }
         poll += 1;
         if args.polls.is_some_and(|n| poll >= n) {

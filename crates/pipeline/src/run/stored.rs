@@ -323,6 +323,27 @@ pub fn deliver(
     })
 }
 
+/// Forgets what the store holds from before `retention` ago (see
+/// [`tripline_store::Store::purge`]).
+///
+/// # Errors
+/// When the store fails.
+pub fn apply_retention(
+    store: &mut Store,
+    retention: std::time::Duration,
+) -> Result<tripline_store::Purged, RunError> {
+    let span = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    let before =
+        chrono::Utc::now().checked_sub_signed(span).unwrap_or(chrono::DateTime::UNIX_EPOCH);
+    store.purge(&before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).map_err(|source| {
+        RunError::Store {
+            doing: "apply the retention to",
+            store: store.label().to_owned(),
+            source: Box::new(source),
+        }
+    })
+}
+
 /// Gives the outputs the alerts this run raised or extended (the signals went out with their
 /// batches) and returns them.
 ///
