@@ -72,6 +72,12 @@ impl Alert {
         // A late record can be older than the first one seen, or older than the last.
         let parsed = |t: &Option<String>| t.as_deref().and_then(parse_event_time);
         if self.first_seen.is_none() || member.time < parsed(&self.first_seen) {
+            // The earliest event speaks for the alert, whatever the order of reading: a store
+            // that read a later file first corrects the title and who-and-where here.
+            if self.first_seen.is_some() {
+                self.title.clone_from(&member.title);
+                self.representative.clone_from(&member.representative);
+            }
             self.first_seen.clone_from(&member.event_time);
         }
         if member.time >= parsed(&self.last_seen) {

@@ -172,7 +172,8 @@ pub fn save_alert(backend: &mut dyn Backend, stored: &StoredAlert) -> Result<()>
     backend.execute(
         &format!(
             "INSERT INTO alerts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-             ON CONFLICT (alert_id) DO UPDATE SET first_seen = excluded.first_seen, last_seen = excluded.last_seen, event_count = excluded.event_count,
+             ON CONFLICT (alert_id) DO UPDATE SET title = excluded.title, representative = excluded.representative,
+             first_seen = excluded.first_seen, last_seen = excluded.last_seen, event_count = excluded.event_count,
              event_ids = excluded.event_ids, status = excluded.status, assignee = excluded.assignee, notes = excluded.notes,
              updated_at = excluded.updated_at"
         ),
