@@ -56,20 +56,8 @@ impl RuleArgs {
             exceptions: self.exceptions.clone(),
             suppressions: config.suppressions.iter().chain(&self.suppressions).cloned().collect(),
             toggles: Toggles {
-                disable: config
-                    .rules
-                    .disable
-                    .iter()
-                    .map(|s| (s.clone(), "tripline.toml"))
-                    .chain(self.disable.iter().map(|s| (s.clone(), "--disable")))
-                    .collect(),
-                enable: config
-                    .rules
-                    .enable
-                    .iter()
-                    .map(|s| (s.clone(), "tripline.toml"))
-                    .chain(self.enable.iter().map(|s| (s.clone(), "--enable")))
-                    .collect(),
+                disable: given(&config.rules.disable, &self.disable, "--disable"),
+                enable: given(&config.rules.enable, &self.enable, "--enable"),
             },
         }
     }
@@ -80,6 +68,16 @@ impl RuleArgs {
         set.report(quiet, self.verbose).iter().for_each(|line| eprintln!("{line}"));
         set
     }
+}
+
+/// Selectors from the configuration, then from `flag`, each with where it was given.
+fn given(
+    configured: &[Selector],
+    flags: &[Selector],
+    flag: &'static str,
+) -> Vec<(Selector, &'static str)> {
+    let configured = configured.iter().map(|s| (s.clone(), "tripline.toml"));
+    configured.chain(flags.iter().map(|s| (s.clone(), flag))).collect()
 }
 
 /// Options of the commands that run rules over logs (`scan`, `watch`).

@@ -63,13 +63,13 @@ impl Setup {
             .map(|r| !off.contains(&r.meta.id) && min_severity.is_none_or(|m| most_severe(r) >= m))
             .collect();
         let (rules, kept_for) = with_references(std::mem::take(&mut ruleset.rules), keep);
-        let warnings = kept_for
+        // One warning per disabled rule a correlation keeps on.
+        let warnings: Vec<String> = kept_for
             .iter()
             .filter(|(rule, _)| off.contains(rule))
             .map(|(rule, correlation)| format!("warning: rule `{rule}` is disabled, but correlation `{correlation}` uses it: it stays on"))
             .collect();
-        let disabled_kept = kept_for.iter().filter(|(rule, _)| off.contains(rule)).count();
-        let left_out = (on + disabled_kept).saturating_sub(rules.len());
+        let left_out = (on + warnings.len()).saturating_sub(rules.len());
         ruleset.rules = rules;
         ruleset.off = vec![None; ruleset.rules.len()];
         let mut builder = EngineBuilder::new();
