@@ -113,6 +113,10 @@ pub struct Signal {
     /// Values of the fields correlations group by, captured from the record.
     #[serde(skip)]
     pub captured: std::collections::BTreeMap<String, Vec<String>>,
+    /// The record's `requestParameters` as written, for the store (`alerts show`); not part
+    /// of the signal's JSON, which the output contract fixes. Shared by the record's signals.
+    #[serde(skip)]
+    pub request_parameters: Option<Arc<str>>,
 }
 
 fn text(record: &Record<'_>, key: &str) -> Option<String> {
@@ -175,6 +179,7 @@ pub struct RecordFacts {
     error_message: Option<String>,
     indicators: Indicators,
     changes: Vec<SgChange>,
+    request_parameters: Option<Arc<str>>,
 }
 
 impl RecordFacts {
@@ -197,6 +202,11 @@ impl RecordFacts {
             error_message: text(record, fields::ERROR_MESSAGE),
             indicators: record_indicators(record),
             changes: security_group_changes(record),
+            request_parameters: record
+                .raw(fields::REQUEST_PARAMETERS)
+                .map(|raw| raw.get())
+                .filter(|text| *text != "null")
+                .map(Arc::from),
         }
     }
 }
@@ -238,6 +248,7 @@ impl Signal {
             error_message,
             indicators,
             changes,
+            request_parameters,
         } = facts;
         Self {
             rule_id: rule.meta.id.clone(),
@@ -278,6 +289,7 @@ impl Signal {
                 correlation: None,
             },
             captured,
+            request_parameters,
             actor,
             input,
             dedup_key: rule

@@ -299,6 +299,7 @@ fn alerts_can_be_listed_shown_acknowledged_and_closed() {
         "asking carol",
         "AuthorizeSecurityGroupIngress",
         "grant ingress sg-08e043ff624b2b580 tcp 22 from 0.0.0.0/0 (world)",
+        "    request: {\"cidrIp\":\"0.0.0.0/0\",\"fromPort\":22,\"groupId\":\"sg-08e043ff624b2b580\"",
         "triage:",
     ] {
         assert!(show.stdout.contains(expected), "`{expected}` in:\n{}", show.stdout);
@@ -308,6 +309,9 @@ fn alerts_can_be_listed_shown_acknowledged_and_closed() {
             .remove(0);
     assert_eq!(shown["signals"][0]["actor"]["arn"], "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_PowerUserAccess_0f1e2d3c4b5a6978/carol@example.com");
     assert_eq!(shown["notes"][0]["text"], "asking carol");
+    let request = &shown["signals"][0]["request_parameters"];
+    assert_eq!(request["groupId"], "sg-08e043ff624b2b580", "{shown}");
+    assert_eq!((&request["cidrIp"], &request["toPort"]), (&"0.0.0.0/0".into(), &22.into()));
 
     assert_eq!(tripline(&["alerts", "close", &id, "--store", &store, "--note", "revoked"]).code, 0);
     let closed = jsonl(

@@ -1,5 +1,5 @@
 //! The little both databases must do: statements with positional parameters (`$1`, `$2`, … in
-//! order of appearance) over three value kinds, and a write transaction under a store-wide lock.
+//! order of appearance) over four value kinds, and a write transaction under a store-wide lock.
 //! Everything else (schema, ingest, queries) is written once over this.
 
 use crate::Result;
@@ -13,6 +13,8 @@ pub enum Value {
     Int(i64),
     /// Text.
     Text(String),
+    /// Bytes (`BYTEA`; SQLite keeps them as a blob).
+    Bytes(Vec<u8>),
 }
 
 impl Value {
@@ -22,7 +24,18 @@ impl Value {
         match self {
             Self::Text(s) => Some(s),
             Self::Int(i) => Some(i.to_string()),
+            Self::Bytes(b) => String::from_utf8(b).ok(),
             Self::Null => None,
+        }
+    }
+
+    /// The bytes, if any (text as its UTF-8).
+    #[must_use]
+    pub fn into_bytes(self) -> Option<Vec<u8>> {
+        match self {
+            Self::Bytes(b) => Some(b),
+            Self::Text(s) => Some(s.into_bytes()),
+            Self::Int(_) | Self::Null => None,
         }
     }
 
@@ -32,7 +45,7 @@ impl Value {
         match self {
             Self::Int(i) => Some(*i),
             Self::Text(s) => s.parse().ok(),
-            Self::Null => None,
+            Self::Bytes(_) | Self::Null => None,
         }
     }
 }
@@ -72,6 +85,12 @@ impl From<String> for Value {
 impl From<Option<&str>> for Value {
     fn from(s: Option<&str>) -> Self {
         s.map_or(Self::Null, Self::from)
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(b: Vec<u8>) -> Self {
+        Self::Bytes(b)
     }
 }
 

@@ -13,6 +13,7 @@ mod backend;
 mod guides;
 mod ingest;
 mod outbox;
+mod packed;
 mod postgres;
 mod purge;
 mod queries;
@@ -28,7 +29,7 @@ pub use guides::RuleGuide;
 pub use ingest::{Correlations, Incoming, Ingested, InputBatch};
 pub use outbox::{DeliveryOutcome, NoNotifier, Notifier, OutboxEntry, OutboxRow, OutboxStatus};
 pub use purge::Purged;
-pub use queries::{AlertFilter, Note, Status, StoredAlert};
+pub use queries::{AlertFilter, Note, Status, StoredAlert, StoredSignal};
 pub use rulesets::{rule_set_digest, Checkpoint, RuleFingerprints};
 
 use backend::Backend;

@@ -36,14 +36,19 @@ impl Postgres {
     }
 }
 
-fn bind(params: &[Value]) -> Vec<Box<dyn ToSql + Sync>> {
+/// The parameters as the statement's types take them: a NULL is typed after its column's
+/// (PostgreSQL refuses a text NULL for a `BYTEA`).
+fn bind(statement: &Statement, params: &[Value]) -> Vec<Box<dyn ToSql + Sync>> {
     params
         .iter()
-        .map(|v| -> Box<dyn ToSql + Sync> {
+        .zip(statement.params())
+        .map(|(v, ty)| -> Box<dyn ToSql + Sync> {
             match v {
+                Value::Null if *ty == Type::BYTEA => Box::new(Option::<Vec<u8>>::None),
                 Value::Null => Box::new(Option::<String>::None),
                 Value::Int(i) => Box::new(*i),
                 Value::Text(s) => Box::new(s.clone()),
+                Value::Bytes(b) => Box::new(b.clone()),
             }
         })
         .collect()
@@ -60,6 +65,7 @@ fn read(row: &postgres::Row) -> Result<Row> {
             Type::BOOL => {
                 row.try_get::<_, Option<bool>>(i)?.map_or(Value::Null, |b| Value::Int(i64::from(b)))
             }
+            Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map_or(Value::Null, Value::Bytes),
             _ => row.try_get::<_, Option<String>>(i)?.map_or(Value::Null, Value::Text),
         };
         out.push(value);
@@ -84,14 +90,14 @@ impl Backend for Postgres {
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         let statement = self.statement(sql)?;
-        let bound = bind(params);
+        let bound = bind(&statement, params);
         let refs: Vec<&(dyn ToSql + Sync)> = bound.iter().map(AsRef::as_ref).collect();
         Ok(self.client.execute(&statement, &refs)?)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         let statement = self.statement(sql)?;
-        let bound = bind(params);
+        let bound = bind(&statement, params);
         let refs: Vec<&(dyn ToSql + Sync)> = bound.iter().map(AsRef::as_ref).collect();
         self.client.query(&statement, &refs)?.iter().map(read).collect()
     }

@@ -6,6 +6,7 @@ use tripline_alert::Alert;
 use tripline_rule::Severity;
 
 use crate::backend::{Backend, Row, Value};
+use crate::packed::{pack, unpack, unpack_signal};
 use crate::{Result, Store, StoreError};
 
 /// Where an alert is in its life.
@@ -85,6 +86,16 @@ impl StoredAlert {
     }
 }
 
+/// One of an alert's signals, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSignal {
+    /// Its JSON, as the output contract writes a signal.
+    pub body: String,
+    /// Its record's `requestParameters` (JSON text), when the record had them and the store
+    /// kept them (from schema 6).
+    pub request_parameters: Option<String>,
+}
+
 /// Which alerts to list.
 #[derive(Debug, Clone, Default)]
 pub struct AlertFilter {
@@ -106,7 +117,7 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-const COLUMNS: &str = "alert_id, rule_id, title, severity, risk_score, dedup_key, first_seen, last_seen, event_count, event_ids, status, assignee, notes, created_at, updated_at, representative";
+const COLUMNS: &str = "alert_id, rule_id, title, severity, risk_score, dedup_key, first_seen, last_seen, event_count, event_ids, status, assignee, notes, created_at, updated_at, representative, packed_representative";
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("alert column `{what}` is missing or malformed"))
@@ -139,8 +150,11 @@ fn from_row(row: Row) -> Result<StoredAlert> {
         .map_err(|_| corrupt("notes"))?;
     let created_at = next_text("created_at")?.unwrap_or_default();
     let updated_at = next_text("updated_at")?.unwrap_or_default();
-    // Alerts stored before it was kept have none.
-    let representative = next_text("representative")?
+    let text = next_text("representative")?;
+    let packed = it.next().ok_or_else(|| corrupt("packed_representative"))?.into_bytes();
+    // Packed from schema 6, text before; alerts stored before schema 4 have none.
+    let text = packed.map(|p| unpack(&p)).transpose()?.or(text);
+    let representative = text
         .map(|text| serde_json::from_str(&text).map_err(|_| corrupt("representative")))
         .transpose()?
         .unwrap_or_default();
@@ -171,8 +185,9 @@ pub fn save_alert(backend: &mut dyn Backend, stored: &StoredAlert) -> Result<()>
     let a = &stored.alert;
     backend.execute(
         &format!(
-            "INSERT INTO alerts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-             ON CONFLICT (alert_id) DO UPDATE SET title = excluded.title, representative = excluded.representative,
+            "INSERT INTO alerts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, $16)
+             ON CONFLICT (alert_id) DO UPDATE SET title = excluded.title, representative = NULL,
+             packed_representative = excluded.packed_representative,
              first_seen = excluded.first_seen, last_seen = excluded.last_seen, event_count = excluded.event_count,
              event_ids = excluded.event_ids, status = excluded.status, assignee = excluded.assignee, notes = excluded.notes,
              updated_at = excluded.updated_at"
@@ -193,7 +208,7 @@ pub fn save_alert(backend: &mut dyn Backend, stored: &StoredAlert) -> Result<()>
             json(&stored.notes).into(),
             stored.created_at.as_str().into(),
             stored.updated_at.as_str().into(),
-            json(&a.representative).into(),
+            pack(&json(&a.representative)).into(),
         ],
     )?;
     Ok(())
@@ -256,20 +271,33 @@ impl Store {
         rows.into_iter().next().map(from_row).transpose()
     }
 
-    /// The stored signals (JSON text) of an alert's events, in event order.
+    /// The stored signals of an alert's events, in the order the alert lists them.
     ///
     /// # Errors
-    /// When the store cannot be read.
-    pub fn signals_of(&mut self, alert: &Alert) -> Result<Vec<String>> {
+    /// When the store cannot be read, or a signal does not unpack.
+    pub fn signals_of(&mut self, alert: &Alert) -> Result<Vec<StoredSignal>> {
         let mut out = Vec::new();
         for event_id in &alert.event_ids {
             let rows = self.backend.query(
-                "SELECT body FROM signals WHERE rule_id = $1 AND event_id = $2",
+                // An event's signal is keyed by its event id (see `work::signal_key`).
+                "SELECT body, packed FROM signals WHERE rule_id = $1 AND signal_key = $2",
                 &[alert.rule_id.as_str().into(), event_id.as_str().into()],
             )?;
-            out.extend(
-                rows.into_iter().filter_map(|r| r.into_iter().next()).filter_map(Value::into_text),
-            );
+            for row in rows {
+                let [body, packed]: [Value; 2] =
+                    row.try_into().map_err(|_| StoreError::Corrupt("signal row".into()))?;
+                out.push(match packed.into_bytes() {
+                    Some(packed) => {
+                        let (body, request_parameters) = unpack_signal(&packed)?;
+                        StoredSignal { body, request_parameters }
+                    }
+                    // Rows from before schema 6 hold their JSON in `body`.
+                    None => StoredSignal {
+                        body: body.into_text().unwrap_or_default(),
+                        request_parameters: None,
+                    },
+                });
+            }
         }
         Ok(out)
     }

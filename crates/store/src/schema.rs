@@ -89,6 +89,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         guide TEXT NOT NULL
     );",
     ),
+    (
+        6,
+        // Signals packed with their record's request parameters (see `packed`): `body` is
+        // then empty, and `event_id` NULL, the `signal_key` holding it. An alert's
+        // representative packed as well.
+        "ALTER TABLE signals ADD COLUMN packed BYTEA;
+    ALTER TABLE alerts ADD COLUMN packed_representative BYTEA;",
+    ),
 ];
 
 /// The newest schema this build knows.

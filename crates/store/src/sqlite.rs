@@ -27,6 +27,7 @@ impl rusqlite::ToSql for Value {
             Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
             Value::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
             Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
         })
     }
 }
@@ -86,9 +87,10 @@ impl Backend for Sqlite {
                             ValueRef::Null => Value::Null,
                             ValueRef::Integer(n) => Value::Int(n),
                             ValueRef::Real(f) => Value::Text(f.to_string()),
-                            ValueRef::Text(t) | ValueRef::Blob(t) => {
+                            ValueRef::Text(t) => {
                                 Value::Text(String::from_utf8_lossy(t).into_owned())
                             }
+                            ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
                         })
                     })
                     .collect::<rusqlite::Result<Row>>()

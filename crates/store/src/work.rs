@@ -13,6 +13,7 @@ use tripline_rule::Rule;
 use crate::backend::Backend;
 use crate::ingest::{Correlations, Incoming, Ingested, InputBatch};
 use crate::outbox::Notifier;
+use crate::packed::pack_signal;
 use crate::queries::{load_alert, now, save_alert, Status, StoredAlert};
 use crate::rulesets::{checkpoint, Checkpoint};
 use crate::{Result, StoreError};
@@ -170,12 +171,14 @@ impl<'b, 'c> Work<'b, 'c> {
         Ok(())
     }
 
-    /// Records a signal; its JSON, or `None` when the store had it already.
+    /// Records a signal, packed, with its record's request parameters; its JSON, or `None`
+    /// when the store had it already.
     fn record(&mut self, signal: &Signal) -> Result<Option<String>> {
         let body = serde_json::to_string(signal).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let packed = pack_signal(&body, signal.request_parameters.as_deref());
         let inserted = self.backend.execute(
-            "INSERT INTO signals (rule_id, signal_key, event_id, event_time, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (rule_id, signal_key) DO NOTHING",
-            &[signal.rule_id.as_str().into(), signal_key(signal).into(), signal.event_id.as_deref().into(), signal.event_time.as_deref().into(), body.as_str().into()],
+            "INSERT INTO signals (rule_id, signal_key, event_id, event_time, body, packed) VALUES ($1, $2, NULL, $3, '', $4) ON CONFLICT (rule_id, signal_key) DO NOTHING",
+            &[signal.rule_id.as_str().into(), signal_key(signal).into(), signal.event_time.as_deref().into(), packed.into()],
         )?;
         Ok((inserted > 0).then_some(body))
     }

@@ -192,11 +192,20 @@ both_stores!(alerts_are_listed_filtered_shown_and_acknowledged, |at: Location| {
     let by_prefix =
         store.alert(&opened.alert.alert_id[..6]).expect("read").expect("found by prefix");
     assert_eq!(by_prefix.alert.alert_id, opened.alert.alert_id);
-    let bodies = store.signals_of(&opened.alert).expect("signals");
-    assert_eq!(bodies.len(), 1);
-    let body: serde_json::Value = serde_json::from_str(&bodies[0]).expect("json");
+    let stored = store.signals_of(&opened.alert).expect("signals");
+    assert_eq!(stored.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(&stored[0].body).expect("json");
     assert_eq!(body["event_id"], "e2");
     assert_eq!(body["actor"]["arn"], "arn:aws:iam::111122223333:user/alice");
+    assert_eq!(
+        stored[0].body,
+        serde_json::to_string(&b[0]).expect("json"),
+        "the stored signal is the signal as written"
+    );
+    let request: serde_json::Value =
+        serde_json::from_str(stored[0].request_parameters.as_deref().expect("kept")).expect("json");
+    assert_eq!(request["groupName"], "web");
+    assert_eq!(request["vpcId"], "vpc-0a1b2c3d4e5f60718");
     let acked = store
         .set_status(&opened.alert.alert_id, Status::Acknowledged, Some("dana"), "looking")
         .expect("ack")
@@ -228,19 +237,51 @@ both_stores!(stdin_has_no_checkpoint_but_its_signals_are_kept_once, |at: Locatio
     assert_eq!((again.skipped, again.duplicates, again.raised.len()), (false, 1, 0));
 });
 
+/// Runs SQL on the store's database directly, as an older build or a damaged file would have
+/// left it.
+fn raw_sql(at: &Location, sql: &str) {
+    if at.url.starts_with("postgres://") {
+        postgres::Client::connect(&at.url, postgres::NoTls)
+            .expect("connect")
+            .batch_execute(sql)
+            .expect("sql");
+    } else {
+        rusqlite::Connection::open(&at.url).expect("open").execute_batch(sql).expect("sql");
+    }
+}
+
+both_stores!(signals_kept_before_they_were_packed_still_read, |at: Location| {
+    let r = rule("sg-created", None, 1);
+    let s = signals(&r, "a.json", &[("e1", 0, "111122223333")]);
+    let mut store = Store::open(&at.url).expect("open");
+    let alert = store.ingest(Some(&key("a.json")), 1, &incoming(&r, &s)).expect("ingest").raised;
+    let json = serde_json::to_string(&s[0]).expect("json");
+    // Schema 5 kept the JSON in `body` and had no request parameters.
+    raw_sql(
+        &at,
+        &format!("UPDATE signals SET body = '{json}', event_id = signal_key, packed = NULL"),
+    );
+    let stored = store.signals_of(&alert[0]).expect("signals");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].body, json);
+    assert_eq!(stored[0].request_parameters, None);
+    // A packed value this build cannot read is an error, not a panic or an empty signal.
+    let damaged = if at.url.starts_with("postgres://") {
+        "UPDATE signals SET packed = '\\x0900'::bytea"
+    } else {
+        "UPDATE signals SET packed = x'0900'"
+    };
+    raw_sql(&at, damaged);
+    let error = store.signals_of(&alert[0]).expect_err("refused");
+    assert!(error.to_string().contains("dictionary 9 is unknown"), "{error}");
+});
+
 both_stores!(a_store_from_a_newer_tripline_is_refused, |at: Location| {
     drop(Store::open(&at.url).expect("open"));
     // A later version of Tripline migrated this store further than this build knows.
     let bump =
         "INSERT INTO schema_migrations (version, applied_at) VALUES (999, '2030-01-01T00:00:00Z')";
-    if at.url.starts_with("postgres://") {
-        postgres::Client::connect(&at.url, postgres::NoTls)
-            .expect("connect")
-            .batch_execute(bump)
-            .expect("bump");
-    } else {
-        rusqlite::Connection::open(&at.url).expect("open").execute_batch(bump).expect("bump");
-    }
+    raw_sql(&at, bump);
     let error = Store::open(&at.url).err().expect("refused");
     assert!(
         error.to_string().contains("schema is version 999, newer than this build of tripline"),

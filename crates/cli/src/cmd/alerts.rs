@@ -159,8 +159,15 @@ pub fn run(command: &Command, config: &tripline_pipeline::Config) -> anyhow::Res
             };
             let mut signals: Vec<serde_json::Value> = store
                 .signals_of(&alert.alert)?
-                .iter()
-                .filter_map(|s| serde_json::from_str(s).ok())
+                .into_iter()
+                .filter_map(|stored| {
+                    let mut signal: serde_json::Value = serde_json::from_str(&stored.body).ok()?;
+                    let request = stored.request_parameters.as_deref().map(serde_json::from_str);
+                    if let Some(Ok(request)) = request {
+                        signal["request_parameters"] = request;
+                    }
+                    Some(signal)
+                })
                 .collect();
             // In event time, whatever order they were read in.
             signals.sort_by(|a, b| a["event_time"].as_str().cmp(&b["event_time"].as_str()));
@@ -332,6 +339,10 @@ fn show_page(
             for change in changes.iter().filter_map(|c| serde_json::from_value(c.clone()).ok()) {
                 let _ = writeln!(page, "    {}", describe_change(&change));
             }
+        }
+        // What exactly was asked for: the first thing a responder reads after who and where.
+        if let Some(request) = s.get("request_parameters") {
+            let _ = writeln!(page, "    request: {request}");
         }
         if let Some(code) = s["context"]["error_code"].as_str() {
             let _ = writeln!(page, "    failed: {code}");
