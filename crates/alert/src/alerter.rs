@@ -164,6 +164,46 @@ mod tests {
         assert_eq!(out.dropped.get("r"), Some(&1));
     }
 
+    /// Applies `signals` in the given order, straight through the driver (no sorting).
+    fn in_order(rule: &Rule, signals: &[Signal], order: &[usize]) -> (Vec<Alert>, Vec<Change>) {
+        let mut state = MemoryState::default();
+        let changes = order
+            .iter()
+            .map(|&i| {
+                let Ok(change) =
+                    driver::apply(&mut state, rule, Member::of(rule, &signals[i], i), None);
+                change
+            })
+            .collect();
+        (state.alerts, changes)
+    }
+
+    #[test]
+    fn an_alert_id_and_its_title_follow_its_earliest_event_whatever_the_order() {
+        let r = rule(Some(("{recipientAccountId}", 3600)), 1, None);
+        // e0 at minute 0, e1 and e2 in the same minute 5.
+        let s = signals(&r, &[(0, "1"), (5, "1"), (5, "1")]);
+        let reference = run(&r, &[(0, "1"), (5, "1"), (5, "1")]).alerts.remove(0);
+        for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1], [1, 0, 2]] {
+            let (alerts, changes) = in_order(&r, &s, &order);
+            assert_eq!(alerts.len(), 1, "{order:?}");
+            let alert = &alerts[0];
+            assert_eq!(alert.alert_id, reference.alert_id, "{order:?}");
+            assert_eq!(alert.first_seen.as_deref(), Some("2024-01-01T00:00:00Z"));
+            assert_eq!((alert.event_count, alert.title.as_str()), (3, reference.title.as_str()));
+            assert!(alert.previous_ids.is_empty(), "nothing in memory was published");
+            // Every change names the alert by the id it has after the signal.
+            let last = changes.last().expect("three changes");
+            assert_eq!(last, &Change::Extended(reference.alert_id.clone()), "{order:?}");
+        }
+        // Two events of one second: the smaller event id comes first, whichever is read first.
+        let pair = signals(&r, &[(5, "1"), (5, "1")]);
+        let (a, _) = in_order(&r, &pair, &[0, 1]);
+        let (b, _) = in_order(&r, &pair, &[1, 0]);
+        assert_eq!(a[0].alert_id, b[0].alert_id);
+        assert_ne!(a[0].alert_id, reference.alert_id);
+    }
+
     #[test]
     fn alert_ids_are_stable_and_distinct() {
         let r = rule(None, 1, None);

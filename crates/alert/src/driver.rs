@@ -39,6 +39,13 @@ pub trait AlertState {
     /// # Errors
     /// When the state cannot be written.
     fn raise(&mut self, alert: Alert) -> Result<(), Self::Error>;
+
+    /// The alert `from` is now `to` (an earlier event joined it, and an alert's id follows its
+    /// earliest event): whatever the state keeps by id moves.
+    ///
+    /// # Errors
+    /// When the state cannot be written.
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), Self::Error>;
 }
 
 /// What one signal changed.
@@ -46,7 +53,7 @@ pub trait AlertState {
 pub enum Change {
     /// It raised this alert (its window reached the threshold).
     Raised(String),
-    /// It joined this alert.
+    /// It joined this alert (by its id after the signal: an earlier event renames it).
     Extended(String),
     /// Its window's alert was not raised because of `max_alerts` (counted once per window).
     Dropped,
@@ -82,10 +89,16 @@ pub fn apply<S: AlertState>(
             Change::Raised(id)
         }
         Effect::Extended { alert_id, member } => {
-            if let Some(alert) = state.alert(&alert_id)? {
-                alert.extend(&member);
+            let Some(alert) = state.alert(&alert_id)? else {
+                return Ok(Change::Extended(alert_id));
+            };
+            if alert.extend(&member).is_none() {
+                return Ok(Change::Extended(alert_id));
             }
-            Change::Extended(alert_id)
+            let renamed = alert.alert_id.clone();
+            state.rule_state(rule)?.rename_alert(&alert_id, &renamed);
+            state.rename(&alert_id, &renamed)?;
+            Change::Extended(renamed)
         }
         Effect::Dropped => Change::Dropped,
         Effect::NotNew => Change::NotNew,
@@ -129,6 +142,16 @@ impl AlertState for MemoryState {
     fn raise(&mut self, alert: Alert) -> Result<(), Self::Error> {
         self.at.insert(alert.alert_id.clone(), self.alerts.len());
         self.alerts.push(alert);
+        Ok(())
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), Self::Error> {
+        if let Some(at) = self.at.remove(from) {
+            // Nothing of a run held in memory is published before its end: the id the alert
+            // had is nobody's to look up.
+            self.alerts[at].previous_ids.clear();
+            self.at.insert(to.to_owned(), at);
+        }
         Ok(())
     }
 }

@@ -37,7 +37,9 @@ pub const ALLOWED_LATENESS: Duration = Duration::from_secs(86_400);
 /// An alert: one or more signals grouped by a rule's dedup key within its period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
-    /// Stable id: the same inputs give the same id.
+    /// Stable id, from the rule, the dedup key and the earliest event: the same events give
+    /// the same id whatever the order they were read in (an earlier event that joins later
+    /// renames the alert, see [`Alert::previous_ids`]).
     pub alert_id: String,
     /// The rule.
     pub rule_id: String,
@@ -60,25 +62,40 @@ pub struct Alert {
     /// Who did it and where, as the alert's first event says.
     #[serde(flatten)]
     pub representative: Representative,
+    /// The ids it had before an earlier event joined it, oldest first (empty for most).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_ids: Vec<String>,
+    /// The earliest event's id, which the alert id is made from (not part of its JSON).
+    #[serde(skip)]
+    pub first_event: Option<String>,
     /// Indexes of the window's signals in the scan's signal list (this run's signals only).
     #[serde(skip)]
     pub signals: Vec<usize>,
 }
 
 impl Alert {
-    /// Adds one more signal to the alert.
-    pub fn extend(&mut self, member: &Member) {
+    /// Adds one more signal to the alert. When it is earlier than every event so far, it
+    /// speaks for the alert from now on — title, who and where, and the id; returns the id
+    /// the alert had then.
+    pub fn extend(&mut self, member: &Member) -> Option<String> {
         self.event_count += 1;
+        let mut renamed = None;
         // A late record can be older than the first one seen, or older than the last.
         let parsed = |t: &Option<String>| t.as_deref().and_then(parse_event_time);
-        if self.first_seen.is_none() || member.time < parsed(&self.first_seen) {
+        let first = (parsed(&self.first_seen), self.first_event.as_deref());
+        if self.first_seen.is_none() || earlier(member, first) {
             // The earliest event speaks for the alert, whatever the order of reading: a store
-            // that read a later file first corrects the title and who-and-where here.
+            // that read a later file first corrects the title, who-and-where and id here.
             if self.first_seen.is_some() {
                 self.title.clone_from(&member.title);
                 self.representative.clone_from(&member.representative);
+                let id = alert_id(&self.rule_id, &self.dedup_key, member);
+                let old = std::mem::replace(&mut self.alert_id, id);
+                self.previous_ids.push(old.clone());
+                renamed = Some(old);
             }
             self.first_seen.clone_from(&member.event_time);
+            self.first_event.clone_from(&member.event_id);
         }
         if member.time >= parsed(&self.last_seen) {
             self.last_seen.clone_from(&member.event_time);
@@ -89,6 +106,18 @@ impl Alert {
                 self.event_ids.push(id.clone());
             }
         }
+        renamed
+    }
+}
+
+/// Whether `member` comes before the event at `first` (time, event id): by event time, ties
+/// by event id, so that which of two events of one second comes first does not depend on the
+/// order of reading. An event without a time is never earlier.
+fn earlier(member: &Member, first: (Option<DateTime<Utc>>, Option<&str>)) -> bool {
+    match (member.time, first.0) {
+        (Some(t), Some(f)) => (t, member.event_id.as_deref()) < (f, first.1),
+        (Some(_), None) => true,
+        (None, _) => false,
     }
 }
 
@@ -240,7 +269,10 @@ fn within(start: Option<DateTime<Utc>>, time: Option<DateTime<Utc>>, period: Dur
     }
 }
 
-fn alert_id(rule_id: &str, key: &str, first_event: &str, first_seen: &str) -> String {
+/// The id of `rule_id`'s alert for `key` whose earliest event is `first`.
+fn alert_id(rule_id: &str, key: &str, first: &Member) -> String {
+    let first_event = first.event_id.as_deref().unwrap_or("");
+    let first_seen = first.event_time.as_deref().unwrap_or("");
     let mut hasher = Sha256::new();
     for (i, part) in [rule_id, key, first_event, first_seen].into_iter().enumerate() {
         if i > 0 {
@@ -284,6 +316,14 @@ impl RuleState {
         }
         window.pending.push(member);
         try_raise(rule, &mut self.executions, window)
+    }
+
+    /// The window of the alert `from` now belongs to the alert `to` (the alert was renamed
+    /// after its earliest event).
+    pub fn rename_alert(&mut self, from: &str, to: &str) {
+        for window in self.windows.values_mut().filter(|w| w.alert.as_deref() == Some(from)) {
+            window.alert = Some(to.to_owned());
+        }
     }
 
     /// Closes the window of `alert_id` (a responder closed the alert): the rule's next signal
@@ -363,14 +403,15 @@ fn try_raise(rule: &Rule, executions: &mut BTreeMap<i64, u32>, window: &mut Wind
         }
         *raised += 1;
     }
-    let first = &window.pending[0];
+    // The earliest of the window's signals, whatever order they came in.
+    let mut first = &window.pending[0];
+    for member in &window.pending[1..] {
+        if earlier(member, (first.time, first.event_id.as_deref())) {
+            first = member;
+        }
+    }
     let mut alert = Alert {
-        alert_id: alert_id(
-            &rule.meta.id,
-            &first.dedup_key,
-            first.event_id.as_deref().unwrap_or(""),
-            first.event_time.as_deref().unwrap_or(""),
-        ),
+        alert_id: alert_id(&rule.meta.id, &first.dedup_key, first),
         rule_id: rule.meta.id.clone(),
         title: first.title.clone(),
         severity: first.severity,
@@ -381,10 +422,13 @@ fn try_raise(rule: &Rule, executions: &mut BTreeMap<i64, u32>, window: &mut Wind
         event_count: 0,
         event_ids: Vec::new(),
         representative: first.representative.clone(),
+        previous_ids: Vec::new(),
+        first_event: first.event_id.clone(),
         signals: Vec::new(),
     };
     for member in window.pending.drain(..) {
-        alert.extend(&member);
+        // The earliest is already first: nothing renames an alert being raised.
+        let _ = alert.extend(&member);
     }
     window.alert = Some(alert.alert_id.clone());
     Effect::Raised(alert)

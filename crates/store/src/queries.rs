@@ -117,7 +117,7 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-const COLUMNS: &str = "alert_id, rule_id, title, severity, risk_score, dedup_key, first_seen, last_seen, event_count, event_ids, status, assignee, notes, created_at, updated_at, representative, packed_representative";
+const COLUMNS: &str = "alert_id, rule_id, title, severity, risk_score, dedup_key, first_seen, last_seen, event_count, event_ids, status, assignee, notes, created_at, updated_at, representative, packed_representative, first_event, previous_ids";
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("alert column `{what}` is missing or malformed"))
@@ -152,6 +152,12 @@ fn from_row(row: Row) -> Result<StoredAlert> {
     let updated_at = next_text("updated_at")?.unwrap_or_default();
     let text = next_text("representative")?;
     let packed = it.next().ok_or_else(|| corrupt("packed_representative"))?.into_bytes();
+    let mut next_text = |what: &str| it.next().ok_or_else(|| corrupt(what)).map(Value::into_text);
+    let first_event = next_text("first_event")?;
+    let previous_ids = next_text("previous_ids")?
+        .map(|ids| serde_json::from_str(&ids).map_err(|_| corrupt("previous_ids")))
+        .transpose()?
+        .unwrap_or_default();
     // Packed from schema 6, text before; alerts stored before schema 4 have none.
     let text = packed.map(|p| unpack(&p)).transpose()?.or(text);
     let representative = text
@@ -170,6 +176,8 @@ fn from_row(row: Row) -> Result<StoredAlert> {
         event_count,
         event_ids,
         representative,
+        previous_ids,
+        first_event,
         signals: Vec::new(),
     };
     Ok(StoredAlert { alert, status, assignee, notes, created_at, updated_at })
@@ -185,8 +193,9 @@ pub fn save_alert(backend: &mut dyn Backend, stored: &StoredAlert) -> Result<()>
     let a = &stored.alert;
     backend.execute(
         &format!(
-            "INSERT INTO alerts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, $16)
+            "INSERT INTO alerts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, $16, $17, $18)
              ON CONFLICT (alert_id) DO UPDATE SET title = excluded.title, representative = NULL,
+             first_event = excluded.first_event, previous_ids = excluded.previous_ids,
              packed_representative = excluded.packed_representative,
              first_seen = excluded.first_seen, last_seen = excluded.last_seen, event_count = excluded.event_count,
              event_ids = excluded.event_ids, status = excluded.status, assignee = excluded.assignee, notes = excluded.notes,
@@ -209,6 +218,8 @@ pub fn save_alert(backend: &mut dyn Backend, stored: &StoredAlert) -> Result<()>
             stored.created_at.as_str().into(),
             stored.updated_at.as_str().into(),
             pack(&json(&a.representative)).into(),
+            a.first_event.as_deref().into(),
+            (!a.previous_ids.is_empty()).then(|| json(&a.previous_ids)).map_or(Value::Null, Value::from),
         ],
     )?;
     Ok(())
@@ -260,11 +271,19 @@ impl Store {
         if let Some(found) = load_alert(self.backend.as_mut(), id)? {
             return Ok(Some(found));
         }
-        let pattern = format!("{}%", id.replace(['%', '_'], ""));
-        let rows = self.backend.query(
+        let id = id.replace(['%', '_', '"'], "");
+        let mut rows = self.backend.query(
             &format!("SELECT {COLUMNS} FROM alerts WHERE alert_id LIKE $1 LIMIT 2"),
-            &[pattern.into()],
+            &[format!("{id}%").into()],
         )?;
+        if rows.is_empty() {
+            // An id it had before an earlier event renamed it, as a notification or an
+            // earlier listing gave it.
+            rows = self.backend.query(
+                &format!("SELECT {COLUMNS} FROM alerts WHERE previous_ids LIKE $1 LIMIT 2"),
+                &[format!("%\"{id}%").into()],
+            )?;
+        }
         if rows.len() != 1 {
             return Ok(None);
         }

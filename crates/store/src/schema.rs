@@ -97,6 +97,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "ALTER TABLE signals ADD COLUMN packed BYTEA;
     ALTER TABLE alerts ADD COLUMN packed_representative BYTEA;",
     ),
+    (
+        7,
+        // An alert's id follows its earliest event: the event it is made from, and the ids it
+        // had before an earlier event joined it (JSON list; NULL when none).
+        "ALTER TABLE alerts ADD COLUMN first_event TEXT;
+    ALTER TABLE alerts ADD COLUMN previous_ids TEXT;",
+    ),
 ];
 
 /// The newest schema this build knows.

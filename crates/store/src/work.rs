@@ -50,6 +50,8 @@ pub(crate) struct Work<'b, 'c> {
     out: Ingested,
     raised: Vec<String>,
     extended: Vec<String>,
+    /// Alerts renamed after their earliest event (old id, new id): their old rows go.
+    renamed: Vec<(String, String)>,
     latest: Option<DateTime<Utc>>,
 }
 
@@ -72,6 +74,7 @@ impl<'b, 'c> Work<'b, 'c> {
             out: Ingested::default(),
             raised: Vec::new(),
             extended: Vec::new(),
+            renamed: Vec::new(),
             latest: None,
         }
     }
@@ -88,6 +91,20 @@ impl<'b, 'c> Work<'b, 'c> {
             last.0.correlated.append(&mut self.out.correlated);
             last.1.append(&mut self.raised);
             last.2.append(&mut self.extended);
+        }
+        // Each input's alerts by the ids they have at the end (renames happen in order); one
+        // raised by an input is not also extended by it.
+        for (_, raised, extended) in &mut results {
+            for ids in [&mut *raised, &mut *extended] {
+                for (from, to) in &self.renamed {
+                    for id in ids.iter_mut().filter(|id| *id == from) {
+                        id.clone_from(to);
+                    }
+                }
+                let mut seen = std::collections::HashSet::new();
+                ids.retain(|id| seen.insert(id.clone()));
+            }
+            extended.retain(|id| !raised.contains(id));
         }
         let rules: HashMap<&str, &Rule> = inputs
             .iter()
@@ -237,6 +254,14 @@ impl AlertState for Work<'_, '_> {
         self.alerts.insert(alert.alert_id.clone(), StoredAlert::new(alert));
         Ok(())
     }
+
+    fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        if let Some(alert) = self.alerts.remove(from) {
+            self.alerts.insert(to.to_owned(), alert);
+        }
+        self.renamed.push((from.to_owned(), to.to_owned()));
+        Ok(())
+    }
 }
 
 impl Work<'_, '_> {
@@ -325,6 +350,10 @@ impl Work<'_, '_> {
             let json =
                 serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             save_state(self.backend, rule_id, json)?;
+        }
+        for (id, _) in &self.renamed {
+            self.backend
+                .execute("DELETE FROM alerts WHERE alert_id = $1", &[id.as_str().into()])?;
         }
         for alert in self.alerts.values() {
             save_alert(self.backend, alert)?;

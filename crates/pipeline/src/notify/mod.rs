@@ -226,6 +226,8 @@ mod tests {
             event_count: 1,
             event_ids: Vec::new(),
             representative: Default::default(),
+            previous_ids: Vec::new(),
+            first_event: None,
             signals: Vec::new(),
         }
     }

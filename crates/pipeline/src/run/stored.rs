@@ -104,6 +104,7 @@ impl RunState {
         self.dropped += ingested.dropped.values().sum::<u64>();
         self.raised_ids.extend(ingested.raised.iter().map(|a| a.alert_id.clone()));
         for alert in ingested.raised.into_iter().chain(ingested.extended) {
+            self.follow_renames(&alert);
             match self.alerts.get_mut(&alert.alert_id) {
                 Some(known) => {
                     // Inputs committed together report the batch's final alert each time.
@@ -116,6 +117,27 @@ impl RunState {
                 None => {
                     self.order.push(alert.alert_id.clone());
                     self.alerts.insert(alert.alert_id.clone(), alert);
+                }
+            }
+        }
+    }
+
+    /// An alert an earlier batch reported under an id it no longer has (an earlier event
+    /// renamed it) is reported once, by its new id.
+    fn follow_renames(&mut self, alert: &Alert) {
+        for old in &alert.previous_ids {
+            if let Some(known) = self.alerts.remove(old) {
+                if self.raised_ids.remove(old) {
+                    self.raised_ids.insert(alert.alert_id.clone());
+                }
+                match self.alerts.get_mut(&alert.alert_id) {
+                    Some(new) => new.signals.extend(&known.signals),
+                    None => {
+                        for id in self.order.iter_mut().filter(|id| *id == old) {
+                            id.clone_from(&alert.alert_id);
+                        }
+                        self.alerts.insert(alert.alert_id.clone(), known);
+                    }
                 }
             }
         }
