@@ -8,11 +8,13 @@
 #![deny(missing_docs)]
 
 pub mod alerter;
+pub mod change;
 pub mod correlate;
 pub mod driver;
 pub mod signal;
 pub mod window;
 
 pub use alerter::{raise, raise_candidates, Alert, Candidate, Outcome};
+pub use change::ChangeKind;
 pub use correlate::CorrelationPlan;
 pub use signal::{InputRef, RecordFacts, Signal};

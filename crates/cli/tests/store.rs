@@ -431,3 +431,67 @@ fn alerts_say_the_same_with_and_without_a_store_whatever_the_reading_order() {
     let listed = tripline(&["alerts", "list", "--store", &store, "--format", "jsonl"]);
     assert_eq!(jsonl(&listed.stdout).len(), memory.len(), "a renamed alert is kept once");
 }
+
+/// A team rule on `AuthorizeSecurityGroupIngress`, optionally narrowed to one source address.
+fn ingress_rule(dir: &std::path::Path, source: Option<&str>) {
+    let narrow = source.map(|ip| format!("\n    sourceIPAddress: {ip}")).unwrap_or_default();
+    std::fs::write(
+        dir.join("ingress.yml"),
+        format!(
+            "id: team-sg-ingress
+title: Ingress opened (team rule)
+severity: medium
+detection:
+  opened:
+    eventName: AuthorizeSecurityGroupIngress{narrow}
+  condition: opened
+"
+        ),
+    )
+    .expect("rule");
+}
+
+#[test]
+fn a_changed_rule_closes_the_alerts_it_no_longer_matches_and_says_so_to_the_outputs() {
+    let dir = tempfile::tempdir().expect("temp");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).expect("mkdir");
+    let store = dir.path().join("alerts.db").to_string_lossy().into_owned();
+    let rules_arg = rules.to_string_lossy().into_owned();
+    ingress_rule(&rules, None);
+    let first = tripline(&["scan", "examples", "--store", &store, "--rules", &rules_arg, "-q"]);
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    let team = |store: &str| -> Vec<serde_json::Value> {
+        stored_alerts(store).into_iter().filter(|a| a["rule_id"] == "team-sg-ingress").collect()
+    };
+    let before = team(&store);
+    assert!(before.len() >= 2, "{before:?}");
+    // Narrowed to the one address of one of its events.
+    let kept = &before[0];
+    let ip = kept["source_ip"].as_str().expect("an address");
+    ingress_rule(&rules, Some(ip));
+    let ocsf = dir.path().join("findings.jsonl");
+    let ocsf_arg = format!("ocsf:{}", ocsf.display());
+    let args = ["scan", "examples", "--store", &store, "--rules", &rules_arg, "--format", "jsonl"];
+    let second = tripline(&[&args[..], &["--output", &ocsf_arg]].concat());
+    assert!(second.code <= 1, "{}", second.stderr);
+    let closed = lines_of_type(&second.stdout, "alert");
+    assert!(!closed.is_empty() && closed.iter().all(|a| a["change"] == "closed"), "{closed:?}");
+    assert!(closed.iter().all(|a| a["source_ip"] != ip && a["event_count"] == 0), "{closed:?}");
+    assert!(second.stderr.contains("alert(s) closed by the rule run"), "{}", second.stderr);
+    let after = team(&store);
+    for alert in &after {
+        let still = alert["source_ip"] == ip;
+        assert_eq!(alert["status"], if still { "open" } else { "closed" }, "{alert}");
+    }
+    assert_eq!(after.iter().filter(|a| a["status"] == "closed").count(), closed.len());
+    // The OCSF output was told: each closed alert is a finding closed and resolved.
+    let findings = jsonl(&std::fs::read_to_string(&ocsf).expect("findings"));
+    let closing: Vec<_> = findings.iter().filter(|f| f["activity_id"] == 3).collect();
+    assert_eq!(closing.len(), closed.len(), "{findings:?}");
+    assert!(closing.iter().all(|f| f["status_id"] == 4 && f["activity_name"] == "Close"));
+    // The same rule again closes nothing more.
+    let third =
+        tripline(&["scan", "examples", "--store", &store, "--rules", &rules_arg, "--rescan"]);
+    assert!(!third.stderr.contains("closed by the rule run"), "{}", third.stderr);
+}

@@ -20,7 +20,9 @@ pub struct TimeRange {
 }
 
 impl TimeRange {
-    fn is_set(&self) -> bool {
+    /// Whether either bound is set.
+    #[must_use]
+    pub fn is_set(&self) -> bool {
         self.since.is_some() || self.until.is_some()
     }
 

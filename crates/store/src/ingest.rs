@@ -57,6 +57,12 @@ pub struct Ingested {
     pub not_new: u64,
     /// Signals correlations produced (correlation rule index, signal), new to the store.
     pub correlated: Vec<(usize, Signal)>,
+    /// Signals an input's earlier reading kept that its rule, evaluated again, no longer
+    /// gives: removed, and from their alerts (on the batch's last input).
+    pub withdrawn: u64,
+    /// Alerts closed because none of their events matches their rule any more (on the
+    /// batch's last input).
+    pub closed: Vec<Alert>,
 }
 
 /// One input's part of a batch.
@@ -75,6 +81,11 @@ pub struct InputBatch<'a> {
     /// checkpointed, and its signals the store has already are fed to those correlations
     /// alone, so a new correlation sees old signals and nothing else sees them twice.
     pub again: Option<&'a [usize]>,
+    /// The rules the input was evaluated again for in full (new, changed, or a rescan): the
+    /// signals of theirs an earlier reading kept and this one did not give are withdrawn, and
+    /// an alert left with no event is closed. Empty when part of the input was left out
+    /// (`--since`), so that nothing is withdrawn for not having been looked at.
+    pub revised: &'a [&'a str],
 }
 
 impl Store {
@@ -94,7 +105,14 @@ impl Store {
         let plan = CorrelationPlan::default();
         Ok(self
             .ingest_all(
-                &[InputBatch { key: input, records, incoming, rule_set: None, again: None }],
+                &[InputBatch {
+                    key: input,
+                    records,
+                    incoming,
+                    rule_set: None,
+                    again: None,
+                    revised: &[],
+                }],
                 Correlations { plan: &plan, rules: &[] },
             )?
             .pop()

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use tripline_alert::Alert;
+use tripline_alert::{Alert, ChangeKind};
 
 use crate::backend::{Backend, Row, Value};
 use crate::queries::now;
@@ -27,16 +27,16 @@ pub struct OutboxEntry {
 
 /// Turns an alert change into the notifications to keep, inside the transaction making it.
 pub trait Notifier {
-    /// The entries for `alert`, just raised (`raised`) or extended; `alert.signals` holds the
-    /// caller's indexes of this batch's signals of it.
-    fn entries(&self, raised: bool, alert: &Alert) -> Vec<OutboxEntry>;
+    /// The entries for `alert`, just raised, extended or closed (`kind`); `alert.signals`
+    /// holds the caller's indexes of this batch's signals of it.
+    fn entries(&self, kind: ChangeKind, alert: &Alert) -> Vec<OutboxEntry>;
 }
 
 /// No outputs: nothing to keep.
 pub struct NoNotifier;
 
 impl Notifier for NoNotifier {
-    fn entries(&self, _: bool, _: &Alert) -> Vec<OutboxEntry> {
+    fn entries(&self, _: ChangeKind, _: &Alert) -> Vec<OutboxEntry> {
         Vec::new()
     }
 }

@@ -37,7 +37,7 @@ impl Postgres {
 }
 
 /// The parameters as the statement's types take them: a NULL is typed after its column's
-/// (PostgreSQL refuses a text NULL for a `BYTEA`).
+/// (PostgreSQL refuses a text NULL for a `BYTEA` or a `BIGINT`).
 fn bind(statement: &Statement, params: &[Value]) -> Vec<Box<dyn ToSql + Sync>> {
     params
         .iter()
@@ -45,6 +45,7 @@ fn bind(statement: &Statement, params: &[Value]) -> Vec<Box<dyn ToSql + Sync>> {
         .map(|(v, ty)| -> Box<dyn ToSql + Sync> {
             match v {
                 Value::Null if *ty == Type::BYTEA => Box::new(Option::<Vec<u8>>::None),
+                Value::Null if *ty == Type::INT8 => Box::new(Option::<i64>::None),
                 Value::Null => Box::new(Option::<String>::None),
                 Value::Int(i) => Box::new(*i),
                 Value::Text(s) => Box::new(s.clone()),

@@ -104,6 +104,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "ALTER TABLE alerts ADD COLUMN first_event TEXT;
     ALTER TABLE alerts ADD COLUMN previous_ids TEXT;",
     ),
+    (
+        8,
+        // The input a signal was read from, as a 64-bit digest of its name (NULL for stdin and
+        // correlations, and before), so that evaluating the input again can tell which of
+        // its signals a rule withdrew. No index: that is read by rule, once per transaction.
+        "ALTER TABLE signals ADD COLUMN input_digest BIGINT;",
+    ),
 ];
 
 /// The newest schema this build knows.

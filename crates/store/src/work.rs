@@ -1,22 +1,25 @@
 //! The working set of one write transaction: rule and correlation state and alerts, read once
 //! and written back once at the end, and what each input's signals do to them.
 
-use std::collections::{BTreeMap, HashMap};
+mod withdraw;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use tripline_alert::correlate::CorrelationState;
 use tripline_alert::driver::{self, AlertState, Change};
 use tripline_alert::window::{new_terms_of, Member, RuleState};
-use tripline_alert::Signal;
+use tripline_alert::{ChangeKind, Signal};
 use tripline_rule::Rule;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Value};
 use crate::ingest::{Correlations, Incoming, Ingested, InputBatch};
 use crate::outbox::Notifier;
 use crate::packed::pack_signal;
 use crate::queries::{load_alert, now, save_alert, Status, StoredAlert};
 use crate::rulesets::{checkpoint, Checkpoint};
 use crate::{Result, StoreError};
+use withdraw::input_digest;
 
 fn load_state<T: serde::de::DeserializeOwned + Default>(
     backend: &mut dyn Backend,
@@ -52,6 +55,9 @@ pub(crate) struct Work<'b, 'c> {
     extended: Vec<String>,
     /// Alerts renamed after their earliest event (old id, new id): their old rows go.
     renamed: Vec<(String, String)>,
+    /// Per rule evaluated again over whole inputs: per input (digest), the signal keys that
+    /// evaluation gave.
+    revised: BTreeMap<String, HashMap<i64, HashSet<String>>>,
     latest: Option<DateTime<Utc>>,
 }
 
@@ -75,6 +81,7 @@ impl<'b, 'c> Work<'b, 'c> {
             raised: Vec::new(),
             extended: Vec::new(),
             renamed: Vec::new(),
+            revised: BTreeMap::new(),
             latest: None,
         }
     }
@@ -87,7 +94,9 @@ impl<'b, 'c> Work<'b, 'c> {
         mut results: Vec<InputResult>,
     ) -> Result<Vec<Ingested>> {
         self.close_windows()?;
+        let (withdrawn, closed) = self.withdraw()?;
         if let Some(last) = results.last_mut() {
+            last.0.withdrawn = withdrawn;
             last.0.correlated.append(&mut self.out.correlated);
             last.1.append(&mut self.raised);
             last.2.append(&mut self.extended);
@@ -115,22 +124,29 @@ impl<'b, 'c> Work<'b, 'c> {
         // The outbox entries of every change, in the transaction that makes it.
         let mut entries = Vec::new();
         for (_, raised, extended) in &results {
-            for (is_raised, ids) in [(true, raised), (false, extended)] {
+            for (kind, ids) in [(ChangeKind::Raised, raised), (ChangeKind::Extended, extended)] {
                 for alert in ids.iter().filter_map(|id| self.alerts.get(id)) {
-                    entries.extend(self.notifier.entries(is_raised, &alert.alert));
+                    entries.extend(self.notifier.entries(kind, &alert.alert));
                 }
             }
         }
+        for alert in closed.iter().filter_map(|id| self.alerts.get(id)) {
+            entries.extend(self.notifier.entries(ChangeKind::Closed, &alert.alert));
+        }
         crate::outbox::keep(self.backend, &entries)?;
         let alert_of = |id: &String| self.alerts.get(id).map(|a| a.alert.clone());
-        Ok(results
+        let mut results: Vec<Ingested> = results
             .into_iter()
             .map(|(mut out, raised, extended)| {
                 out.raised = raised.iter().filter_map(alert_of).collect();
                 out.extended = extended.iter().filter_map(alert_of).collect();
                 out
             })
-            .collect())
+            .collect();
+        if let Some(last) = results.last_mut() {
+            last.closed = closed.iter().filter_map(alert_of).collect();
+        }
+        Ok(results)
     }
 
     fn state(&mut self, rule_id: &str) -> Result<&mut RuleState> {
@@ -178,7 +194,7 @@ impl<'b, 'c> Work<'b, 'c> {
     /// A correlation's signal: recorded once, then through its rule's alerting.
     fn correlated(&mut self, correlation: usize, signal: Signal) -> Result<()> {
         let rule = self.correlations.rules[correlation].clone();
-        if self.record(&signal)?.is_none() {
+        if self.record(&signal, None)?.is_none() {
             return Ok(());
         }
         if !self.correlations.plan.is_silenced(correlation) {
@@ -188,14 +204,14 @@ impl<'b, 'c> Work<'b, 'c> {
         Ok(())
     }
 
-    /// Records a signal, packed, with its record's request parameters; its JSON, or `None`
-    /// when the store had it already.
-    fn record(&mut self, signal: &Signal) -> Result<Option<String>> {
+    /// Records a signal read from `input`, packed, with its record's request parameters; its
+    /// JSON, or `None` when the store had it already.
+    fn record(&mut self, signal: &Signal, input: Option<i64>) -> Result<Option<String>> {
         let body = serde_json::to_string(signal).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let packed = pack_signal(&body, signal.request_parameters.as_deref());
         let inserted = self.backend.execute(
-            "INSERT INTO signals (rule_id, signal_key, event_id, event_time, body, packed) VALUES ($1, $2, NULL, $3, '', $4) ON CONFLICT (rule_id, signal_key) DO NOTHING",
-            &[signal.rule_id.as_str().into(), signal_key(signal).into(), signal.event_time.as_deref().into(), packed.into()],
+            "INSERT INTO signals (rule_id, signal_key, event_id, event_time, body, packed, input_digest) VALUES ($1, $2, NULL, $3, '', $4, $5) ON CONFLICT (rule_id, signal_key) DO NOTHING",
+            &[signal.rule_id.as_str().into(), signal_key(signal).into(), signal.event_time.as_deref().into(), packed.into(), input.map_or(Value::Null, Value::Int)],
         )?;
         Ok((inserted > 0).then_some(body))
     }
@@ -286,7 +302,7 @@ impl Work<'_, '_> {
         });
         for incoming in order {
             let signal = incoming.signal;
-            let Some(body) = self.record(signal)? else {
+            let Some(body) = self.record(signal, batch.key.map(|k| input_digest(&k.input)))? else {
                 self.out.duplicates += 1;
                 if let Some(correlations) = batch.again {
                     self.correlate_only(incoming.rule_index, signal, correlations)?;
@@ -302,6 +318,7 @@ impl Work<'_, '_> {
             self.correlate(incoming.rule_index, signal)?;
         }
         if let Some(key) = batch.key {
+            self.revised_in(batch, key);
             self.backend.execute(
                 "INSERT INTO checkpoints (input, size, version, records, signals, completed_at, rule_set) VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (input) DO UPDATE SET size = excluded.size, version = excluded.version, records = excluded.records,

@@ -5,7 +5,7 @@ mod common;
 use common::{key, record, rule, signal, Location};
 use tripline_alert::Signal;
 use tripline_rule::{Rule, Severity};
-use tripline_store::{AlertFilter, Incoming, Status, Store};
+use tripline_store::{AlertFilter, Correlations, Incoming, InputBatch, Status, Store};
 
 fn incoming<'a>(rule: &'a Rule, signals: &'a [Signal]) -> Vec<Incoming<'a>> {
     signals
@@ -274,6 +274,69 @@ both_stores!(an_alert_takes_the_id_of_its_earliest_event_read_in_a_later_input, 
     let out = store.ingest(Some(&key("c.json")), 1, &incoming(&r, &third)).expect("ingest");
     assert_eq!(out.extended[0].alert_id, reference.alert_id);
     assert_eq!(store.alerts(&AlertFilter::default()).expect("list")[0].alert.event_count, 3);
+});
+
+/// Ingests `signals` of `input` as evaluated again, in full, by `rule`.
+fn again(
+    store: &mut Store,
+    input: &str,
+    rule: &Rule,
+    signals: &[Signal],
+) -> tripline_store::Ingested {
+    let plan = tripline_alert::CorrelationPlan::default();
+    let revised = [rule.meta.id.as_str()];
+    let batch = InputBatch {
+        key: Some(&key(input)),
+        records: signals.len() as u64,
+        incoming: incoming(rule, signals),
+        rule_set: None,
+        again: Some(&[]),
+        revised: &revised,
+    };
+    store.ingest_all(&[batch], Correlations { plan: &plan, rules: &[] }).expect("ingest").remove(0)
+}
+
+both_stores!(a_changed_rule_that_no_longer_matches_closes_its_alerts, |at: Location| {
+    let r = rule("sg-created", Some(60), 1);
+    let single = rule("sg-single", None, 1);
+    let mut store = Store::open(&at.url).expect("open");
+    // Two inputs, one dedup alert of three events, and one alert per event of another rule.
+    let a = signals(&r, "a.json", &[("e1", 0, "111122223333"), ("e2", 5, "111122223333")]);
+    let b = signals(&r, "b.json", &[("e3", 10, "111122223333")]);
+    let s = signals(&single, "a.json", &[("e1", 0, "111122223333")]);
+    let mut first = incoming(&r, &a);
+    first.extend(incoming(&single, &s));
+    store.ingest(Some(&key("a.json")), 2, &first).expect("ingest");
+    store.ingest(Some(&key("b.json")), 1, &incoming(&r, &b)).expect("ingest");
+    let dedup =
+        store.alerts(&AlertFilter { rule: Some("sg-created".into()), ..Default::default() });
+    let dedup = dedup.expect("list").remove(0).alert;
+    assert_eq!(dedup.event_count, 3);
+    // The rule, changed, evaluated again over a.json: it now matches e2 only.
+    let out = again(&mut store, "a.json", &r, &a[1..]);
+    assert_eq!((out.withdrawn, out.closed.len()), (1, 0), "b.json still holds one of its events");
+    let now = store.alert(&dedup.alert_id).expect("read").expect("found");
+    assert_eq!((now.status, now.alert.event_count), (Status::Open, 2));
+    assert_eq!(now.alert.event_ids, vec!["e2".to_owned(), "e3".to_owned()]);
+    // Evaluated again as it is: nothing is withdrawn twice, nothing changes.
+    let out = again(&mut store, "a.json", &r, &a[1..]);
+    assert_eq!((out.withdrawn, out.closed.len(), out.duplicates), (0, 0, 1));
+    // Over both inputs it matches nothing: the alert is closed, saying why.
+    again(&mut store, "a.json", &r, &[]);
+    let out = again(&mut store, "b.json", &r, &[]);
+    assert_eq!((out.withdrawn, out.closed.len()), (1, 1));
+    assert_eq!(out.closed[0].alert_id, dedup.alert_id);
+    let closed = store.alert(&dedup.alert_id).expect("read").expect("found");
+    assert_eq!((closed.status, closed.alert.event_count), (Status::Closed, 0));
+    let note = &closed.notes.last().expect("a note").text;
+    assert!(note.contains("closed by a rule run") && note.contains("`sg-created`"), "{note}");
+    // The other rule was not evaluated again: its alert stands.
+    let other = store.alerts(&AlertFilter { rule: Some("sg-single".into()), ..Default::default() });
+    assert_eq!(other.expect("list")[0].status, Status::Open);
+    // Matching again later raises a new alert, not the closed one.
+    let out = again(&mut store, "b.json", &r, &b);
+    assert_eq!(out.raised.len(), 1);
+    assert_ne!(out.raised[0].alert_id, dedup.alert_id);
 });
 
 /// Runs SQL on the store's database directly, as an older build or a damaged file would have

@@ -72,6 +72,13 @@ pub fn run(
                 run.again, run.again_rules
             );
         }
+        if run.withdrawn > 0 {
+            eprintln!(
+                "{} signal(s) no longer matched by their changed rule withdrawn; {} alert(s) closed by the rule run",
+                run.withdrawn,
+                run.closed.len()
+            );
+        }
         eprintln!(
             "{}; {} input(s) already processed; {} new signal(s) ({} seen before), {} alert(s) raised, {} extended ({} dropped by max_alerts); store {} in {:.2}s",
             totals.describe(), run.already_done, run.fresh, run.duplicates, run.raised, extended,

@@ -142,7 +142,12 @@ impl Notification {
         rule: Arc<RuleFacts>,
         signals: Vec<Signal>,
     ) -> Self {
-        let key = format!("{}:{}", alert.alert_id, alert.event_count);
+        let key = match change {
+            ChangeKind::Closed => format!("{}:closed", alert.alert_id),
+            ChangeKind::Raised | ChangeKind::Extended => {
+                format!("{}:{}", alert.alert_id, alert.event_count)
+            }
+        };
         Self { key, change, alert, rule, signals }
     }
 }

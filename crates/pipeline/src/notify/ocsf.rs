@@ -150,7 +150,12 @@ pub fn finding(notification: &Notification) -> Value {
     let activity_id: u32 = match notification.change {
         ChangeKind::Raised => 1,
         ChangeKind::Extended => 2,
+        ChangeKind::Closed => 3,
     };
+    let activity_name = ["Create", "Update", "Close"][activity_id as usize - 1];
+    // A finding closed because its rule no longer matches is resolved; the others are new.
+    let (status_id, status) =
+        if notification.change == ChangeKind::Closed { (4, "Resolved") } else { (1, "New") };
     let first_seen = millis(alert.first_seen.as_deref());
     let last_seen = millis(alert.last_seen.as_deref());
     let first = notification.signals.first();
@@ -197,13 +202,13 @@ pub fn finding(notification: &Notification) -> Value {
         "category_uid": CATEGORY_UID,
         "category_name": "Findings",
         "activity_id": activity_id,
-        "activity_name": if activity_id == 1 { "Create" } else { "Update" },
+        "activity_name": activity_name,
         "type_uid": CLASS_UID * 100 + activity_id,
-        "type_name": format!("Detection Finding: {}", if activity_id == 1 { "Create" } else { "Update" }),
+        "type_name": format!("Detection Finding: {activity_name}"),
         "severity_id": severity_id(alert.severity),
         "severity": severity_name(alert.severity),
-        "status_id": 1,
-        "status": "New",
+        "status_id": status_id,
+        "status": status,
         "time": last_seen.or(first_seen).unwrap_or(0),
         "start_time": first_seen,
         "end_time": last_seen,

@@ -55,7 +55,7 @@ pub struct OutboxNotifier<'a> {
 }
 
 impl Notifier for OutboxNotifier<'_> {
-    fn entries(&self, raised: bool, alert: &Alert) -> Vec<OutboxEntry> {
+    fn entries(&self, kind: ChangeKind, alert: &Alert) -> Vec<OutboxEntry> {
         let rule = self.rules.get(&alert.rule_id).map(AsRef::as_ref);
         let wanted: Vec<&OutboxOutput> =
             self.outputs.iter().filter(|o| o.route.accepts(rule, alert.severity)).collect();
@@ -69,7 +69,6 @@ impl Notifier for OutboxNotifier<'_> {
             .take(CONTEXT_SIGNALS)
             .cloned()
             .collect();
-        let kind = if raised { ChangeKind::Raised } else { ChangeKind::Extended };
         let facts = rule.map_or_else(|| RuleFacts::unknown(alert), RuleFacts::of);
         let notification = Notification::new(kind, alert.clone(), Arc::new(facts), signals);
         let body = serde_json::to_string(&notification).expect("notifications serialise");

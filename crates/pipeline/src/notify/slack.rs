@@ -120,6 +120,7 @@ fn change_word(notification: &Notification) -> &'static str {
     match notification.change {
         crate::sink::ChangeKind::Raised => "raised",
         crate::sink::ChangeKind::Extended => "more events",
+        crate::sink::ChangeKind::Closed => "closed: the changed rule no longer matches",
     }
 }
 

@@ -63,9 +63,18 @@ const COMMIT_BATCH: usize = 64;
 /// a killed scan of a few dozen files has still kept most of its work.
 const MIN_BATCHES: usize = 4;
 
-/// One input as read: its key, its (rule, signal) pairs, how many records it held and, for an
-/// input read again, the correlations that have not seen it.
-type ReadInput<'a> = (Option<&'a InputKey>, Vec<(usize, Signal)>, u64, Option<&'a [usize]>);
+/// One input as read.
+struct ReadInput<'a> {
+    key: Option<&'a InputKey>,
+    /// Its (rule, signal) pairs.
+    signals: Vec<(usize, Signal)>,
+    /// How many records it held.
+    records: u64,
+    /// For an input read again, the correlations that have not seen it.
+    again: Option<&'a [usize]>,
+    /// For an input read again in full, the detection rules it was evaluated for.
+    revised: Vec<&'a str>,
+}
 
 /// What a run keeps across its batches: counts and the alerts it touched (in the order first
 /// touched). Signals go to the outputs once their batch is committed and are then dropped, so a
@@ -93,6 +102,10 @@ pub struct RunState {
     pub again_rules: usize,
     /// Evaluate every input again for every rule.
     pub rescan: bool,
+    /// Signals of inputs evaluated again that their changed rules no longer give.
+    pub withdrawn: u64,
+    /// Alerts closed by this run's rules: none of their events matches any more.
+    pub closed: Vec<Alert>,
     /// The rule set, once kept in the store.
     rule_set: Option<RuleSet>,
 }
@@ -103,6 +116,12 @@ impl RunState {
         self.raised += ingested.raised.len() as u64;
         self.dropped += ingested.dropped.values().sum::<u64>();
         self.raised_ids.extend(ingested.raised.iter().map(|a| a.alert_id.clone()));
+        self.withdrawn += ingested.withdrawn;
+        for alert in &ingested.closed {
+            self.alerts.remove(&alert.alert_id);
+            self.order.retain(|id| *id != alert.alert_id);
+        }
+        self.closed.extend(ingested.closed);
         for alert in ingested.raised.into_iter().chain(ingested.extended) {
             self.follow_renames(&alert);
             match self.alerts.get_mut(&alert.alert_id) {
@@ -162,25 +181,33 @@ impl RunState {
         let base = self.taken;
         let mut spans = Vec::with_capacity(inputs.len());
         let (mut rule_of, mut signals) = (Vec::new(), Vec::new());
-        for (key, found, records, again) in inputs {
+        for input in inputs {
             let start = signals.len();
-            for (rule, signal) in found {
+            for (rule, signal) in input.signals {
                 self.take();
                 rule_of.push(rule);
                 signals.push(signal);
             }
-            spans.push((key, start..signals.len(), records, again));
+            spans.push((
+                input.key,
+                start..signals.len(),
+                input.records,
+                input.again,
+                input.revised,
+            ));
         }
         let rule_set = self.rule_set.as_ref().map(|s| s.digest.as_str());
         let rules = setup.detection.engine.rules();
         let batches: Vec<InputBatch<'_>> = spans
-            .into_iter()
-            .map(|(key, span, records, again)| InputBatch {
-                key,
-                records,
+            .iter()
+            .map(|(key, span, records, again, revised)| InputBatch {
+                key: *key,
+                records: *records,
                 rule_set,
-                again,
+                again: *again,
+                revised,
                 incoming: span
+                    .clone()
                     .map(|i| {
                         let rule = rule_of[i];
                         Incoming {
@@ -301,6 +328,7 @@ pub fn read_and_commit(
     problem: &mut dyn FnMut(&Problem),
 ) -> Result<bool, RunError> {
     let mut errors = false;
+    let rules = setup.detection.engine.rules();
     let size = todo.len().div_ceil(MIN_BATCHES).clamp(
         rayon::current_num_threads() * 2,
         COMMIT_BATCH.max(rayon::current_num_threads() * 2),
@@ -320,8 +348,25 @@ pub fn read_and_commit(
                 // The rules that read it before keep what they found then.
                 signals.retain(|(rule, _)| again.keep[*rule]);
             }
-            let again = todo.again.as_deref().map(|a| a.correlations.as_slice());
-            inputs.push((todo.unit.key.as_ref(), signals, outcome.records, again));
+            // What a rule evaluated over the whole input no longer gives, it takes back;
+            // not when records were left out or could not be read.
+            let whole = !range.is_set() && !outcome.has_errors();
+            let revised = match &todo.again {
+                Some(again) if whole => rules
+                    .iter()
+                    .zip(&again.keep)
+                    .filter(|(rule, &keep)| keep && rule.correlation().is_none())
+                    .map(|(rule, _)| rule.meta.id.as_str())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            inputs.push(ReadInput {
+                key: todo.unit.key.as_ref(),
+                signals,
+                records: outcome.records,
+                again: todo.again.as_deref().map(|a| a.correlations.as_slice()),
+                revised,
+            });
         }
         run.commit(store, setup, inputs, outputs)?;
         batch.iter().for_each(|todo| source.ack(&todo.unit));
@@ -380,6 +425,9 @@ pub fn write_results(router: &mut Router, run: &mut RunState) -> Result<Vec<Aler
             ChangeKind::Extended
         };
         router.alert(AlertChange { kind, alert, rule: None })?;
+    }
+    for alert in &run.closed {
+        router.alert(AlertChange { kind: ChangeKind::Closed, alert, rule: None })?;
     }
     Ok(alerts)
 }

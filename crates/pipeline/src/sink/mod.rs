@@ -39,15 +39,7 @@ impl SinkError {
     }
 }
 
-/// How an alert changed in this run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangeKind {
-    /// Raised by this run.
-    Raised,
-    /// An alert raised earlier took more signals.
-    Extended,
-}
+pub use tripline_alert::ChangeKind;
 
 /// One alert change, as sinks receive it.
 #[derive(Debug, Clone, Copy)]

@@ -139,7 +139,11 @@ impl crate::sink::Sink for TextSink {
         &mut self,
         change: crate::sink::AlertChange<'_>,
     ) -> Result<(), crate::sink::SinkError> {
-        self.rows.push(Row::new(change.alert.clone(), change.rule));
+        // The table shows what the run found; an alert its rule no longer matches is counted
+        // in the summary instead (and is in `alerts list --status closed`).
+        if change.kind != crate::sink::ChangeKind::Closed {
+            self.rows.push(Row::new(change.alert.clone(), change.rule));
+        }
         Ok(())
     }
 
