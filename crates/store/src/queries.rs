@@ -141,7 +141,7 @@ fn from_row(row: Row) -> Result<StoredAlert> {
     let event_count = next_text("event_count")?
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| corrupt("event_count"))?;
-    let event_ids = serde_json::from_str(&next_text("event_ids")?.unwrap_or_default())
+    let event_ids: Vec<String> = serde_json::from_str(&next_text("event_ids")?.unwrap_or_default())
         .map_err(|_| corrupt("event_ids"))?;
     let status =
         next_text("status")?.as_deref().and_then(Status::parse).ok_or_else(|| corrupt("status"))?;
@@ -153,7 +153,8 @@ fn from_row(row: Row) -> Result<StoredAlert> {
     let text = next_text("representative")?;
     let packed = it.next().ok_or_else(|| corrupt("packed_representative"))?.into_bytes();
     let mut next_text = |what: &str| it.next().ok_or_else(|| corrupt(what)).map(Value::into_text);
-    let first_event = next_text("first_event")?;
+    // NULL when it is the first listed event, as it is for nearly every alert.
+    let first_event = next_text("first_event")?.or_else(|| event_ids.first().cloned());
     let previous_ids = next_text("previous_ids")?
         .map(|ids| serde_json::from_str(&ids).map_err(|_| corrupt("previous_ids")))
         .transpose()?
@@ -218,7 +219,7 @@ pub fn save_alert(backend: &mut dyn Backend, stored: &StoredAlert) -> Result<()>
             stored.created_at.as_str().into(),
             stored.updated_at.as_str().into(),
             pack(&json(&a.representative)).into(),
-            a.first_event.as_deref().into(),
+            a.first_event.as_deref().filter(|first| a.event_ids.first().map(String::as_str) != Some(*first)).into(),
             (!a.previous_ids.is_empty()).then(|| json(&a.previous_ids)).map_or(Value::Null, Value::from),
         ],
     )?;
