@@ -1,5 +1,14 @@
 //! `tripline`: detection for CloudTrail. One module per subcommand in `cmd/`.
 
+/// `eprintln!` that never panics: a closed or full stderr (a pipe whose reader left,
+/// `2>/dev/full`) loses the message, not the run.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cmd;
 mod options;
 
@@ -30,7 +39,10 @@ pub(crate) struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(&e),
+    };
     let config =
         tripline_pipeline::Config::find(cli.config.as_deref()).map_err(anyhow::Error::from);
     match config.and_then(|config| cmd::run(cli.command, &config)) {
@@ -45,7 +57,33 @@ fn main() -> ExitCode {
             if e.chain().any(broken_pipe) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("tripline: error: {e:#}");
+            note!("tripline: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `--help`, `--version` or a usage error, as clap renders it. Help that cannot be written
+/// (`--help >/dev/full`) is an error, not a success.
+fn usage(e: &clap::Error) -> ExitCode {
+    use std::io::{IsTerminal as _, Write as _};
+    let text = e.render();
+    if e.use_stderr() {
+        if std::io::stderr().is_terminal() {
+            note!("{}", text.ansi());
+        } else {
+            note!("{text}");
+        }
+        return ExitCode::from(2);
+    }
+    let mut stdout = std::io::stdout().lock();
+    let styled = stdout.is_terminal();
+    let written = if styled { write!(stdout, "{}", text.ansi()) } else { write!(stdout, "{text}") };
+    match written.and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            note!("tripline: error: cannot write to stdout: {e}");
             ExitCode::from(2)
         }
     }

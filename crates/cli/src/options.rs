@@ -65,7 +65,7 @@ impl RuleArgs {
     /// Loads the rules and prints every diagnostic and the load summary to stderr.
     pub fn load(&self, config: &Config, quiet: bool) -> RuleSet {
         let set = ruleset::load(&self.sources(config));
-        set.report(quiet, self.verbose).iter().for_each(|line| eprintln!("{line}"));
+        set.report(quiet, self.verbose).iter().for_each(|line| note!("{line}"));
         set
     }
 }
@@ -101,15 +101,15 @@ pub fn setup(
     let min = detect.min_severity.or(config.min_severity);
     let setup = Setup::build(ruleset, min, Utc::now().date_naive())?;
     if let (Some(min), false) = (min, quiet) {
-        eprintln!(
+        note!(
             "rules: {} left out by --min-severity {min}, {} kept",
             setup.left_out,
             setup.ruleset.rules.len()
         );
     }
-    setup.warnings.iter().for_each(|w| eprintln!("{w}"));
-    setup.plan_errors.iter().for_each(|e| eprintln!("error: {e}"));
-    setup.expiry_warnings().iter().for_each(|w| eprintln!("{w}"));
+    setup.warnings.iter().for_each(|w| note!("{w}"));
+    setup.plan_errors.iter().for_each(|e| note!("error: {e}"));
+    setup.expiry_warnings().iter().for_each(|w| note!("{w}"));
     Ok(setup)
 }
 
@@ -118,9 +118,9 @@ pub fn setup(
 pub fn report_suppressions(setup: &Setup, counts: &[u64], quiet: bool) {
     for (name, n) in setup.suppression_counts(counts) {
         if n == 0 {
-            eprintln!("warning: suppression `{name}` matched no signal in this scan");
+            note!("warning: suppression `{name}` matched no signal in this scan");
         } else if !quiet {
-            eprintln!("suppressed: {n} signal(s) by `{name}`");
+            note!("suppressed: {n} signal(s) by `{name}`");
         }
     }
 }
@@ -279,18 +279,18 @@ pub fn finish_outputs(
     for (label, delivery) in router.finish().context("failed to write results")? {
         if delivery.failed > 0 {
             undelivered = true;
-            eprintln!(
+            note!(
                 "error: output {label}: {} notification(s) not delivered after every retry",
                 delivery.failed
             );
             for reason in delivery.errors.iter().take(10) {
-                eprintln!("  {reason}");
+                note!("  {reason}");
             }
             if delivery.errors.len() > 10 {
-                eprintln!("  … and {} more", delivery.errors.len() - 10);
+                note!("  … and {} more", delivery.errors.len() - 10);
             }
         } else if !quiet && !label.ends_with(":-") && delivery.delivered > 0 {
-            eprintln!("output {label}: {} delivered", delivery.delivered);
+            note!("output {label}: {} delivered", delivery.delivered);
         }
     }
     Ok(undelivered)
@@ -306,19 +306,19 @@ pub fn report_outbox(
     for (label, report) in reports {
         if report.dead > 0 {
             dead = true;
-            eprintln!("error: output {label}: {} notification(s) dead-lettered (see `tripline alerts outbox --status dead`)", report.dead);
+            note!("error: output {label}: {} notification(s) dead-lettered (see `tripline alerts outbox --status dead`)", report.dead);
         }
         if report.failed > 0 {
-            eprintln!("warning: output {label}: {} notification(s) not delivered yet; kept in the outbox for the next run", report.failed);
+            note!("warning: output {label}: {} notification(s) not delivered yet; kept in the outbox for the next run", report.failed);
         }
         for reason in report.errors.iter().take(10) {
-            eprintln!("  {reason}");
+            note!("  {reason}");
         }
         if report.errors.len() > 10 {
-            eprintln!("  … and {} more", report.errors.len() - 10);
+            note!("  … and {} more", report.errors.len() - 10);
         }
         if !quiet && report.delivered > 0 {
-            eprintln!("output {label}: {} delivered", report.delivered);
+            note!("output {label}: {} delivered", report.delivered);
         }
     }
     dead

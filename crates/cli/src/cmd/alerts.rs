@@ -236,10 +236,7 @@ fn change(
             Some(alert) => writeln!(out, "{} {}", alert.alert.alert_id, alert.status.as_str())?,
             None => {
                 missing += 1;
-                eprintln!(
-                    "error: no alert `{id}` in {} (or the prefix is not unique)",
-                    store.label()
-                );
+                note!("error: no alert `{id}` in {} (or the prefix is not unique)", store.label());
             }
         }
     }

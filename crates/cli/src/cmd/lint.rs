@@ -24,15 +24,15 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
         let Some(last) = s.expires else { continue };
         if s.is_expired(today) {
             warnings += 1;
-            eprintln!(
+            note!(
                 "{}: warning: suppression `{}` expired on {last} and no longer applies (owner: {})",
                 s.location(),
                 s.name,
                 s.owner
             );
-            eprintln!("  hint: renew it with a new `expires` date, or remove it");
+            note!("  hint: renew it with a new `expires` date, or remove it");
         } else if (last - today).num_days() < EXPIRY_NOTICE_DAYS {
-            eprintln!(
+            note!(
                 "{}: note: suppression `{}` expires on {last} (owner: {})",
                 s.location(),
                 s.name,
@@ -42,7 +42,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     }
     let errors = set.diagnostics.iter().filter(|d| d.level == Level::Error).count();
     let warned = set.diagnostics.iter().filter(|d| d.level == Level::Warning).count() + warnings;
-    eprintln!(
+    note!(
         "lint: {} rule(s), {} suppression(s): {errors} error(s), {warned} warning(s)",
         set.rules.len(),
         set.suppressions.len()

@@ -80,7 +80,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     if listing.units.is_empty() && listing.problems.is_empty() {
         // An empty result from a mistyped folder must not pass for a quiet day.
         let paths: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
-        eprintln!(
+        note!(
             "warning: no CloudTrail log file found in {}: nothing was scanned (is the path right?)",
             paths.join(", ")
         );
@@ -109,7 +109,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     let mut totals = Totals { files: listing.units.len() as u64, ..Totals::listed(&listing) };
     let mut input_errors = false;
     for problem in &listing.problems {
-        eprintln!("{problem}");
+        note!("{problem}");
         input_errors |= !problem.warning;
     }
     let mut collector = Collector::new(&setup.detection, &mut router);
@@ -118,7 +118,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
         progress.inc(1);
         totals.add(&outcome);
         for problem in &outcome.problems {
-            progress.suspend(|| eprintln!("{problem}"));
+            progress.suspend(|| note!("{problem}"));
         }
         input_errors |= outcome.has_errors();
         outcome.signals.into_iter().try_for_each(|(rule, signal)| collector.take(rule, signal))
@@ -133,9 +133,9 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     if !args.quiet {
         let dropped: u64 = outcome.dropped.values().sum();
         for (rule, n) in &outcome.dropped {
-            eprintln!("warning: rule `{rule}` reached max_alerts: {n} alert(s) not raised");
+            note!("warning: rule `{rule}` reached max_alerts: {n} alert(s) not raised");
         }
-        eprintln!(
+        note!(
             "{}; {} signal(s), {} alert(s) ({} dropped by max_alerts, {} signal(s) below threshold) in {:.2}s",
             totals.describe(), signals, outcome.alerts.len(), dropped, outcome.below_threshold, started.elapsed().as_secs_f64()
         );

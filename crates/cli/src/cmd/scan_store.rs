@@ -35,11 +35,11 @@ pub fn run(
     let mut run = RunState::default();
     run.rescan = args.rescan;
     for problem in &listing.problems {
-        eprintln!("{problem}");
+        note!("{problem}");
     }
     let todo = pending(&mut store, setup, source, listing.units, &mut run)?;
     totals.files = todo.len() as u64;
-    let mut print = |problem: &tripline_io::Problem| eprintln!("{problem}");
+    let mut print = |problem: &tripline_io::Problem| note!("{problem}");
     let input_errors = read_and_commit(
         &mut store,
         setup,
@@ -57,7 +57,7 @@ pub fn run(
     if let Some(retention) = config.retention {
         let purged = apply_retention(&mut store, retention)?;
         if !args.quiet && purged != tripline_store::Purged::default() {
-            eprintln!(
+            note!(
                 "retention: forgot {} closed alert(s), {} signal(s) and {} delivered notification(s)",
                 purged.alerts, purged.signals, purged.notifications
             );
@@ -67,19 +67,20 @@ pub fn run(
     if !args.quiet {
         let extended = alerts.len() as u64 - run.raised.min(alerts.len() as u64);
         if run.again > 0 {
-            eprintln!(
+            note!(
                 "{} input(s) read before evaluated again for {} new or changed rule(s)",
-                run.again, run.again_rules
+                run.again,
+                run.again_rules
             );
         }
         if run.withdrawn > 0 {
-            eprintln!(
+            note!(
                 "{} signal(s) no longer matched by their changed rule withdrawn; {} alert(s) closed by the rule run",
                 run.withdrawn,
                 run.closed.len()
             );
         }
-        eprintln!(
+        note!(
             "{}; {} input(s) already processed; {} new signal(s) ({} seen before), {} alert(s) raised, {} extended ({} dropped by max_alerts); store {} in {:.2}s",
             totals.describe(), run.already_done, run.fresh, run.duplicates, run.raised, extended,
             run.dropped, store.label(), started.elapsed().as_secs_f64()

@@ -1,5 +1,6 @@
 //! `tripline test [PATH...]`: run every rule's inline tests offline, explaining each failure.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -109,47 +110,62 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     }
     let engine = builder.build().map_err(anyhow::Error::msg)?;
     let (mut passed, mut failed, mut skipped, mut cases) = (0, 0, 0, 0);
-    for (index, rule) in engine.rules().iter().enumerate() {
-        if rule.meta.kind.form == tripline_rule::Form::Python {
-            skipped += 1;
-            println!(
-                "skip  {}  ({} test(s) not run: its Python logic is not executed)",
-                rule.meta.id,
-                rule.tests.len()
-            );
-            continue;
-        }
-        let mut failures = Vec::new();
-        if let Some(problem) = coverage_problem(rule, args.min_tests) {
-            failures.push(problem);
-        }
-        for case in &rule.tests {
-            cases += 1;
-            if let Some(why) = run_case(&engine, index, rule, case) {
-                let at = case.line.map(|l| format!(" (line {l})")).unwrap_or_default();
-                failures.push(format!("test `{}`{at}: {why}", case.name));
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut report = || -> std::io::Result<()> {
+        for (index, rule) in engine.rules().iter().enumerate() {
+            if rule.meta.kind.form == tripline_rule::Form::Python {
+                skipped += 1;
+                writeln!(
+                    out,
+                    "skip  {}  ({} test(s) not run: its Python logic is not executed)",
+                    rule.meta.id,
+                    rule.tests.len()
+                )?;
+                continue;
+            }
+            let mut failures = Vec::new();
+            if let Some(problem) = coverage_problem(rule, args.min_tests) {
+                failures.push(problem);
+            }
+            for case in &rule.tests {
+                cases += 1;
+                if let Some(why) = run_case(&engine, index, rule, case) {
+                    let at = case.line.map(|l| format!(" (line {l})")).unwrap_or_default();
+                    failures.push(format!("test `{}`{at}: {why}", case.name));
+                }
+            }
+            if failures.is_empty() {
+                passed += 1;
+                if !args.quiet {
+                    writeln!(out, "ok    {}  ({} test(s))", rule.meta.id, rule.tests.len())?;
+                }
+            } else {
+                failed += 1;
+                let file = rule
+                    .meta
+                    .source
+                    .as_ref()
+                    .map(|p| format!("  [{}]", p.display()))
+                    .unwrap_or_default();
+                writeln!(out, "FAIL  {}{file}", rule.meta.id)?;
+                for f in failures {
+                    write!(out, "{}", indent(&format!("✗ {f}"), "      "))?;
+                }
             }
         }
-        if failures.is_empty() {
-            passed += 1;
-            if !args.quiet {
-                println!("ok    {}  ({} test(s))", rule.meta.id, rule.tests.len());
-            }
-        } else {
-            failed += 1;
-            let file = rule
-                .meta
-                .source
-                .as_ref()
-                .map(|p| format!("  [{}]", p.display()))
-                .unwrap_or_default();
-            println!("FAIL  {}{file}", rule.meta.id);
-            for f in failures {
-                print!("{}", indent(&format!("✗ {f}"), "      "));
-            }
-        }
+        writeln!(
+            out,
+            "{passed} rule(s) passed, {failed} failed, {skipped} skipped; {cases} test case(s)"
+        )?;
+        out.flush()
+    };
+    // A closed stdout (`tripline test | head`) ends the report, not the verdict: the status
+    // is what the rules tested so far earned. Any other write error loses output: exit 2.
+    match report() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
     }
-    println!("{passed} rule(s) passed, {failed} failed, {skipped} skipped; {cases} test case(s)");
     Ok(if ruleset.has_errors() {
         ExitStatus::Error
     } else if failed > 0 {

@@ -62,7 +62,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     let rules =
         setup.ruleset.rules.iter().map(|r| (r.meta.id.clone(), std::sync::Arc::clone(r))).collect();
     if !args.quiet {
-        eprintln!(
+        note!(
             "watching {} every {} (store {})",
             args.dir.display(),
             humantime::format_duration(args.interval),
@@ -75,7 +75,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     loop {
         let listing = source.poll();
         for problem in &listing.problems {
-            eprintln!("{problem}");
+            note!("{problem}");
         }
         let mut run = RunState::default();
         let todo = pending(&mut store, &setup, &mut source, listing.units, &mut run)?;
@@ -83,7 +83,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
             let mut totals = Totals { files: todo.len() as u64, ..Totals::default() };
             // Outputs are opened for each poll that found files: the table is one per poll.
             let mut router = OutputArgs::router_of(&specs, &setup, true)?;
-            let mut print = |problem: &tripline_io::Problem| eprintln!("{problem}");
+            let mut print = |problem: &tripline_io::Problem| note!("{problem}");
             if read_and_commit(
                 &mut store,
                 &setup,
@@ -106,7 +106,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
             }
             crate::options::report_suppressions(&setup, &totals.suppressed, true);
             if !args.quiet {
-                eprintln!(
+                note!(
                     "{}; {} new signal(s), {} alert(s) raised or extended",
                     totals.describe(),
                     run.fresh,

@@ -8,6 +8,7 @@ pub mod jsonl;
 pub mod output;
 pub mod report;
 pub mod route;
+pub mod stdout;
 pub mod text;
 
 use std::sync::Arc;

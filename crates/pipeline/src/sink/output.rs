@@ -424,7 +424,9 @@ impl OutputSpec {
 
     fn writer(&self) -> Result<Box<dyn Write + Send>, OutputError> {
         if self.is_stdout() {
-            return Ok(Box::new(BufWriter::new(std::io::stdout())));
+            return Ok(Box::new(BufWriter::new(
+                super::stdout::UntilClosed::new(std::io::stdout()),
+            )));
         }
         let file = OpenOptions::new()
             .create(true)
