@@ -49,10 +49,17 @@ fn main() -> ExitCode {
         Ok(status) => status.into(),
         Err(e) => {
             // A closed pipe (`tripline scan … | head`) is not a failure.
+            // (serde_json wraps the io error it met; it says the kind.)
             let broken_pipe = |cause: &(dyn std::error::Error + 'static)| {
-                cause
+                let kind = cause
                     .downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                    .map(std::io::Error::kind)
+                    .or_else(|| {
+                        cause
+                            .downcast_ref::<serde_json::Error>()
+                            .and_then(serde_json::Error::io_error_kind)
+                    });
+                kind == Some(std::io::ErrorKind::BrokenPipe)
             };
             if e.chain().any(broken_pipe) {
                 return ExitCode::SUCCESS;

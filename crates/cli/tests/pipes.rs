@@ -60,6 +60,15 @@ fn a_reader_that_leaves_early_ends_the_command_quietly_with_its_status() {
     let (code, stderr) = first_line_only(&["rules", "list"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(!stderr.contains("Broken pipe"), "{stderr}");
+    let dir = tempfile::tempdir().expect("temp");
+    let store = dir.path().join("alerts.db").to_string_lossy().into_owned();
+    let scan =
+        tripline().args(["scan", "examples", "-q", "--store", &store]).output().expect("runs");
+    assert_eq!(scan.status.code(), Some(1));
+    let (code, stderr) =
+        first_line_only(&["alerts", "list", "--store", &store, "--format", "jsonl"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
 }
 
 #[test]

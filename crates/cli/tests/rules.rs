@@ -156,3 +156,49 @@ Tests:
     assert!(run.stdout.contains("ok    Lowercase.Keys"), "{}", run.stdout);
     assert!(!run.stdout.contains("not a usable record"), "{}", run.stdout);
 }
+
+#[test]
+fn a_byte_order_mark_at_the_start_of_a_rule_file_is_accepted() {
+    let dir = tempfile::tempdir().expect("temp");
+    let bom = "\u{feff}";
+    let native = "id: bom-native\ntitle: Written on Windows\nseverity: low\ndetection:\n  created:\n    eventName: CreateSecurityGroup\n  condition: created\n";
+    let sigma = "title: Written on Windows too\nid: 5b0a5a4e-2f49-4c1e-9d7e-1c2b3a4d5e6f\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  created:\n    eventName: CreateSecurityGroup\n  condition: created\nlevel: low\n";
+    std::fs::write(dir.path().join("native.yml"), format!("{bom}{native}")).expect("write");
+    std::fs::write(dir.path().join("sigma.yml"), format!("{bom}{sigma}")).expect("write");
+    // Diagnostics still point at the right place: the mark takes no column.
+    std::fs::write(
+        dir.path().join("broken.yml"),
+        format!("{bom}id: bom-broken\ntitle: x\nseverity: loud\n"),
+    )
+    .expect("write");
+    let rules = dir.path().to_string_lossy().into_owned();
+    let lint = tripline(&["lint", "--rules", &rules]);
+    assert!(!lint.stderr.contains("unknown rule key"), "{}", lint.stderr);
+    assert!(
+        !lint.stderr.contains("native.yml") && !lint.stderr.contains("sigma.yml"),
+        "{}",
+        lint.stderr
+    );
+    assert!(lint.stderr.contains("broken.yml:3:"), "{}", lint.stderr);
+    let list = tripline(&["rules", "list", "--rules", &rules, "--no-builtin"]);
+    assert!(list.stdout.contains("bom-native"), "{}", list.stdout);
+    assert!(list.stdout.contains("5b0a5a4e-2f49-4c1e-9d7e-1c2b3a4d5e6f"), "{}", list.stdout);
+}
+
+#[test]
+fn a_correlation_naming_a_rule_that_is_not_loaded_is_an_error_at_its_line_everywhere() {
+    let dir = tempfile::tempdir().expect("temp");
+    let correlation = "title: Many deletions\nid: 5b0a5a4e-2f49-4c1e-9d7e-1c2b3a4d5e61\ncorrelation:\n  type: event_count\n  rules:\n    - ec2-security-group-deleted\n    - no-such-rule\n  group-by: [recipientAccountId]\n  timespan: 1h\n  condition:\n    gte: 2\nlevel: low\n";
+    std::fs::write(dir.path().join("many.yml"), correlation).expect("write");
+    let rules = dir.path().to_string_lossy().into_owned();
+    let expected = "many.yml:7:7: error: correlation `5b0a5a4e-2f49-4c1e-9d7e-1c2b3a4d5e61` refers to `no-such-rule`, which is not a loaded rule";
+    // lint: 1, a file refused; test and scan: 2, a rule file was bad.
+    for (args, code) in [(&["lint"][..], 1), (&["test"], 2), (&["scan", "examples"], 2)] {
+        let run = tripline(&[args, &["--rules", &rules][..]].concat());
+        assert_eq!(run.code, code, "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.matches(expected).count(), 1, "{args:?}: {}", run.stderr);
+    }
+    // The other rules still run.
+    let scan = tripline(&["scan", "examples", "--rules", &rules, "--format", "jsonl"]);
+    assert!(jsonl(&scan.stdout).iter().any(|l| l["rule_id"] == "ec2-security-group-deleted"));
+}

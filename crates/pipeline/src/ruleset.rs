@@ -230,7 +230,7 @@ pub fn load(args: &RuleSources) -> RuleSet {
         options.placeholders.entry(name.clone()).or_default().extend(values.iter().cloned());
     }
     for file in &args.exceptions {
-        match std::fs::read_to_string(file) {
+        match read_rule_text(file) {
             Ok(text) => tripline_lang::elastic::exceptions::parse(
                 file,
                 &text,
@@ -253,7 +253,7 @@ pub fn load(args: &RuleSources) -> RuleSet {
     }
     for root in &args.paths {
         for file in files_under(root, is_rule_file) {
-            match std::fs::read_to_string(&file) {
+            match read_rule_text(&file) {
                 Ok(text) => set.add_file(&file, &text, &mut seen, &options),
                 Err(e) => {
                     set.refused_files += 1;
@@ -264,6 +264,7 @@ pub fn load(args: &RuleSources) -> RuleSet {
         }
     }
     crate::suppressions::load(&args.suppressions, &options, &mut set);
+    set.check_correlations();
     set.check_suppressions();
     set.off = args.toggles.off(&set.rules, set.builtin);
     set.toggle_warnings = args.toggles.unused(&set.rules, set.builtin);
@@ -271,6 +272,43 @@ pub fn load(args: &RuleSources) -> RuleSet {
 }
 
 impl RuleSet {
+    /// Refuses a correlation that names a rule not loaded, with an error at the name: `lint`,
+    /// `test` and `scan` say the same, and the other rules still run.
+    fn check_correlations(&mut self) {
+        let mut refused = Vec::new();
+        for (index, rule) in self.rules.iter().enumerate() {
+            let Some(correlation) = rule.correlation() else { continue };
+            for (i, reference) in correlation.rules.iter().enumerate() {
+                if self.rules.iter().any(|r| r.is_named(reference)) {
+                    continue;
+                }
+                let (line, column) = correlation.positions.get(i).copied().unwrap_or((0, 0));
+                self.diagnostics.push(Diagnostic {
+                    path: rule.meta.source.clone().unwrap_or_default(),
+                    line,
+                    column,
+                    level: Level::Error,
+                    message: format!(
+                        "correlation `{}` refers to `{reference}`, which is not a loaded rule",
+                        rule.meta.id
+                    ),
+                    hint: Some(
+                        "load the rule it names (--rules), or correct the id or name".into(),
+                    ),
+                });
+                refused.push(index);
+            }
+        }
+        refused.dedup();
+        self.refused_files += refused.len();
+        for index in refused.into_iter().rev() {
+            let rule = self.rules.remove(index);
+            let stats = self.by_format.entry(rule.meta.kind.frontend.name()).or_default();
+            stats[0] = stats[0].saturating_sub(1);
+            stats[3] += 1;
+        }
+    }
+
     /// Warns about suppressions that apply to no loaded rule (a typo in an id, a filter for
     /// rules not given).
     fn check_suppressions(&mut self) {
@@ -298,4 +336,15 @@ impl RuleSet {
             }
         }
     }
+}
+
+/// Reads a rule, exception or suppression file as text; a UTF-8 byte-order mark at its start
+/// (which some Windows editors write) is dropped, so that the first key is the first key.
+/// Positions are unchanged: the mark takes no column.
+pub(crate) fn read_rule_text(path: &Path) -> std::io::Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    })
 }

@@ -15,7 +15,7 @@ fn is_yaml(path: &Path) -> bool {
 pub fn load(paths: &[PathBuf], options: &Options, set: &mut RuleSet) {
     for root in paths {
         for file in files_under(root, is_yaml) {
-            match std::fs::read_to_string(&file) {
+            match crate::ruleset::read_rule_text(&file) {
                 Ok(text) => {
                     let (suppressions, diagnostics) =
                         tripline_lang::suppression::compile(&file, &text, options);

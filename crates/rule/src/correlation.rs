@@ -57,6 +57,8 @@ pub struct Correlation {
     pub condition: Option<CountCondition>,
     /// Whether the referenced rules still raise alerts of their own.
     pub generate: bool,
+    /// Where each of `rules` is written (line, column), for diagnostics; empty when unknown.
+    pub positions: Vec<(usize, usize)>,
 }
 
 /// A Sigma meta filter: an extra condition for the rules it names.

@@ -140,8 +140,15 @@ pub(super) fn correlation_rule(
         );
         return None;
     }
-    let correlation =
-        Correlation { kind, rules, group_by, timespan: timespan?, condition: count, generate };
+    let correlation = Correlation {
+        kind,
+        rules,
+        group_by,
+        timespan: timespan?,
+        condition: count,
+        generate,
+        positions: reference_positions(node),
+    };
     Some(Rule {
         meta,
         logic: Logic::Correlate(correlation),
@@ -150,6 +157,17 @@ pub(super) fn correlation_rule(
         tests: Vec::new(),
         prepared: Default::default(),
     })
+}
+
+/// Where each entry of the correlation's `rules` is written.
+fn reference_positions(correlation: &Node) -> Vec<(usize, usize)> {
+    match correlation.get("rules") {
+        Some(Node { kind: Kind::Seq(items), .. }) => {
+            items.iter().map(|n| (n.pos.line, n.pos.column)).collect()
+        }
+        Some(n) => vec![(n.pos.line, n.pos.column)],
+        None => Vec::new(),
+    }
 }
 
 /// A meta filter: `filter: {rules: [...], <selections>, condition}`.
