@@ -202,3 +202,21 @@ fn a_correlation_naming_a_rule_that_is_not_loaded_is_an_error_at_its_line_everyw
     let scan = tripline(&["scan", "examples", "--rules", &rules, "--format", "jsonl"]);
     assert!(jsonl(&scan.stdout).iter().any(|l| l["rule_id"] == "ec2-security-group-deleted"));
 }
+
+#[test]
+fn a_key_given_twice_refuses_the_rule_file_at_the_second_key() {
+    let dir = tempfile::tempdir().expect("temp");
+    let twice = "id: sg-twice\ntitle: Said twice\nseverity: low\ndetection:\n  s:\n    eventName: CreateSecurityGroup\n  condition: s\nseverity: high\n";
+    std::fs::write(dir.path().join("twice.yml"), twice).expect("write");
+    let rules = dir.path().to_string_lossy().into_owned();
+    let lint = tripline(&["lint", "--rules", &rules]);
+    assert_eq!(lint.code, 1, "{}", lint.stderr);
+    assert!(
+        lint.stderr.contains("twice.yml:8:1: error: key `severity` is given twice in this mapping"),
+        "{}",
+        lint.stderr
+    );
+    assert!(lint.stderr.contains("it was first given at line 3"), "{}", lint.stderr);
+    let list = tripline(&["rules", "list", "--rules", &rules]);
+    assert!(!list.stdout.contains("sg-twice"), "refused, not loaded with one of the two");
+}

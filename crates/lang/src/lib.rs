@@ -9,6 +9,7 @@
 
 pub mod detection;
 pub mod diagnostic;
+pub mod duplicate_keys;
 pub mod elastic;
 pub mod kql;
 pub mod native;
@@ -90,5 +91,15 @@ pub fn compile(path: &Path, text: &str, options: &Options) -> Loaded {
             (rules, diagnostics, Vec::new())
         }
     };
-    Loaded { path: path.to_owned(), frontend, rules, diagnostics, suppressions }
+    let mut loaded = Loaded { path: path.to_owned(), frontend, rules, diagnostics, suppressions };
+    if frontend != Frontend::Elastic {
+        let repeated = duplicate_keys::check(path, text);
+        if !repeated.is_empty() {
+            // Which of the two the loader kept is not what the author meant: the file is refused.
+            loaded.rules.clear();
+            loaded.suppressions.clear();
+            loaded.diagnostics.extend(repeated);
+        }
+    }
+    loaded
 }

@@ -34,6 +34,10 @@ pub fn compile(path: &Path, text: &str, options: &Options) -> (Vec<Suppression>,
         Ok(root) => root,
         Err(d) => return (Vec::new(), vec![d]),
     };
+    let repeated = crate::duplicate_keys::check(path, text);
+    if !repeated.is_empty() {
+        return (Vec::new(), repeated);
+    }
     let entries: Vec<&Node> = match (&root.kind, root.get("suppressions")) {
         (_, Some(Node { kind: Kind::Seq(items), .. })) | (Kind::Seq(items), None) => {
             items.iter().collect()
