@@ -189,10 +189,27 @@ fn starts_with_records_key(body: &str) -> bool {
         .is_some_and(|r| r.trim_start().starts_with(':'))
 }
 
-/// JSON lines: the first line is a complete value and more follows it.
+/// How many of a file's first lines are looked at for one that is a record by itself.
+const JSON_LINES_PROBE: usize = 5;
+
+/// JSON lines: the first line is a complete value and more follows it — or, when the first
+/// line is damaged, one of the next few is an object by itself, written from the start of its
+/// line (a pretty-printed object's inner objects are indented), so that a bad first line
+/// loses that line only, as a bad later line does.
 fn looks_like_json_lines(body: &str) -> bool {
     let Some((first, rest)) = body.split_once('\n') else { return false };
-    !rest.trim().is_empty() && serde_json::from_str::<IgnoredAny>(first).is_ok()
+    if rest.trim().is_empty() {
+        return false;
+    }
+    if serde_json::from_str::<IgnoredAny>(first).is_ok() {
+        return true;
+    }
+    first.starts_with('{')
+        && rest
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .take(JSON_LINES_PROBE)
+            .any(|line| line.starts_with('{') && serde_json::from_str::<IgnoredAny>(line).is_ok())
 }
 
 /// Calls `on` with every record, problem and digest found in `text`.
@@ -301,6 +318,24 @@ mod tests {
         assert_eq!(problems[0].offset, Some(18));
         assert!(problems[1].reason.contains("not a JSON object"));
         assert!(problems[2].reason.contains("eventName"));
+    }
+
+    #[test]
+    fn a_bad_first_line_loses_that_line_only() {
+        let text = "{\"eventName\": broken\n{\"eventName\":\"A\"}\n{\"eventName\":\"B\"}\n";
+        let (records, problems, _) = run(text);
+        assert_eq!(records, vec!["1:A", "2:B"]);
+        assert_eq!(problems.len(), 1);
+        assert_eq!((problems[0].record, problems[0].line), (Some(0), Some(1)));
+        // A pretty-printed object that does not parse is still one broken document, not lines.
+        let pretty = "{\n  \"eventName\": \"A\",\n  \"userIdentity\": {\"type\": \"Root\"}\n";
+        let (records, problems, _) = run(pretty);
+        assert!(records.is_empty());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].reason.contains("the rest of the file could not be read"),
+            "{problems:?}"
+        );
     }
 
     #[test]
