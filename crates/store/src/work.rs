@@ -110,7 +110,7 @@ impl<'b, 'c> Work<'b, 'c> {
                         id.clone_from(to);
                     }
                 }
-                let mut seen = std::collections::HashSet::new();
+                let mut seen = HashSet::new();
                 ids.retain(|id| seen.insert(id.clone()));
             }
             extended.retain(|id| !raised.contains(id));
@@ -300,9 +300,11 @@ impl Work<'_, '_> {
         order.sort_by(|a, b| {
             a.signal.time.cmp(&b.signal.time).then(a.signal.input.cmp(&b.signal.input))
         });
+        // The input's digest, once for all of its signals.
+        let input = batch.key.map(|k| input_digest(&k.input));
         for incoming in order {
             let signal = incoming.signal;
-            let Some(body) = self.record(signal, batch.key.map(|k| input_digest(&k.input)))? else {
+            let Some(body) = self.record(signal, input)? else {
                 self.out.duplicates += 1;
                 if let Some(correlations) = batch.again {
                     self.correlate_only(incoming.rule_index, signal, correlations)?;
