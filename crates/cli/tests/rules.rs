@@ -220,3 +220,75 @@ fn a_key_given_twice_refuses_the_rule_file_at_the_second_key() {
     let list = tripline(&["rules", "list", "--rules", &rules]);
     assert!(!list.stdout.contains("sg-twice"), "refused, not loaded with one of the two");
 }
+
+/// A Sigma rule of `detection` (YAML lines indented two spaces) and `condition`.
+fn sigma_rule(id: &str, detection: &str, condition: &str) -> String {
+    format!("title: Hostile {id}\nid: {id}\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n{detection}\n  condition: {condition}\nlevel: low\n")
+}
+
+#[test]
+fn hostile_rule_files_are_diagnostics_at_their_lines_and_the_other_rules_still_run() {
+    let dir = tempfile::tempdir().expect("temp");
+    let sel = "  sel:\n    eventName: CreateSecurityGroup";
+    let deep = format!("{}sel{}", "(".repeat(100_000), ")".repeat(100_000));
+    write_rule(
+        dir.path(),
+        "parens.yml",
+        &sigma_rule("5d6b1a00-0000-4000-8000-000000000001", sel, &deep),
+    );
+    let nots = format!("{}sel", "not ".repeat(100_000));
+    write_rule(
+        dir.path(),
+        "nots.yml",
+        &sigma_rule("5d6b1a00-0000-4000-8000-000000000002", sel, &nots),
+    );
+    let mut bomb = String::from(
+        "  sel:\n    eventName: CreateSecurityGroup\n  a: &a [x, x, x, x, x, x, x, x, x]\n",
+    );
+    for (name, prev) in ["b", "c", "d", "e", "f", "g", "h", "i"].iter().zip("abcdefgh".chars()) {
+        bomb.push_str(&format!("  {name}: &{name} [{}]\n", vec![format!("*{prev}"); 9].join(", ")));
+    }
+    write_rule(
+        dir.path(),
+        "bomb.yml",
+        &sigma_rule("5d6b1a00-0000-4000-8000-000000000003", bomb.trim_end(), "sel"),
+    );
+    let wild = format!("  sel:\n    eventName: '{}'", "?".repeat(30_000));
+    write_rule(
+        dir.path(),
+        "wild.yml",
+        &sigma_rule("5d6b1a00-0000-4000-8000-000000000004", &wild, "sel"),
+    );
+    // 20,000 selections in one `or` chain: loads and runs.
+    let many: String = (0..20_000).map(|i| format!("  s{i}:\n    eventName: Nope{i}\n")).collect();
+    let chain: Vec<String> = (0..20_000).map(|i| format!("s{i}")).collect();
+    let many = format!("{many}  sg:\n    eventName: CreateSecurityGroup");
+    write_rule(
+        dir.path(),
+        "chain.yml",
+        &sigma_rule(
+            "5d6b1a00-0000-4000-8000-000000000005",
+            &many,
+            &format!("{} or sg", chain.join(" or ")),
+        ),
+    );
+    let rules = dir.path().to_string_lossy().into_owned();
+    let lint = tripline(&["lint", "--rules", &rules]);
+    assert_eq!(lint.code, 1, "{}", lint.stderr);
+    for expected in [
+        "parens.yml:9:14: error: invalid condition",
+        "nots.yml:9:14: error: invalid condition",
+        "bomb.yml:14:",
+        "wild.yml:8:5: error: rule `5d6b1a00-0000-4000-8000-000000000004` cannot run: `eventName`: a pattern compiles to more than 10 MB",
+    ] {
+        assert_eq!(lint.stderr.matches(expected).count(), 1, "{expected}: {}", lint.stderr);
+    }
+    assert!(lint.stderr.contains("nest deeper than 100 levels"), "{}", lint.stderr);
+    assert!(lint.stderr.contains("alias bomb"), "{}", lint.stderr);
+    assert!(lint.stderr.contains("4 file(s) refused"), "{}", lint.stderr);
+    let scan = tripline(&["scan", "examples", "--rules", &rules, "--format", "jsonl"]);
+    assert_eq!(scan.code, 2, "a rule file was bad: {}", scan.stderr);
+    let signals = jsonl(&scan.stdout);
+    assert!(signals.iter().any(|l| l["rule_id"] == "5d6b1a00-0000-4000-8000-000000000005"));
+    assert!(signals.iter().any(|l| l["rule_id"] == "ec2-security-group-created"));
+}

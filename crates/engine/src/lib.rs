@@ -65,6 +65,21 @@ impl EngineBuilder {
     }
 }
 
+/// Whether the engine can compile `rule`'s condition: what [`EngineBuilder::build`] would
+/// refuse it for (a regular expression that does not compile or compiles too large). Loaders
+/// ask first, so that such a rule is a diagnostic of its own and the other rules still run.
+///
+/// # Errors
+/// The field whose test could not be compiled (its name as written), and why.
+pub fn check(rule: &Rule) -> Result<(), (String, String)> {
+    rule.condition().predicates().into_iter().try_for_each(|p| match &p.test {
+        tripline_rule::Test::Regex(patterns) => {
+            matcher::regex_set(patterns).map(drop).map_err(|e| (p.field.name().to_owned(), e))
+        }
+        _ => Ok(()),
+    })
+}
+
 /// A rule the engine cannot compile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("rule `{rule}`: {message}")]

@@ -184,6 +184,21 @@ fn raw_passes(matcher: &Matcher, raw: &str) -> bool {
     }
 }
 
+/// A rule's regular expressions as one set, within `regex`'s default size limits (a wildcard
+/// of 30,000 `?` is refused here rather than compiled into hundreds of megabytes).
+///
+/// # Errors
+/// A pattern that does not compile, or compiles too large.
+pub(crate) fn regex_set(patterns: &[String]) -> Result<RegexSet, String> {
+    RegexSet::new(patterns).map_err(|e| match e {
+        regex::Error::CompiledTooBig(limit) => format!(
+            "a pattern compiles to more than {} MB (a wildcard or regex too large to run); shorten it",
+            limit / (1024 * 1024)
+        ),
+        e => e.to_string(),
+    })
+}
+
 /// The longest literal (3 bytes or more) that every match of `pattern` contains: a literal
 /// part of its top-level sequence. `None` when there is none (alternations, case-insensitive
 /// flags and classes give none, which only means no pre-filter).
@@ -252,7 +267,7 @@ impl Matcher {
                 let finders = required.map(|lits| {
                     lits.iter().map(|l| memchr::memmem::Finder::new(l).into_owned()).collect()
                 });
-                Self::Regex(RegexSet::new(patterns).map_err(|e| e.to_string())?, finders)
+                Self::Regex(regex_set(patterns)?, finders)
             }
             Test::Wildcard { parts, anchored_start, anchored_end, case } => Self::Wildcard {
                 parts: fold_all(parts, *case),

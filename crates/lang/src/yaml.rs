@@ -78,11 +78,60 @@ fn syntax_error(text: &str, e: &saphyr::ScanError) -> SyntaxError {
     SyntaxError { pos, message }
 }
 
+/// How many nodes aliases may add to a file, all of them together. The loader copies an
+/// anchor's node for each alias, so aliases of aliases grow a file of a few hundred bytes to
+/// billions of nodes (an "alias bomb"); real rules use few, small aliases if any.
+pub const MAX_ALIAS_NODES: u64 = 100_000;
+
+/// Refuses text whose aliases would expand past [`MAX_ALIAS_NODES`], before the loader
+/// expands them: a pass over the parser's events that counts each anchor's size once.
+fn check_aliases(text: &str) -> Result<(), SyntaxError> {
+    use saphyr_parser::{Event, Parser};
+    // Each open collection: its anchor (0 for none) and its size so far.
+    let mut open: Vec<(usize, u64)> = Vec::new();
+    let mut sizes: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
+    let mut added = 0u64;
+    for event in Parser::new_from_str(text) {
+        // A syntax error is the loader's to report.
+        let Ok((event, span)) = event else { return Ok(()) };
+        let finished = match event {
+            Event::Scalar(_, _, anchor, _) => Some((anchor, 1)),
+            Event::Alias(anchor) => {
+                let size = sizes.get(&anchor).copied().unwrap_or(1);
+                added = added.saturating_add(size);
+                if added > MAX_ALIAS_NODES {
+                    return Err(SyntaxError {
+                        pos: Pos { line: span.start.line(), column: span.start.col() + 1 },
+                        message: format!("aliases expand to more than {MAX_ALIAS_NODES} nodes by here (an alias bomb?); write the values out"),
+                    });
+                }
+                Some((0, size))
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                open.push((anchor, 1));
+                None
+            }
+            Event::SequenceEnd | Event::MappingEnd => open.pop(),
+            _ => None,
+        };
+        if let Some((anchor, size)) = finished {
+            if anchor != 0 {
+                sizes.insert(anchor, size);
+            }
+            if let Some(parent) = open.last_mut() {
+                parent.1 = parent.1.saturating_add(size);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Parses the first document of `text`; an empty file is `Null`.
 ///
 /// # Errors
 /// The scanner's message and position.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    check_aliases(text)?;
     let docs = MarkedYaml::load_from_str(text).map_err(|e| syntax_error(text, &e))?;
     Ok(docs.first().map_or(Node { pos: Pos { line: 1, column: 1 }, kind: Kind::Null }, convert))
 }
@@ -102,6 +151,7 @@ pub fn parse_file(path: &std::path::Path, text: &str) -> Result<Node, crate::Dia
 /// # Errors
 /// The scanner's message and position.
 pub fn parse_all(text: &str) -> Result<Vec<Node>, SyntaxError> {
+    check_aliases(text)?;
     let docs = MarkedYaml::load_from_str(text).map_err(|e| syntax_error(text, &e))?;
     Ok(docs.iter().map(convert).collect())
 }
@@ -192,6 +242,24 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aliases_that_expand_too_far_are_refused_at_the_alias_and_small_ones_load() {
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+        for (name, prev) in ["b", "c", "d", "e", "f", "g", "h", "i"].iter().zip("abcdefgh".chars())
+        {
+            let aliases = vec![format!("*{prev}"); 9].join(", ");
+            bomb.push_str(&format!("{name}: &{name} [{aliases}]\n"));
+        }
+        let e = parse(&bomb).expect_err("9^9 nodes");
+        assert!(e.message.contains("alias bomb"), "{}", e.message);
+        // 9 * 10 nodes for `b`… 9^5 = 59,049 and more: the alias that passes the limit is on `f`.
+        assert_eq!(e.pos.line, 6, "{e:?}");
+        assert!(parse_all(&bomb).is_err());
+        let fine =
+            parse("base: &b {eventName: X}\nsel: *b\nother: [*b, *b]\n").expect("small aliases");
+        assert_eq!(fine.get("other").map(Node::describe), Some("a list"));
+    }
 
     #[test]
     fn positions_are_one_based() {

@@ -149,6 +149,19 @@ impl RuleSet {
         self.diagnostics.extend(loaded.diagnostics);
         self.suppressions.extend(loaded.suppressions);
         for rule in loaded.rules {
+            if let Err((field, message)) = tripline_engine::check(&rule) {
+                self.refused_files += 1;
+                self.by_format.entry(format).or_default()[3] += 1;
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        path,
+                        first_mention(text, &field),
+                        format!("rule `{}` cannot run: `{field}`: {message}", rule.meta.id),
+                    )
+                    .with_hint("the rule is left out; the other rules still run"),
+                );
+                continue;
+            }
             // A rule given with --rules replaces the built-in rule of the same id (a newer
             // version of a vendor rule the pack reproduces, say).
             let builtin_twin =
@@ -199,6 +212,18 @@ impl RuleSet {
         stats[0] += added;
         stats[1] += if warned { added } else { 0 };
     }
+}
+
+/// Where `field` is first written in a rule file (the file's start when it is not), for a
+/// diagnostic about the field's test: rules keep no positions once lowered.
+fn first_mention(text: &str, field: &str) -> tripline_lang::yaml::Pos {
+    let last = field.rsplit('.').next().unwrap_or(field);
+    text.lines()
+        .enumerate()
+        .find_map(|(i, line)| {
+            line.find(last).map(|c| tripline_lang::yaml::Pos { line: i + 1, column: c + 1 })
+        })
+        .unwrap_or_else(tripline_lang::native::file_start)
 }
 
 fn is_rule_file(path: &Path) -> bool {

@@ -1,5 +1,7 @@
 //! Sigma's condition language: `and or not ( ) 1 of x* all of x* them`.
-//! Precedence, loosest first: `or`, `and`, `not`.
+//! Precedence, loosest first: `or`, `and`, `not`. A chain of `and`s or `or`s is one n-ary
+//! node, so a condition of 100,000 terms is a flat list, not a tree that deep; parentheses and
+//! `not`s may nest [`MAX_NESTING`] levels, which keeps the recursive parser within its stack.
 
 use std::fmt;
 
@@ -8,10 +10,10 @@ use std::fmt;
 pub enum Cond {
     /// A selection by name.
     Name(String),
-    /// Both.
-    And(Box<Cond>, Box<Cond>),
-    /// Either.
-    Or(Box<Cond>, Box<Cond>),
+    /// Every one (two or more).
+    And(Vec<Cond>),
+    /// Any one (two or more).
+    Or(Vec<Cond>),
     /// Negation.
     Not(Box<Cond>),
     /// `1 of pattern` (`any`), or `all of pattern`; `them` is the pattern `*`.
@@ -74,10 +76,15 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Tok)>, CondError> {
     Ok(out)
 }
 
+/// How deep parentheses and `not`s may nest; real rules use a handful of levels.
+pub const MAX_NESTING: usize = 100;
+
 struct Parser {
     toks: Vec<(usize, Tok)>,
     at: usize,
     end: usize,
+    /// Parentheses and `not`s open around the token at hand.
+    depth: usize,
 }
 
 impl Parser {
@@ -96,45 +103,60 @@ impl Parser {
         Err(CondError { offset: self.offset(), message: message.into() })
     }
 
+    /// Runs `inner` one nesting level deeper, refused past [`MAX_NESTING`].
+    fn nested(
+        &mut self,
+        inner: impl FnOnce(&mut Self) -> Result<Cond, CondError>,
+    ) -> Result<Cond, CondError> {
+        if self.depth == MAX_NESTING {
+            return self
+                .err(format!("parentheses and `not`s nest deeper than {MAX_NESTING} levels here"));
+        }
+        self.depth += 1;
+        let result = inner(self);
+        self.depth -= 1;
+        result
+    }
+
     fn or(&mut self) -> Result<Cond, CondError> {
-        let mut left = self.and()?;
+        let mut parts = vec![self.and()?];
         while self.peek_word().is_some_and(|w| w.eq_ignore_ascii_case("or")) {
             self.at += 1;
-            left = Cond::Or(Box::new(left), Box::new(self.and()?));
+            parts.push(self.and()?);
         }
-        Ok(left)
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Cond::Or(parts) })
     }
 
     fn and(&mut self) -> Result<Cond, CondError> {
-        let mut left = self.not()?;
+        let mut parts = vec![self.not()?];
         while self.peek_word().is_some_and(|w| w.eq_ignore_ascii_case("and")) {
             self.at += 1;
-            left = Cond::And(Box::new(left), Box::new(self.not()?));
+            parts.push(self.not()?);
         }
-        Ok(left)
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Cond::And(parts) })
     }
 
     fn not(&mut self) -> Result<Cond, CondError> {
         if self.peek_word().is_some_and(|w| w.eq_ignore_ascii_case("not")) {
             self.at += 1;
-            return Ok(Cond::Not(Box::new(self.not()?)));
+            return self.nested(|p| Ok(Cond::Not(Box::new(p.not()?))));
         }
         self.atom()
     }
 
     fn atom(&mut self) -> Result<Cond, CondError> {
         match self.toks.get(self.at).cloned() {
-            Some((_, Tok::LParen)) => {
-                self.at += 1;
-                let inner = self.or()?;
-                match self.toks.get(self.at) {
+            Some((_, Tok::LParen)) => self.nested(|p| {
+                p.at += 1;
+                let inner = p.or()?;
+                match p.toks.get(p.at) {
                     Some((_, Tok::RParen)) => {
-                        self.at += 1;
+                        p.at += 1;
                         Ok(inner)
                     }
-                    _ => self.err("missing `)`"),
+                    _ => p.err("missing `)`"),
                 }
-            }
+            }),
             Some((_, Tok::Word(w))) => {
                 let lower = w.to_ascii_lowercase();
                 if matches!(lower.as_str(), "and" | "or") {
@@ -182,7 +204,7 @@ pub fn parse(text: &str) -> Result<Cond, CondError> {
     if toks.is_empty() {
         return Err(CondError { offset: 0, message: "empty condition".into() });
     }
-    let mut parser = Parser { toks, at: 0, end: text.chars().count() };
+    let mut parser = Parser { toks, at: 0, end: text.chars().count(), depth: 0 };
     let cond = parser.or()?;
     if parser.at < parser.toks.len() {
         return parser.err("unexpected text after the condition (missing `and`/`or`?)");
@@ -209,17 +231,38 @@ pub fn name_matches(pattern: &str, name: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn name(n: &str) -> Box<Cond> {
-        Box::new(Cond::Name(n.into()))
+    fn name(n: &str) -> Cond {
+        Cond::Name(n.into())
     }
 
     #[test]
     fn not_binds_tighter_than_and_tighter_than_or() {
-        let c = parse("a or not b and c").expect("valid");
+        let c = parse("a or not b and c or d").expect("valid");
         assert_eq!(
             c,
-            Cond::Or(name("a"), Box::new(Cond::And(Box::new(Cond::Not(name("b"))), name("c"))))
+            Cond::Or(vec![
+                name("a"),
+                Cond::And(vec![Cond::Not(Box::new(name("b"))), name("c")]),
+                name("d")
+            ])
         );
+    }
+
+    #[test]
+    fn long_chains_are_flat_and_deep_nesting_is_an_error_where_it_starts() {
+        let terms: Vec<String> = (0..100_000).map(|i| format!("s{i}")).collect();
+        let Cond::Or(parts) = parse(&terms.join(" or ")).expect("valid") else {
+            panic!("an `or` chain")
+        };
+        assert_eq!(parts.len(), 100_000);
+        let ok = format!("{}a{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
+        assert_eq!(parse(&ok).expect("at the limit"), name("a"));
+        let deep = format!("{}a{}", "(".repeat(100_000), ")".repeat(100_000));
+        let e = parse(&deep).unwrap_err();
+        assert!(e.message.contains("nest deeper than 100"), "{e}");
+        assert_eq!(e.offset, MAX_NESTING, "at the parenthesis past the limit");
+        let nots = format!("{}a", "not ".repeat(100_000));
+        assert!(parse(&nots).unwrap_err().message.contains("nest deeper"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ pub mod condition;
 pub mod values;
 pub mod wildcard;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use ipnet::IpNet;
@@ -469,9 +469,13 @@ pub fn lower(
     let mut exprs = Vec::new();
     let mut failed = selections.iter().any(|s| s.2.is_none());
     let mut condition_failed = false;
+    let named = Selections {
+        by_name: selections.iter().enumerate().map(|(i, s)| (s.0.as_str(), i)).collect(),
+        list: &selections,
+    };
     for (text, pos) in texts {
         match condition::parse(&text) {
-            Ok(cond) => match resolve(&cond, &selections, &mut used) {
+            Ok(cond) => match resolve(&cond, &named, &mut used) {
                 Ok(expr) => exprs.push(expr),
                 Err(message) => {
                     lowerer.error(pos, message, None);
@@ -479,7 +483,7 @@ pub fn lower(
                 }
             },
             Err(e) => {
-                lowerer.error(pos, format!("invalid condition `{text}`: {e}"), None);
+                lowerer.error(pos, format!("invalid condition `{}`: {e}", shortened(&text)), None);
                 condition_failed = true;
             }
         }
@@ -502,30 +506,48 @@ pub fn lower(
     Some(options.finish(Expr::Or(exprs)))
 }
 
+/// A condition's text as messages quote it: a condition of thousands of terms is cut short.
+fn shortened(text: &str) -> String {
+    const QUOTED: usize = 80;
+    match text.char_indices().nth(QUOTED) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// A detection's selections, in file order and by name (a condition may name thousands).
+struct Selections<'s> {
+    list: &'s [(String, Pos, Option<Expr>)],
+    by_name: HashMap<&'s str, usize>,
+}
+
 fn resolve(
     cond: &Cond,
-    selections: &[(String, Pos, Option<Expr>)],
+    named: &Selections<'_>,
     used: &mut BTreeSet<String>,
 ) -> Result<Expr, String> {
+    let selections = named.list;
     Ok(match cond {
         Cond::Name(name) => {
-            let Some((_, _, expr)) = selections.iter().find(|s| &s.0 == name) else {
-                let known: Vec<&str> = selections.iter().map(|s| s.0.as_str()).collect();
+            let Some((_, _, expr)) = named.by_name.get(name.as_str()).map(|&i| &selections[i])
+            else {
+                let known: Vec<&str> = selections.iter().take(20).map(|s| s.0.as_str()).collect();
+                let more = if selections.len() > known.len() { ", …" } else { "" };
                 return Err(format!(
-                    "the condition names `{name}`, which is not a selection (selections: {})",
+                    "the condition names `{name}`, which is not a selection (selections: {}{more})",
                     known.join(", ")
                 ));
             };
             used.insert(name.clone());
             expr.clone().unwrap_or(Expr::Const(false))
         }
-        Cond::And(a, b) => {
-            Expr::And(vec![resolve(a, selections, used)?, resolve(b, selections, used)?])
+        Cond::And(parts) => {
+            Expr::And(parts.iter().map(|c| resolve(c, named, used)).collect::<Result<_, _>>()?)
         }
-        Cond::Or(a, b) => {
-            Expr::Or(vec![resolve(a, selections, used)?, resolve(b, selections, used)?])
+        Cond::Or(parts) => {
+            Expr::Or(parts.iter().map(|c| resolve(c, named, used)).collect::<Result<_, _>>()?)
         }
-        Cond::Not(a) => resolve(a, selections, used)?.not(),
+        Cond::Not(a) => resolve(a, named, used)?.not(),
         Cond::Of { all, pattern } => {
             let them = pattern == "*";
             let matched: Vec<Expr> = selections

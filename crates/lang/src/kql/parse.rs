@@ -165,7 +165,13 @@ struct Parser {
     toks: Vec<(usize, Tok)>,
     at: usize,
     end: usize,
+    /// Parentheses, braces and `not`s open around the token at hand.
+    depth: usize,
 }
+
+/// How deep parentheses, braces and `not`s may nest: real queries use a handful of levels, and
+/// the limit keeps the recursive parser within its stack on a hostile one.
+pub const MAX_NESTING: usize = 100;
 
 fn keyword(tok: Option<&(usize, Tok)>, word: &str) -> bool {
     matches!(tok, Some((_, Tok::Word(w))) if w.eq_ignore_ascii_case(word))
@@ -193,6 +199,22 @@ impl Parser {
         }
     }
 
+    /// Runs `inner` one nesting level deeper, refused past [`MAX_NESTING`].
+    fn nested<T>(
+        &mut self,
+        inner: impl FnOnce(&mut Self) -> Result<T, KqlError>,
+    ) -> Result<T, KqlError> {
+        if self.depth == MAX_NESTING {
+            return self.err(format!(
+                "parentheses, braces and `not`s nest deeper than {MAX_NESTING} levels here"
+            ));
+        }
+        self.depth += 1;
+        let result = inner(self);
+        self.depth -= 1;
+        result
+    }
+
     fn or(&mut self) -> Result<Kql, KqlError> {
         let mut parts = vec![self.and()?];
         while keyword(self.peek(), "or") {
@@ -214,19 +236,19 @@ impl Parser {
     fn not(&mut self) -> Result<Kql, KqlError> {
         if keyword(self.peek(), "not") {
             self.at += 1;
-            return Ok(Kql::Not(Box::new(self.not()?)));
+            return self.nested(|p| Ok(Kql::Not(Box::new(p.not()?))));
         }
         self.primary()
     }
 
     fn primary(&mut self) -> Result<Kql, KqlError> {
         match self.peek().cloned() {
-            Some((_, Tok::LParen)) => {
-                self.at += 1;
-                let inner = self.or()?;
-                self.expect(&Tok::RParen, "`)`")?;
+            Some((_, Tok::LParen)) => self.nested(|p| {
+                p.at += 1;
+                let inner = p.or()?;
+                p.expect(&Tok::RParen, "`)`")?;
                 Ok(inner)
-            }
+            }),
             Some((_, Tok::Word(field)))
                 if matches!(self.toks.get(self.at + 1), Some((_, Tok::Colon | Tok::Range(_)))) =>
             {
@@ -249,22 +271,22 @@ impl Parser {
         }
         self.expect(&Tok::Colon, "`:`")?;
         match self.peek().cloned() {
-            Some((_, Tok::LBrace)) => {
-                self.at += 1;
-                let query = self.or()?;
-                self.expect(&Tok::RBrace, "`}`")?;
+            Some((_, Tok::LBrace)) => self.nested(|p| {
+                p.at += 1;
+                let query = p.or()?;
+                p.expect(&Tok::RBrace, "`}`")?;
                 Ok(Kql::Nested { field, query: Box::new(query) })
-            }
+            }),
             Some((_, Tok::Word(w))) if w == "*" => {
                 self.at += 1;
                 Ok(Kql::Exists(field))
             }
-            Some((_, Tok::LParen)) => {
-                self.at += 1;
-                let values = self.value_or()?;
-                self.expect(&Tok::RParen, "`)` closing the value list")?;
+            Some((_, Tok::LParen)) => self.nested(|p| {
+                p.at += 1;
+                let values = p.value_or()?;
+                p.expect(&Tok::RParen, "`)` closing the value list")?;
                 Ok(Kql::Match { field, values })
-            }
+            }),
             _ => Ok(Kql::Match { field, values: ValueExpr::One(self.value()?) }),
         }
     }
@@ -318,13 +340,15 @@ impl Parser {
     fn value_not(&mut self) -> Result<ValueExpr, KqlError> {
         if keyword(self.peek(), "not") {
             self.at += 1;
-            return Ok(ValueExpr::Not(Box::new(self.value_not()?)));
+            return self.nested(|p| Ok(ValueExpr::Not(Box::new(p.value_not()?))));
         }
         if matches!(self.peek(), Some((_, Tok::LParen))) {
-            self.at += 1;
-            let inner = self.value_or()?;
-            self.expect(&Tok::RParen, "`)`")?;
-            return Ok(inner);
+            return self.nested(|p| {
+                p.at += 1;
+                let inner = p.value_or()?;
+                p.expect(&Tok::RParen, "`)`")?;
+                Ok(inner)
+            });
         }
         Ok(ValueExpr::One(self.value()?))
     }
@@ -356,7 +380,7 @@ pub fn parse(query: &str) -> Result<Kql, KqlError> {
     if toks.is_empty() {
         return Err(KqlError { offset: 0, message: "empty query".into() });
     }
-    let mut parser = Parser { toks, at: 0, end: query.chars().count() };
+    let mut parser = Parser { toks, at: 0, end: query.chars().count(), depth: 0 };
     let kql = parser.or()?;
     if parser.at < parser.toks.len() {
         return parser.err("unexpected text after the query (missing `and`/`or`?)");
@@ -420,5 +444,25 @@ mod tests {
                 ])
             }
         );
+    }
+
+    #[test]
+    fn long_chains_parse_flat_and_deep_nesting_is_an_error() {
+        let chain: Vec<String> = (0..100_000).map(|i| format!("event.action:X{i}")).collect();
+        let Kql::Or(parts) = parse(&chain.join(" or ")).expect("valid") else {
+            panic!("an `or` chain")
+        };
+        assert_eq!(parts.len(), 100_000);
+        let at_limit = format!("{}a:b{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
+        assert_eq!(parse(&at_limit).expect("at the limit"), m("a", "b", false));
+        for deep in [
+            format!("{}a:b{}", "(".repeat(100_000), ")".repeat(100_000)),
+            format!("{}a:b", "not ".repeat(100_000)),
+            format!("a:{}b{}", "(".repeat(100_000), ")".repeat(100_000)),
+            format!("{}c:d{}", "a:{".repeat(100_000), "}".repeat(100_000)),
+        ] {
+            let e = parse(&deep).expect_err("too deep");
+            assert!(e.message.contains("nest deeper than 100"), "{e}");
+        }
     }
 }
