@@ -13,7 +13,9 @@ mod elements;
 pub mod explain;
 mod index;
 mod matcher;
+mod merge;
 pub mod naive;
+mod patterns;
 pub mod suppress;
 pub mod text;
 

@@ -27,12 +27,7 @@ pub(crate) enum Node {
     Const(bool),
 }
 
-#[derive(Clone, Copy)]
-pub(crate) enum TextOp {
-    Contains,
-    StartsWith,
-    EndsWith,
-}
+pub(crate) use crate::patterns::{Patterns, TextOp};
 
 pub(crate) enum Matcher {
     Exists,
@@ -43,8 +38,7 @@ pub(crate) enum Matcher {
         bools: Vec<bool>,
     },
     Text {
-        op: TextOp,
-        patterns: Vec<String>,
+        patterns: Patterns,
         case: Case,
     },
     /// The regexes, and for each a literal every match contains, when all have one: text
@@ -78,6 +72,8 @@ impl Node {
                 Self::And(c.iter().map(|e| Self::compile(e, interest)).collect::<Result<_, _>>()?)
             }
             Expr::Or(c) => {
+                let merged = crate::merge::alternatives(c);
+                let c = merged.as_deref().unwrap_or(c);
                 Self::Or(c.iter().map(|e| Self::compile(e, interest)).collect::<Result<_, _>>()?)
             }
             Expr::Not(c) => Self::Not(Box::new(Self::compile(c, interest)?)),
@@ -252,15 +248,18 @@ impl Matcher {
                 }
                 Self::Equals { folded, exact, numbers, bools }
             }
-            Test::Contains(p, case) => {
-                Self::Text { op: TextOp::Contains, patterns: fold_all(p, *case), case: *case }
-            }
-            Test::StartsWith(p, case) => {
-                Self::Text { op: TextOp::StartsWith, patterns: fold_all(p, *case), case: *case }
-            }
-            Test::EndsWith(p, case) => {
-                Self::Text { op: TextOp::EndsWith, patterns: fold_all(p, *case), case: *case }
-            }
+            Test::Contains(p, case) => Self::Text {
+                patterns: Patterns::new(TextOp::Contains, fold_all(p, *case)),
+                case: *case,
+            },
+            Test::StartsWith(p, case) => Self::Text {
+                patterns: Patterns::new(TextOp::StartsWith, fold_all(p, *case)),
+                case: *case,
+            },
+            Test::EndsWith(p, case) => Self::Text {
+                patterns: Patterns::new(TextOp::EndsWith, fold_all(p, *case)),
+                case: *case,
+            },
             Test::Regex(patterns) => {
                 let required: Option<Vec<_>> =
                     patterns.iter().map(|p| required_literal(p)).collect();
@@ -285,7 +284,7 @@ impl Matcher {
         if matches!(value, Value::Object(_) | Value::Array(_))
             && matches!(
                 self,
-                Self::Text { op: TextOp::Contains, .. }
+                Self::Text { patterns: Patterns { op: TextOp::Contains, .. }, .. }
                     | Self::Regex(..)
                     | Self::Wildcard { anchored_start: false, anchored_end: false, .. }
             )
@@ -329,14 +328,8 @@ impl Matcher {
                         b.is_some_and(|b| bools.contains(&b))
                     })
             }
-            Self::Text { op, patterns, case } => {
-                let test = |text: &str| {
-                    patterns.iter().any(|p| match op {
-                        TextOp::Contains => text.contains(p.as_str()),
-                        TextOp::StartsWith => text.starts_with(p.as_str()),
-                        TextOp::EndsWith => text.ends_with(p.as_str()),
-                    })
-                };
+            Self::Text { patterns, case } => {
+                let test = |text: &str| patterns.any(text);
                 match case {
                     Case::Sensitive => test(text),
                     // Short ASCII text is lower-cased on the stack rather than the heap.
@@ -396,16 +389,9 @@ impl Matcher {
                 (!numbers.is_empty() && value_number(value).is_some_and(|n| numbers.contains(&n)))
                     || (!bools.is_empty() && value_bool(value).is_some_and(|b| bools.contains(&b)))
             }
-            Self::Text { op, patterns, case } => value_text(value).is_some_and(|text| {
-                let text = match case {
-                    Case::Insensitive => fold(&text).into_owned(),
-                    Case::Sensitive => text.into_owned(),
-                };
-                patterns.iter().any(|p| match op {
-                    TextOp::Contains => text.contains(p.as_str()),
-                    TextOp::StartsWith => text.starts_with(p.as_str()),
-                    TextOp::EndsWith => text.ends_with(p.as_str()),
-                })
+            Self::Text { patterns, case } => value_text(value).is_some_and(|text| match case {
+                Case::Insensitive => patterns.any(&fold(&text)),
+                Case::Sensitive => patterns.any(&text),
             }),
             Self::Regex(..) => value_text(value).is_some_and(|t| self.passes_text(&t)),
             Self::Wildcard { .. } => value_text(value).is_some_and(|t| self.passes_text(&t)),
