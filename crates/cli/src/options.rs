@@ -259,6 +259,12 @@ impl OutputArgs {
         Ok(outbox)
     }
 
+    /// Whether every output of the run is stdout (none named is the default, stdout).
+    #[must_use]
+    pub fn only_stdout(&self, config: &Config) -> bool {
+        config.outputs.iter().chain(&self.outputs).all(|s| s.is_stdout())
+    }
+
     /// Whether stdout streams signals (JSON lines), so no progress bar is drawn between them.
     pub fn streams_to_stdout(&self, config: &Config) -> bool {
         let listed = config.outputs.iter().chain(&self.outputs).find(|s| s.is_stdout());

@@ -1,7 +1,11 @@
-//! Reading one input into text: gzip detected by its magic bytes (multi-member too), a UTF-8
-//! byte-order mark removed, invalid UTF-8 reported.
+//! Reading one input: gzip detected by its magic bytes (multi-member too), a UTF-8
+//! byte-order mark removed, invalid UTF-8 reported. A file that decompresses to at most
+//! [`WHOLE_LIMIT`] is read whole (the fast path); a larger one, and stdin or a pipe, is read
+//! as a stream ([`Opened::Stream`]), so memory stays bounded however much it expands to.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Cursor, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
 
@@ -20,6 +24,180 @@ pub struct Decoded {
     pub problems: Vec<Problem>,
     /// Bytes read before decompression.
     pub raw_bytes: u64,
+}
+
+/// The most a file may decompress to and still be read whole; past it, it is streamed. The
+/// same as the record limit: a record over that limit is always in a streamed file, where it
+/// is found and skipped.
+pub const WHOLE_LIMIT: usize = crate::stream::MAX_RECORD_BYTES;
+
+/// An input, opened.
+pub enum Opened {
+    /// Read whole: small enough, and complete.
+    Whole(Decoded),
+    /// To be read as a stream.
+    Stream {
+        /// The decompressed bytes, from the start (a BOM already removed).
+        reader: Box<dyn BufRead + Send>,
+        /// Problems met so far (a BOM).
+        problems: Vec<Problem>,
+        /// Bytes read before decompression, counted as the stream is read.
+        raw_bytes: Arc<AtomicU64>,
+        /// A live stream (stdin, a pipe), not a file: what it holds arrives over time.
+        live: bool,
+    },
+}
+
+/// Counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A read error of a gzip stream, said as damage.
+struct GzipDamage<R>(R);
+
+impl<R: Read> Read for GzipDamage<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("gzip stream is damaged or truncated ({e}); records before the damage are still read"),
+            )
+        })
+    }
+}
+
+/// A reader that fails once with the error an earlier read met, then ends.
+struct FailOnce(Option<std::io::Error>);
+
+impl Read for FailOnce {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        self.0.take().map_or(Ok(0), Err)
+    }
+}
+
+/// Opens an input: a regular file that decompresses to at most [`WHOLE_LIMIT`] is read whole;
+/// anything else (a larger file, a damaged gzip stream, stdin, a pipe) is a stream.
+#[must_use]
+pub fn open(input: &Input) -> Opened {
+    let label = input.label();
+    let count = Arc::new(AtomicU64::new(0));
+    // A regular file's size; none for a pipe, a device or stdin, which are streams.
+    let (source, size): (Box<dyn Read + Send>, Option<u64>) = match input {
+        Input::File(path) => match std::fs::File::open(path) {
+            Ok(file) => {
+                let size = file.metadata().ok().filter(std::fs::Metadata::is_file).map(|m| m.len());
+                (Box::new(file), size)
+            }
+            Err(e) => {
+                let problem = Problem::file(&label, format!("cannot read: {e}"));
+                return Opened::Whole(Decoded {
+                    text: String::new(),
+                    problems: vec![problem],
+                    raw_bytes: 0,
+                });
+            }
+        },
+        Input::Stdin => (Box::new(std::io::stdin()), None),
+    };
+    let mut raw =
+        BufReader::with_capacity(1 << 16, Counting { inner: source, count: Arc::clone(&count) });
+    let gzip = raw.fill_buf().is_ok_and(|b| b.starts_with(&GZIP_MAGIC));
+    let mut body: Box<dyn BufRead + Send> = if gzip {
+        Box::new(BufReader::with_capacity(1 << 16, GzipDamage(MultiGzDecoder::new(raw))))
+    } else {
+        Box::new(raw)
+    };
+    let mut problems = Vec::new();
+    if body.fill_buf().is_ok_and(|b| b.starts_with(BOM.as_bytes())) {
+        body.consume(BOM.len());
+        let mut p =
+            Problem::file(&label, "file starts with a UTF-8 byte-order mark; it was ignored");
+        p.warning = true;
+        p.offset = Some(0);
+        problems.push(p);
+    }
+    let Some(size) = size else {
+        return Opened::Stream { reader: body, problems, raw_bytes: count, live: true };
+    };
+    // Room for what the file likely expands to (gzip'd CloudTrail is about a tenth).
+    let expected =
+        usize::try_from(size).unwrap_or(usize::MAX).saturating_mul(if gzip { 10 } else { 1 });
+    let mut bytes = Vec::with_capacity(expected.min(WHOLE_LIMIT + 1));
+    let read = read_at_most(&mut body, WHOLE_LIMIT + 1, &mut bytes);
+    match read {
+        Ok(n) if n <= WHOLE_LIMIT => {
+            let mut decoded = decode_text(&label, bytes);
+            problems.append(&mut decoded.problems);
+            decoded.problems = problems;
+            decoded.raw_bytes = count.load(Ordering::Relaxed);
+            Opened::Whole(decoded)
+        }
+        // Larger than the whole-file limit: the rest is read as it is parsed.
+        Ok(_) => Opened::Stream {
+            reader: Box::new(Cursor::new(bytes).chain(body)),
+            problems,
+            raw_bytes: count,
+            live: false,
+        },
+        // What was read before the error is evaluated, then the error is reported once.
+        Err(e) => Opened::Stream {
+            reader: Box::new(BufReader::new(Cursor::new(bytes).chain(FailOnce(Some(e))))),
+            problems,
+            raw_bytes: count,
+            live: false,
+        },
+    }
+}
+
+/// Reads up to `limit` bytes into `out`, its capacity never past `limit` (`read_to_end`
+/// doubles it: a file one byte over the limit would take twice the memory).
+fn read_at_most(
+    reader: &mut dyn BufRead,
+    limit: usize,
+    out: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    loop {
+        let buf = match reader.fill_buf() {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => other?,
+        };
+        if buf.is_empty() || out.len() >= limit {
+            return Ok(out.len());
+        }
+        let take = buf.len().min(limit - out.len());
+        if out.capacity() - out.len() < take {
+            let grown = (out.capacity() * 2).max(1 << 16).min(limit);
+            out.reserve_exact(grown.max(out.len() + take) - out.len());
+        }
+        out.extend_from_slice(&buf[..take]);
+        reader.consume(take);
+    }
+}
+
+/// Decodes decompressed bytes as UTF-8, reporting invalid bytes.
+fn decode_text(label: &str, bytes: Vec<u8>) -> Decoded {
+    let mut problems = Vec::new();
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let mut p =
+                Problem::file(label, "invalid UTF-8; invalid bytes were replaced with U+FFFD");
+            p.offset = Some(e.utf8_error().valid_up_to());
+            problems.push(p);
+            String::from_utf8_lossy(e.as_bytes()).into_owned()
+        }
+    };
+    Decoded { text, problems, raw_bytes: 0 }
 }
 
 /// Reads an input whole.
@@ -58,16 +236,9 @@ pub fn decode_bytes(label: &str, raw: &[u8]) -> Decoded {
     } else {
         raw.to_vec()
     };
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => {
-            let mut p =
-                Problem::file(label, "invalid UTF-8; invalid bytes were replaced with U+FFFD");
-            p.offset = Some(e.utf8_error().valid_up_to());
-            problems.push(p);
-            String::from_utf8_lossy(e.as_bytes()).into_owned()
-        }
-    };
+    let mut decoded = decode_text(label, bytes);
+    problems.append(&mut decoded.problems);
+    let text = decoded.text;
     let text = match text.strip_prefix(BOM) {
         Some(rest) => {
             let mut p =

@@ -11,6 +11,7 @@ pub mod decode;
 pub mod input;
 pub mod problem;
 pub mod shape;
+pub mod stream;
 
 pub use input::Input;
 pub use problem::Problem;

@@ -8,6 +8,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use tripline_event::{Element, Record};
 
 use crate::problem::Problem;
+use crate::stream::{Piece, Splitter, MAX_RECORD_BYTES};
 
 /// What the parser found, in file order.
 pub enum Item<'a> {
@@ -26,13 +27,13 @@ pub enum Item<'a> {
     Digest,
 }
 
-struct Ctx<'s, 'a> {
+struct Ctx<'s> {
     label: &'s str,
     next_index: usize,
-    on: &'s mut dyn FnMut(Item<'a>),
+    on: &'s mut dyn FnMut(Item<'_>),
 }
 
-impl<'a> Ctx<'_, 'a> {
+impl Ctx<'_> {
     fn problem(
         &mut self,
         record: Option<usize>,
@@ -46,7 +47,7 @@ impl<'a> Ctx<'_, 'a> {
     }
 
     /// One JSON value that should be a record (or an envelope of one).
-    fn element(&mut self, element: Element<'a>, line: Option<usize>) {
+    fn element(&mut self, element: Element<'_>, line: Option<usize>) {
         let index = self.next_index;
         self.next_index += 1;
         let record = match element {
@@ -63,7 +64,7 @@ impl<'a> Ctx<'_, 'a> {
         self.object(index, record, line);
     }
 
-    fn object(&mut self, index: usize, record: Record<'a>, line: Option<usize>) {
+    fn object(&mut self, index: usize, record: Record<'_>, line: Option<usize>) {
         if record.raw("digestStartTime").is_some() && record.raw("digestEndTime").is_some() {
             self.next_index -= 1;
             return (self.on)(Item::Digest);
@@ -92,7 +93,7 @@ impl<'a> Ctx<'_, 'a> {
         self.validated(index, record, line);
     }
 
-    fn validated(&mut self, index: usize, record: Record<'a>, line: Option<usize>) {
+    fn validated(&mut self, index: usize, record: Record<'_>, line: Option<usize>) {
         match record.validate() {
             Ok(()) => (self.on)(Item::Record { index, line, record }),
             Err(e) => self.problem(Some(index), line, None, e.to_string()),
@@ -100,7 +101,7 @@ impl<'a> Ctx<'_, 'a> {
     }
 
     /// A JSON array of records, streamed so one bad element leaves the others readable.
-    fn array(&mut self, text: &'a str, line: Option<usize>) {
+    fn array(&mut self, text: &str, line: Option<usize>) {
         let mut de = serde_json::Deserializer::from_str(text);
         let result = ArraySeed { ctx: self, line }.deserialize(&mut de).and_then(|()| de.end());
         if let Err(e) = result {
@@ -115,7 +116,23 @@ impl<'a> Ctx<'_, 'a> {
         line: Option<usize>,
         consequence: &str,
     ) {
-        let offset = offset_of(text, e.line(), e.column());
+        self.json_error_at(0, text, e, line, consequence);
+    }
+
+    /// A JSON error in `text`, which starts at byte `base` of the input.
+    fn json_error_at(
+        &mut self,
+        base: u64,
+        text: &str,
+        e: &serde_json::Error,
+        line: Option<usize>,
+        consequence: &str,
+    ) {
+        let offset = usize::try_from(base).unwrap_or(usize::MAX).saturating_add(offset_of(
+            text,
+            e.line(),
+            e.column(),
+        ));
         let at_line = line.or(Some(e.line()));
         let index = self.next_index;
         let what = if e.is_eof() { "JSON ends early (truncated file?)" } else { "malformed JSON" };
@@ -135,19 +152,19 @@ fn offset_of(text: &str, line: usize, column: usize) -> usize {
     (line_start + column.saturating_sub(1)).min(text.len())
 }
 
-struct ArraySeed<'c, 's, 'a> {
-    ctx: &'c mut Ctx<'s, 'a>,
+struct ArraySeed<'c, 's> {
+    ctx: &'c mut Ctx<'s>,
     line: Option<usize>,
 }
 
-impl<'a> DeserializeSeed<'a> for ArraySeed<'_, '_, 'a> {
+impl<'a> DeserializeSeed<'a> for ArraySeed<'_, '_> {
     type Value = ();
     fn deserialize<D: Deserializer<'a>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_seq(self)
     }
 }
 
-impl<'a> Visitor<'a> for ArraySeed<'_, '_, 'a> {
+impl<'a> Visitor<'a> for ArraySeed<'_, '_> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an array of CloudTrail records")
@@ -161,11 +178,11 @@ impl<'a> Visitor<'a> for ArraySeed<'_, '_, 'a> {
 }
 
 /// The S3 delivery envelope, streamed: `Records` read element by element, other keys skipped.
-struct EnvelopeSeed<'c, 's, 'a> {
-    ctx: &'c mut Ctx<'s, 'a>,
+struct EnvelopeSeed<'c, 's> {
+    ctx: &'c mut Ctx<'s>,
 }
 
-impl<'a> Visitor<'a> for EnvelopeSeed<'_, '_, 'a> {
+impl<'a> Visitor<'a> for EnvelopeSeed<'_, '_> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a CloudTrail delivery file")
@@ -213,7 +230,7 @@ fn looks_like_json_lines(body: &str) -> bool {
 }
 
 /// Calls `on` with every record, problem and digest found in `text`.
-pub fn parse<'a>(label: &str, text: &'a str, on: &mut dyn FnMut(Item<'a>)) {
+pub fn parse(label: &str, text: &str, on: &mut dyn FnMut(Item<'_>)) {
     let mut ctx = Ctx { label, next_index: 0, on };
     let body = text.trim_start();
     if body.trim_end().is_empty() {
@@ -225,8 +242,18 @@ pub fn parse<'a>(label: &str, text: &'a str, on: &mut dyn FnMut(Item<'a>)) {
     if starts_with_records_key(body) {
         let mut de = serde_json::Deserializer::from_str(text);
         let result = de.deserialize_map(EnvelopeSeed { ctx: &mut ctx }).and_then(|()| de.end());
-        if let Err(e) = result {
-            ctx.json_error(text, &e, None, "the rest of the file could not be read");
+        match result {
+            // More after the first document (`cat a.json b.json`): the rest are read in turn.
+            Err(e)
+                if e.classify() == serde_json::error::Category::Syntax
+                    && e.to_string().starts_with("trailing characters") =>
+            {
+                let at = offset_of(text, e.line(), e.column());
+                let rest = Splitter::starting_at(&text.as_bytes()[at..], at as u64, e.line());
+                stream_into(&mut ctx, rest);
+            }
+            Err(e) => ctx.json_error(text, &e, None, "the rest of the file could not be read"),
+            Ok(()) => {}
         }
         return;
     }
@@ -234,7 +261,7 @@ pub fn parse<'a>(label: &str, text: &'a str, on: &mut dyn FnMut(Item<'a>)) {
         return json_lines(&mut ctx, text);
     }
     // One value, or several concatenated (pretty-printed objects one after another).
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Element<'a>>();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Element<'_>>();
     loop {
         match stream.next() {
             Some(Ok(element)) => ctx.element(element, None),
@@ -247,7 +274,80 @@ pub fn parse<'a>(label: &str, text: &'a str, on: &mut dyn FnMut(Item<'a>)) {
     }
 }
 
-fn json_lines<'a>(ctx: &mut Ctx<'_, 'a>, text: &'a str) {
+/// Calls `on` with every record, problem and digest found as `pieces` are read: one record
+/// held at a time.
+pub fn parse_stream<R: std::io::BufRead>(
+    label: &str,
+    pieces: Splitter<R>,
+    on: &mut dyn FnMut(Item<'_>),
+) {
+    let mut ctx = Ctx { label, next_index: 0, on };
+    if !stream_into(&mut ctx, pieces) {
+        ctx.problem(None, None, Some(0), "empty file: no records".to_owned());
+    }
+}
+
+/// Reads `pieces` into `ctx`; whether there were any.
+fn stream_into<R: std::io::BufRead>(ctx: &mut Ctx<'_>, mut pieces: Splitter<R>) -> bool {
+    let mut any = false;
+    let mut reported_utf8 = false;
+    for piece in pieces.by_ref() {
+        any = true;
+        let index = ctx.next_index;
+        match piece {
+            Piece::Value { text, offset, line, in_array } => {
+                let text = match String::from_utf8(text) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        if !std::mem::replace(&mut reported_utf8, true) {
+                            let at = offset + e.utf8_error().valid_up_to() as u64;
+                            ctx.problem(None, Some(line), usize::try_from(at).ok(), "invalid UTF-8; invalid bytes were replaced with U+FFFD".to_owned());
+                        }
+                        String::from_utf8_lossy(e.as_bytes()).into_owned()
+                    }
+                };
+                if in_array {
+                    match serde_json::from_str::<Element<'_>>(&text) {
+                        Ok(element) => ctx.element(element, None),
+                        Err(e) => {
+                            ctx.json_error_at(offset, &text, &e, None, "this record is skipped");
+                            ctx.next_index += 1;
+                        }
+                    }
+                } else {
+                    ctx.next_index += 1;
+                    match Record::parse(&text) {
+                        Ok(record) => ctx.object(index, record, Some(line)),
+                        Err(e) => ctx.problem(Some(index), Some(line), usize::try_from(offset).ok(), e.to_string()),
+                    }
+                }
+            }
+            Piece::TooLarge { offset, line, size } => {
+                ctx.next_index += 1;
+                ctx.problem(
+                    Some(index),
+                    Some(line),
+                    usize::try_from(offset).ok(),
+                    format!(
+                        "record {index} is {:.1} MB, over the limit of {} MB for one record; it was skipped",
+                        size as f64 / 1e6,
+                        MAX_RECORD_BYTES >> 20
+                    ),
+                );
+            }
+            Piece::Truncated { offset, line } => ctx.problem(
+                Some(index),
+                Some(line),
+                usize::try_from(offset).ok(),
+                format!("JSON ends early (truncated file?) at record {index}; the rest of the file could not be read"),
+            ),
+            Piece::Failed(e) => ctx.problem(None, None, None, e.to_string()),
+        }
+    }
+    any || pieces.saw_content()
+}
+
+fn json_lines(ctx: &mut Ctx<'_>, text: &str) {
     let mut offset = 0;
     for (i, line) in text.split_inclusive('\n').enumerate() {
         let start = offset;

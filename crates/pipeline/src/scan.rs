@@ -2,12 +2,17 @@
 //! Callers scan inputs in parallel; each yields a [`FileOutcome`], merged in input order.
 
 use chrono::{DateTime, Utc};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use tripline_alert::{CorrelationPlan, InputRef, RecordFacts, Signal};
 use tripline_engine::suppress::SuppressionSet;
 use tripline_engine::Engine;
+
+use tripline_event::Record;
 use tripline_event::{fields, time::parse_event_time};
-use tripline_io::decode::{read_input, Decoded};
-use tripline_io::shape::{parse, Item};
+use tripline_io::decode::{open, Decoded, Opened};
+use tripline_io::shape::{parse, parse_stream, Item};
+use tripline_io::stream::Splitter;
 use tripline_io::{Input, Problem};
 
 /// `--since`/`--until` bounds on `eventTime` (inclusive since, exclusive until).
@@ -62,6 +67,11 @@ pub struct FileOutcome {
     pub suppressed: Vec<u64>,
     /// Bytes read before decompression.
     pub raw_bytes: u64,
+    /// More of the same input follows: a stream is scanned in parts, each given as soon as
+    /// it is ready ([`scan_input_in_parts`]).
+    pub partial: bool,
+    /// An earlier part of the same input had an error (for the last part).
+    pub earlier_errors: bool,
 }
 
 impl FileOutcome {
@@ -72,10 +82,83 @@ impl FileOutcome {
     }
 }
 
-/// Reads and scans one input.
+/// Reads and scans one input: whole when it is small enough, else as a stream holding one
+/// record at a time.
 #[must_use]
 pub fn scan_input(detection: &Detection, input: &Input, range: TimeRange) -> FileOutcome {
-    scan_decoded(detection, &input.label(), read_input(input), range)
+    let mut whole = None;
+    scan_input_in_parts(detection, input, range, &mut |part| {
+        whole = Some(match whole.take() {
+            None => part,
+            Some(before) => merged(before, part),
+        });
+        true
+    });
+    whole.unwrap_or_default()
+}
+
+/// One outcome of two parts of an input, in order.
+fn merged(mut before: FileOutcome, part: FileOutcome) -> FileOutcome {
+    before.records += part.records;
+    before.bad_records += part.bad_records;
+    before.insights += part.insights;
+    before.digests += part.digests;
+    before.outside_range += part.outside_range;
+    before.problems.extend(part.problems);
+    before.signals.extend(part.signals);
+    if before.suppressed.len() < part.suppressed.len() {
+        before.suppressed.resize(part.suppressed.len(), 0);
+    }
+    for (total, n) in before.suppressed.iter_mut().zip(&part.suppressed) {
+        *total += n;
+    }
+    before.raw_bytes += part.raw_bytes;
+    before.partial = part.partial;
+    before.earlier_errors = false;
+    before
+}
+
+/// Reads and scans one input, giving its outcome to `part`: once for an input read whole; in
+/// parts for a stream (stdin, a pipe, a file too large to read whole), each part as soon as it
+/// is ready — a live stream's signals as they are found, a large file's every few thousand
+/// records — so that output follows the stream and its signals are not all held until its end.
+/// Every part but the last is [`FileOutcome::partial`]. `part` returns false when nothing
+/// wants more (the output was closed): the stream is then read no further (`yes … | tripline
+/// scan - | head` ends).
+pub fn scan_input_in_parts(
+    detection: &Detection,
+    input: &Input,
+    range: TimeRange,
+    part: &mut dyn FnMut(FileOutcome) -> bool,
+) {
+    let label = input.label();
+    match open(input) {
+        Opened::Whole(decoded) => {
+            part(scan_decoded(detection, &label, decoded, range));
+        }
+        Opened::Stream { reader, problems, raw_bytes, live } => {
+            let stop = Arc::new(AtomicBool::new(false));
+            let reader = Stoppable { inner: reader, stop: Arc::clone(&stop) };
+            let mut scan = Scanning::new(detection, &label, range, problems);
+            scan.parts = Some(Parts {
+                give: part,
+                live,
+                since_last: 0,
+                raw_bytes: &raw_bytes,
+                counted: 0,
+                had_errors: false,
+                stop,
+            });
+            parse_stream(&label, Splitter::new(reader), &mut |item| scan.item(item));
+            let parts = scan.parts.take();
+            let mut out = scan.finish();
+            if let Some(parts) = parts {
+                out.raw_bytes = parts.raw_bytes.load(Ordering::Relaxed) - parts.counted;
+                out.earlier_errors = parts.had_errors;
+                (parts.give)(out);
+            }
+        }
+    }
 }
 
 /// Scans text already read (benchmarks feed it from memory).
@@ -86,74 +169,207 @@ pub fn scan_decoded(
     decoded: Decoded,
     range: TimeRange,
 ) -> FileOutcome {
-    let Detection { engine, plan, suppressions } = detection;
-    let mut out = FileOutcome {
-        problems: decoded.problems,
-        raw_bytes: decoded.raw_bytes,
-        ..FileOutcome::default()
-    };
-    let mut matches = Vec::new();
-    let mut suppressing = Vec::new();
-    // The matched rules no suppression silences.
-    let mut kept = Vec::new();
-    let file: std::sync::Arc<str> = label.into();
-    parse(label, &decoded.text, &mut |item| match item {
-        Item::Record { index, line, record } => {
-            out.records += 1;
-            if record.is_insight() {
-                out.insights += 1;
+    let mut scan = Scanning::new(detection, label, range, decoded.problems);
+    parse(label, &decoded.text, &mut |item| scan.item(item));
+    let mut out = scan.finish();
+    out.raw_bytes = decoded.raw_bytes;
+    out
+}
+
+/// At most this many problems of one input are kept (each is printed); the rest are counted,
+/// so that a stream of bad records does not hold a message for each.
+const PROBLEMS_KEPT: usize = 1000;
+
+/// A streamed input's parts are given every this many records at most.
+const PART_RECORDS: usize = 4096;
+
+/// A stream that ends early once told to stop.
+struct Stoppable<R> {
+    inner: R,
+    stop: Arc<AtomicBool>,
+}
+
+impl<R: std::io::Read> std::io::Read for Stoppable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Ok(0);
+        }
+        self.inner.read(buf)
+    }
+}
+
+impl<R: std::io::BufRead> std::io::BufRead for Stoppable<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Ok(&[]);
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.inner.consume(n);
+    }
+}
+
+/// Where a streamed input's parts go.
+struct Parts<'p> {
+    give: &'p mut dyn FnMut(FileOutcome) -> bool,
+    /// Set when `give` wants no more: the stream stops.
+    stop: Arc<AtomicBool>,
+    /// A live stream (stdin, a pipe): a record's signals are given as soon as it is read.
+    live: bool,
+    /// Records since the last part.
+    since_last: usize,
+    /// Bytes read before decompression, so far.
+    raw_bytes: &'p AtomicU64,
+    /// Of those, the bytes given with earlier parts.
+    counted: u64,
+    /// An earlier part had an error.
+    had_errors: bool,
+}
+
+/// One input being scanned, item by item.
+struct Scanning<'d, 'p> {
+    detection: &'d Detection,
+    range: TimeRange,
+    file: std::sync::Arc<str>,
+    out: FileOutcome,
+    /// For a stream, where its parts go.
+    parts: Option<Parts<'p>>,
+    /// Problems kept so far (in this part and earlier ones).
+    problems_kept: usize,
+    /// Problems past [`PROBLEMS_KEPT`], counted.
+    more_problems: u64,
+    matches: Vec<usize>,
+    suppressing: Vec<usize>,
+    /// The matched rules no suppression silences.
+    kept: Vec<usize>,
+}
+
+impl<'d, 'p> Scanning<'d, 'p> {
+    fn new(
+        detection: &'d Detection,
+        label: &str,
+        range: TimeRange,
+        problems: Vec<Problem>,
+    ) -> Self {
+        Self {
+            detection,
+            range,
+            file: label.into(),
+            problems_kept: problems.len(),
+            out: FileOutcome { problems, ..FileOutcome::default() },
+            parts: None,
+            more_problems: 0,
+            matches: Vec::new(),
+            suppressing: Vec::new(),
+            kept: Vec::new(),
+        }
+    }
+
+    fn item(&mut self, item: Item<'_>) {
+        match item {
+            Item::Record { index, line, record } => {
+                self.record(index, line, &record);
+                self.part_done();
             }
-            if range.is_set() {
-                let time = record.str(fields::EVENT_TIME).and_then(|t| parse_event_time(&t));
-                if !time.is_some_and(|t| range.contains(t)) {
-                    out.outside_range += 1;
-                    return;
+            Item::Problem(problem) => {
+                if problem.record.is_some() {
+                    self.out.bad_records += 1;
+                }
+                if self.problems_kept < PROBLEMS_KEPT {
+                    self.problems_kept += 1;
+                    self.out.problems.push(problem);
+                } else {
+                    self.more_problems += 1;
                 }
             }
-            matches.clear();
-            engine.evaluate(&record, &mut matches);
-            if matches.iter().any(|&rule| !suppressions.applies_to_none(rule)) {
-                suppressions.matching(&record, &mut suppressing);
-            } else {
-                suppressing.clear();
-            }
-            kept.clear();
-            for &rule in &matches {
-                match suppressions.suppressing(rule, &suppressing) {
-                    Some(s) => {
-                        out.suppressed.resize(suppressions.suppressions().len(), 0);
-                        out.suppressed[s] += 1;
-                    }
-                    None => kept.push(rule),
-                }
-            }
-            // The record's facts, found once for all of its signals; the last one takes them.
-            if kept.is_empty() {
+            Item::Digest => self.out.digests += 1,
+        }
+    }
+
+    fn record(&mut self, index: usize, line: Option<usize>, record: &Record<'_>) {
+        let Detection { engine, plan, suppressions } = self.detection;
+        let out = &mut self.out;
+        out.records += 1;
+        if record.is_insight() {
+            out.insights += 1;
+        }
+        if self.range.is_set() {
+            let time = record.str(fields::EVENT_TIME).and_then(|t| parse_event_time(&t));
+            if !time.is_some_and(|t| self.range.contains(t)) {
+                out.outside_range += 1;
                 return;
             }
-            let mut facts = RecordFacts::of(&record);
-            for (i, &rule) in kept.iter().enumerate() {
-                let input = InputRef { file: std::sync::Arc::clone(&file), record: index, line };
-                let matched = &engine.rules()[rule];
-                let facts_of_this =
-                    if i + 1 == kept.len() { std::mem::take(&mut facts) } else { facts.clone() };
-                let mut signal = Signal::with_facts(matched, &record, facts_of_this, input);
-                if !matched.meta.dynamic_severity.is_empty() {
-                    signal.severity = tripline_engine::severity_for(matched, &record);
+        }
+        let (matches, suppressing, kept) =
+            (&mut self.matches, &mut self.suppressing, &mut self.kept);
+        matches.clear();
+        engine.evaluate(record, matches);
+        if matches.iter().any(|&rule| !suppressions.applies_to_none(rule)) {
+            suppressions.matching(record, suppressing);
+        } else {
+            suppressing.clear();
+        }
+        kept.clear();
+        for &rule in matches.iter() {
+            match suppressions.suppressing(rule, suppressing) {
+                Some(s) => {
+                    out.suppressed.resize(suppressions.suppressions().len(), 0);
+                    out.suppressed[s] += 1;
                 }
-                plan.capture(rule, &record, &mut signal);
-                out.signals.push((rule, signal));
+                None => kept.push(rule),
             }
         }
-        Item::Problem(problem) => {
-            if problem.record.is_some() {
-                out.bad_records += 1;
-            }
-            out.problems.push(problem);
+        // The record's facts, found once for all of its signals; the last one takes them.
+        if kept.is_empty() {
+            return;
         }
-        Item::Digest => out.digests += 1,
-    });
-    out
+        let mut facts = RecordFacts::of(record);
+        for (i, &rule) in kept.iter().enumerate() {
+            let input = InputRef { file: std::sync::Arc::clone(&self.file), record: index, line };
+            let matched = &engine.rules()[rule];
+            let facts_of_this =
+                if i + 1 == kept.len() { std::mem::take(&mut facts) } else { facts.clone() };
+            let mut signal = Signal::with_facts(matched, record, facts_of_this, input);
+            if !matched.meta.dynamic_severity.is_empty() {
+                signal.severity = tripline_engine::severity_for(matched, record);
+            }
+            plan.capture(rule, record, &mut signal);
+            out.signals.push((rule, signal));
+        }
+    }
+
+    /// Gives what was scanned so far as a part, when it is due.
+    fn part_done(&mut self) {
+        let Some(parts) = &mut self.parts else { return };
+        parts.since_last += 1;
+        let live_signals = parts.live && !self.out.signals.is_empty();
+        if parts.since_last < PART_RECORDS && !live_signals {
+            return;
+        }
+        parts.since_last = 0;
+        let mut out = std::mem::take(&mut self.out);
+        out.partial = true;
+        let read = parts.raw_bytes.load(Ordering::Relaxed);
+        out.raw_bytes = read - std::mem::replace(&mut parts.counted, read);
+        parts.had_errors |= out.has_errors();
+        if !(parts.give)(out) {
+            parts.stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn finish(mut self) -> FileOutcome {
+        if self.more_problems > 0 {
+            let mut note = Problem::file(
+                &self.file,
+                format!("{} more problem(s) in this input are not shown", self.more_problems),
+            );
+            note.warning = true;
+            self.out.problems.push(note);
+        }
+        self.out
+    }
 }
 
 #[cfg(test)]

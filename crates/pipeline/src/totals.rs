@@ -46,7 +46,9 @@ impl Totals {
         self.insights += outcome.insights;
         self.digests += outcome.digests;
         self.outside_range += outcome.outside_range;
-        self.bad_files += u64::from(outcome.has_errors());
+        if !outcome.partial {
+            self.bad_files += u64::from(outcome.has_errors() || outcome.earlier_errors);
+        }
         if self.suppressed.len() < outcome.suppressed.len() {
             self.suppressed.resize(outcome.suppressed.len(), 0);
         }

@@ -10,6 +10,7 @@ use tripline_pipeline::scan::TimeRange;
 use tripline_pipeline::source::{Paths, Source};
 
 use tripline_pipeline::run::memory::{scan_in_order, Collector};
+use tripline_pipeline::sink::SinkError;
 use tripline_pipeline::Totals;
 
 use super::ExitStatus;
@@ -114,16 +115,36 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     }
     let mut collector = Collector::new(&setup.detection, &mut router);
     let inputs: Vec<_> = listing.units.iter().map(|u| u.input.clone()).collect();
-    scan_in_order(&setup.detection, &inputs, range, |outcome| {
-        progress.inc(1);
+    // With stdout the only output, a reader that has gone ends the reading (`yes … | tripline
+    // scan - | head`); what was read is still counted and alerted on.
+    let only_stdout = args.output.only_stdout(config);
+    let scanned = scan_in_order(&setup.detection, &inputs, range, |outcome| {
+        if only_stdout && tripline_pipeline::sink::stdout::reader_gone() {
+            return Err(SinkError::Io {
+                target: "-".into(),
+                source: std::io::ErrorKind::BrokenPipe.into(),
+            });
+        }
+        if !outcome.partial {
+            progress.inc(1);
+        }
         totals.add(&outcome);
         for problem in &outcome.problems {
             progress.suspend(|| note!("{problem}"));
         }
         input_errors |= outcome.has_errors();
-        outcome.signals.into_iter().try_for_each(|(rule, signal)| collector.take(rule, signal))
-    })
-    .context("failed to write results")?;
+        let partial = outcome.partial;
+        outcome.signals.into_iter().try_for_each(|(rule, signal)| collector.take(rule, signal))?;
+        // A stream's signals are seen as they are found, not when a buffer fills.
+        if partial {
+            collector.flush()?;
+        }
+        Ok(())
+    });
+    match scanned {
+        Err(e) if e.is_broken_pipe() => {}
+        other => other.context("failed to write results")?,
+    }
     progress.finish_and_clear();
     let (outcome, signals) = collector.finish().context("failed to write results")?;
     let undelivered = crate::options::finish_outputs(&mut router, args.quiet)?;

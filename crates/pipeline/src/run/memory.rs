@@ -4,7 +4,7 @@
 //! `aws_sts_assumerole_misuse` matches every assumed-role call) so holds a few hundred bytes
 //! per signal rather than every signal whole until the end.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::mpsc;
 
 use rayon::iter::{ParallelBridge, ParallelIterator};
@@ -12,11 +12,12 @@ use tripline_alert::{raise_candidates, Candidate, Outcome, Signal};
 use tripline_io::input::Input;
 use tripline_rule::Rule;
 
-use crate::scan::{scan_input, Detection, FileOutcome, TimeRange};
+use crate::scan::{scan_input_in_parts, Detection, FileOutcome, TimeRange};
 use crate::sink::{AlertChange, ChangeKind, Router, SinkError};
 
 /// Scans `inputs` on every core and calls `consume` with each outcome in input order, as soon
-/// as it and every one before it are done. Inputs are handed to the threads in order, so with
+/// as it and every one before it are done; a stream's outcome comes in parts, each as soon as
+/// it is ready (see [`scan_input_in_parts`]). Inputs are handed to the threads in order, so with
 /// inputs of similar size about one outcome per thread waits for an earlier one; a much larger
 /// input holds the outcomes after it back until it is done.
 ///
@@ -33,15 +34,20 @@ pub fn scan_in_order<E>(
         scope.spawn(move || {
             inputs.iter().enumerate().par_bridge().for_each_with(sender, |sender, (i, input)| {
                 // The receiver is gone only when consuming failed: nothing is waiting any more.
-                let _ = sender.send((i, scan_input(detection, input, range)));
+                scan_input_in_parts(detection, input, range, &mut |part| {
+                    sender.send((i, part)).is_ok()
+                });
             });
         });
-        let mut waiting = BTreeMap::new();
+        let mut waiting: BTreeMap<usize, VecDeque<FileOutcome>> = BTreeMap::new();
         let mut next = 0;
         for (i, outcome) in receiver {
-            waiting.insert(i, outcome);
-            while let Some(outcome) = waiting.remove(&next) {
-                next += 1;
+            waiting.entry(i).or_default().push_back(outcome);
+            while let Some(outcome) = waiting.get_mut(&next).and_then(VecDeque::pop_front) {
+                if !outcome.partial {
+                    waiting.remove(&next);
+                    next += 1;
+                }
                 consume(outcome)?;
             }
         }
@@ -79,6 +85,14 @@ impl<'a> Collector<'a> {
             self.correlated.push((rule, signal));
         }
         Ok(())
+    }
+
+    /// Writes the signals taken so far to the outputs (a live stream's, as they are found).
+    ///
+    /// # Errors
+    /// An output failed.
+    pub fn flush(&mut self) -> Result<(), SinkError> {
+        self.router.flush()
     }
 
     fn keep(&mut self, rule: usize, signal: &Signal) -> Result<(), SinkError> {

@@ -97,6 +97,10 @@ impl crate::sink::Sink for JsonlSink {
         write_alert(&mut self.out, &change).map_err(|e| io_error(&self.label, e))
     }
 
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.out.flush().map_err(|e| io_error(&self.label, e))
+    }
+
     fn finish(&mut self) -> Result<Delivery, SinkError> {
         self.out.flush().map_err(|e| io_error(&self.label, e))?;
         Ok(Delivery { delivered: self.lines, ..Delivery::default() })

@@ -85,6 +85,15 @@ pub trait Sink {
     /// When writing failed.
     fn alert(&mut self, change: AlertChange<'_>) -> Result<(), SinkError>;
 
+    /// Writes what it has taken so far to its destination, for output that follows a live
+    /// stream (most sinks have nothing to do until the end).
+    ///
+    /// # Errors
+    /// When writing failed.
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
     /// The run is over: writes what was held back and flushes.
     ///
     /// # Errors
@@ -143,6 +152,14 @@ impl Router {
         let rule = self.rules.get(&change.alert.rule_id).cloned();
         let change = AlertChange { rule: rule.as_deref(), ..change };
         self.routes(&change.alert.rule_id, change.alert.severity).try_for_each(|s| s.alert(change))
+    }
+
+    /// Flushes every output (see [`Sink::flush`]).
+    ///
+    /// # Errors
+    /// The first output that failed.
+    pub fn flush(&mut self) -> Result<(), SinkError> {
+        self.outputs.iter_mut().try_for_each(|(_, sink)| sink.flush())
     }
 
     /// Finishes every output: (label, what it delivered) for each.

@@ -4,6 +4,17 @@
 //! write error (a full disk) is still an error.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once stdout's reader has gone, for a run whose only output is stdout: it then stops
+/// reading (an endless stdin would otherwise be read for nobody).
+static READER_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Whether stdout's reader has gone.
+#[must_use]
+pub fn reader_gone() -> bool {
+    READER_GONE.load(Ordering::Relaxed)
+}
 
 /// Writes to `inner` until its reader has gone, then takes everything and drops it.
 pub struct UntilClosed<W> {
@@ -21,6 +32,7 @@ impl<W: Write> UntilClosed<W> {
         match result {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
                 self.gone = true;
+                READER_GONE.store(true, Ordering::Relaxed);
                 Ok(written)
             }
             other => other,
