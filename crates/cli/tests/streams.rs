@@ -140,3 +140,89 @@ fn a_record_over_the_size_limit_is_reported_and_skipped_and_the_next_still_read(
     // Records read are the good ones; the skipped one is counted as bad.
     assert!(scan.stderr.contains("1 record(s) (1 bad"), "{}", scan.stderr);
 }
+
+#[test]
+fn inputs_that_are_not_files_say_what_they_are_and_a_named_pipe_is_read() {
+    let dir = tempfile::tempdir().expect("temp");
+    let fifo = dir.path().join("live.pipe");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let record = ingress_record("through-a-pipe", "2024-08-01T10:00:00Z", 22, "0.0.0.0/0");
+            std::fs::write(&fifo, format!("{record}\n")).expect("tripline opens the pipe");
+        })
+    };
+    let scan = tripline(&["scan", fifo.to_str().expect("utf-8"), "--format", "jsonl"]);
+    writer.join().expect("written");
+    assert_eq!(scan.code, 1, "{}", scan.stderr);
+    assert!(jsonl(&scan.stdout).iter().any(|l| l["event_id"] == "through-a-pipe"));
+
+    let socket = dir.path().join("s.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    let loop_a = dir.path().join("loop-a");
+    std::os::unix::fs::symlink(dir.path().join("loop-b"), &loop_a).expect("symlink");
+    std::os::unix::fs::symlink(&loop_a, dir.path().join("loop-b")).expect("symlink");
+    for (path, expected) in [
+        (
+            "/dev/null".to_owned(),
+            "/dev/null: error: is a character device, not a log file or a folder of them",
+        ),
+        (
+            socket.display().to_string(),
+            "s.sock: error: is a socket, not a log file or a folder of them",
+        ),
+        (
+            loop_a.display().to_string(),
+            "loop-a: error: cannot be read: Too many levels of symbolic links",
+        ),
+    ] {
+        let scan = tripline(&["scan", &path]);
+        assert_eq!(scan.code, 2, "{path}: {}", scan.stderr);
+        assert_eq!(scan.stderr.matches(": error:").count(), 1, "{path}: {}", scan.stderr);
+        assert!(scan.stderr.contains(expected), "{path}: {}", scan.stderr);
+        assert!(!scan.stderr.contains("no CloudTrail log file found"), "{path}: {}", scan.stderr);
+    }
+    // Inside a folder, the socket is said and skipped; the logs beside it are read.
+    std::fs::write(
+        dir.path().join("a.json"),
+        format!("{}\n", ingress_record("in-folder", "2024-08-01T10:00:00Z", 22, "0.0.0.0/0")),
+    )
+    .expect("write");
+    std::fs::remove_file(dir.path().join("loop-a")).expect("rm");
+    std::fs::remove_file(dir.path().join("loop-b")).expect("rm");
+    std::fs::remove_file(&fifo).expect("rm");
+    let scan = tripline(&["scan", dir.path().to_str().expect("utf-8"), "--format", "jsonl"]);
+    assert_eq!(scan.code, 1, "a warning only: {}", scan.stderr);
+    assert!(
+        scan.stderr.contains("s.sock: warning: is a socket, not a log file; skipped"),
+        "{}",
+        scan.stderr
+    );
+    assert!(jsonl(&scan.stdout).iter().any(|l| l["event_id"] == "in-folder"));
+}
+
+#[test]
+fn a_record_giving_a_key_twice_is_read_with_its_last_value_and_a_warning() {
+    let dir = tempfile::tempdir().expect("temp");
+    let record = ingress_record("twice", "2024-08-01T10:00:00Z", 22, "0.0.0.0/0").to_string();
+    // `eventName` said first as a harmless read, then as the ingress change it really is.
+    let record = record.replacen('{', "{\"eventName\":\"DescribeSecurityGroups\",", 1);
+    let path = dir.path().join("twice.json");
+    std::fs::write(&path, format!("{record}\n")).expect("write");
+    let scan = tripline(&["scan", path.to_str().expect("utf-8"), "--format", "jsonl"]);
+    assert_eq!(scan.code, 1, "a warning, and findings: {}", scan.stderr);
+    assert!(
+        scan.stderr.contains("twice.json: record 0: warning: key `eventName` given more than once in this record; the last value is used"),
+        "{}",
+        scan.stderr
+    );
+    assert!(scan.stderr.contains("1 record(s) (0 bad"), "{}", scan.stderr);
+    // The ingress rule matched: the change is what the record says last.
+    let signals = jsonl(&scan.stdout);
+    assert!(
+        signals.iter().any(|l| l["rule_id"] == "ec2-security-group-ingress-changed"),
+        "{signals:?}"
+    );
+}

@@ -58,3 +58,25 @@ fn detection_semantics_table() {
         assert_eq!(verdicts(detection, no), (false, false), "should not match:\n{detection}\n{no}");
     }
 }
+
+#[test]
+fn a_key_given_twice_means_its_last_value_to_every_reader() {
+    let detection = |d: &str| format!("id: t\ntitle: t\nseverity: low\ndetection:\n{d}\n");
+    let text = base().to_string();
+    // The top level: `eventName` given again, last; nested: `groupId` given again, last.
+    let top = text.replacen("{", "{\"eventName\":\"DeleteSecurityGroup\",", 1);
+    let top = format!("{},\"eventName\":\"RevokeSecurityGroupIngress\"}}", &top[..top.len() - 1]);
+    let nested =
+        text.replace("\"groupId\":\"sg-1\"", "\"groupId\":\"sg-first\",\"groupId\":\"sg-last\"");
+    assert_ne!(nested, text, "the nested key was repeated");
+    for (record, d, expected) in [
+        (&top, "  s:\n    eventName: RevokeSecurityGroupIngress\n  condition: s", true),
+        (&top, "  s:\n    eventName: DeleteSecurityGroup\n  condition: s", false),
+        (&nested, "  s:\n    requestParameters.groupId: sg-last\n  condition: s", true),
+        (&nested, "  s:\n    requestParameters.groupId: sg-first\n  condition: s", false),
+        (&nested, "  s:\n    requestParameters|contains: sg-first\n  condition: s", false),
+    ] {
+        let verdicts = common::verdicts_on_text("t.yml", &detection(d), record);
+        assert_eq!(verdicts, (expected, expected), "{d}\n{record}");
+    }
+}

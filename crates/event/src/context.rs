@@ -397,7 +397,7 @@ pub fn actor(record: &Record<'_>) -> Actor {
         .then(|| serde_json::from_str::<TopLevel<'_>>(identity).ok())
         .flatten();
     let text = |path: &[&str]| match (&members, path.split_first()) {
-        (Some(TopLevel(members)), Some((key, rest))) => first_text_in(members, key, rest),
+        (Some(TopLevel(members, _)), Some((key, rest))) => first_text_in(members, key, rest),
         _ => first_text_raw(identity, path),
     };
     Actor {

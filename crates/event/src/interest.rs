@@ -20,8 +20,12 @@ struct Node {
 }
 
 impl Node {
-    fn child(&self, key: &str) -> Option<&Node> {
-        self.children.iter().find(|(k, _)| k.len() == key.len() && k == key).map(|(_, node)| node)
+    fn child(&self, key: &str) -> Option<(usize, &Node)> {
+        self.children
+            .iter()
+            .enumerate()
+            .find(|(_, (k, _))| k.len() == key.len() && k == key)
+            .map(|(i, (_, node))| (i, node))
     }
 }
 
@@ -100,6 +104,11 @@ impl Interest {
 fn read<'a>(node: &Node, raw: &'a str, found: &mut Vec<(usize, &'a str)>) -> Option<()> {
     let mut scanner = Scanner { text: raw.as_bytes(), raw, at: 0 };
     scanner.value(node, found)
+}
+
+/// Whether `slot` collects values at `node` or below it.
+fn holds_slot(node: &Node, slot: usize) -> bool {
+    node.slot == Some(slot) || node.children.iter().any(|(_, child)| holds_slot(child, slot))
 }
 
 struct Scanner<'a> {
@@ -182,6 +191,10 @@ impl<'a> Scanner<'a> {
         match self.byte()? {
             b'{' => {
                 self.at += 1;
+                // The wanted members this object has given (by position among `node`'s
+                // children), and where its values start in `found`.
+                let mut given = 0u64;
+                let object_start = found.len();
                 loop {
                     self.space();
                     match self.byte()? {
@@ -211,7 +224,18 @@ impl<'a> Scanner<'a> {
                         key
                     };
                     match node.child(key) {
-                        Some(child) => {
+                        Some((position, child)) => {
+                            let bit = 1u64.checked_shl(position as u32).unwrap_or(0);
+                            if given & bit != 0 {
+                                // Given twice: the last value is the member's, as serde_json's
+                                // maps have it, so every reader of the record sees the same.
+                                let mut i = object_start;
+                                found.retain(|(slot, _)| {
+                                    i += 1;
+                                    i <= object_start || !holds_slot(child, *slot)
+                                });
+                            }
+                            given |= bit;
                             self.space();
                             let start = self.at;
                             if let Some(slot) = child.slot {

@@ -231,7 +231,7 @@ pub fn first_text_raw(raw: &str, segments: &[&str]) -> Option<String> {
         let value: Value = serde_json::from_str(raw).ok()?;
         return first_text(&value, &segments.join("."));
     }
-    let crate::record::TopLevel(members) = serde_json::from_str(raw).ok()?;
+    let crate::record::TopLevel(members, _) = serde_json::from_str(raw).ok()?;
     first_text_in(&members, key, rest)
 }
 

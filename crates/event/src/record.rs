@@ -51,6 +51,8 @@ pub struct Record<'a> {
     console_outcome: OnceCell<bool>,
     /// Per top-level field: the values at the wanted nested paths, read once.
     selected: Vec<OnceCell<Option<Found<'a>>>>,
+    /// Top-level keys given more than once.
+    repeated: Vec<Cow<'a, str>>,
 }
 
 impl<'a> Record<'a> {
@@ -76,12 +78,12 @@ impl<'a> Record<'a> {
                 Err(e) => RecordError::Json(e.to_string()),
             });
         }
-        let TopLevel(fields) =
+        let TopLevel(fields, repeated) =
             serde_json::from_str(text).map_err(|e| RecordError::Json(e.to_string()))?;
-        Ok(Self::from_fields(fields))
+        Ok(Self::from_fields(fields, repeated))
     }
 
-    fn from_fields(fields: Vec<(Cow<'a, str>, &'a RawValue)>) -> Self {
+    fn from_fields(fields: Vec<(Cow<'a, str>, &'a RawValue)>, repeated: Vec<Cow<'a, str>>) -> Self {
         let parsed = fields.iter().map(|_| OnceCell::new()).collect();
         let selected = fields.iter().map(|_| OnceCell::new()).collect();
         Self {
@@ -91,7 +93,14 @@ impl<'a> Record<'a> {
             failed: OnceCell::new(),
             console_outcome: OnceCell::new(),
             selected,
+            repeated,
         }
+    }
+
+    /// The top-level keys the record gives more than once (the last value of each is used).
+    #[must_use]
+    pub fn repeated_keys(&self) -> &[Cow<'a, str>] {
+        &self.repeated
     }
 
     /// Whether `errorCode` or `errorMessage` has a value (null and empty count as absent).
@@ -325,8 +334,25 @@ impl OwnedRecord {
     }
 }
 
-/// The top level of an object as (key, raw value) pairs, keys borrowed where possible.
-pub(crate) struct TopLevel<'a>(pub(crate) Vec<(Cow<'a, str>, &'a RawValue)>);
+/// The top level of an object as (key, raw value) pairs, keys borrowed where possible, and
+/// the keys it gives more than once. A repeated key's last value is the one kept, in the
+/// first one's place — what serde_json's maps and Python's `json` do — so that every reader of
+/// the record (top level or nested, raw or parsed) sees the same value.
+pub(crate) struct TopLevel<'a>(
+    pub(crate) Vec<(Cow<'a, str>, &'a RawValue)>,
+    pub(crate) Vec<Cow<'a, str>>,
+);
+
+/// A cheap 7-bit digest of a key, so that most keys need no comparison with the others to
+/// know they are new.
+fn key_bit(key: &str) -> u128 {
+    let bytes = key.as_bytes();
+    let mix = bytes.len()
+        ^ usize::from(bytes.first().copied().unwrap_or(0)) << 2
+        ^ usize::from(bytes.last().copied().unwrap_or(0)) << 4
+        ^ usize::from(bytes.get(bytes.len() / 2).copied().unwrap_or(0));
+    1u128 << (mix % 128)
+}
 
 struct TopVisitor;
 
@@ -336,12 +362,23 @@ impl<'de> Visitor<'de> for TopVisitor {
         f.write_str("a JSON object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = Vec::with_capacity(24);
+        let mut fields: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(24);
+        let mut repeated = Vec::new();
+        let mut seen = 0u128;
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let value: &'de RawValue = map.next_value()?;
+            let bit = key_bit(&key.0);
+            if seen & bit != 0 {
+                if let Some(earlier) = fields.iter_mut().find(|(k, _)| *k == key.0) {
+                    earlier.1 = value;
+                    repeated.push(key.0);
+                    continue;
+                }
+            }
+            seen |= bit;
             fields.push((key.0, value));
         }
-        Ok(TopLevel(fields))
+        Ok(TopLevel(fields, repeated))
     }
 }
 
@@ -369,8 +406,8 @@ impl<'de> Deserialize<'de> for Element<'de> {
                 f.write_str("any JSON value")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                let TopLevel(fields) = TopVisitor.visit_map(map)?;
-                Ok(Element::Object(Record::from_fields(fields)))
+                let TopLevel(fields, repeated) = TopVisitor.visit_map(map)?;
+                Ok(Element::Object(Record::from_fields(fields, repeated)))
             }
             fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 while seq.next_element::<de::IgnoredAny>()?.is_some() {}

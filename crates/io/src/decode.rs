@@ -33,6 +33,8 @@ pub const WHOLE_LIMIT: usize = crate::stream::MAX_RECORD_BYTES;
 
 /// An input, opened.
 pub enum Opened {
+    /// It could not be opened (permission denied, say): that is its only problem.
+    Failed(Problem),
     /// Read whole: small enough, and complete.
     Whole(Decoded),
     /// To be read as a stream.
@@ -98,14 +100,7 @@ pub fn open(input: &Input) -> Opened {
                 let size = file.metadata().ok().filter(std::fs::Metadata::is_file).map(|m| m.len());
                 (Box::new(file), size)
             }
-            Err(e) => {
-                let problem = Problem::file(&label, format!("cannot read: {e}"));
-                return Opened::Whole(Decoded {
-                    text: String::new(),
-                    problems: vec![problem],
-                    raw_bytes: 0,
-                });
-            }
+            Err(e) => return Opened::Failed(Problem::file(&label, format!("cannot be read: {e}"))),
         },
         Input::Stdin => (Box::new(std::io::stdin()), None),
     };

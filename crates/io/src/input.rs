@@ -86,6 +86,28 @@ pub fn layout(path: &Path) -> Layout {
     }
 }
 
+/// Whether a file type is a named pipe.
+fn is_stream(kind: &std::fs::FileType) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    kind.is_fifo()
+}
+
+/// What a file that is neither a regular file nor a folder is, for messages.
+fn special_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_fifo() {
+        "a named pipe"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else {
+        "not a regular file"
+    }
+}
+
 fn is_hidden(path: &Path) -> bool {
     path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
@@ -99,9 +121,31 @@ pub fn expand(paths: &[PathBuf]) -> Expanded {
             out.inputs.push(Input::Stdin);
             continue;
         }
-        if !path.exists() {
-            out.problems.push(Problem::file(&path.display().to_string(), "no such file or folder"));
-            continue;
+        let label = path.display().to_string();
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                out.problems.push(Problem::file(&label, "no such file or folder"));
+                continue;
+            }
+            // A loop of symbolic links, a component that is not a folder, no permission.
+            Err(e) => {
+                out.problems.push(Problem::file(&label, format!("cannot be read: {e}")));
+                continue;
+            }
+            Ok(meta) if is_stream(&meta.file_type()) => {
+                // A named pipe is read as a stream, as stdin is.
+                out.inputs.push(Input::File(path.clone()));
+                continue;
+            }
+            Ok(meta) if !meta.is_file() && !meta.is_dir() => {
+                let what = special_kind(&meta.file_type());
+                out.problems.push(Problem::file(
+                    &label,
+                    format!("is {what}, not a log file or a folder of them"),
+                ));
+                continue;
+            }
+            Ok(_) => {}
         }
         let walker = WalkDir::new(path).follow_links(true).sort_by_file_name();
         for entry in walker.into_iter().filter_entry(|e| e.depth() == 0 || !is_hidden(e.path())) {
@@ -113,6 +157,15 @@ pub fn expand(paths: &[PathBuf]) -> Expanded {
                         *out.other_services.entry(service).or_insert(0) += 1;
                     }
                 },
+                // A pipe, socket or device inside a folder is not a log: said, not read.
+                Ok(e) if !e.file_type().is_dir() => {
+                    let mut p = Problem::file(
+                        &e.path().display().to_string(),
+                        format!("is {}, not a log file; skipped", special_kind(&e.file_type())),
+                    );
+                    p.warning = true;
+                    out.problems.push(p);
+                }
                 Ok(_) => {}
                 Err(e) => {
                     let at = e

@@ -94,6 +94,22 @@ impl Ctx<'_> {
     }
 
     fn validated(&mut self, index: usize, record: Record<'_>, line: Option<usize>) {
+        if !record.repeated_keys().is_empty() {
+            let keys: Vec<String> =
+                record.repeated_keys().iter().map(|k| format!("`{k}`")).collect();
+            let p = Problem {
+                file: self.label.to_owned(),
+                record: Some(index),
+                line,
+                offset: None,
+                reason: format!(
+                    "key {} given more than once in this record; the last value is used",
+                    keys.join(", ")
+                ),
+                warning: true,
+            };
+            (self.on)(Item::Problem(p));
+        }
         match record.validate() {
             Ok(()) => (self.on)(Item::Record { index, line, record }),
             Err(e) => self.problem(Some(index), line, None, e.to_string()),

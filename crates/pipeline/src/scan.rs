@@ -136,6 +136,9 @@ pub fn scan_input_in_parts(
         Opened::Whole(decoded) => {
             part(scan_decoded(detection, &label, decoded, range));
         }
+        Opened::Failed(problem) => {
+            part(FileOutcome { problems: vec![problem], ..FileOutcome::default() });
+        }
         Opened::Stream { reader, problems, raw_bytes, live } => {
             let stop = Arc::new(AtomicBool::new(false));
             let reader = Stoppable { inner: reader, stop: Arc::clone(&stop) };
@@ -274,7 +277,7 @@ impl<'d, 'p> Scanning<'d, 'p> {
                 self.part_done();
             }
             Item::Problem(problem) => {
-                if problem.record.is_some() {
+                if problem.record.is_some() && !problem.warning {
                     self.out.bad_records += 1;
                 }
                 if self.problems_kept < PROBLEMS_KEPT {
@@ -418,5 +421,22 @@ mod tests {
             );
             assert_eq!(signal.context.security_group_changes.len(), 1);
         }
+    }
+
+    #[test]
+    fn an_input_that_cannot_be_opened_has_that_problem_only() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // A socket's metadata reads, but opening it fails (as a file without permission does).
+        let socket = dir.path().join("s.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+        let engine = tripline_engine::EngineBuilder::new().build().expect("no rules");
+        let suppressions =
+            SuppressionSet::new(Vec::new(), &engine, chrono::Utc::now().date_naive())
+                .expect("none");
+        let detection = Detection { engine, plan: CorrelationPlan::default(), suppressions };
+        let out = scan_input(&detection, &Input::File(socket), TimeRange::default());
+        assert_eq!(out.problems.len(), 1, "{:?}", out.problems);
+        assert!(out.problems[0].reason.starts_with("cannot be read: "), "{:?}", out.problems);
+        assert_eq!((out.records, out.bad_records), (0, 0));
     }
 }

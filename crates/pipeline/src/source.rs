@@ -50,6 +50,12 @@ pub trait Source {
 /// A unit for `input`, its identity taken now; a file that cannot be inspected is a problem.
 fn unit_of(input: Input) -> Result<Unit, Problem> {
     match &input {
+        // A named pipe has no identity to remember: what it gives differs every time.
+        Input::File(path)
+            if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) && path.exists() =>
+        {
+            Ok(Unit { input, key: None })
+        }
         Input::File(path) => match InputKey::of_file(path) {
             Ok(key) => Ok(Unit { input, key: Some(key) }),
             Err(e) => {

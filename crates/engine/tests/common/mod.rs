@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use tripline_engine::{naive, EngineBuilder};
-use tripline_event::OwnedRecord;
 use tripline_lang::Options;
 
 /// A folder of the third-party corpus, read in place.
@@ -40,14 +39,20 @@ pub fn edited(mut record: Value, changes: &[(&str, Value)]) -> Value {
 /// Compiles the one rule in `text` (as the file `name`, whose extension and content choose
 /// the front-end) and returns (engine verdict, naive verdict) on `record`.
 pub fn verdicts(name: &str, text: &str, record: &Value) -> (bool, bool) {
+    verdicts_on_text(name, text, &record.to_string())
+}
+
+/// As [`verdicts`], on a record as JSON text (which a `Value` could not hold: a key twice).
+pub fn verdicts_on_text(name: &str, text: &str, record: &str) -> (bool, bool) {
     let loaded = tripline_lang::compile(Path::new(name), text, &Options::default());
     assert!(!loaded.has_errors(), "{text}\n{:?}", loaded.diagnostics);
     let rule = loaded.rules.into_iter().next().expect("one rule");
-    let owned = OwnedRecord::from_value(record).expect("an object");
-    let naive = naive::evaluate(rule.condition(), &owned.record().expect("an object"));
+    let parsed = tripline_event::Record::parse(record).expect("an object");
+    let naive = naive::evaluate(rule.condition(), &parsed);
     let mut builder = EngineBuilder::new();
     builder.add(Arc::new(rule));
     let mut matched = Vec::new();
-    builder.build().expect("compiles").evaluate(&owned.record().expect("an object"), &mut matched);
+    let engine = builder.build().expect("compiles");
+    engine.evaluate(&tripline_event::Record::parse(record).expect("an object"), &mut matched);
     (!matched.is_empty(), naive)
 }
