@@ -29,10 +29,11 @@ pub struct Indicators {
 }
 
 impl Indicators {
-    /// Sorts each list (they are filled in document order, without repeats).
+    /// Sorts each list and drops repeats (they are filled in document order).
     fn sorted(mut self) -> Self {
         for list in [&mut self.arns, &mut self.ips, &mut self.account_ids] {
             list.sort_unstable();
+            list.dedup();
         }
         self
     }
@@ -137,9 +138,19 @@ fn classify(key: Option<&str>, s: &str, found: &mut Indicators) {
     }
 }
 
-/// Adds `s` unless present (records repeat the same ARN many times: no copy for those).
+/// How many indicators of a kind are looked through for a repeat before adding one.
+const REPEAT_CHECK: usize = 16;
+
+/// Adds `s`. A record repeats the same ARN many times, so while the list is short a repeat is
+/// not copied; a long list (a record of 100,000 ARNs) is only appended to, and its repeats go
+/// when it is sorted, so that the cost stays linear in the record.
 fn insert(list: &mut Vec<String>, s: &str) {
-    if !list.iter().any(|seen| seen == s) {
+    let repeat = if list.len() <= REPEAT_CHECK {
+        list.iter().any(|seen| seen == s)
+    } else {
+        list.last().is_some_and(|last| last == s)
+    };
+    if !repeat {
         list.push(s.to_owned());
     }
 }
@@ -236,6 +247,24 @@ mod tests {
             let record = Value::Object(record);
             proptest::prop_assert_eq!(scanned(&record), indicators(&record));
         }
+    }
+
+    #[test]
+    fn a_record_of_many_indicators_gives_each_once_in_order() {
+        // 20,000 ARNs and addresses, each given twice, far apart: the long lists only append,
+        // and their repeats go when sorted.
+        let arns: Vec<String> =
+            (0..20_000).map(|i| format!("arn:aws:s3:::bucket/key{i:05}")).collect();
+        let ips: Vec<String> =
+            (0..20_000).map(|i| format!("10.0.{}.{}", i / 256, i % 256)).collect();
+        let value = json!({"resources": [arns, arns], "requestParameters": {"ips": [ips, ips]}});
+        let found = indicators(&value);
+        let mut expected_arns = arns.clone();
+        expected_arns.sort();
+        assert_eq!(found.arns, expected_arns);
+        let mut expected_ips = ips.clone();
+        expected_ips.sort();
+        assert_eq!(found.ips, expected_ips);
     }
 
     #[test]
