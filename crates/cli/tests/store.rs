@@ -495,3 +495,65 @@ fn a_changed_rule_closes_the_alerts_it_no_longer_matches_and_says_so_to_the_outp
         tripline(&["scan", "examples", "--store", &store, "--rules", &rules_arg, "--rescan"]);
     assert!(!third.stderr.contains("closed by the rule run"), "{}", third.stderr);
 }
+
+#[test]
+fn a_damaged_store_is_refused_before_any_write_and_store_check_says_what_is_wrong() {
+    let dir = tempfile::tempdir().expect("temp");
+    let store = dir.path().join("alerts.db");
+    let store_arg = store.to_str().expect("utf-8");
+    let first = tripline(&["scan", "examples", "--store", store_arg, "-q"]);
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    let check = tripline(&["store", "check", "--store", store_arg]);
+    assert_eq!(
+        (check.code, check.stdout.trim()),
+        (0, format!("store {store_arg}: ok (integrity check passed)").as_str())
+    );
+    // A b-tree page's header overwritten, as a bad disk or a careless copy would.
+    let mut bytes = std::fs::read(&store).expect("read");
+    let page = 16384 * 2;
+    bytes[page..page + 64].copy_from_slice(&[0x0d; 64]);
+    std::fs::write(&store, &bytes).expect("write");
+    let scan = tripline(&["scan", "examples", "--store", store_arg, "-q"]);
+    assert_eq!(scan.code, 2, "{}", scan.stderr);
+    assert!(
+        scan.stderr.contains(&format!("failed to open the store {store_arg}: damaged (")),
+        "{}",
+        scan.stderr
+    );
+    assert!(scan.stderr.contains("nothing was written to it"), "{}", scan.stderr);
+    assert_eq!(std::fs::read(&store).expect("read"), bytes, "not one byte written");
+    let list = tripline(&["alerts", "list", "--store", store_arg]);
+    assert_eq!(list.code, 2, "{}", list.stderr);
+    assert!(list.stderr.contains("damaged ("), "{}", list.stderr);
+    let check = tripline(&["store", "check", "--store", store_arg]);
+    assert_eq!(check.code, 2, "{}", check.stdout);
+    assert!(
+        check.stdout.starts_with(&format!("store {store_arg}: damaged\n  ")),
+        "{}",
+        check.stdout
+    );
+    // Text that is not a database at all.
+    let text = dir.path().join("notes.db");
+    std::fs::write(&text, "meeting notes, not a store ".repeat(20)).expect("write");
+    let scan = tripline(&["scan", "examples", "--store", text.to_str().expect("utf-8"), "-q"]);
+    assert_eq!(scan.code, 2, "{}", scan.stderr);
+    assert!(scan.stderr.contains("damaged (file is not a database)"), "{}", scan.stderr);
+}
+
+#[test]
+fn a_store_that_cannot_be_written_is_one_error_naming_it_once() {
+    let dir = tempfile::tempdir().expect("temp");
+    let store = dir.path().join("alerts.db");
+    let store_arg = store.to_str().expect("utf-8");
+    assert_eq!(tripline(&["scan", "examples", "--store", store_arg, "-q"]).code, 1);
+    // SQLite cannot make its journal beside the store (a folder has the journal's name).
+    let journal = dir.path().join("alerts.db-journal");
+    let _ = std::fs::remove_file(&journal);
+    std::fs::create_dir(&journal).expect("mkdir");
+    let scan = tripline(&["scan", "examples", "--store", store_arg, "-q"]);
+    assert_eq!(scan.code, 2, "{}", scan.stderr);
+    let errors: Vec<&str> = scan.stderr.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "{}", scan.stderr);
+    assert_eq!(errors[0].matches("alerts.db").count(), 1, "{}", errors[0]);
+    assert!(errors[0].contains("I/O error"), "{}", errors[0]);
+}

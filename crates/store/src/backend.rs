@@ -105,6 +105,12 @@ pub type Row = Vec<Value>;
 
 /// A database connection.
 pub trait Backend: Send {
+    /// What an integrity check of the store finds wrong (nothing when sound; `full` for the
+    /// slower, complete check).
+    ///
+    /// # Errors
+    /// When the check cannot run.
+    fn integrity(&mut self, full: bool) -> Result<Vec<String>>;
     /// Starts a transaction holding the store-wide write lock (waits for other writers).
     fn begin_write(&mut self) -> Result<()>;
     /// Commits the open transaction.

@@ -37,13 +37,22 @@ use backend::Backend;
 /// What went wrong with a store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// SQLite failed.
-    #[error("sqlite store `{path}`: {source}")]
+    /// SQLite failed. The message is SQLite's alone (the path is what every caller names the
+    /// store by already, and SQLite's own error chain would repeat its message).
+    #[error("SQLite: {cause}")]
     Sqlite {
         /// The database file.
         path: String,
         /// What SQLite said.
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
+    },
+    /// SQLite's integrity check found the store damaged; nothing was written to it.
+    #[error("damaged ({findings}); nothing was written to it. Restore it from a backup, or start a new store (which raises every alert again); `tripline store check --store {path}` lists what SQLite found")]
+    Damaged {
+        /// The database file.
+        path: String,
+        /// What the check found, first findings.
+        findings: String,
     },
     /// A SQLite store's folder does not exist.
     #[error("sqlite store `{path}`: the folder `{folder}` does not exist (create it first if the path is right: a new store raises every alert again)")]
@@ -170,6 +179,30 @@ impl Store {
             }
         }
     }
+}
+
+/// The full integrity check of the store at `location`, which is only read (a damaged store
+/// cannot be opened for use, so this opens it on its own): what it found wrong, nothing when
+/// sound. SQLite's `integrity_check`; a PostgreSQL server checks its own pages, so there the
+/// check is that the store answers and its schema is one this build knows.
+///
+/// # Errors
+/// When the store cannot be reached at all.
+pub fn check(location: &str) -> Result<Vec<String>> {
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        let mut backend = postgres::Postgres::connect(location)?;
+        backend.integrity(true)?;
+        let version = schema::version(&mut backend)?;
+        return Ok(if version > schema::latest() {
+            vec![format!(
+                "schema version {version} is newer than this build knows ({})",
+                schema::latest()
+            )]
+        } else {
+            Vec::new()
+        });
+    }
+    sqlite::check_file(Path::new(location))
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages.

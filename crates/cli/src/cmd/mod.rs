@@ -7,6 +7,7 @@ mod outbox;
 mod rules;
 mod scan;
 mod scan_store;
+mod store;
 mod test;
 mod watch;
 
@@ -52,6 +53,9 @@ pub enum Command {
     /// Work with the alerts a store keeps: list, show, acknowledge, close.
     #[command(subcommand)]
     Alerts(alerts::Command),
+    /// Check a store: SQLite's full integrity check.
+    #[command(subcommand)]
+    Store(store::Command),
     /// Print the completion script for a shell (`tripline completions bash > …`).
     Completions(docs::CompletionArgs),
     /// Print the man page (`tripline man > tripline.1`).
@@ -68,5 +72,6 @@ pub fn run(command: Command, config: &tripline_pipeline::Config) -> anyhow::Resu
         Command::Rules(command) => rules::run(&command, config),
         Command::Alerts(command) => alerts::run(&command, config),
         Command::Lint(args) => lint::run(&args, config),
+        Command::Store(command) => store::run(&command, config),
     }
 }

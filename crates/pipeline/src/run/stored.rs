@@ -282,7 +282,7 @@ pub fn pending(
     run: &mut RunState,
 ) -> Result<Vec<Todo>, RunError> {
     let failed = |store: &Store, source| RunError::Store {
-        doing: "read",
+        doing: "prepare the run in",
         store: store.label().to_owned(),
         source: Box::new(source),
     };
