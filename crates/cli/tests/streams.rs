@@ -155,6 +155,15 @@ fn inputs_that_are_not_files_say_what_they_are_and_a_named_pipe_is_read() {
         })
     };
     let scan = tripline(&["scan", fifo.to_str().expect("utf-8"), "--format", "jsonl"]);
+    // A writer whose file tripline read to its end is done, or about to be.
+    std::thread::sleep(Duration::from_millis(200));
+    if !writer.is_finished() {
+        // Tripline never opened the pipe: open it here so that the writer is not left waiting.
+        let _ = std::io::Read::read_to_end(
+            &mut std::fs::File::open(&fifo).expect("open"),
+            &mut Vec::new(),
+        );
+    }
     writer.join().expect("written");
     assert_eq!(scan.code, 1, "{}", scan.stderr);
     assert!(jsonl(&scan.stdout).iter().any(|l| l["event_id"] == "through-a-pipe"));
