@@ -115,13 +115,21 @@ pub struct Folder {
     /// Files acknowledged, as they were then: a poll of a folder holding a year of logs looks
     /// only at files that are new or changed since.
     known: HashMap<PathBuf, (u64, SystemTime)>,
+    /// Problems of the last poll's listing (a socket in the folder, an unreadable subfolder):
+    /// each is reported once while it lasts, not at every poll.
+    reported: std::collections::HashSet<String>,
 }
 
 impl Folder {
     /// A source following `dir`.
     #[must_use]
     pub fn new(dir: &Path, settle: Duration) -> Self {
-        Self { dir: dir.to_owned(), settle, known: HashMap::new() }
+        Self {
+            dir: dir.to_owned(),
+            settle,
+            known: HashMap::new(),
+            reported: std::collections::HashSet::new(),
+        }
     }
 }
 
@@ -133,7 +141,15 @@ fn stamp(path: &Path) -> Option<(u64, SystemTime)> {
 impl Source for Folder {
     fn poll(&mut self) -> Listing {
         let expanded = expand(std::slice::from_ref(&self.dir));
-        let mut listing = Listing { problems: expanded.problems, ..Listing::default() };
+        let now_reported: std::collections::HashSet<String> =
+            expanded.problems.iter().map(ToString::to_string).collect();
+        let problems = expanded
+            .problems
+            .into_iter()
+            .filter(|p| !self.reported.contains(&p.to_string()))
+            .collect();
+        self.reported = now_reported;
+        let mut listing = Listing { problems, ..Listing::default() };
         for input in expanded.inputs {
             let Input::File(path) = &input else { continue };
             let Some(now) = stamp(path) else { continue };
@@ -178,6 +194,23 @@ mod tests {
         assert_eq!(folder.poll().units.len(), 1, "changed since it was acknowledged");
         let mut unsettled = Folder::new(dir.path(), Duration::from_secs(3600));
         assert!(unsettled.poll().units.is_empty(), "modified too recently");
+    }
+
+    #[test]
+    fn a_folder_says_a_listing_problem_once_while_it_lasts() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("s.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+        let mut folder = Folder::new(dir.path(), Duration::ZERO);
+        let first = folder.poll();
+        assert_eq!(first.problems.len(), 1, "{:?}", first.problems);
+        assert!(first.problems[0].reason.contains("is a socket"), "{:?}", first.problems);
+        assert!(folder.poll().problems.is_empty(), "said once");
+        drop(listener);
+        std::fs::remove_file(&socket).expect("rm");
+        assert!(folder.poll().problems.is_empty(), "gone");
+        let _again = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+        assert_eq!(folder.poll().problems.len(), 1, "back: said again");
     }
 
     #[test]
