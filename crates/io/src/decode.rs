@@ -69,13 +69,21 @@ struct GzipDamage<R>(R);
 
 impl<R: Read> Read for GzipDamage<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.read(buf).map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("gzip stream is damaged or truncated ({e}); records before the damage are still read"),
-            )
-        })
+        self.0.read(buf).map_err(|e| std::io::Error::new(e.kind(), gzip_damage(&e)))
     }
+}
+
+/// What a damaged gzip stream is said as, read whole or as a stream.
+fn gzip_damage(e: &std::io::Error) -> String {
+    format!("gzip stream is damaged or truncated ({e}); records before the damage are still read")
+}
+
+/// The warning for a UTF-8 byte-order mark at the start of an input (which is dropped).
+fn bom_warning(label: &str) -> Problem {
+    let mut p = Problem::file(label, "file starts with a UTF-8 byte-order mark; it was ignored");
+    p.warning = true;
+    p.offset = Some(0);
+    p
 }
 
 /// A reader that fails once with the error an earlier read met, then ends.
@@ -115,11 +123,7 @@ pub fn open(input: &Input) -> Opened {
     let mut problems = Vec::new();
     if body.fill_buf().is_ok_and(|b| b.starts_with(BOM.as_bytes())) {
         body.consume(BOM.len());
-        let mut p =
-            Problem::file(&label, "file starts with a UTF-8 byte-order mark; it was ignored");
-        p.warning = true;
-        p.offset = Some(0);
-        problems.push(p);
+        problems.push(bom_warning(&label));
     }
     let Some(size) = size else {
         return Opened::Stream { reader: body, problems, raw_bytes: count, live: true };
@@ -195,27 +199,6 @@ fn decode_text(label: &str, bytes: Vec<u8>) -> Decoded {
     Decoded { text, problems, raw_bytes: 0 }
 }
 
-/// Reads an input whole.
-#[must_use]
-pub fn read_input(input: &Input) -> Decoded {
-    let label = input.label();
-    let raw = match input {
-        Input::File(path) => std::fs::read(path),
-        Input::Stdin => {
-            let mut buf = Vec::new();
-            std::io::stdin().lock().read_to_end(&mut buf).map(|_| buf)
-        }
-    };
-    match raw {
-        Ok(raw) => decode_bytes(&label, &raw),
-        Err(e) => Decoded {
-            text: String::new(),
-            problems: vec![Problem::file(&label, format!("cannot read: {e}"))],
-            raw_bytes: 0,
-        },
-    }
-}
-
 /// Decompresses (when gzip) and decodes bytes.
 #[must_use]
 pub fn decode_bytes(label: &str, raw: &[u8]) -> Decoded {
@@ -223,7 +206,7 @@ pub fn decode_bytes(label: &str, raw: &[u8]) -> Decoded {
     let bytes = if raw.starts_with(&GZIP_MAGIC) {
         let mut out = Vec::with_capacity(raw.len() * 8);
         if let Err(e) = MultiGzDecoder::new(raw).read_to_end(&mut out) {
-            let mut p = Problem::file(label, format!("gzip stream is damaged or truncated ({e}); records before the damage are still read"));
+            let mut p = Problem::file(label, gzip_damage(&e));
             p.offset = Some(out.len());
             problems.push(p);
         }
@@ -236,11 +219,7 @@ pub fn decode_bytes(label: &str, raw: &[u8]) -> Decoded {
     let text = decoded.text;
     let text = match text.strip_prefix(BOM) {
         Some(rest) => {
-            let mut p =
-                Problem::file(label, "file starts with a UTF-8 byte-order mark; it was ignored");
-            p.warning = true;
-            p.offset = Some(0);
-            problems.push(p);
+            problems.push(bom_warning(label));
             rest.to_owned()
         }
         None => text,

@@ -93,6 +93,17 @@ impl Ctx<'_> {
         self.validated(index, record, line);
     }
 
+    /// A value that is a record (or an envelope) by itself: a JSON-lines line, a top-level
+    /// value of a stream; `line` is where it starts and `offset` its byte.
+    fn value_by_itself(&mut self, text: &str, line: usize, offset: Option<usize>) {
+        let index = self.next_index;
+        self.next_index += 1;
+        match Record::parse(text) {
+            Ok(record) => self.object(index, record, Some(line)),
+            Err(e) => self.problem(Some(index), Some(line), offset, e.to_string()),
+        }
+    }
+
     fn validated(&mut self, index: usize, record: Record<'_>, line: Option<usize>) {
         if !record.repeated_keys().is_empty() {
             let keys: Vec<String> =
@@ -331,11 +342,7 @@ fn stream_into<R: std::io::BufRead>(ctx: &mut Ctx<'_>, mut pieces: Splitter<R>) 
                         }
                     }
                 } else {
-                    ctx.next_index += 1;
-                    match Record::parse(&text) {
-                        Ok(record) => ctx.object(index, record, Some(line)),
-                        Err(e) => ctx.problem(Some(index), Some(line), usize::try_from(offset).ok(), e.to_string()),
-                    }
+                    ctx.value_by_itself(&text, line, usize::try_from(offset).ok());
                 }
             }
             Piece::TooLarge { offset, line, size } => {
@@ -372,19 +379,7 @@ fn json_lines(ctx: &mut Ctx<'_>, text: &str) {
         if content.is_empty() {
             continue;
         }
-        let number = Some(i + 1);
-        match Record::parse(line) {
-            Ok(record) => {
-                let index = ctx.next_index;
-                ctx.next_index += 1;
-                ctx.object(index, record, number);
-            }
-            Err(e) => {
-                let index = ctx.next_index;
-                ctx.next_index += 1;
-                ctx.problem(Some(index), number, Some(start), e.to_string());
-            }
-        }
+        ctx.value_by_itself(line, i + 1, Some(start));
     }
 }
 

@@ -106,12 +106,7 @@ fn merged(mut before: FileOutcome, part: FileOutcome) -> FileOutcome {
     before.outside_range += part.outside_range;
     before.problems.extend(part.problems);
     before.signals.extend(part.signals);
-    if before.suppressed.len() < part.suppressed.len() {
-        before.suppressed.resize(part.suppressed.len(), 0);
-    }
-    for (total, n) in before.suppressed.iter_mut().zip(&part.suppressed) {
-        *total += n;
-    }
+    crate::totals::add_counts(&mut before.suppressed, &part.suppressed);
     before.raw_bytes += part.raw_bytes;
     before.partial = part.partial;
     before.earlier_errors = false;

@@ -51,9 +51,7 @@ pub trait Source {
 fn unit_of(input: Input) -> Result<Unit, Problem> {
     match &input {
         // A named pipe has no identity to remember: what it gives differs every time.
-        Input::File(path)
-            if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) && path.exists() =>
-        {
+        Input::File(path) if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) => {
             Ok(Unit { input, key: None })
         }
         Input::File(path) => match InputKey::of_file(path) {

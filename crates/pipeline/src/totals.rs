@@ -49,12 +49,7 @@ impl Totals {
         if !outcome.partial {
             self.bad_files += u64::from(outcome.has_errors() || outcome.earlier_errors);
         }
-        if self.suppressed.len() < outcome.suppressed.len() {
-            self.suppressed.resize(outcome.suppressed.len(), 0);
-        }
-        for (total, n) in self.suppressed.iter_mut().zip(&outcome.suppressed) {
-            *total += n;
-        }
+        add_counts(&mut self.suppressed, &outcome.suppressed);
     }
 
     /// The summary line's counts.
@@ -74,5 +69,15 @@ impl Totals {
             self.suppressed.iter().sum::<u64>()
         );
         counts + &other
+    }
+}
+
+/// Adds `more` to `total` place by place (counts per suppression), growing `total` as needed.
+pub(crate) fn add_counts(total: &mut Vec<u64>, more: &[u64]) {
+    if total.len() < more.len() {
+        total.resize(more.len(), 0);
+    }
+    for (total, n) in total.iter_mut().zip(more) {
+        *total += n;
     }
 }
