@@ -75,11 +75,17 @@ pub fn raise_candidates(rules: &[&Rule], mut candidates: Vec<Candidate>) -> Outc
     let mut outcome = Outcome::default();
     for Candidate { rule: index, member, terms, .. } in candidates {
         let rule = rules[index];
-        let Ok(change) = driver::apply(&mut state, rule, member, terms);
-        match change {
-            Change::Dropped => *outcome.dropped.entry(rule.meta.id.clone()).or_insert(0) += 1,
-            Change::NotNew => outcome.not_new += 1,
-            Change::Raised(_) | Change::Extended(_) | Change::Nothing => {}
+        let Ok(changes) = driver::apply(&mut state, rule, member, terms);
+        for change in changes {
+            match change {
+                Change::Dropped => *outcome.dropped.entry(rule.meta.id.clone()).or_insert(0) += 1,
+                Change::NotNew => outcome.not_new += 1,
+                Change::Raised(_)
+                | Change::Extended(_)
+                | Change::Withdrawn(..)
+                | Change::Reduced(_)
+                | Change::Nothing => {}
+            }
         }
     }
     outcome.below_threshold = state.below_threshold();
@@ -136,12 +142,12 @@ mod tests {
     }
 
     #[test]
-    fn dedup_groups_by_key_within_the_period_from_the_first_signal() {
+    fn dedup_groups_by_key_within_windows_aligned_on_the_period() {
         let r = rule(Some(("{recipientAccountId}", 600)), 1, None);
         let out = run(&r, &[(0, "1"), (5, "1"), (9, "2"), (10, "1"), (12, "1")]);
         let summary: Vec<(String, u64)> =
             out.alerts.iter().map(|a| (a.dedup_key.clone(), a.event_count)).collect();
-        // Minute 10 is exactly one period after minute 0: a new window opens there.
+        // Windows of ten minutes from the hour: minute 10 starts the second.
         assert_eq!(summary, vec![("1".into(), 2), ("2".into(), 1), ("1".into(), 2)]);
         assert_eq!(out.alerts[0].event_ids, vec!["e0", "e1"]);
         assert_eq!(out.alerts[0].last_seen.as_deref(), Some("2024-01-01T00:05:00Z"));
@@ -169,10 +175,10 @@ mod tests {
         let mut state = MemoryState::default();
         let changes = order
             .iter()
-            .map(|&i| {
-                let Ok(change) =
+            .flat_map(|&i| {
+                let Ok(changes) =
                     driver::apply(&mut state, rule, Member::of(rule, &signals[i], i), None);
-                change
+                changes
             })
             .collect();
         (state.alerts, changes)
@@ -192,7 +198,7 @@ mod tests {
             assert_eq!(alert.first_seen.as_deref(), Some("2024-01-01T00:00:00Z"));
             assert_eq!((alert.event_count, alert.title.as_str()), (3, reference.title.as_str()));
             assert!(alert.previous_ids.is_empty(), "nothing in memory was published");
-            // Every change names the alert by the id it has after the signal.
+            // The alert keeps its window's id from the start.
             let last = changes.last().expect("three changes");
             assert_eq!(last, &Change::Extended(reference.alert_id.clone()), "{order:?}");
         }
@@ -200,8 +206,10 @@ mod tests {
         let pair = signals(&r, &[(5, "1"), (5, "1")]);
         let (a, _) = in_order(&r, &pair, &[0, 1]);
         let (b, _) = in_order(&r, &pair, &[1, 0]);
-        assert_eq!(a[0].alert_id, b[0].alert_id);
-        assert_ne!(a[0].alert_id, reference.alert_id);
+        assert_eq!(a[0].first_event, b[0].first_event);
+        assert_eq!(a[0].first_event.as_deref(), Some("e0"));
+        // The window names the alert, not its first event: the same hour, the same alert.
+        assert_eq!(a[0].alert_id, reference.alert_id);
     }
 
     #[test]

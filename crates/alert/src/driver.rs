@@ -1,14 +1,17 @@
 //! The one alerting driver: what one signal does to its rule's windows and to the alerts, over
 //! an [`AlertState`] that holds them — in memory for a scan without a store
 //! ([`MemoryState`]), in the store's transaction with one. The rules of the windows themselves
-//! are in [`crate::window`]; this adds what a stateful deployment needs: a closed alert stays
-//! closed, and new activity for its key raises a new alert.
+//! are in [`crate::window`], [`crate::rule_state`] and [`crate::terms`]; this adds what a
+//! stateful deployment needs: a closed alert stays closed, and new activity in its window
+//! raises a new alert.
 
 use std::collections::HashMap;
 
 use tripline_rule::Rule;
 
-use crate::window::{Effect, Member, RuleState};
+use crate::rule_state::{Admission, RuleState};
+use crate::terms::Taken;
+use crate::window::{successor, window_period, Member, Slot};
 use crate::Alert;
 
 /// Where alerting keeps its state.
@@ -40,12 +43,36 @@ pub trait AlertState {
     /// When the state cannot be written.
     fn raise(&mut self, alert: Alert) -> Result<(), Self::Error>;
 
-    /// The alert `from` is now `to` (an earlier event joined it, and an alert's id follows its
-    /// earliest event): whatever the state keeps by id moves.
+    /// Takes back the alert `alert_id`: a signal that arrived later showed it should never
+    /// have been raised.
     ///
     /// # Errors
     /// When the state cannot be written.
-    fn rename(&mut self, from: &str, to: &str) -> Result<(), Self::Error>;
+    fn withdraw(&mut self, alert_id: &str, why: Withdrawal) -> Result<(), Self::Error>;
+}
+
+/// Why an alert was taken back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdrawal {
+    /// `max_alerts` alerts of its execution come before it.
+    Displaced,
+    /// Its only signal's terms turned out to have been seen within the history window.
+    NotNew,
+}
+
+impl Withdrawal {
+    /// Why, in words, for the alert's notes and the outputs.
+    #[must_use]
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Displaced => {
+                "taken back: a window read later ranks before it, and the rule raises at most `max_alerts` alerts per execution"
+            }
+            Self::NotNew => {
+                "taken back: an event read later shows its terms were seen within the history window before it"
+            }
+        }
+    }
 }
 
 /// What one signal changed.
@@ -53,17 +80,22 @@ pub trait AlertState {
 pub enum Change {
     /// It raised this alert (its window reached the threshold).
     Raised(String),
-    /// It joined this alert (by its id after the signal: an earlier event renames it).
+    /// It joined this alert.
     Extended(String),
-    /// Its window's alert was not raised because of `max_alerts` (counted once per window).
+    /// This alert, raised before, was taken back.
+    Withdrawn(String, Withdrawal),
+    /// This alert lost a signal that turned out not to be new.
+    Reduced(String),
+    /// A window's alert was not raised because of `max_alerts` (once per window).
     Dropped,
-    /// A `new_terms` rule's terms were not new.
+    /// A `new_terms` signal was not new (this one, or one it made not new after all).
     NotNew,
     /// Nothing yet: the window waits for more signals, or its alert was dropped.
     Nothing,
 }
 
-/// Applies one signal of `rule` (its `member`, and for `new_terms` rules its `terms`).
+/// Applies one signal of `rule` (its `member`, and for `new_terms` rules its `terms`); returns
+/// every change it made, in order.
 ///
 /// # Errors
 /// When the state fails.
@@ -72,38 +104,84 @@ pub fn apply<S: AlertState>(
     rule: &Rule,
     member: Member,
     terms: Option<Vec<String>>,
-) -> Result<Change, S::Error> {
-    let mut effect = state.rule_state(rule)?.apply(rule, member.clone(), terms.clone());
-    if let Effect::Extended { alert_id, .. } = &effect {
-        if state.is_closed(alert_id)? {
-            // A closed alert stays closed: new activity raises a new one.
-            let windows = state.rule_state(rule)?;
-            windows.forget_alert(alert_id);
-            effect = windows.apply(rule, member, terms);
+) -> Result<Vec<Change>, S::Error> {
+    let slot = Slot::of(rule, &member);
+    let mut changes = Vec::new();
+    // Follows the window's alerts past those a responder closed: new activity raises a new one.
+    let mut alert_id = slot.alert_id.clone();
+    while state.is_closed(&alert_id)? {
+        alert_id = successor(&alert_id);
+    }
+    if let Some(new_terms) = &rule.alerting.new_terms {
+        let taken = Taken { alert_id: alert_id.clone(), event_id: member.event_id.clone() };
+        let (Some(terms), Some(time)) = (terms, member.time) else {
+            // Elastic needs every field to have a value.
+            return Ok(vec![Change::NotNew]);
+        };
+        let key = serde_json::to_string(&terms).unwrap_or_default();
+        let sightings = state.rule_state(rule)?.sightings.entry(key).or_default();
+        let sighted = sightings.sight(time, taken, new_terms.history);
+        if let Some(taken) = sighted.no_longer_new {
+            changes.push(take_back(state, rule, &taken)?);
+        }
+        if !sighted.new {
+            changes.push(Change::NotNew);
+            return Ok(changes);
         }
     }
-    Ok(match effect {
-        Effect::Raised(alert) => {
-            let id = alert.alert_id.clone();
-            state.raise(alert)?;
-            Change::Raised(id)
-        }
-        Effect::Extended { alert_id, member } => {
-            let Some(alert) = state.alert(&alert_id)? else {
-                return Ok(Change::Extended(alert_id));
-            };
-            if alert.extend(&member).is_none() {
-                return Ok(Change::Extended(alert_id));
+    if state.rule_state(rule)?.is_dropped(&slot, &alert_id) {
+        changes.push(Change::Nothing);
+        return Ok(changes);
+    }
+    let keep_members = rule.alerting.new_terms.is_some() && window_period(rule).is_some();
+    if keep_members {
+        let members = state.rule_state(rule)?.members.entry(alert_id.clone()).or_default();
+        members.push(member.clone());
+    }
+    if let Some(alert) = state.alert(&alert_id)? {
+        alert.extend(&member);
+        changes.push(Change::Extended(alert_id));
+        return Ok(changes);
+    }
+    let Some(members) = state.rule_state(rule)?.wait(rule, &alert_id, member) else {
+        changes.push(Change::Nothing);
+        return Ok(changes);
+    };
+    match state.rule_state(rule)?.admit(rule, &slot, &alert_id) {
+        Admission::Drop => changes.push(Change::Dropped),
+        admission => {
+            if let Admission::RaiseInstead(displaced) = admission {
+                state.withdraw(&displaced, Withdrawal::Displaced)?;
+                changes.push(Change::Withdrawn(displaced, Withdrawal::Displaced));
+                changes.push(Change::Dropped);
             }
-            let renamed = alert.alert_id.clone();
-            state.rule_state(rule)?.rename_alert(&alert_id, &renamed);
-            state.rename(&alert_id, &renamed)?;
-            Change::Extended(renamed)
+            state.raise(Alert::of_window(rule, alert_id.clone(), members))?;
+            changes.push(Change::Raised(alert_id));
         }
-        Effect::Dropped => Change::Dropped,
-        Effect::NotNew => Change::NotNew,
-        Effect::Pending | Effect::DroppedWindow => Change::Nothing,
-    })
+    }
+    Ok(changes)
+}
+
+/// Takes a signal that is not new after all out of where it went: its alert (taken back when
+/// it was the only signal) or its waiting window.
+fn take_back<S: AlertState>(state: &mut S, rule: &Rule, taken: &Taken) -> Result<Change, S::Error> {
+    let event_id = taken.event_id.as_deref();
+    let id = &taken.alert_id;
+    let windows = state.rule_state(rule)?;
+    windows.take_waiting(id, event_id);
+    let mut left = windows.members.remove(id).unwrap_or_default();
+    left.retain(|m| m.event_id.as_deref() != event_id);
+    if !left.is_empty() {
+        windows.members.insert(id.clone(), left.clone());
+    }
+    let Some(alert) = state.alert(id)? else { return Ok(Change::NotNew) };
+    if left.is_empty() {
+        state.withdraw(id, Withdrawal::NotNew)?;
+        return Ok(Change::Withdrawn(id.clone(), Withdrawal::NotNew));
+    }
+    // What the other signals alone make of the alert.
+    *alert = Alert::of_window(rule, id.clone(), left);
+    Ok(Change::Reduced(id.clone()))
 }
 
 /// Alerting state held in memory for one run: every rule's windows and the alerts in the
@@ -145,12 +223,13 @@ impl AlertState for MemoryState {
         Ok(())
     }
 
-    fn rename(&mut self, from: &str, to: &str) -> Result<(), Self::Error> {
-        if let Some(at) = self.at.remove(from) {
-            // Nothing of a run held in memory is published before its end: the id the alert
-            // had is nobody's to look up.
-            self.alerts[at].previous_ids.clear();
-            self.at.insert(to.to_owned(), at);
+    fn withdraw(&mut self, alert_id: &str, _: Withdrawal) -> Result<(), Self::Error> {
+        // Nothing of a run held in memory is published before its end: the alert just goes.
+        if let Some(at) = self.at.remove(alert_id) {
+            self.alerts.remove(at);
+            for i in self.at.values_mut().filter(|i| **i > at) {
+                *i -= 1;
+            }
         }
         Ok(())
     }

@@ -1,21 +1,19 @@
-//! The incremental core of alerting: one rule's open windows, executions and seen terms, and
-//! what one more signal does to them.
+//! What alerting keeps of a signal ([`Member`]), the alert it builds ([`Alert`]), and the
+//! window a signal belongs to ([`Slot`]).
 //!
-//! The state is plain data (serde), so a scan can keep it in memory and a store can keep it
-//! between runs: applying the same signals to a saved and reloaded state gives the same alerts
-//! as applying them in one go.
+//! Windows are aligned in event time: a window of `period` covers `[k·period, (k+1)·period)`
+//! counted from the Unix epoch in UTC — a one-day period is a UTC day, an hour a clock hour.
+//! A signal's window follows from its own time and dedup key alone, never from the signals
+//! read before it, so the alerts are a function of the set of signals: whatever the order of
+//! reading, the split into runs or workers, and any kills.
 //!
-//! - With `dedup`, signals of a rule with the same rendered key join the window opened by the
-//!   first of them, for `period`; a later signal opens a new window.
+//! - With `dedup`, signals of a rule with the same rendered key and the same window share it.
 //! - Without `dedup`, each signal is its own window (Elastic: one alert per match), unless
 //!   `threshold` > 1, when all of a rule's signals share windows of the schedule's interval
 //!   (one hour without a schedule).
-//! - A window raises its alert when it holds `threshold` signals (and, with `cardinality`,
-//!   enough distinct values); later signals extend it.
-//! - With a schedule, at most `max_alerts` alerts per rule per `interval` of event time are
-//!   raised; the rest are dropped and counted.
+//! - A window's alert id is made from the rule, the key and the window (or, for a window of
+//!   one signal, from its event), so it never changes as signals join.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -29,17 +27,12 @@ use crate::signal::Signal;
 /// Ids kept on an alert; the count goes on past it.
 pub const MAX_EVENT_IDS: usize = 100;
 const THRESHOLD_WINDOW_DEFAULT: Duration = Duration::from_secs(3600);
-/// How late a record may arrive (after the latest one seen) and still join the windows it
-/// belongs to. CloudTrail delivers within about 15 minutes; a day covers re-delivery and
-/// scans of folders out of order. Later records open windows of their own.
-pub const ALLOWED_LATENESS: Duration = Duration::from_secs(86_400);
 
 /// An alert: one or more signals grouped by a rule's dedup key within its period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
-    /// Stable id, from the rule, the dedup key and the earliest event: the same events give
-    /// the same id whatever the order they were read in (an earlier event that joins later
-    /// renames the alert, see [`Alert::previous_ids`]).
+    /// Stable id, from the rule, the dedup key and the window (from the event, for an alert
+    /// per signal): the same events give the same id whatever the order they were read in.
     pub alert_id: String,
     /// The rule.
     pub rule_id: String,
@@ -62,7 +55,8 @@ pub struct Alert {
     /// Who did it and where, as the alert's first event says.
     #[serde(flatten)]
     pub representative: Representative,
-    /// The ids it had before an earlier event joined it, oldest first (empty for most).
+    /// Ids it was known by in stores written before window ids (empty for every alert raised
+    /// since).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub previous_ids: Vec<String>,
     /// The earliest event's id, which the alert id is made from (not part of its JSON).
@@ -74,26 +68,47 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// The alert `alert_id` of `rule` for a window's signals (at least one): the earliest
+    /// speaks for it — title, who and where.
+    #[must_use]
+    pub fn of_window(rule: &Rule, alert_id: String, members: Vec<Member>) -> Self {
+        let mut alert = Self {
+            alert_id,
+            rule_id: rule.meta.id.clone(),
+            title: String::new(),
+            // Both follow the earliest signal, as the title does.
+            severity: Severity::Info,
+            risk_score: 0,
+            dedup_key: String::new(),
+            first_seen: None,
+            last_seen: None,
+            event_count: 0,
+            event_ids: Vec::new(),
+            representative: Representative::default(),
+            previous_ids: Vec::new(),
+            first_event: None,
+            signals: Vec::new(),
+        };
+        for member in members {
+            alert.dedup_key.clone_from(&member.dedup_key);
+            alert.extend(&member);
+        }
+        alert
+    }
+
     /// Adds one more signal to the alert. When it is earlier than every event so far, it
-    /// speaks for the alert from now on — title, who and where, and the id; returns the id
-    /// the alert had then.
-    pub fn extend(&mut self, member: &Member) -> Option<String> {
+    /// speaks for the alert from now on: title and who and where.
+    pub fn extend(&mut self, member: &Member) {
         self.event_count += 1;
-        let mut renamed = None;
         // A late record can be older than the first one seen, or older than the last.
         let parsed = |t: &Option<String>| t.as_deref().and_then(parse_event_time);
         let first = (parsed(&self.first_seen), self.first_event.as_deref());
         if self.first_seen.is_none() || earlier(member, first) {
-            // The earliest event speaks for the alert, whatever the order of reading: a store
-            // that read a later file first corrects the title, who-and-where and id here.
-            if self.first_seen.is_some() {
-                self.title.clone_from(&member.title);
-                self.representative.clone_from(&member.representative);
-                let id = alert_id(&self.rule_id, &self.dedup_key, member);
-                let old = std::mem::replace(&mut self.alert_id, id);
-                self.previous_ids.push(old.clone());
-                renamed = Some(old);
-            }
+            // The earliest event speaks for the alert, whatever the order of reading.
+            self.title.clone_from(&member.title);
+            self.severity = member.severity;
+            self.risk_score = member.risk_score;
+            self.representative.clone_from(&member.representative);
             self.first_seen.clone_from(&member.event_time);
             self.first_event.clone_from(&member.event_id);
         }
@@ -106,14 +121,13 @@ impl Alert {
                 self.event_ids.push(id.clone());
             }
         }
-        renamed
     }
 }
 
 /// Whether `member` comes before the event at `first` (time, event id): by event time, ties
 /// by event id, so that which of two events of one second comes first does not depend on the
 /// order of reading. An event without a time is never earlier.
-fn earlier(member: &Member, first: (Option<DateTime<Utc>>, Option<&str>)) -> bool {
+pub(crate) fn earlier(member: &Member, first: (Option<DateTime<Utc>>, Option<&str>)) -> bool {
     match (member.time, first.0) {
         (Some(t), Some(f)) => (t, member.event_id.as_deref()) < (f, first.1),
         (Some(_), None) => true,
@@ -205,52 +219,25 @@ impl Member {
     }
 }
 
-/// A dedup or threshold window.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Window {
-    start: Option<DateTime<Utc>>,
-    /// Signals waiting for the threshold; emptied when the alert is raised.
-    pending: Vec<Member>,
-    /// The alert raised for this window.
-    alert: Option<String>,
-    /// The alert was not raised because of `max_alerts`.
-    dropped: bool,
+/// Where a signal goes: the id of its window's alert and, for `max_alerts`, the execution the
+/// window counts in and its fixed place there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    /// The alert id of the window.
+    pub alert_id: String,
+    /// The execution (event time / interval) the window counts in, with a schedule.
+    pub execution: Option<i64>,
+    /// The window's place among the execution's windows: by its event for an alert per
+    /// signal, by its dedup key otherwise — never by the order of reading.
+    pub rank: Rank,
 }
 
-/// One rule's alerting state.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RuleState {
-    /// Open windows by dedup key.
-    windows: BTreeMap<String, Window>,
-    /// Alerts raised per execution (event time / interval), for `max_alerts`.
-    executions: BTreeMap<i64, u32>,
-    /// New-terms history: each term's last sighting.
-    terms: BTreeMap<String, DateTime<Utc>>,
-}
+/// A window's place among its execution's: (event time in seconds, dedup key or event id).
+pub type Rank = (i64, String);
 
-/// What one signal did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// A new alert (holding every signal of its window so far).
-    Raised(Alert),
-    /// The signal joined an existing alert.
-    Extended {
-        /// The alert it joined.
-        alert_id: String,
-        /// The signal.
-        member: Member,
-    },
-    /// The window waits for more signals.
-    Pending,
-    /// The window's alert was dropped by `max_alerts` (counted once per window).
-    Dropped,
-    /// The signal joined a window whose alert was dropped.
-    DroppedWindow,
-    /// A `new_terms` rule's terms were seen within the history window.
-    NotNew,
-}
-
-fn window_period(rule: &Rule) -> Option<Duration> {
+/// The length of `rule`'s windows; `None` when every signal is its own window.
+#[must_use]
+pub fn window_period(rule: &Rule) -> Option<Duration> {
     match (&rule.alerting.dedup, rule.alerting.threshold) {
         (Some(d), _) => Some(d.period),
         (None, 1) => None,
@@ -258,23 +245,62 @@ fn window_period(rule: &Rule) -> Option<Duration> {
     }
 }
 
-/// Whether a signal at `time` belongs to the window opened at `start`: within `period` after
-/// it, or — a record delivered late, as CloudTrail's files from other regions and accounts
-/// are — within `period` before it.
-fn within(start: Option<DateTime<Utc>>, time: Option<DateTime<Utc>>, period: Duration) -> bool {
-    match (start, time) {
-        (Some(start), Some(t)) => (t - start).abs().to_std().is_ok_and(|d| d < period),
-        // Without times there is no window to leave.
-        _ => true,
+/// `length` in whole seconds, at least one.
+fn seconds(length: Duration) -> i64 {
+    i64::try_from(length.as_secs().max(1)).unwrap_or(i64::MAX)
+}
+
+impl Slot {
+    /// The window of `member`, a signal of `rule`.
+    #[must_use]
+    pub fn of(rule: &Rule, member: &Member) -> Self {
+        let time = member.time.map(|t| t.timestamp());
+        let (alert_id, rank, start) = match window_period(rule) {
+            None => {
+                let event = member.event_id.clone().unwrap_or_default();
+                (
+                    alert_id(&rule.meta.id, &member.dedup_key, member),
+                    (time.unwrap_or(0), event),
+                    time,
+                )
+            }
+            Some(period) => {
+                let length = seconds(period);
+                let start = time.map(|t| t.div_euclid(length) * length);
+                let id = window_id(&rule.meta.id, &member.dedup_key, start);
+                (id, (start.unwrap_or(0), member.dedup_key.clone()), start)
+            }
+        };
+        let execution =
+            rule.alerting.schedule.map(|s| start.unwrap_or(0).div_euclid(seconds(s.interval)));
+        Self { alert_id, execution, rank }
     }
 }
 
-/// The id of `rule_id`'s alert for `key` whose earliest event is `first`.
+/// The id of `rule_id`'s alert for a window of one signal, `first`.
 fn alert_id(rule_id: &str, key: &str, first: &Member) -> String {
     let first_event = first.event_id.as_deref().unwrap_or("");
     let first_seen = first.event_time.as_deref().unwrap_or("");
+    digest(&[rule_id, key, first_event, first_seen])
+}
+
+/// The id of `rule_id`'s alert for `key`'s window starting at `start` (Unix seconds).
+fn window_id(rule_id: &str, key: &str, start: Option<i64>) -> String {
+    let start = start.map_or_else(|| "untimed".to_owned(), |s| s.to_string());
+    digest(&[rule_id, key, "window", &start])
+}
+
+/// The id of the alert that takes over a window after a responder closed its alert `closed`:
+/// new activity raises a new alert.
+#[must_use]
+pub fn successor(closed: &str) -> String {
+    digest(&["after", closed])
+}
+
+/// Sixteen hex digits of the SHA-256 of `parts`, each ended by a zero byte.
+fn digest(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
-    for (i, part) in [rule_id, key, first_event, first_seen].into_iter().enumerate() {
+    for (i, part) in parts.iter().enumerate() {
         if i > 0 {
             hasher.update([0]);
         }
@@ -287,151 +313,6 @@ fn alert_id(rule_id: &str, key: &str, first: &Member) -> String {
         let _ = std::fmt::Write::write_fmt(&mut id, format_args!("{b:02x}"));
     }
     id
-}
-
-impl RuleState {
-    /// Applies one signal of `rule`. Signals should come in event-time order; a signal older
-    /// than its key's open window opens a new window.
-    pub fn apply(&mut self, rule: &Rule, member: Member, terms: Option<Vec<String>>) -> Effect {
-        if let Some(new_terms) = &rule.alerting.new_terms {
-            if !self.is_new_term(new_terms.history, terms, member.time) {
-                return Effect::NotNew;
-            }
-        }
-        let Some(period) = window_period(rule) else {
-            let mut window =
-                Window { start: member.time, pending: vec![member], ..Window::default() };
-            return try_raise(rule, &mut self.executions, &mut window);
-        };
-        let window = self.windows.entry(member.dedup_key.clone()).or_default();
-        let open = window.alert.is_some() || window.dropped || !window.pending.is_empty();
-        if !open || !within(window.start, member.time, period) {
-            *window = Window { start: member.time, ..Window::default() };
-        }
-        if let Some(alert_id) = &window.alert {
-            return Effect::Extended { alert_id: alert_id.clone(), member };
-        }
-        if window.dropped {
-            return Effect::DroppedWindow;
-        }
-        window.pending.push(member);
-        try_raise(rule, &mut self.executions, window)
-    }
-
-    /// The window of the alert `from` now belongs to the alert `to` (the alert was renamed
-    /// after its earliest event).
-    pub fn rename_alert(&mut self, from: &str, to: &str) {
-        for window in self.windows.values_mut().filter(|w| w.alert.as_deref() == Some(from)) {
-            window.alert = Some(to.to_owned());
-        }
-    }
-
-    /// Closes the window of `alert_id` (a responder closed the alert): the rule's next signal
-    /// for that key opens a new window and so a new alert.
-    pub fn forget_alert(&mut self, alert_id: &str) {
-        self.windows.retain(|_, w| w.alert.as_deref() != Some(alert_id));
-    }
-
-    /// Signals in windows that never reached their threshold.
-    #[must_use]
-    pub fn below_threshold(&self) -> u64 {
-        self.windows
-            .values()
-            .filter(|w| w.alert.is_none() && !w.dropped)
-            .map(|w| w.pending.len() as u64)
-            .sum()
-    }
-
-    /// Forgets what no signal can touch any more, given that records arrive at most
-    /// [`ALLOWED_LATENESS`] after the latest one seen (`now`): windows closed for longer than
-    /// that, executions and new-terms sightings older than that plus their span.
-    pub fn prune(&mut self, rule: &Rule, now: DateTime<Utc>) {
-        let keep = |start: Option<DateTime<Utc>>, span: Duration| {
-            start.is_none_or(|s| {
-                (now - s).to_std().map_or(true, |age| age < span.saturating_add(ALLOWED_LATENESS))
-            })
-        };
-        if let Some(period) = window_period(rule) {
-            self.windows.retain(|_, w| keep(w.start, period));
-        }
-        if let Some(schedule) = rule.alerting.schedule {
-            let interval = i64::try_from(schedule.interval.as_secs().max(1)).unwrap_or(i64::MAX);
-            let lateness = i64::try_from(ALLOWED_LATENESS.as_secs()).unwrap_or(i64::MAX);
-            let oldest = (now.timestamp() - lateness).div_euclid(interval) - 1;
-            self.executions.retain(|&e, _| e >= oldest);
-        }
-        if let Some(new_terms) = &rule.alerting.new_terms {
-            self.terms.retain(|_, &mut t| keep(Some(t), new_terms.history));
-        }
-    }
-
-    /// Elastic's new terms: the combination of the fields' values is new if not seen within the
-    /// history window before this signal. Signals missing a field are never new (Elastic needs
-    /// every field to have a value).
-    fn is_new_term(
-        &mut self,
-        history: Duration,
-        terms: Option<Vec<String>>,
-        time: Option<DateTime<Utc>>,
-    ) -> bool {
-        let (Some(terms), Some(time)) = (terms, time) else { return false };
-        let key = serde_json::to_string(&terms).unwrap_or_default();
-        let previous = self.terms.insert(key, time);
-        previous.is_none_or(|last| (time - last).to_std().is_ok_and(|d| d >= history))
-    }
-}
-
-fn try_raise(rule: &Rule, executions: &mut BTreeMap<i64, u32>, window: &mut Window) -> Effect {
-    if window.pending.len() < rule.alerting.threshold as usize {
-        return Effect::Pending;
-    }
-    if let Some(cardinality) = &rule.alerting.cardinality {
-        let distinct: BTreeSet<&String> = window.pending.iter().flat_map(|m| &m.distinct).collect();
-        if distinct.len() < cardinality.min as usize {
-            return Effect::Pending;
-        }
-    }
-    let Some(last) = window.pending.last() else { return Effect::Pending };
-    if let Some(schedule) = rule.alerting.schedule {
-        let interval = i64::try_from(schedule.interval.as_secs().max(1)).unwrap_or(i64::MAX);
-        let execution = last.time.map_or(0, |t| t.timestamp().div_euclid(interval));
-        let raised = executions.entry(execution).or_insert(0);
-        if *raised >= schedule.max_alerts {
-            window.dropped = true;
-            window.pending.clear();
-            return Effect::Dropped;
-        }
-        *raised += 1;
-    }
-    // The earliest of the window's signals, whatever order they came in.
-    let mut first = &window.pending[0];
-    for member in &window.pending[1..] {
-        if earlier(member, (first.time, first.event_id.as_deref())) {
-            first = member;
-        }
-    }
-    let mut alert = Alert {
-        alert_id: alert_id(&rule.meta.id, &first.dedup_key, first),
-        rule_id: rule.meta.id.clone(),
-        title: first.title.clone(),
-        severity: first.severity,
-        risk_score: first.risk_score,
-        dedup_key: first.dedup_key.clone(),
-        first_seen: first.event_time.clone(),
-        last_seen: first.event_time.clone(),
-        event_count: 0,
-        event_ids: Vec::new(),
-        representative: first.representative.clone(),
-        previous_ids: Vec::new(),
-        first_event: first.event_id.clone(),
-        signals: Vec::new(),
-    };
-    for member in window.pending.drain(..) {
-        // The earliest is already first: nothing renames an alert being raised.
-        let _ = alert.extend(&member);
-    }
-    window.alert = Some(alert.alert_id.clone());
-    Effect::Raised(alert)
 }
 
 /// The new-terms values of a signal, or `None` when a field has none.

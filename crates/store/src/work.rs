@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use tripline_alert::correlate::CorrelationState;
-use tripline_alert::driver::{self, AlertState, Change};
-use tripline_alert::window::{new_terms_of, Member, RuleState};
+use tripline_alert::driver::{self, AlertState, Change, Withdrawal};
+use tripline_alert::rule_state::RuleState;
+use tripline_alert::window::{new_terms_of, Member};
 use tripline_alert::{ChangeKind, Signal};
 use tripline_rule::Rule;
 
@@ -16,7 +17,7 @@ use crate::backend::{Backend, Value};
 use crate::ingest::{Correlations, Incoming, Ingested, InputBatch};
 use crate::outbox::Notifier;
 use crate::packed::pack_signal;
-use crate::queries::{load_alert, now, save_alert, Status, StoredAlert};
+use crate::queries::{load_alert, now, save_alert, Note, Status, StoredAlert};
 use crate::rulesets::{checkpoint, Checkpoint};
 use crate::{Result, StoreError};
 use withdraw::input_digest;
@@ -53,8 +54,10 @@ pub(crate) struct Work<'b, 'c> {
     out: Ingested,
     raised: Vec<String>,
     extended: Vec<String>,
-    /// Alerts renamed after their earliest event (old id, new id): their old rows go.
-    renamed: Vec<(String, String)>,
+    /// Alerts raised in this transaction (one taken back before it ends was never told).
+    fresh: HashSet<String>,
+    /// Alerts taken back, and why: their rows go, and the outputs are told.
+    taken_back: Vec<(StoredAlert, Withdrawal)>,
     /// Per rule evaluated again over whole inputs: per input (digest), the signal keys that
     /// evaluation gave.
     revised: BTreeMap<String, HashMap<i64, HashSet<String>>>,
@@ -80,7 +83,8 @@ impl<'b, 'c> Work<'b, 'c> {
             out: Ingested::default(),
             raised: Vec::new(),
             extended: Vec::new(),
-            renamed: Vec::new(),
+            fresh: HashSet::new(),
+            taken_back: Vec::new(),
             revised: BTreeMap::new(),
             latest: None,
         }
@@ -101,15 +105,9 @@ impl<'b, 'c> Work<'b, 'c> {
             last.1.append(&mut self.raised);
             last.2.append(&mut self.extended);
         }
-        // Each input's alerts by the ids they have at the end (renames happen in order); one
-        // raised by an input is not also extended by it.
+        // One alert raised by an input is not also extended by it.
         for (_, raised, extended) in &mut results {
             for ids in [&mut *raised, &mut *extended] {
-                for (from, to) in &self.renamed {
-                    for id in ids.iter_mut().filter(|id| *id == from) {
-                        id.clone_from(to);
-                    }
-                }
                 let mut seen = HashSet::new();
                 ids.retain(|id| seen.insert(id.clone()));
             }
@@ -133,6 +131,14 @@ impl<'b, 'c> Work<'b, 'c> {
         for alert in closed.iter().filter_map(|id| self.alerts.get(id)) {
             entries.extend(self.notifier.entries(ChangeKind::Closed, &alert.alert));
         }
+        let taken_back: Vec<tripline_alert::Alert> = std::mem::take(&mut self.taken_back)
+            .into_iter()
+            .filter(|(stored, _)| !self.fresh.contains(&stored.alert.alert_id))
+            .map(|(stored, _)| stored.alert)
+            .collect();
+        for alert in &taken_back {
+            entries.extend(self.notifier.entries(ChangeKind::Closed, alert));
+        }
         crate::outbox::keep(self.backend, &entries)?;
         let alert_of = |id: &String| self.alerts.get(id).map(|a| a.alert.clone());
         let mut results: Vec<Ingested> = results
@@ -144,7 +150,7 @@ impl<'b, 'c> Work<'b, 'c> {
             })
             .collect();
         if let Some(last) = results.last_mut() {
-            last.closed = closed.iter().filter_map(alert_of).collect();
+            last.closed = closed.iter().filter_map(alert_of).chain(taken_back).collect();
         }
         Ok(results)
     }
@@ -218,6 +224,10 @@ impl<'b, 'c> Work<'b, 'c> {
 
     fn alert(&mut self, alert_id: &str) -> Result<Option<&mut StoredAlert>> {
         if !self.alerts.contains_key(alert_id) {
+            if self.taken_back.iter().any(|(taken, _)| taken.alert.alert_id == alert_id) {
+                // Taken back in this transaction: its row goes at the end.
+                return Ok(None);
+            }
             match load_alert(self.backend, alert_id)? {
                 Some(alert) => self.alerts.insert(alert_id.to_owned(), alert),
                 None => return Ok(None),
@@ -231,19 +241,26 @@ impl<'b, 'c> Work<'b, 'c> {
         let mut member = Member::of(rule, signal, index.unwrap_or_default());
         member.index = index;
         let terms = new_terms_of(rule, signal);
-        match driver::apply(self, rule, member, terms)? {
-            Change::Raised(alert_id) => self.raised.push(alert_id),
-            Change::Extended(alert_id) => {
-                if let Some(alert) = self.alerts.get_mut(&alert_id) {
-                    alert.updated_at = now();
+        for change in driver::apply(self, rule, member, terms)? {
+            match change {
+                Change::Raised(alert_id) => {
+                    self.fresh.insert(alert_id.clone());
+                    self.raised.push(alert_id);
                 }
-                if !self.raised.contains(&alert_id) && !self.extended.contains(&alert_id) {
-                    self.extended.push(alert_id);
+                Change::Extended(alert_id) | Change::Reduced(alert_id) => {
+                    if let Some(alert) = self.alerts.get_mut(&alert_id) {
+                        alert.updated_at = now();
+                    }
+                    if !self.raised.contains(&alert_id) && !self.extended.contains(&alert_id) {
+                        self.extended.push(alert_id);
+                    }
                 }
+                Change::Dropped => {
+                    *self.out.dropped.entry(rule.meta.id.clone()).or_insert(0) += 1;
+                }
+                Change::NotNew => self.out.not_new += 1,
+                Change::Withdrawn(..) | Change::Nothing => {}
             }
-            Change::Dropped => *self.out.dropped.entry(rule.meta.id.clone()).or_insert(0) += 1,
-            Change::NotNew => self.out.not_new += 1,
-            Change::Nothing => {}
         }
         Ok(())
     }
@@ -271,11 +288,18 @@ impl AlertState for Work<'_, '_> {
         Ok(())
     }
 
-    fn rename(&mut self, from: &str, to: &str) -> Result<()> {
-        if let Some(alert) = self.alerts.remove(from) {
-            self.alerts.insert(to.to_owned(), alert);
+    fn withdraw(&mut self, alert_id: &str, why: Withdrawal) -> Result<()> {
+        if Work::alert(self, alert_id)?.is_some() {
+            if let Some(mut stored) = self.alerts.remove(alert_id) {
+                stored.status = Status::Closed;
+                stored.notes.push(Note {
+                    at: now(),
+                    status: Some(Status::Closed),
+                    text: why.reason().to_owned(),
+                });
+                self.taken_back.push((stored, why));
+            }
         }
-        self.renamed.push((from.to_owned(), to.to_owned()));
         Ok(())
     }
 }
@@ -362,17 +386,15 @@ impl Work<'_, '_> {
 
     /// Writes back every rule state and alert the transaction touched.
     fn save(&mut self, rules: &HashMap<&str, &Rule>) -> Result<()> {
-        for (rule_id, state) in &mut self.states {
-            if let (Some(rule), Some(latest)) = (rules.get(rule_id.as_str()), self.latest) {
-                state.prune(rule, latest);
-            }
+        for (rule_id, state) in &self.states {
             let json =
                 serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             save_state(self.backend, rule_id, json)?;
         }
-        for (id, _) in &self.renamed {
-            self.backend
-                .execute("DELETE FROM alerts WHERE alert_id = $1", &[id.as_str().into()])?;
+        // An alert taken back goes: its window may be raised again, under the same id.
+        for (stored, _) in &self.taken_back {
+            let id = stored.alert.alert_id.as_str();
+            self.backend.execute("DELETE FROM alerts WHERE alert_id = $1", &[id.into()])?;
         }
         for alert in self.alerts.values() {
             save_alert(self.backend, alert)?;

@@ -95,26 +95,25 @@ struct ModelAlert {
     status: Status,
 }
 
-/// A window: its first minute, the signals waiting for the threshold, the alert it raised.
+/// A window: the signals waiting for the threshold, the alert it raised.
 #[derive(Default)]
 struct Window {
-    start: i64,
     pending: Vec<(String, u16)>,
     alert: Option<AlertKey>,
 }
 
 /// The model, written from the rules as the README states them and independent of the code
-/// under test (no `RuleState`, no driver): per rule and dedup key the window opened by its
-/// first signal, joined by signals within the period of its start (before or after); an alert
-/// when it holds `threshold` signals; a closed alert's window ends, so its key's next signal
-/// opens a new one; a signal seen before (same rule and event id) is ignored; an input already
+/// under test (no `RuleState`, no driver): per rule and dedup key, windows of the period
+/// aligned on the hour (the test's times are whole hours from the epoch); an alert when one
+/// holds `threshold` signals; a closed alert's window starts again, so its next signal opens a
+/// new one; a signal seen before (same rule and event id) is ignored; an input already
 /// processed at the same version is not read again. Each input's signals are taken in event
 /// time, ties in record order.
 #[derive(Default)]
 struct Model {
     done: HashMap<String, usize>,
     seen: HashSet<(String, String)>,
-    windows: HashMap<(String, String), Window>,
+    windows: HashMap<(String, String, i64), Window>,
     alerts: BTreeMap<AlertKey, ModelAlert>,
 }
 
@@ -158,11 +157,10 @@ impl Model {
             None => (60, String::new()),
         };
         let t = i64::from(minute);
-        let window = self.windows.entry((rule_id.clone(), key.clone())).or_default();
-        let closed = window.alert.as_ref().is_some_and(|a| self.alerts[a].status == Status::Closed);
-        let open = window.alert.is_some() || !window.pending.is_empty();
-        if !open || closed || (t - window.start).abs() >= period {
-            *window = Window { start: t, ..Window::default() };
+        let start = t.div_euclid(period) * period;
+        let window = self.windows.entry((rule_id.clone(), key.clone(), start)).or_default();
+        if window.alert.as_ref().is_some_and(|a| self.alerts[a].status == Status::Closed) {
+            *window = Window::default();
         }
         if let Some(alert) = &window.alert {
             let alert = self.alerts.get_mut(alert).expect("raised");

@@ -237,44 +237,46 @@ both_stores!(stdin_has_no_checkpoint_but_its_signals_are_kept_once, |at: Locatio
     assert_eq!((again.skipped, again.duplicates, again.raised.len()), (false, 1, 0));
 });
 
-both_stores!(an_alert_takes_the_id_of_its_earliest_event_read_in_a_later_input, |at: Location| {
-    let r = rule("sg-created", Some(60), 1);
-    let later = signals(&r, "a.json", &[("e2", 30, "111122223333")]);
-    let earlier = signals(&r, "b.json", &[("e1", 0, "111122223333")]);
-    // The reference: the earlier file read first.
-    let reference = {
-        let other = common::sqlite();
-        let mut store = Store::open(&other.url).expect("open");
-        store.ingest(Some(&key("b.json")), 1, &incoming(&r, &earlier)).expect("ingest");
-        store.ingest(Some(&key("a.json")), 1, &incoming(&r, &later)).expect("ingest");
-        store.alerts(&AlertFilter::default()).expect("list").remove(0).alert
-    };
-    let mut store = Store::open(&at.url).expect("open");
-    let first = store.ingest(Some(&key("a.json")), 1, &incoming(&r, &later)).expect("ingest");
-    let raised_as = first.raised[0].alert_id.clone();
-    assert_ne!(raised_as, reference.alert_id, "raised after the only event it has then");
-    let second = store.ingest(Some(&key("b.json")), 1, &incoming(&r, &earlier)).expect("ingest");
-    assert_eq!(second.extended.len(), 1);
-    let renamed = &second.extended[0];
-    assert_eq!(renamed.alert_id, reference.alert_id);
-    assert_eq!(renamed.previous_ids, vec![raised_as.clone()]);
-    let all = store.alerts(&AlertFilter::default()).expect("list");
-    assert_eq!(all.len(), 1, "the old row is gone");
-    let a = &all[0].alert;
-    assert_eq!(
-        (&a.alert_id, &a.first_seen, a.event_count),
-        (&reference.alert_id, &reference.first_seen, 2)
-    );
-    assert_eq!(a.previous_ids, vec![raised_as.clone()]);
-    // The id it was raised (and notified) with still finds it.
-    let found = store.alert(&raised_as).expect("read").expect("found by its old id");
-    assert_eq!(found.alert.alert_id, reference.alert_id);
-    // A third, later event extends it under its new id.
-    let third = signals(&r, "c.json", &[("e3", 40, "111122223333")]);
-    let out = store.ingest(Some(&key("c.json")), 1, &incoming(&r, &third)).expect("ingest");
-    assert_eq!(out.extended[0].alert_id, reference.alert_id);
-    assert_eq!(store.alerts(&AlertFilter::default()).expect("list")[0].alert.event_count, 3);
-});
+both_stores!(
+    an_earlier_event_read_later_joins_its_window_alert_under_the_same_id,
+    |at: Location| {
+        let r = rule("sg-created", Some(60), 1);
+        let later = signals(&r, "a.json", &[("e2", 30, "111122223333")]);
+        let earlier = signals(&r, "b.json", &[("e1", 0, "111122223333")]);
+        // The reference: the earlier file read first.
+        let reference = {
+            let other = common::sqlite();
+            let mut store = Store::open(&other.url).expect("open");
+            store.ingest(Some(&key("b.json")), 1, &incoming(&r, &earlier)).expect("ingest");
+            store.ingest(Some(&key("a.json")), 1, &incoming(&r, &later)).expect("ingest");
+            store.alerts(&AlertFilter::default()).expect("list").remove(0).alert
+        };
+        let mut store = Store::open(&at.url).expect("open");
+        let first = store.ingest(Some(&key("a.json")), 1, &incoming(&r, &later)).expect("ingest");
+        // The window names the alert: raised by the later event, it already has its final id.
+        assert_eq!(first.raised[0].alert_id, reference.alert_id);
+        assert_eq!(first.raised[0].first_seen.as_deref(), Some("2024-08-01T10:30:00Z"));
+        let second =
+            store.ingest(Some(&key("b.json")), 1, &incoming(&r, &earlier)).expect("ingest");
+        assert_eq!(second.extended.len(), 1);
+        let extended = &second.extended[0];
+        assert_eq!(extended.alert_id, reference.alert_id);
+        assert!(extended.previous_ids.is_empty());
+        let all = store.alerts(&AlertFilter::default()).expect("list");
+        assert_eq!(all.len(), 1);
+        let a = &all[0].alert;
+        // The earliest event speaks for it now, as in the store that read it first.
+        assert_eq!(
+            (&a.alert_id, &a.first_seen, &a.title, a.event_count),
+            (&reference.alert_id, &reference.first_seen, &reference.title, 2)
+        );
+        // A third, later event extends it.
+        let third = signals(&r, "c.json", &[("e3", 40, "111122223333")]);
+        let out = store.ingest(Some(&key("c.json")), 1, &incoming(&r, &third)).expect("ingest");
+        assert_eq!(out.extended[0].alert_id, reference.alert_id);
+        assert_eq!(store.alerts(&AlertFilter::default()).expect("list")[0].alert.event_count, 3);
+    }
+);
 
 /// Ingests `signals` of `input` as evaluated again, in full, by `rule`.
 fn again(

@@ -103,9 +103,9 @@ impl Work<'_, '_> {
                     "closed by a rule run: `{rule_id}`, changed since, no longer matches its events ({taken} withdrawn)"
                 ),
             });
+            // The rule's next signal in its window raises a new alert (the window's alerts
+            // go past closed ones).
             closed.push(alert_id.clone());
-            // The rule's next signal for the key raises a new alert.
-            self.state(rule_id)?.forget_alert(&alert_id);
         }
         Ok(closed)
     }
