@@ -1,18 +1,20 @@
 //! Correlation rules over a scan's signals, in event time.
 //!
-//! Windows are anchored on their first signal (as dedup windows are) and last `timespan`, per
-//! group (the values of the `group-by` fields). `event_count` counts signals, `value_count`
-//! distinct values of a field; a condition without an upper bound fires as soon as it holds,
-//! one with an upper bound when the window closes. `temporal` fires when every referenced rule
-//! has fired in the window, `temporal_ordered` when they fired in the listed order.
+//! Windows of `timespan` are aligned in event time (as alert windows are), per group (the
+//! values of the `group-by` fields), and hold their signals in event order whatever order they
+//! arrived in — so what a correlation gives is a function of the set of signals. `event_count`
+//! counts signals, `value_count` distinct values of a field; `temporal` holds when every
+//! referenced rule fired in the window, `temporal_ordered` when they fired in the listed order.
+//! A window that holds gives one signal, with the window's id and start; when more signals
+//! join, the signal is made again, and when a window with an upper bound passes it, the signal
+//! is taken back.
 //!
 //! The windows are plain data ([`CorrelationState`], one per correlation rule), so a scan can
-//! keep them in memory and close them all at its end, and a store can keep them between runs
-//! and close them only when event time has moved past them.
+//! keep them in memory and a store between runs; [`CorrelationPlan::settle`] says what the
+//! windows fed since it was last called give.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -21,6 +23,7 @@ use tripline_event::{Field, Record};
 use tripline_rule::{CorrelationKind, Rule};
 
 use crate::signal::Signal;
+use crate::window::digest;
 
 /// What a correlation's signal carries about what it correlated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,78 +143,72 @@ impl CorrelationPlan {
         self.plans.iter().find(|p| p.rule == correlation)
     }
 
-    /// Feeds one signal of a referenced rule to the correlation rule `correlation`; returns the
-    /// correlation's signals this caused (a window it closed, the window firing now).
-    #[must_use]
+    /// Feeds one signal of a referenced rule to the correlation rule `correlation`: it joins
+    /// its group's window. What that changes is found by [`CorrelationPlan::settle`].
     pub fn feed(
         &self,
         rules: &[Arc<Rule>],
         correlation: usize,
         state: &mut CorrelationState,
         signal: &Signal,
-    ) -> Vec<Signal> {
-        let (Some(plan), Some(rule)) = (self.plan(correlation), rules.get(correlation)) else {
-            return Vec::new();
-        };
-        let Some(c) = rule.correlation() else { return Vec::new() };
-        let names: Vec<&str> = plan.referenced.iter().map(|&r| rules[r].meta.id.as_str()).collect();
+    ) {
+        let Some(c) = rules.get(correlation).and_then(|r| r.correlation()) else { return };
         let group: Vec<String> = c.group_by.iter().map(|f| first_captured(signal, f)).collect();
-        let key = serde_json::to_string(&group).unwrap_or_default();
-        let mut out = Vec::new();
-        let window = state.windows.entry(key).or_insert_with(|| Window::new(signal.time));
-        if window.expired(signal.time, c.timespan) {
-            out.extend(window.close(&names, rule, &group));
-            *window = Window::new(signal.time);
-        }
+        let length = i64::try_from(c.timespan.as_secs().max(1)).unwrap_or(i64::MAX);
+        let start = signal.time.map(|t| t.timestamp().div_euclid(length) * length);
+        let key = serde_json::to_string(&(&group, start)).unwrap_or_default();
+        let window = state.windows.entry(key).or_insert_with(|| Window::new(group, start));
         let values = match &c.kind {
             CorrelationKind::ValueCount(field) => {
                 signal.captured.get(field.name()).cloned().unwrap_or_default()
             }
             _ => Vec::new(),
         };
-        window.members.push(Member {
+        let member = Member {
             rule: signal.rule_id.clone(),
             event_id: signal.event_id.clone(),
             event_time: signal.event_time.clone(),
+            time: signal.time,
             values,
-        });
-        window.last = Some(Box::new(signal.clone()));
-        if !window.fired && window.fires_now(&names, rule) {
-            window.fired = true;
-            out.extend(window.signal(rule, &group));
+        };
+        if window.join(member, signal) {
+            window.changed = true;
         }
-        out
     }
 
-    /// Closes the windows of `correlation` that ended at or before `now` (all of them without
-    /// `now`: the end of a scan held in memory); returns the signals of those that held.
+    /// What the windows changed since the last call say now, for `correlation`: a window
+    /// that holds for the first time gives a new signal, one that holds and changed gives its
+    /// signal made again, one that held and holds no more (an upper bound passed) takes its
+    /// signal back.
     #[must_use]
-    pub fn close(
+    pub fn settle(
         &self,
         rules: &[Arc<Rule>],
         correlation: usize,
         state: &mut CorrelationState,
-        now: Option<DateTime<Utc>>,
-    ) -> Vec<Signal> {
+    ) -> Vec<Settled> {
         let (Some(plan), Some(rule)) = (self.plan(correlation), rules.get(correlation)) else {
             return Vec::new();
         };
-        let Some(c) = rule.correlation() else { return Vec::new() };
         let names: Vec<&str> = plan.referenced.iter().map(|&r| rules[r].meta.id.as_str()).collect();
         let mut out = Vec::new();
-        state.windows.retain(|key, window| {
-            let ended = now.is_none_or(|now| window.expired(Some(now), c.timespan));
-            if ended {
-                let group: Vec<String> = serde_json::from_str(key).unwrap_or_default();
-                out.extend(window.close(&names, rule, &group));
+        for window in state.windows.values_mut().filter(|w| w.changed) {
+            window.changed = false;
+            let holds = window.holds(&names, rule);
+            let Some(signal) = window.signal(rule) else { continue };
+            match (window.emitted, holds) {
+                (false, true) => out.push(Settled::New(signal)),
+                (true, true) => out.push(Settled::Changed(signal)),
+                (true, false) => out.push(Settled::Gone(signal)),
+                (false, false) => {}
             }
-            !ended
-        });
+            window.emitted = holds;
+        }
         out
     }
 
-    /// Runs every correlation over the signals of one scan held in memory, closing every
-    /// window at the end; returns (correlation rule index, signal).
+    /// Runs every correlation over the signals of one scan held in memory; returns
+    /// (correlation rule index, signal) for every window that holds.
     #[must_use]
     pub fn run(
         &self,
@@ -221,34 +218,43 @@ impl CorrelationPlan {
     ) -> Vec<(usize, Signal)> {
         let mut out = Vec::new();
         for plan in &self.plans {
-            let mut order: Vec<usize> =
-                (0..signals.len()).filter(|&i| plan.referenced.contains(&rule_of[i])).collect();
-            order.sort_by(|&a, &b| {
-                signals[a].time.cmp(&signals[b].time).then(signals[a].input.cmp(&signals[b].input))
-            });
             let mut state = CorrelationState::default();
-            for i in order {
-                out.extend(
-                    self.feed(rules, plan.rule, &mut state, &signals[i])
-                        .into_iter()
-                        .map(|s| (plan.rule, s)),
-                );
+            for (i, signal) in signals.iter().enumerate() {
+                if plan.referenced.contains(&rule_of[i]) {
+                    self.feed(rules, plan.rule, &mut state, signal);
+                }
             }
-            out.extend(
-                self.close(rules, plan.rule, &mut state, None).into_iter().map(|s| (plan.rule, s)),
-            );
+            for settled in self.settle(rules, plan.rule, &mut state) {
+                if let Settled::New(signal) = settled {
+                    out.push((plan.rule, signal));
+                }
+            }
         }
+        out.sort_by(|a, b| a.1.time.cmp(&b.1.time).then_with(|| a.1.event_id.cmp(&b.1.event_id)));
         out
     }
+}
+
+/// What a correlation window's change says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settled {
+    /// The window holds for the first time: its signal.
+    New(Signal),
+    /// The window held and changed: its signal, made again (same id).
+    Changed(Signal),
+    /// The window held and holds no more: the signal it gave, to take back.
+    Gone(Signal),
 }
 
 fn first_captured(signal: &Signal, field: &Field) -> String {
     signal.captured.get(field.name()).and_then(|v| v.first()).cloned().unwrap_or_default()
 }
 
-/// One correlation rule's open windows, by group.
+/// One correlation rule's windows, by group and start.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CorrelationState {
+    /// (Named apart from the anchored windows of earlier versions, which are not read.)
+    #[serde(default, rename = "aligned")]
     windows: BTreeMap<String, Window>,
 }
 
@@ -258,29 +264,49 @@ struct Member {
     rule: String,
     event_id: Option<String>,
     event_time: Option<String>,
+    time: Option<DateTime<Utc>>,
     /// The `value_count` field's values.
     values: Vec<String>,
 }
 
+impl Member {
+    fn order(&self) -> (Option<DateTime<Utc>>, Option<&str>, &str) {
+        (self.time, self.event_id.as_deref(), self.rule.as_str())
+    }
+}
+
+/// One group's window of `timespan`, aligned in event time like alert windows: its members in
+/// event order, whatever order they came in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Window {
-    start: Option<DateTime<Utc>>,
+    group: Vec<String>,
+    start: Option<i64>,
     members: Vec<Member>,
-    fired: bool,
-    /// The latest signal, which the correlation's own signal is made from.
-    last: Option<Box<Signal>>,
+    /// Its signal was given (and not taken back).
+    emitted: bool,
+    /// Members joined since the last settling.
+    #[serde(default)]
+    changed: bool,
+    /// The earliest member's signal, which the correlation's own signal is made from.
+    earliest: Option<Box<Signal>>,
 }
 
 impl Window {
-    fn new(start: Option<DateTime<Utc>>) -> Self {
-        Self { start, members: Vec::new(), fired: false, last: None }
+    fn new(group: Vec<String>, start: Option<i64>) -> Self {
+        Self { group, start, members: Vec::new(), emitted: false, changed: false, earliest: None }
     }
 
-    fn expired(&self, time: Option<DateTime<Utc>>, timespan: Duration) -> bool {
-        match (self.start, time) {
-            (Some(start), Some(t)) => (t - start).to_std().is_ok_and(|d| d >= timespan),
-            _ => false,
+    /// Adds a member in event order; whether it is new to the window.
+    fn join(&mut self, member: Member, signal: &Signal) -> bool {
+        let at = match self.members.binary_search_by(|m| m.order().cmp(&member.order())) {
+            Ok(_) => return false,
+            Err(at) => at,
+        };
+        if at == 0 {
+            self.earliest = Some(Box::new(signal.clone()));
         }
+        self.members.insert(at, member);
+        true
     }
 
     fn count(&self, rule: &Rule) -> u64 {
@@ -292,7 +318,7 @@ impl Window {
         }
     }
 
-    /// Whether the window's signals satisfy the correlation now.
+    /// Whether the window's signals satisfy the correlation.
     fn holds(&self, referenced: &[&str], rule: &Rule) -> bool {
         let Some(c) = rule.correlation() else { return false };
         match &c.kind {
@@ -304,6 +330,7 @@ impl Window {
                 referenced.iter().all(|r| seen.contains(r))
             }
             CorrelationKind::TemporalOrdered => {
+                // In event order: the members are kept sorted.
                 let mut next = referenced.iter().peekable();
                 for m in &self.members {
                     if next.peek().is_some_and(|&&r| r == m.rule) {
@@ -315,28 +342,24 @@ impl Window {
         }
     }
 
-    fn fires_now(&self, referenced: &[&str], rule: &Rule) -> bool {
-        let early = rule.correlation().is_some_and(|c| {
-            c.condition.as_ref().is_none_or(tripline_rule::CountCondition::fires_early)
-        });
-        early && self.holds(referenced, rule)
-    }
-
-    fn close(&self, referenced: &[&str], rule: &Rule, group: &[String]) -> Option<Signal> {
-        if self.fired || self.members.is_empty() || !self.holds(referenced, rule) {
-            return None;
-        }
-        self.signal(rule, group)
-    }
-
-    fn signal(&self, rule: &Rule, group: &[String]) -> Option<Signal> {
+    /// The correlation's signal for this window: its id and time are the window's, so it is
+    /// the same signal however its members arrived; the rest comes from the earliest member.
+    fn signal(&self, rule: &Rule) -> Option<Signal> {
         let c = rule.correlation()?;
-        let mut signal = (**self.last.as_ref()?).clone();
-        // A signal read back from a store has no parsed time: work it out again.
-        signal.time = signal.event_time.as_deref().and_then(parse_event_time);
-        let group: BTreeMap<String, String> =
-            c.group_by.iter().map(|f| f.name().to_owned()).zip(group.iter().cloned()).collect();
+        let mut signal = (**self.earliest.as_ref()?).clone();
+        let start = self.start.and_then(|s| DateTime::<Utc>::from_timestamp(s, 0));
+        let start_text = start.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let group: BTreeMap<String, String> = c
+            .group_by
+            .iter()
+            .map(|f| f.name().to_owned())
+            .zip(self.group.iter().cloned())
+            .collect();
         let rules: BTreeSet<String> = self.members.iter().map(|m| m.rule.clone()).collect();
+        let key = serde_json::to_string(&(&self.group, self.start)).unwrap_or_default();
+        signal.event_id = Some(format!("correlation-{}", digest(&[&rule.meta.id, &key])));
+        signal.event_time.clone_from(&start_text);
+        signal.time = start.or_else(|| signal.event_time.as_deref().and_then(parse_event_time));
         signal.rule_id.clone_from(&rule.meta.id);
         signal.rule_title.clone_from(&rule.meta.title);
         signal.severity = rule.meta.severity();
@@ -356,7 +379,7 @@ impl Window {
             rules: rules.into_iter().collect(),
             group,
             count: self.count(rule),
-            window_start: self.members.first().and_then(|m| m.event_time.clone()),
+            window_start: start_text,
             event_ids: self
                 .members
                 .iter()

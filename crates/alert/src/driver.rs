@@ -58,6 +58,8 @@ pub enum Withdrawal {
     Displaced,
     /// Its only signal's terms turned out to have been seen within the history window.
     NotNew,
+    /// Its correlation window took more signals and its condition's upper bound no longer holds.
+    NoLongerHolds,
 }
 
 impl Withdrawal {
@@ -70,6 +72,9 @@ impl Withdrawal {
             }
             Self::NotNew => {
                 "taken back: an event read later shows its terms were seen within the history window before it"
+            }
+            Self::NoLongerHolds => {
+                "taken back: events read later put its correlation window past the condition's upper bound"
             }
         }
     }
@@ -107,11 +112,7 @@ pub fn apply<S: AlertState>(
 ) -> Result<Vec<Change>, S::Error> {
     let slot = Slot::of(rule, &member);
     let mut changes = Vec::new();
-    // Follows the window's alerts past those a responder closed: new activity raises a new one.
-    let mut alert_id = slot.alert_id.clone();
-    while state.is_closed(&alert_id)? {
-        alert_id = successor(&alert_id);
-    }
+    let alert_id = open_alert_id(state, &slot)?;
     if let Some(new_terms) = &rule.alerting.new_terms {
         let taken = Taken { alert_id: alert_id.clone(), event_id: member.event_id.clone() };
         let (Some(terms), Some(time)) = (terms, member.time) else {
@@ -122,7 +123,7 @@ pub fn apply<S: AlertState>(
         let sightings = state.rule_state(rule)?.sightings.entry(key).or_default();
         let sighted = sightings.sight(time, taken, new_terms.history);
         if let Some(taken) = sighted.no_longer_new {
-            changes.push(take_back(state, rule, &taken)?);
+            changes.push(take_back(state, rule, &taken, Withdrawal::NotNew)?);
         }
         if !sighted.new {
             changes.push(Change::NotNew);
@@ -133,8 +134,7 @@ pub fn apply<S: AlertState>(
         changes.push(Change::Nothing);
         return Ok(changes);
     }
-    let keep_members = rule.alerting.new_terms.is_some() && window_period(rule).is_some();
-    if keep_members {
+    if keeps_members(rule) {
         let members = state.rule_state(rule)?.members.entry(alert_id.clone()).or_default();
         members.push(member.clone());
     }
@@ -162,9 +162,72 @@ pub fn apply<S: AlertState>(
     Ok(changes)
 }
 
+/// The id of the alert `slot`'s window has now: past those a responder closed, since new
+/// activity raises a new alert.
+fn open_alert_id<S: AlertState>(state: &mut S, slot: &Slot) -> Result<String, S::Error> {
+    let mut alert_id = slot.alert_id.clone();
+    while state.is_closed(&alert_id)? {
+        alert_id = successor(&alert_id);
+    }
+    Ok(alert_id)
+}
+
+/// Whether `rule`'s state keeps the signals of its alerts, so that one taken back leaves the
+/// alert as the others make it: new-terms and correlation rules with windows, whose signals
+/// are few.
+fn keeps_members(rule: &Rule) -> bool {
+    (rule.alerting.new_terms.is_some() || rule.correlation().is_some())
+        && window_period(rule).is_some()
+}
+
+/// A signal of `rule` made again with the same id (a correlation window that changed): the
+/// alert holding it speaks with its new version where it spoke with the old one.
+///
+/// # Errors
+/// When the state fails.
+pub fn refresh<S: AlertState>(
+    state: &mut S,
+    rule: &Rule,
+    member: Member,
+) -> Result<Option<String>, S::Error> {
+    let alert_id = open_alert_id(state, &Slot::of(rule, &member))?;
+    if keeps_members(rule) {
+        let kept = state.rule_state(rule)?.members.entry(alert_id.clone()).or_default();
+        for m in kept.iter_mut().filter(|m| m.event_id == member.event_id) {
+            *m = member.clone();
+        }
+    }
+    let Some(alert) = state.alert(&alert_id)? else { return Ok(None) };
+    if alert.first_event == member.event_id {
+        alert.title.clone_from(&member.title);
+        alert.representative.clone_from(&member.representative);
+    }
+    Ok(Some(alert_id))
+}
+
+/// Takes back a signal of `rule` that no longer holds (a correlation window past its upper
+/// bound): out of its alert, which is taken back when it held nothing else.
+///
+/// # Errors
+/// When the state fails.
+pub fn withdraw_signal<S: AlertState>(
+    state: &mut S,
+    rule: &Rule,
+    member: &Member,
+) -> Result<Change, S::Error> {
+    let alert_id = open_alert_id(state, &Slot::of(rule, member))?;
+    let taken = Taken { alert_id, event_id: member.event_id.clone() };
+    take_back(state, rule, &taken, Withdrawal::NoLongerHolds)
+}
+
 /// Takes a signal that is not new after all out of where it went: its alert (taken back when
 /// it was the only signal) or its waiting window.
-fn take_back<S: AlertState>(state: &mut S, rule: &Rule, taken: &Taken) -> Result<Change, S::Error> {
+fn take_back<S: AlertState>(
+    state: &mut S,
+    rule: &Rule,
+    taken: &Taken,
+    why: Withdrawal,
+) -> Result<Change, S::Error> {
     let event_id = taken.event_id.as_deref();
     let id = &taken.alert_id;
     let windows = state.rule_state(rule)?;
@@ -174,10 +237,12 @@ fn take_back<S: AlertState>(state: &mut S, rule: &Rule, taken: &Taken) -> Result
     if !left.is_empty() {
         windows.members.insert(id.clone(), left.clone());
     }
-    let Some(alert) = state.alert(id)? else { return Ok(Change::NotNew) };
+    let Some(alert) = state.alert(id)? else {
+        return Ok(if why == Withdrawal::NotNew { Change::NotNew } else { Change::Nothing });
+    };
     if left.is_empty() {
-        state.withdraw(id, Withdrawal::NotNew)?;
-        return Ok(Change::Withdrawn(id.clone(), Withdrawal::NotNew));
+        state.withdraw(id, why)?;
+        return Ok(Change::Withdrawn(id.clone(), why));
     }
     // What the other signals alone make of the alert.
     *alert = Alert::of_window(rule, id.clone(), left);

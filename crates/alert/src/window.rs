@@ -298,7 +298,7 @@ pub fn successor(closed: &str) -> String {
 }
 
 /// Sixteen hex digits of the SHA-256 of `parts`, each ended by a zero byte.
-fn digest(parts: &[&str]) -> String {
+pub(crate) fn digest(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {

@@ -116,7 +116,13 @@ fn correlations_fire_in_event_time_per_group() {
     assert_eq!(many[0]["context"]["correlation"]["count"], 2);
     let ordered = correlated("11111111-0000-4000-8000-000000000005");
     assert_eq!(ordered.len(), 1);
-    assert_eq!(ordered[0]["event_id"], "sg");
+    // A correlation's signal is its window's: its id and time are the window's, whatever
+    // order its events came in; its events are listed in event order.
+    let event_id = ordered[0]["event_id"].as_str().expect("an id");
+    assert!(event_id.starts_with("correlation-"), "{event_id}");
+    assert_eq!(ordered[0]["event_time"], "2024-08-01T10:00:00Z");
+    let ids = &ordered[0]["context"]["correlation"]["event_ids"];
+    assert_eq!(ids.as_array().and_then(|a| a.last()), Some(&json!("sg")), "{ids}");
     // The base rule's own alerts are silenced (generate defaults to false), unless a
     // correlation asks for them: sg_ingress is used with `generate: true`.
     let alert_rules: Vec<&str> = lines

@@ -197,6 +197,93 @@ fn events_by_rule(
     out
 }
 
+/// Alerts with their event ids sorted: which process read an event first decides only the
+/// order they were listed in.
+fn without_event_order(mut alerts: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    for alert in &mut alerts {
+        if let Some(ids) = alert["event_ids"].as_array_mut() {
+            ids.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        }
+    }
+    alerts
+}
+
+/// Copies of the examples a little under five hours apart, so that dedup windows of an hour
+/// and of twelve hours hold events of several copies, split between two halves: the odd and
+/// the even copies' files.
+fn spread_halves(logs: &std::path::Path) -> (Vec<String>, Vec<String>) {
+    common::example_copies_every(logs, 8, 4 * 3600 + 47 * 60);
+    let mut files: Vec<String> = walkdir::WalkDir::new(logs)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let odd = |f: &String| {
+        let copy = f.rsplit_once('_').and_then(|(_, c)| c.strip_suffix(".json.gz"));
+        copy.and_then(|c| c.parse::<u32>().ok()).is_some_and(|c| c % 2 == 1)
+    };
+    files.into_iter().partition(odd)
+}
+
+#[test]
+fn two_processes_on_disjoint_halves_at_once_end_with_the_alerts_of_one_scan_in_postgres() {
+    let dir = tempfile::tempdir().expect("temp");
+    disjoint_halves(dir.path(), &postgres_database(), &postgres_database());
+}
+
+#[test]
+fn two_processes_on_disjoint_halves_at_once_end_with_the_alerts_of_one_scan_in_sqlite() {
+    let dir = tempfile::tempdir().expect("temp");
+    let at = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    disjoint_halves(dir.path(), &at("shared.db"), &at("after.db"));
+}
+
+/// Two processes on disjoint halves against one store at once, and the halves one after the
+/// other against another (the later half first): both end with one scan's alerts.
+fn disjoint_halves(dir: &std::path::Path, shared: &str, one_after_other: &str) {
+    let logs = dir.join("logs");
+    let (odd, even) = spread_halves(&logs);
+    assert!(odd.len() >= 40 && even.len() >= 40, "{} and {} files", odd.len(), even.len());
+    let reference = dir.join("reference.db").to_string_lossy().into_owned();
+    assert_eq!(scan(&logs, &reference).code, 1);
+    let expected = without_event_order(stored_alerts(&reference));
+    assert!(expected.len() > 100, "enough alerts to differ: {}", expected.len());
+    let spawn = |paths: &[String]| {
+        Command::new(env!("CARGO_BIN_EXE_tripline"))
+            .arg("scan")
+            .args(paths)
+            .args(["--store", shared, "-q"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tripline starts")
+    };
+    let (a, b) = (spawn(&odd), spawn(&even));
+    for child in [a, b] {
+        let out = child.wait_with_output().expect("finishes");
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(without_event_order(stored_alerts(shared)), expected, "two processes at once");
+    for half in [&even, &odd] {
+        let mut args = vec!["scan"];
+        args.extend(half.iter().map(String::as_str));
+        args.extend(["--store", one_after_other, "-q"]);
+        let run = tripline(&args);
+        assert!(matches!(run.code, 0 | 1), "{}", run.stderr);
+    }
+    assert_eq!(
+        without_event_order(stored_alerts(one_after_other)),
+        expected,
+        "one after the other"
+    );
+}
+
 #[test]
 fn two_processes_over_overlapping_inputs_share_one_postgres_store() {
     let dir = tempfile::tempdir().expect("temp");
@@ -258,6 +345,7 @@ fn two_processes_share_one_store(dir: &std::path::Path, url: &str) {
     );
     assert_eq!(got, events_by_rule(&expected), "every event is in exactly one alert of its rule");
     assert_eq!(shared.len(), expected.len());
+    assert_eq!(without_event_order(shared), without_event_order(expected));
     // And a third run over everything finds nothing left to do.
     let again = scan(&logs, url);
     assert_eq!((again.code, again.stdout.as_str()), (0, ""), "{}", again.stderr);

@@ -33,13 +33,6 @@ impl CountCondition {
     pub fn holds(&self, count: f64) -> bool {
         self.bounds.iter().all(|(op, bound)| op.holds(count, *bound))
     }
-
-    /// Whether the condition can only grow true as a window fills (no upper bound), so it may
-    /// fire as soon as it holds instead of waiting for the window to close.
-    #[must_use]
-    pub fn fires_early(&self) -> bool {
-        self.bounds.iter().all(|(op, _)| matches!(op, CmpOp::Gt | CmpOp::Gte))
-    }
 }
 
 /// A correlation rule's logic.

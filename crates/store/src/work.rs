@@ -5,8 +5,7 @@ mod withdraw;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
-use tripline_alert::correlate::CorrelationState;
+use tripline_alert::correlate::{CorrelationState, Settled};
 use tripline_alert::driver::{self, AlertState, Change, Withdrawal};
 use tripline_alert::rule_state::RuleState;
 use tripline_alert::window::{new_terms_of, Member};
@@ -61,7 +60,6 @@ pub(crate) struct Work<'b, 'c> {
     /// Per rule evaluated again over whole inputs: per input (digest), the signal keys that
     /// evaluation gave.
     revised: BTreeMap<String, HashMap<i64, HashSet<String>>>,
-    latest: Option<DateTime<Utc>>,
 }
 
 /// What one input did, with the ids of the alerts it raised and extended.
@@ -86,7 +84,6 @@ impl<'b, 'c> Work<'b, 'c> {
             fresh: HashSet::new(),
             taken_back: Vec::new(),
             revised: BTreeMap::new(),
-            latest: None,
         }
     }
 
@@ -97,10 +94,10 @@ impl<'b, 'c> Work<'b, 'c> {
         inputs: &[InputBatch<'_>],
         mut results: Vec<InputResult>,
     ) -> Result<Vec<Ingested>> {
-        self.close_windows()?;
+        self.settle_windows()?;
         let (withdrawn, closed) = self.withdraw()?;
         if let Some(last) = results.last_mut() {
-            last.0.withdrawn = withdrawn;
+            last.0.withdrawn = withdrawn + self.out.withdrawn;
             last.0.correlated.append(&mut self.out.correlated);
             last.1.append(&mut self.raised);
             last.2.append(&mut self.extended);
@@ -189,10 +186,7 @@ impl<'b, 'c> Work<'b, 'c> {
         let Correlations { plan, rules } = self.correlations;
         let consumers = plan.consumers(rule_index).filter(|c| correlations.contains(c));
         for correlation in consumers.collect::<Vec<_>>() {
-            let produced = plan.feed(rules, correlation, self.windows(correlation)?, signal);
-            for s in produced {
-                self.correlated(correlation, s)?;
-            }
+            plan.feed(rules, correlation, self.windows(correlation)?, signal);
         }
         Ok(())
     }
@@ -207,6 +201,27 @@ impl<'b, 'c> Work<'b, 'c> {
             self.apply(&rule, &signal, None)?;
         }
         self.out.correlated.push((correlation, signal));
+        Ok(())
+    }
+
+    /// The alert `alert_id` changed: it goes to the outputs as extended (unless raised now).
+    fn updated(&mut self, alert_id: String) {
+        if let Some(alert) = self.alerts.get_mut(&alert_id) {
+            alert.updated_at = now();
+        }
+        if !self.raised.contains(&alert_id) && !self.extended.contains(&alert_id) {
+            self.extended.push(alert_id);
+        }
+    }
+
+    /// Stores `signal` made again under its id (a correlation window that changed).
+    fn remake(&mut self, signal: &Signal) -> Result<()> {
+        let body = serde_json::to_string(signal).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let packed = pack_signal(&body, signal.request_parameters.as_deref());
+        self.backend.execute(
+            "UPDATE signals SET packed = $3, event_time = $4 WHERE rule_id = $1 AND signal_key = $2",
+            &[signal.rule_id.as_str().into(), signal_key(signal).into(), packed.into(), signal.event_time.as_deref().into()],
+        )?;
         Ok(())
     }
 
@@ -247,14 +262,7 @@ impl<'b, 'c> Work<'b, 'c> {
                     self.fresh.insert(alert_id.clone());
                     self.raised.push(alert_id);
                 }
-                Change::Extended(alert_id) | Change::Reduced(alert_id) => {
-                    if let Some(alert) = self.alerts.get_mut(&alert_id) {
-                        alert.updated_at = now();
-                    }
-                    if !self.raised.contains(&alert_id) && !self.extended.contains(&alert_id) {
-                        self.extended.push(alert_id);
-                    }
-                }
+                Change::Extended(alert_id) | Change::Reduced(alert_id) => self.updated(alert_id),
                 Change::Dropped => {
                     *self.out.dropped.entry(rule.meta.id.clone()).or_insert(0) += 1;
                 }
@@ -337,7 +345,6 @@ impl Work<'_, '_> {
             };
             self.out.new_signals.push(incoming.index);
             self.out.new_bodies.push(body);
-            self.latest = self.latest.max(signal.time);
             if incoming.alerts {
                 self.apply(incoming.rule, signal, Some(incoming.index))?;
             }
@@ -360,18 +367,44 @@ impl Work<'_, '_> {
         ))
     }
 
-    /// Closes the correlation windows event time has moved past; their signals go to the
-    /// last input of the transaction.
-    fn close_windows(&mut self) -> Result<()> {
+    /// Settles the correlation windows this transaction fed: new signals of windows that hold
+    /// now (they go to the last input of the transaction), signals made again for windows
+    /// that changed, signals taken back from windows past an upper bound.
+    fn settle_windows(&mut self) -> Result<()> {
         let Correlations { plan, rules } = self.correlations;
-        if let Some(latest) = self.latest {
-            // Every correlation, not only those fed now: event time may have moved past a
-            // window opened by an earlier run.
-            for correlation in plan.correlations().collect::<Vec<_>>() {
-                let produced =
-                    plan.close(rules, correlation, self.windows(correlation)?, Some(latest));
-                for s in produced {
-                    self.correlated(correlation, s)?;
+        let fed: Vec<usize> = self.windows.keys().copied().collect();
+        for correlation in fed {
+            let rule = rules[correlation].clone();
+            let alerts = !plan.is_silenced(correlation);
+            for settled in plan.settle(rules, correlation, self.windows(correlation)?) {
+                match settled {
+                    Settled::New(signal) => self.correlated(correlation, signal)?,
+                    Settled::Changed(signal) => {
+                        self.remake(&signal)?;
+                        if alerts {
+                            let member = Member::of(&rule, &signal, 0);
+                            if let Some(id) =
+                                driver::refresh(self, &rule, Member { index: None, ..member })?
+                            {
+                                self.updated(id);
+                            }
+                        }
+                    }
+                    Settled::Gone(signal) => {
+                        self.backend.execute(
+                            "DELETE FROM signals WHERE rule_id = $1 AND signal_key = $2",
+                            &[signal.rule_id.as_str().into(), signal_key(&signal).into()],
+                        )?;
+                        self.out.withdrawn += 1;
+                        if alerts {
+                            let member = Member { index: None, ..Member::of(&rule, &signal, 0) };
+                            if let Change::Reduced(id) =
+                                driver::withdraw_signal(self, &rule, &member)?
+                            {
+                                self.updated(id);
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -3,22 +3,25 @@
 //! re-deliveries and runs killed before they commit, end in the store with exactly the alerts
 //! of one sorted, uninterrupted run — for every window kind (dedup, one alert per match,
 //! threshold with and without dedup, cardinality, `max_alerts`, new terms with and without
-//! dedup), on both store backends; and a scan without a store says the same.
+//! dedup, and correlations: event count, value count, a range with an upper bound, temporal
+//! order), on both store backends; and a scan without a store says the same.
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use common::signal;
 use proptest::prelude::*;
 use serde_json::json;
 use tripline_alert::driver::{self, MemoryState};
 use tripline_alert::window::{new_terms_of, Member};
-use tripline_alert::{Alert, Signal};
-use tripline_event::Field;
-use tripline_rule::{Cardinality, Dedup, Expr, NewTerms, Rule, Schedule, Template, Test};
-use tripline_store::{AlertFilter, Incoming, InputKey, Store};
+use tripline_alert::{Alert, CorrelationPlan, InputRef, Signal};
+use tripline_event::{Field, OwnedRecord};
+use tripline_rule::correlation::{Correlation, CorrelationKind, CountCondition};
+use tripline_rule::expr::CmpOp;
+use tripline_rule::{Cardinality, Dedup, Expr, Logic, NewTerms, Rule, Schedule, Template, Test};
+use tripline_store::{AlertFilter, Correlations, Incoming, InputBatch, InputKey, Store};
 
 /// An event: (minute after the base time, account, user, source address, service).
 type Event = (i64, u8, u8, u8, u8);
@@ -131,16 +134,76 @@ fn rules() -> Vec<Rule> {
     });
     r.alerting.dedup = dedup("{recipientAccountId}", MINUTES_PER_DAY as u64);
     rules.push(r);
+    let correlation = |id: &str, kind, on: &[&str], by: &str, bounds: Vec<(CmpOp, f64)>| {
+        let mut rule = base(id);
+        rule.logic = Logic::Correlate(Correlation {
+            kind,
+            rules: on.iter().map(|s| (*s).to_owned()).collect(),
+            group_by: vec![Field::resolve(by)],
+            timespan: Duration::from_secs(6 * 3600),
+            condition: (!bounds.is_empty()).then_some(CountCondition { bounds }),
+            generate: true,
+            positions: Vec::new(),
+        });
+        rule
+    };
+    let user = "userIdentity.userName";
+    let count = CorrelationKind::EventCount;
+    rules.push(correlation(
+        "three-by-one-user",
+        count.clone(),
+        &["every-match"],
+        user,
+        vec![(CmpOp::Gte, 3.0)],
+    ));
+    let ip = CorrelationKind::ValueCount(Field::resolve("sourceIPAddress"));
+    rules.push(correlation(
+        "two-addresses-one-user",
+        ip,
+        &["every-match"],
+        user,
+        vec![(CmpOp::Gte, 2.0)],
+    ));
+    let range = vec![(CmpOp::Gte, 2.0), (CmpOp::Lte, 3.0)];
+    let mut r = correlation(
+        "two-or-three-in-an-account",
+        count,
+        &["every-match"],
+        "recipientAccountId",
+        range,
+    );
+    r.alerting.dedup = dedup("{recipientAccountId}", MINUTES_PER_DAY as u64);
+    rules.push(r);
+    let ordered = CorrelationKind::TemporalOrdered;
+    rules.push(correlation(
+        "any-then-an-hourly",
+        ordered,
+        &["every-match", "dedup-hour-by-account"],
+        "eventSource",
+        Vec::new(),
+    ));
     rules
+}
+
+/// The rules shared, and their correlations planned.
+fn planned(rules: &[Rule]) -> (Vec<Arc<Rule>>, CorrelationPlan) {
+    let shared: Vec<Arc<Rule>> = rules.iter().cloned().map(Arc::new).collect();
+    let Ok(plan) = CorrelationPlan::new(&shared) else { panic!("a reference names no rule") };
+    (shared, plan)
 }
 
 /// Every rule's signal on each event, as read from `file` (event `n` is the `n`th record).
 fn signals_of(rules: &[Rule], file: &str, events: &[(usize, Event)]) -> Vec<(usize, Signal)> {
+    let (_, plan) = planned(rules);
     let mut out = Vec::new();
     for (index, (n, event)) in events.iter().enumerate() {
-        let record = record(*n, event);
-        for (r, rule) in rules.iter().enumerate() {
-            out.push((r, signal(rule, &record, file, index)));
+        let owned = OwnedRecord::from_value(&record(*n, event)).expect("an object");
+        let record = owned.record().expect("an object");
+        for (r, rule) in rules.iter().enumerate().filter(|(_, r)| r.correlation().is_none()) {
+            let at = InputRef { file: file.into(), record: index, line: None };
+            let mut signal = Signal::build(rule, &record, at);
+            plan.capture(r, &record, &mut signal);
+            out.push((r, signal));
         }
     }
     out
@@ -185,19 +248,40 @@ fn store_view(store: &mut Store) -> Vec<AlertView> {
     sorted(alerts.iter().map(|s| view(&s.alert)).collect())
 }
 
+/// Every signal of `events`, the correlations' after the detections' (as a scan without a
+/// store has them).
+fn with_correlations(
+    rules: &[Rule],
+    file: &str,
+    events: &[(usize, Event)],
+) -> Vec<(usize, Signal)> {
+    let mut signals = signals_of(rules, file, events);
+    let (shared, plan) = planned(rules);
+    let (rule_of, only): (Vec<usize>, Vec<Signal>) = signals.iter().cloned().unzip();
+    signals.extend(plan.run(&shared, &rule_of, &only));
+    signals
+}
+
 /// A scan without a store: every signal at once.
 fn in_memory(rules: &[Rule], events: &[(usize, Event)]) -> Vec<AlertView> {
-    let signals = signals_of(rules, "all.json", events);
+    let signals = with_correlations(rules, "all.json", events);
     let refs: Vec<&Rule> = rules.iter().collect();
     let rule_of: Vec<usize> = signals.iter().map(|(r, _)| *r).collect();
     let signals: Vec<Signal> = signals.into_iter().map(|(_, s)| s).collect();
     sorted(tripline_alert::raise(&refs, &rule_of, &signals).alerts.iter().map(view).collect())
 }
 
-/// The alerting driver fed in exactly the order given, no sorting anywhere.
+/// The alerting driver fed in exactly the order given, no sorting anywhere (the correlations'
+/// signals, from the whole set, mixed in among the others).
 fn driven(rules: &[Rule], events: &[(usize, Event)]) -> Vec<AlertView> {
     let mut state = MemoryState::default();
-    for (i, (r, signal)) in signals_of(rules, "any.json", events).into_iter().enumerate() {
+    let mut signals = with_correlations(rules, "any.json", events);
+    let seed = events.iter().map(|(n, e)| (*n as i64 + 1) * e.0).sum::<i64>().unsigned_abs();
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let order: Vec<u64> = signals.iter().map(|_| rng.u64(..)).collect();
+    let mut keyed: Vec<(u64, (usize, Signal))> = order.into_iter().zip(signals.drain(..)).collect();
+    keyed.sort_by_key(|(k, _)| *k);
+    for (i, (_, (r, signal))) in keyed.into_iter().enumerate() {
         let rule = &rules[r];
         let Ok(_) = driver::apply(
             &mut state,
@@ -247,7 +331,16 @@ fn plan(len: usize) -> impl Strategy<Value = Plan> {
 fn ingest(store: &mut Store, rules: &[Rule], name: &str, events: &[(usize, Event)]) {
     let signals = signals_of(rules, name, events);
     let key = InputKey { input: name.to_owned(), size: 100, version: "v1".to_owned() };
-    store.ingest(Some(&key), events.len() as u64, &incoming(rules, &signals)).expect("ingest");
+    let (shared, plan) = planned(rules);
+    let batch = InputBatch {
+        key: Some(&key),
+        records: events.len() as u64,
+        incoming: incoming(rules, &signals),
+        rule_set: None,
+        again: None,
+        revised: &[],
+    };
+    store.ingest_all(&[batch], Correlations { plan: &plan, rules: &shared }).expect("ingest");
 }
 
 /// The events read as `plan` says, into the store at `location`; the store's final alerts.
@@ -377,4 +470,40 @@ fn reading_part_first_changes_nothing() {
     ingest(&mut store, &rules, "b1", &[b1]);
     ingest(&mut store, &rules, "all", &[a, b1, b2]);
     assert_eq!(store_view(&mut store), reference);
+}
+
+/// Each correlation kind fires on events made for it, and the range's upper bound takes its
+/// alert back when a fourth event of the account is read later, in a later run.
+#[test]
+fn correlations_fire_and_an_upper_bound_takes_its_alert_back() {
+    let rules = rules();
+    // Account 0, alice, within one six-hour window, from two addresses, all on EC2.
+    let events: Vec<(usize, Event)> =
+        numbered(vec![(10, 0, 0, 0, 0), (20, 0, 0, 1, 0), (30, 0, 0, 0, 0), (40, 0, 0, 1, 0)]);
+    let fired = |view: &[AlertView], rule: &str| view.iter().filter(|a| a.0 == rule).count();
+    let at = common::sqlite();
+    let mut store = Store::open(&at.url).expect("open");
+    ingest(&mut store, &rules, "first", &events[..3]);
+    let three = store_view(&mut store);
+    for rule in [
+        "three-by-one-user",
+        "two-addresses-one-user",
+        "two-or-three-in-an-account",
+        "any-then-an-hourly",
+    ] {
+        assert_eq!(fired(&three, rule), 1, "{rule} fires on three events");
+    }
+    ingest(&mut store, &rules, "second", &events[3..]);
+    let four = store_view(&mut store);
+    assert_eq!(fired(&four, "two-or-three-in-an-account"), 0, "four is past the bound");
+    assert_eq!(fired(&four, "three-by-one-user"), 1);
+    let correlated = four.iter().find(|a| a.0 == "three-by-one-user").expect("fired");
+    assert_eq!(
+        correlated.5.as_deref(),
+        Some("2023-07-10T06:00:00Z"),
+        "dated at its window's start"
+    );
+    let once = common::sqlite();
+    assert_eq!(four, uninterrupted(&once.url, &rules, &events));
+    assert_eq!(four, in_memory(&rules, &events));
 }

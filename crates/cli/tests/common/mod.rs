@@ -101,6 +101,11 @@ pub fn describe_record(event_id: &str, time: &str) -> serde_json::Value {
 /// own event ids and times shifted by the copy's number of seconds: many delivery files whose
 /// signals fall into the same dedup windows across files.
 pub fn example_copies(dir: &Path, copies: usize) {
+    example_copies_every(dir, copies, 1);
+}
+
+/// Like [`example_copies`], each copy shifted by `step` seconds more than the one before.
+pub fn example_copies_every(dir: &Path, copies: usize, step: i64) {
     let examples = workspace().join("examples");
     let files: Vec<PathBuf> = walkdir::WalkDir::new(&examples)
         .sort_by_file_name()
@@ -127,7 +132,7 @@ pub fn example_copies(dir: &Path, copies: usize) {
                     record["eventTime"].as_str().expect("eventTime"),
                 )
                 .expect("time");
-                let shifted = time + chrono::Duration::seconds(copy as i64);
+                let shifted = time + chrono::Duration::seconds(copy as i64 * step);
                 record["eventTime"] = shifted.format("%Y-%m-%dT%H:%M:%SZ").to_string().into();
             }
             let relative = file.strip_prefix(&examples).expect("under examples");

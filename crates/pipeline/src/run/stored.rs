@@ -123,7 +123,6 @@ impl RunState {
         }
         self.closed.extend(ingested.closed);
         for alert in ingested.raised.into_iter().chain(ingested.extended) {
-            self.follow_renames(&alert);
             match self.alerts.get_mut(&alert.alert_id) {
                 Some(known) => {
                     // Inputs committed together report the batch's final alert each time.
@@ -136,27 +135,6 @@ impl RunState {
                 None => {
                     self.order.push(alert.alert_id.clone());
                     self.alerts.insert(alert.alert_id.clone(), alert);
-                }
-            }
-        }
-    }
-
-    /// An alert an earlier batch reported under an id it no longer has (an earlier event
-    /// renamed it) is reported once, by its new id.
-    fn follow_renames(&mut self, alert: &Alert) {
-        for old in &alert.previous_ids {
-            if let Some(known) = self.alerts.remove(old) {
-                if self.raised_ids.remove(old) {
-                    self.raised_ids.insert(alert.alert_id.clone());
-                }
-                match self.alerts.get_mut(&alert.alert_id) {
-                    Some(new) => new.signals.extend(&known.signals),
-                    None => {
-                        for id in self.order.iter_mut().filter(|id| *id == old) {
-                            id.clone_from(&alert.alert_id);
-                        }
-                        self.alerts.insert(alert.alert_id.clone(), known);
-                    }
                 }
             }
         }
