@@ -258,6 +258,16 @@ pub struct CorrelationState {
     windows: BTreeMap<String, Window>,
 }
 
+impl CorrelationState {
+    /// Forgets the windows whose signals are all older than `before` (retention); returns how
+    /// many went. A signal of that age read later starts its window again.
+    pub fn forget_before(&mut self, before: DateTime<Utc>) -> u64 {
+        let count = self.windows.len();
+        self.windows.retain(|_, w| w.members.iter().any(|m| m.time.is_none_or(|t| t >= before)));
+        (count - self.windows.len()) as u64
+    }
+}
+
 /// What a window remembers of a signal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Member {

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tripline_rule::Rule;
 
@@ -38,6 +39,9 @@ pub struct RuleState {
 struct Execution {
     /// The windows whose alerts are raised, in rank order: at most `max_alerts`.
     raised: Vec<(Rank, String)>,
+    /// The latest window time seen in it (Unix seconds), for retention.
+    #[serde(default)]
+    latest: i64,
     /// The windows whose alerts are not: `max_alerts` others rank before them.
     dropped: BTreeSet<String>,
 }
@@ -103,6 +107,7 @@ impl RuleState {
             return Admission::Raise;
         };
         let execution = self.executed.entry(execution).or_default();
+        execution.latest = execution.latest.max(slot.rank.0);
         let entry = (slot.rank.clone(), alert_id.to_owned());
         let at = execution.raised.partition_point(|raised| *raised < entry);
         execution.raised.insert(at, entry);
@@ -116,6 +121,28 @@ impl RuleState {
         } else {
             Admission::RaiseInstead(last)
         }
+    }
+
+    /// Forgets what only signals older than `before` decide (retention): windows still below
+    /// their threshold, executions, new-terms sightings and kept signals of that age. Returns
+    /// how many entries went. A signal of that age read later is judged as if nothing older
+    /// had been seen.
+    pub fn forget_before(&mut self, before: DateTime<Utc>) -> u64 {
+        let recent =
+            |members: &Vec<Member>| members.iter().any(|m| m.time.is_none_or(|t| t >= before));
+        let mut forgotten = 0;
+        let mut count = |kept: bool| {
+            forgotten += u64::from(!kept);
+            kept
+        };
+        self.waiting.retain(|_, members| count(recent(members)));
+        self.members.retain(|_, members| count(recent(members)));
+        self.executed.retain(|_, e| count(e.latest >= before.timestamp()));
+        for sightings in self.sightings.values_mut() {
+            sightings.forget_before(before);
+        }
+        self.sightings.retain(|_, s| count(!s.is_empty()));
+        forgotten
     }
 
     /// Signals in windows that never reached their threshold.

@@ -86,6 +86,11 @@ impl Sightings {
         }
     }
 
+    /// Forgets the sightings older than `before` (retention).
+    pub fn forget_before(&mut self, before: DateTime<Utc>) {
+        self.0.retain(|s| s.at >= before);
+    }
+
     /// How many sightings are kept.
     #[must_use]
     pub fn len(&self) -> usize {

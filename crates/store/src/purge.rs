@@ -1,13 +1,18 @@
 //! Retention: what a store may forget. Closed alerts whose last event is older than a date go,
-//! with the signals of that age and delivered notifications; an open or acknowledged alert
+//! with the signals of that age, delivered notifications and the alerting state only such
+//! signals decide; an open or acknowledged alert
 //! keeps every event it holds, whatever its age. Checkpoints stay, so files already read are
 //! not read again (a record re-delivered from before the date would count as new).
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+use tripline_alert::correlate::CorrelationState;
+use tripline_alert::rule_state::RuleState;
+
 use crate::backend::Backend;
 use crate::queries::Status;
-use crate::{Result, Store, Value};
+use crate::{Result, Store, StoreError, Value};
 
 /// What a purge removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +23,9 @@ pub struct Purged {
     pub signals: u64,
     /// Delivered notifications.
     pub notifications: u64,
+    /// Entries of alerting and correlation state (windows below their threshold, new-terms
+    /// sightings, correlation windows) whose signals are all older.
+    pub windows: u64,
 }
 
 /// Each alert still open or acknowledged: its rule and the span of its events. A signal of that
@@ -38,6 +46,33 @@ fn open_spans(backend: &mut dyn Backend) -> Result<HashMap<String, Vec<(String, 
         spans.entry(rule).or_default().push((first, last));
     }
     Ok(spans)
+}
+
+/// Forgets, in every rule's and correlation's state, what only signals older than `before`
+/// decide; returns how many entries went.
+fn forget_state(backend: &mut dyn Backend, before: DateTime<Utc>) -> Result<u64> {
+    let mut forgotten = 0;
+    for row in backend.query("SELECT rule_id, state FROM rule_state", &[])? {
+        let mut row = row.into_iter().map(Value::into_text);
+        let (Some(Some(key)), Some(Some(json))) = (row.next(), row.next()) else { continue };
+        let corrupt = |_| StoreError::Corrupt(format!("the state of `{key}`"));
+        let (gone, json) = if key.starts_with("correlation:") {
+            let mut state: CorrelationState = serde_json::from_str(&json).map_err(corrupt)?;
+            (state.forget_before(before), serde_json::to_string(&state))
+        } else {
+            let mut state: RuleState = serde_json::from_str(&json).map_err(corrupt)?;
+            (state.forget_before(before), serde_json::to_string(&state))
+        };
+        if gone > 0 {
+            let json = json.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            backend.execute(
+                "UPDATE rule_state SET state = $1 WHERE rule_id = $2",
+                &[json.into(), key.as_str().into()],
+            )?;
+            forgotten += gone;
+        }
+    }
+    Ok(forgotten)
 }
 
 impl Store {
@@ -80,6 +115,10 @@ impl Store {
                 "DELETE FROM outbox WHERE status = $1 AND updated_at < $2",
                 &[crate::OutboxStatus::Delivered.as_str().into(), before.into()],
             )?;
+            if let Ok(before) = DateTime::parse_from_rfc3339(before) {
+                let before = before.with_timezone(&Utc);
+                purged.windows = forget_state(backend, before)?;
+            }
             Ok(purged)
         })
     }

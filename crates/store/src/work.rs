@@ -219,8 +219,8 @@ impl<'b, 'c> Work<'b, 'c> {
         let body = serde_json::to_string(signal).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let packed = pack_signal(&body, signal.request_parameters.as_deref());
         self.backend.execute(
-            "UPDATE signals SET packed = $3, event_time = $4 WHERE rule_id = $1 AND signal_key = $2",
-            &[signal.rule_id.as_str().into(), signal_key(signal).into(), packed.into(), signal.event_time.as_deref().into()],
+            "UPDATE signals SET packed = $1, event_time = $2 WHERE rule_id = $3 AND signal_key = $4",
+            &[packed.into(), signal.event_time.as_deref().into(), signal.rule_id.as_str().into(), signal_key(signal).into()],
         )?;
         Ok(())
     }

@@ -497,6 +497,14 @@ fn correlations_fire_and_an_upper_bound_takes_its_alert_back() {
     let four = store_view(&mut store);
     assert_eq!(fired(&four, "two-or-three-in-an-account"), 0, "four is past the bound");
     assert_eq!(fired(&four, "three-by-one-user"), 1);
+    // The stored signal is the window's as it is now: made again with the fourth event.
+    let alerts = store.alerts(&AlertFilter::default()).expect("list");
+    let alert = alerts.iter().find(|a| a.alert.rule_id == "three-by-one-user").expect("fired");
+    let stored = store.signals_of(&alert.alert).expect("signals");
+    assert_eq!(stored.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(&stored[0].body).expect("json");
+    assert_eq!(body["context"]["correlation"]["count"], 4, "{body}");
+    assert_eq!(body["event_time"], "2023-07-10T06:00:00Z");
     let correlated = four.iter().find(|a| a.0 == "three-by-one-user").expect("fired");
     assert_eq!(
         correlated.5.as_deref(),

@@ -413,3 +413,34 @@ both_stores!(new_terms_history_is_kept_between_runs, |at: Location| {
     assert_eq!((out.not_new, out.raised.len()), (1, 1));
     assert_eq!(out.raised[0].event_ids, vec!["e3".to_owned()]);
 });
+
+both_stores!(retention_forgets_the_windows_only_older_signals_decide, |at: Location| {
+    // Three signals per account and half hour raise an alert; two wait at 10:00 and 10:05.
+    let r = rule("three", Some(30), 3);
+    let mut store = Store::open(&at.url).expect("open");
+    let waiting = signals(&r, "a.json", &[("e1", 0, "111122223333"), ("e2", 5, "111122223333")]);
+    assert!(store
+        .ingest(Some(&key("a.json")), 2, &incoming(&r, &waiting))
+        .expect("ingest")
+        .raised
+        .is_empty());
+    // A purge before them keeps their window: a third signal read later raises the alert.
+    assert_eq!(store.purge("2024-08-01T09:00:00Z").expect("purge").windows, 0);
+    let third = signals(&r, "b.json", &[("e3", 10, "111122223333")]);
+    assert_eq!(
+        store.ingest(Some(&key("b.json")), 1, &incoming(&r, &third)).expect("ingest").raised.len(),
+        1
+    );
+    // Two more wait in the next half hour; a purge after them forgets their window, so the
+    // state does not grow with windows that never fill.
+    let more = signals(&r, "c.json", &[("e4", 40, "111122223333"), ("e5", 45, "111122223333")]);
+    assert!(store
+        .ingest(Some(&key("c.json")), 2, &incoming(&r, &more))
+        .expect("ingest")
+        .raised
+        .is_empty());
+    assert_eq!(store.purge("2024-08-01T12:00:00Z").expect("purge").windows, 1);
+    let last = signals(&r, "d.json", &[("e6", 50, "111122223333")]);
+    let out = store.ingest(Some(&key("d.json")), 1, &incoming(&r, &last)).expect("ingest");
+    assert!(out.raised.is_empty(), "the forgotten window starts again: {:?}", out.raised);
+});

@@ -207,10 +207,11 @@ pub fn run(command: &Command, config: &tripline_pipeline::Config) -> anyhow::Res
             let purged = store.purge(&rfc3339(*before))?;
             writeln!(
                 out,
-                "purged {} closed alert(s), {} signal(s) and {} delivered notification(s) from before {}",
+                "purged {} closed alert(s), {} signal(s), {} delivered notification(s) and {} window(s) of alerting state from before {}",
                 purged.alerts,
                 purged.signals,
                 purged.notifications,
+                purged.windows,
                 rfc3339(*before)
             )?;
         }

@@ -58,8 +58,8 @@ pub fn run(
         let purged = apply_retention(&mut store, retention)?;
         if !args.quiet && purged != tripline_store::Purged::default() {
             note!(
-                "retention: forgot {} closed alert(s), {} signal(s) and {} delivered notification(s)",
-                purged.alerts, purged.signals, purged.notifications
+                "retention: forgot {} closed alert(s), {} signal(s), {} delivered notification(s) and {} window(s) of alerting state",
+                purged.alerts, purged.signals, purged.notifications, purged.windows
             );
         }
     }
