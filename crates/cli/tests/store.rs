@@ -197,6 +197,27 @@ fn events_by_rule(
     out
 }
 
+/// `tripline scan PATHS --store STORE -q`, started.
+fn spawn_scan(paths: &[String], store: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_tripline"))
+        .arg("scan")
+        .args(paths)
+        .args(["--store", store, "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tripline starts")
+}
+
+/// Waits for both scans; each ends without an error.
+fn both_finish(children: [std::process::Child; 2]) {
+    for child in children {
+        let out = child.wait_with_output().expect("finishes");
+        let code = out.status.code();
+        assert!(matches!(code, Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
 /// Alerts with their event ids sorted: which process read an event first decides only the
 /// order they were listed in.
 fn without_event_order(mut alerts: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
@@ -250,25 +271,7 @@ fn disjoint_halves(dir: &std::path::Path, shared: &str, one_after_other: &str) {
     assert_eq!(scan(&logs, &reference).code, 1);
     let expected = without_event_order(stored_alerts(&reference));
     assert!(expected.len() > 100, "enough alerts to differ: {}", expected.len());
-    let spawn = |paths: &[String]| {
-        Command::new(env!("CARGO_BIN_EXE_tripline"))
-            .arg("scan")
-            .args(paths)
-            .args(["--store", shared, "-q"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tripline starts")
-    };
-    let (a, b) = (spawn(&odd), spawn(&even));
-    for child in [a, b] {
-        let out = child.wait_with_output().expect("finishes");
-        assert!(
-            matches!(out.status.code(), Some(0 | 1)),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    both_finish([spawn_scan(&odd, shared), spawn_scan(&even, shared)]);
     assert_eq!(without_event_order(stored_alerts(shared)), expected, "two processes at once");
     for half in [&even, &odd] {
         let mut args = vec!["scan"];
@@ -317,26 +320,8 @@ fn two_processes_share_one_store(dir: &std::path::Path, url: &str) {
         }
         paths
     };
-    let spawn = |paths: Vec<String>| {
-        Command::new(env!("CARGO_BIN_EXE_tripline"))
-            .arg("scan")
-            .args(&paths)
-            .args(["--store", url, "-q"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tripline starts")
-    };
-    let a = spawn(vec![logs.to_string_lossy().into_owned()]);
-    let b = spawn(accounts(true));
-    for child in [a, b] {
-        let out = child.wait_with_output().expect("finishes");
-        assert!(
-            matches!(out.status.code(), Some(0 | 1)),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let a = spawn_scan(&[logs.to_string_lossy().into_owned()], url);
+    both_finish([a, spawn_scan(&accounts(true), url)]);
     let shared = stored_alerts(url);
     let got = events_by_rule(&shared);
     assert!(

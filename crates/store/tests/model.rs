@@ -11,7 +11,7 @@ use common::{record, rule, signal};
 use proptest::prelude::*;
 use tripline_alert::Signal;
 use tripline_rule::Rule;
-use tripline_store::{AlertFilter, Incoming, InputKey, Status, Store};
+use tripline_store::{AlertFilter, InputKey, Status, Store};
 
 /// What is compared of an alert: rule, dedup key, count, event ids, first and last seen,
 /// status (sorted by rule, key and first event id, which tell alerts apart).
@@ -221,21 +221,6 @@ fn store_view(store: &mut Store) -> Vec<AlertView> {
     alerts
 }
 
-/// The store's view of `signals`: each with its rule, in order.
-fn incoming<'a>(rules: &'a [Rule], signals: &'a [(usize, Signal)]) -> Vec<Incoming<'a>> {
-    signals
-        .iter()
-        .enumerate()
-        .map(|(i, (r, s))| Incoming {
-            rule: &rules[*r],
-            rule_index: *r,
-            signal: s,
-            index: i,
-            alerts: true,
-        })
-        .collect()
-}
-
 fn check(
     location: &str,
     contents: &[Vec<Vec<Event>>],
@@ -249,7 +234,7 @@ fn check(
             Step::Input(n, version) => {
                 let name = format!("AWSLogs/input-{n}.json.gz");
                 let signals = signals_of(&rules, &name, &contents[*n][*version]);
-                let incoming = incoming(&rules, &signals);
+                let incoming = common::incoming_of(&rules, &signals);
                 let key = InputKey {
                     input: name.clone(),
                     size: 10 + *version as i64,
@@ -260,7 +245,7 @@ fn check(
             }
             Step::Stdin(events) => {
                 let signals = signals_of(&rules, "<stdin>", events);
-                let incoming = incoming(&rules, &signals);
+                let incoming = common::incoming_of(&rules, &signals);
                 store.ingest(None, 1, &incoming).expect("ingest");
                 model.ingest(&rules, None, events);
             }

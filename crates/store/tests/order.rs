@@ -21,7 +21,7 @@ use tripline_event::{Field, OwnedRecord};
 use tripline_rule::correlation::{Correlation, CorrelationKind, CountCondition};
 use tripline_rule::expr::CmpOp;
 use tripline_rule::{Cardinality, Dedup, Expr, Logic, NewTerms, Rule, Schedule, Template, Test};
-use tripline_store::{AlertFilter, Correlations, Incoming, InputBatch, InputKey, Store};
+use tripline_store::{AlertFilter, Correlations, InputBatch, InputKey, Store};
 
 /// An event: (minute after the base time, account, user, source address, service).
 type Event = (i64, u8, u8, u8, u8);
@@ -293,20 +293,6 @@ fn driven(rules: &[Rule], events: &[(usize, Event)]) -> Vec<AlertView> {
     sorted(state.alerts.iter().map(view).collect())
 }
 
-fn incoming<'a>(rules: &'a [Rule], signals: &'a [(usize, Signal)]) -> Vec<Incoming<'a>> {
-    signals
-        .iter()
-        .enumerate()
-        .map(|(i, (r, s))| Incoming {
-            rule: &rules[*r],
-            rule_index: *r,
-            signal: s,
-            index: i,
-            alerts: true,
-        })
-        .collect()
-}
-
 /// How the shuffled events reach the store.
 #[derive(Debug, Clone)]
 struct Plan {
@@ -335,7 +321,7 @@ fn ingest(store: &mut Store, rules: &[Rule], name: &str, events: &[(usize, Event
     let batch = InputBatch {
         key: Some(&key),
         records: events.len() as u64,
-        incoming: incoming(rules, &signals),
+        incoming: common::incoming_of(rules, &signals),
         rule_set: None,
         again: None,
         revised: &[],

@@ -108,3 +108,21 @@ pub fn signal(rule: &Rule, record: &serde_json::Value, file: &str, index: usize)
 pub fn key(input: &str) -> tripline_store::InputKey {
     tripline_store::InputKey { input: input.to_owned(), size: 100, version: "v1".to_owned() }
 }
+
+/// The store's view of `signals`: each with its rule (an index into `rules`), in order.
+pub fn incoming_of<'a>(
+    rules: &'a [Rule],
+    signals: &'a [(usize, Signal)],
+) -> Vec<tripline_store::Incoming<'a>> {
+    signals
+        .iter()
+        .enumerate()
+        .map(|(i, (r, s))| tripline_store::Incoming {
+            rule: &rules[*r],
+            rule_index: *r,
+            signal: s,
+            index: i,
+            alerts: true,
+        })
+        .collect()
+}
