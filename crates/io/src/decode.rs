@@ -111,6 +111,12 @@ pub fn open(input: &Input) -> Opened {
             Err(e) => return Opened::Failed(Problem::file(&label, format!("cannot be read: {e}"))),
         },
         Input::Stdin => (Box::new(std::io::stdin()), None),
+        // Read as it arrives: a small object is decompressed into memory as a file is, a
+        // large one is parsed as a stream, never fetched whole first.
+        Input::Object(object) => match object.reader.read(&object.bucket, &object.key) {
+            Ok(body) => (body, Some(object.size)),
+            Err(e) => return Opened::Failed(Problem::file(&label, format!("cannot be read: {e}"))),
+        },
     };
     let mut raw =
         BufReader::with_capacity(1 << 16, Counting { inner: source, count: Arc::clone(&count) });

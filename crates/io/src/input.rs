@@ -14,6 +14,8 @@ pub enum Input {
     File(PathBuf),
     /// Standard input (`-`).
     Stdin,
+    /// An object in a bucket.
+    Object(crate::object::ObjectInput),
 }
 
 impl Input {
@@ -23,6 +25,7 @@ impl Input {
         match self {
             Self::File(p) => p.display().to_string(),
             Self::Stdin => "<stdin>".to_owned(),
+            Self::Object(object) => object.url(),
         }
     }
 }

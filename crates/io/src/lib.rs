@@ -8,9 +8,13 @@
 //! it, so nothing is dropped without being counted.
 #![deny(missing_docs)]
 
+pub mod bucket;
 pub mod decode;
 pub mod input;
+pub mod object;
 pub mod problem;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod shape;
 pub mod stream;
 

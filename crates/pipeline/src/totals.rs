@@ -17,6 +17,8 @@ pub struct Totals {
     pub digests: u64,
     /// Other services' log files skipped, by service.
     pub other_services: std::collections::BTreeMap<String, u64>,
+    /// Folders of a bucket left out without listing them, by what they hold.
+    pub folders_skipped: std::collections::BTreeMap<String, u64>,
     /// Records outside `--since`/`--until`.
     pub outside_range: u64,
     /// Inputs with an error.
@@ -34,6 +36,7 @@ impl Totals {
         Self {
             digests: listing.digests,
             other_services: listing.other_services.clone(),
+            folders_skipped: listing.folders_skipped.clone(),
             ..Self::default()
         }
     }
@@ -62,6 +65,15 @@ impl Totals {
             let files: u64 = self.other_services.values().sum();
             other =
                 format!("; {files} other service log file(s) skipped ({})", by_service.join(", "));
+        }
+        if !self.folders_skipped.is_empty() {
+            let by_kind: Vec<String> =
+                self.folders_skipped.iter().map(|(s, n)| format!("{s} {n}")).collect();
+            let folders: u64 = self.folders_skipped.values().sum();
+            other += &format!(
+                "; {folders} folder(s) of digests and other services not listed ({})",
+                by_kind.join(", ")
+            );
         }
         let counts = format!(
             "scanned {} file(s), {:.1} MB ({} with errors, {} digest file(s) skipped), {} record(s) ({} bad, {} insight, {} outside --since/--until); {} signal(s) suppressed",

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
+use tripline_io::object::AwsOptions;
 use tripline_pipeline::scan::TimeRange;
+use tripline_pipeline::source::objects::{narrowing, Remote};
 use tripline_pipeline::source::{Paths, Source};
 
 use tripline_pipeline::run::memory::{scan_in_order, Collector};
@@ -18,9 +20,24 @@ use crate::options::{DetectArgs, OutputArgs, RuleArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Files or folders of CloudTrail logs (gzip or plain JSON); `-` reads stdin.
+    /// Files or folders of CloudTrail logs (gzip or plain JSON), `s3://bucket/prefix`, or `-`
+    /// for stdin.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
+    /// Only these accounts' logs from s3:// inputs (by the AWSLogs/ layout's key names;
+    /// repeat or separate with commas).
+    #[arg(long = "account", value_name = "ID", value_delimiter = ',')]
+    accounts: Vec<String>,
+    /// Only these regions' logs from s3:// inputs (by key names; repeat or separate with
+    /// commas).
+    #[arg(long = "region", value_name = "REGION", value_delimiter = ',')]
+    regions: Vec<String>,
+    /// Another S3 endpoint (an emulator, an S3-compatible store).
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// The AWS profile of the shared config files (else AWS_PROFILE, else `default`).
+    #[arg(long = "aws-profile", value_name = "NAME")]
+    aws_profile: Option<String>,
     #[command(flatten)]
     rules: RuleArgs,
     #[command(flatten)]
@@ -70,7 +87,16 @@ pub(super) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
     let setup = crate::options::setup(&args.rules, &args.detect, config, args.quiet)?;
-    let mut source = Paths::new(&args.paths);
+    let range = TimeRange { since: args.since, until: args.until };
+    let remote = Remote {
+        aws: AwsOptions {
+            endpoint_url: args.endpoint_url.clone(),
+            region: None,
+            profile: args.aws_profile.clone(),
+        },
+        narrowing: narrowing(&args.accounts, &args.regions, range),
+    };
+    let mut source = Paths::with_remote(&args.paths, remote);
     if let (Some(since), Some(until)) = (args.since, args.until) {
         anyhow::ensure!(
             since < until,
@@ -98,7 +124,6 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
         );
     }
     let mut router = args.output.router(config, &setup)?;
-    let range = TimeRange { since: args.since, until: args.until };
     // Signals stream to stdout as they are found: no bar drawn between them on one terminal.
     let streaming_to_terminal =
         args.output.streams_to_stdout(config) && std::io::stdout().is_terminal();

@@ -4,8 +4,11 @@
 //! run without one), never before: a queue deletes its message only then, and a folder being
 //! watched stops offering the file.
 //!
-//! [`Paths`] is the files, folders and `-` given to `scan`; [`Folder`] follows a folder for
-//! `watch`, offering each file once it has settled and until it is acknowledged.
+//! [`Paths`] is the files, folders, `s3://` prefixes ([`objects`]) and `-` given to `scan`;
+//! [`Folder`] follows a folder for `watch`, offering each file once it has settled and until
+//! it is acknowledged.
+
+pub mod objects;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -36,6 +39,19 @@ pub struct Listing {
     pub digests: u64,
     /// Other services' log files beside CloudTrail's, counted by service and never read.
     pub other_services: std::collections::BTreeMap<String, u64>,
+    /// Folders of a bucket left out without listing them (digests, other services), by what
+    /// they hold.
+    pub folders_skipped: std::collections::BTreeMap<String, u64>,
+}
+
+/// Adds counts by name to `total`.
+fn add_counts(
+    total: &mut std::collections::BTreeMap<String, u64>,
+    more: impl IntoIterator<Item = (String, u64)>,
+) {
+    for (name, n) in more {
+        *total.entry(name).or_insert(0) += n;
+    }
 }
 
 /// Yields units of input and learns when their results are durable.
@@ -47,7 +63,13 @@ pub trait Source {
     fn ack(&mut self, unit: &Unit);
 }
 
-/// A unit for `input`, its identity taken now; a file that cannot be inspected is a problem.
+/// Whether a path given is an `s3://` URL.
+fn is_remote(path: &Path) -> bool {
+    path.to_str().is_some_and(|p| p.starts_with("s3://"))
+}
+
+/// A unit for `input`, its identity taken now (an object's is its URL and ETag); a file that
+/// cannot be inspected is a problem.
 fn unit_of(input: Input) -> Result<Unit, Problem> {
     match &input {
         // A named pipe has no identity to remember: what it gives differs every time.
@@ -61,42 +83,69 @@ fn unit_of(input: Input) -> Result<Unit, Problem> {
             }
         },
         Input::Stdin => Ok(Unit { input, key: None }),
+        Input::Object(object) => {
+            let key = InputKey {
+                input: object.url(),
+                size: i64::try_from(object.size).unwrap_or(i64::MAX),
+                version: object.etag.clone(),
+            };
+            Ok(Unit { input, key: Some(key) })
+        }
     }
 }
 
-/// The paths given on the command line: files, folders (walked in path order) and `-`, listed
-/// once.
+/// The paths given on the command line: files, folders (walked in path order), `s3://`
+/// prefixes and `-`, listed once, in the order given.
 pub struct Paths {
     paths: Vec<PathBuf>,
     listed: bool,
+    objects: objects::Objects,
 }
 
 impl Paths {
-    /// A source of `paths`.
+    /// A source of `paths` (`s3://` ones reached as the default [`objects::Remote`] says).
     #[must_use]
     pub fn new(paths: &[PathBuf]) -> Self {
-        Self { paths: paths.to_vec(), listed: false }
+        Self::with_remote(paths, objects::Remote::default())
     }
-}
 
-impl Source for Paths {
-    fn poll(&mut self) -> Listing {
-        if std::mem::replace(&mut self.listed, true) {
-            return Listing::default();
-        }
-        let expanded = expand(&self.paths);
-        let mut listing = Listing {
-            problems: expanded.problems,
-            digests: expanded.digests.len() as u64,
-            other_services: expanded.other_services,
-            ..Listing::default()
-        };
+    /// A source of `paths`, `s3://` ones reached and narrowed as `remote` says.
+    #[must_use]
+    pub fn with_remote(paths: &[PathBuf], remote: objects::Remote) -> Self {
+        Self { paths: paths.to_vec(), listed: false, objects: objects::Objects::new(remote) }
+    }
+
+    /// Lists local paths (files, folders, `-`) into `listing`.
+    fn list_local(paths: &[PathBuf], listing: &mut Listing) {
+        let expanded = expand(paths);
+        listing.problems.extend(expanded.problems);
+        listing.digests += expanded.digests.len() as u64;
+        add_counts(&mut listing.other_services, expanded.other_services);
         for input in expanded.inputs {
             match unit_of(input) {
                 Ok(unit) => listing.units.push(unit),
                 Err(problem) => listing.problems.push(problem),
             }
         }
+    }
+}
+
+impl Source for Paths {
+    fn poll(&mut self) -> Listing {
+        let mut listing = Listing::default();
+        if std::mem::replace(&mut self.listed, true) {
+            return listing;
+        }
+        // Runs of local paths are expanded together, each `s3://` one in its turn.
+        let paths = std::mem::take(&mut self.paths);
+        for run in paths.chunk_by(|a, b| is_remote(a) == is_remote(b)) {
+            if is_remote(&run[0]) {
+                run.iter().for_each(|url| self.objects.list(&url.to_string_lossy(), &mut listing));
+            } else {
+                Self::list_local(run, &mut listing);
+            }
+        }
+        self.paths = paths;
         listing
     }
 
