@@ -53,7 +53,11 @@ pub(super) struct Objects {
 
 impl Objects {
     pub(super) fn new(remote: Remote) -> Self {
-        Self { remote, ..Self::default() }
+        Self {
+            remote,
+            #[cfg(feature = "s3")]
+            client: None,
+        }
     }
 
     /// Adds the objects of `url` to `listing` (or the problem that kept them out).
