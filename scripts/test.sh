@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: starts the throw-away PostgreSQL server the store tests need (installing it when
-# missing), makes the OCSF validator's virtualenv, runs the whole workspace's tests, stops the
-# server.
+# missing), makes the OCSF validator's and the S3 emulator's virtualenvs, runs the whole
+# workspace's tests, stops the server.
 #   usage: scripts/test.sh [cargo test arguments...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,4 +20,7 @@ export TRIPLINE_TEST_POSTGRES
 # The OCSF model library the OCSF output is validated with, in a virtualenv.
 TRIPLINE_TEST_OCSF_PYTHON=$(scripts/test-ocsf.sh)
 export TRIPLINE_TEST_OCSF_PYTHON
+# moto's S3/SQS/SNS server, which the S3 tests start on 127.0.0.1, one per test.
+TRIPLINE_TEST_MOTO_SERVER=$(scripts/test-moto.sh)
+export TRIPLINE_TEST_MOTO_SERVER
 cargo test --workspace --locked "$@"

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod emulator;
 pub mod receiver;
 
 use std::io::Write;

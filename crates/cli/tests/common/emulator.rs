@@ -1,0 +1,78 @@
+//! moto's S3/SQS/SNS server on 127.0.0.1, one per test (`scripts/test.sh` makes its
+//! virtualenv and says where its `moto_server` is), and the plain HTTP calls that fill it.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running emulator; stopped when dropped.
+pub struct Emulator {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Emulator {
+    /// Starts one on a free port and waits until it answers.
+    pub fn start() -> Self {
+        let server = std::env::var("TRIPLINE_TEST_MOTO_SERVER").expect(
+            "TRIPLINE_TEST_MOTO_SERVER is not set: run the tests with scripts/test.sh, which installs the S3 emulator they need",
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let emulator = Self { child, url: format!("http://127.0.0.1:{port}") };
+        let started = Instant::now();
+        while ureq::get(&format!("{}/moto-api/", emulator.url)).call().is_err() {
+            assert!(started.elapsed() < Duration::from_secs(60), "the emulator did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        emulator
+    }
+
+    /// The environment a `tripline` process needs to reach it, and nothing else: fixed
+    /// credentials (so the credential chain never asks an instance metadata service), no
+    /// shared config files.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.url.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("AWS_CONFIG_FILE", "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+        ]
+    }
+
+    /// Makes a bucket.
+    pub fn bucket(&self, name: &str) {
+        ureq::put(&format!("{}/{name}", self.url)).send_empty().expect("bucket made");
+    }
+
+    /// Puts an object (over one already there too); its ETag.
+    pub fn put(&self, bucket: &str, key: &str, body: &[u8]) -> String {
+        let answer = ureq::put(&format!("{}/{bucket}/{key}", self.url))
+            .header("Content-Type", "application/octet-stream")
+            // moto verifies no signature, but takes an unsigned request for an anonymous
+            // one, which may not replace an object.
+            .header("Authorization", "AWS4-HMAC-SHA256 Credential=testing/20240801/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0")
+            .send(body)
+            .expect("object put");
+        answer.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
