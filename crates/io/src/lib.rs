@@ -11,6 +11,7 @@
 pub mod bucket;
 pub mod decode;
 pub mod input;
+pub mod notification;
 pub mod object;
 pub mod problem;
 #[cfg(feature = "s3")]
