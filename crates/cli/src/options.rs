@@ -329,3 +329,24 @@ pub fn report_outbox(
     }
     dead
 }
+
+/// How to reach AWS for `s3://` inputs and queues.
+#[derive(clap::Args)]
+pub struct AwsArgs {
+    /// Another AWS endpoint (an emulator, an S3-compatible store).
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// The AWS profile of the shared config files (else AWS_PROFILE, else `default`).
+    #[arg(long = "aws-profile", value_name = "NAME")]
+    aws_profile: Option<String>,
+}
+
+impl AwsArgs {
+    pub fn options(&self) -> tripline_io::object::AwsOptions {
+        tripline_io::object::AwsOptions {
+            endpoint_url: self.endpoint_url.clone(),
+            region: None,
+            profile: self.aws_profile.clone(),
+        }
+    }
+}

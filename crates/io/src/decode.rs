@@ -113,6 +113,14 @@ pub fn open(input: &Input) -> Opened {
         Input::Stdin => (Box::new(std::io::stdin()), None),
         // Read as it arrives: a small object is decompressed into memory as a file is, a
         // large one is parsed as a stream, never fetched whole first.
+        Input::Inline { text, .. } => {
+            let raw_bytes = text.len() as u64;
+            return Opened::Whole(Decoded {
+                text: text.to_string(),
+                problems: Vec::new(),
+                raw_bytes,
+            });
+        }
         Input::Object(object) => match object.reader.read(&object.bucket, &object.key) {
             Ok(body) => (body, Some(object.size)),
             Err(e) => return Opened::Failed(Problem::file(&label, format!("cannot be read: {e}"))),

@@ -16,6 +16,14 @@ pub enum Input {
     Stdin,
     /// An object in a bucket.
     Object(crate::object::ObjectInput),
+    /// Records a message carried itself (CloudTrail records EventBridge delivered to a
+    /// queue): the text, and how problems name it.
+    Inline {
+        /// How problems name it (`sqs:<message id>`).
+        label: String,
+        /// The records' JSON.
+        text: std::sync::Arc<str>,
+    },
 }
 
 impl Input {
@@ -26,6 +34,7 @@ impl Input {
             Self::File(p) => p.display().to_string(),
             Self::Stdin => "<stdin>".to_owned(),
             Self::Object(object) => object.url(),
+            Self::Inline { label, .. } => label.clone(),
         }
     }
 }

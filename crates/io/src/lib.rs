@@ -8,14 +8,14 @@
 //! it, so nothing is dropped without being counted.
 #![deny(missing_docs)]
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod bucket;
 pub mod decode;
 pub mod input;
 pub mod notification;
 pub mod object;
 pub mod problem;
-#[cfg(feature = "s3")]
-pub mod s3;
 pub mod shape;
 pub mod stream;
 

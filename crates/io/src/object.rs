@@ -1,13 +1,13 @@
 //! An object in a bucket as an input: where it is, its identity, and how to read it. The
 //! reading is a trait so that this crate's decoding and the pipeline's sources do not depend on
-//! a cloud client: the S3 client ([`crate::s3`], behind the `s3` feature) is one implementation.
+//! a cloud client: the S3 client ([`crate::s3`], behind the `aws` feature) is one implementation.
 
 use std::fmt;
 use std::io::Read;
 use std::sync::Arc;
 
 /// How to reach AWS, beyond what the environment and the shared config files say (plain data,
-/// so that a build without the `s3` feature still takes the same options).
+/// so that a build without the `aws` feature still takes the same options).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AwsOptions {
     /// Another endpoint (an emulator, an S3-compatible store); also `AWS_ENDPOINT_URL`.

@@ -72,6 +72,10 @@ pub struct FileOutcome {
     pub partial: bool,
     /// An earlier part of the same input had an error (for the last part).
     pub earlier_errors: bool,
+    /// The input could not be opened at all (gone, no permission, the service unreachable):
+    /// nothing of it was read, so it is neither checkpointed nor acknowledged — a later run,
+    /// or the queue's next delivery, tries it again.
+    pub unread: bool,
 }
 
 impl FileOutcome {
@@ -132,7 +136,7 @@ pub fn scan_input_in_parts(
             part(scan_decoded(detection, &label, decoded, range));
         }
         Opened::Failed(problem) => {
-            part(FileOutcome { problems: vec![problem], ..FileOutcome::default() });
+            part(FileOutcome { problems: vec![problem], unread: true, ..FileOutcome::default() });
         }
         Opened::Stream { reader, problems, raw_bytes, live } => {
             let stop = Arc::new(AtomicBool::new(false));

@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
-use tripline_io::object::AwsOptions;
 use tripline_pipeline::scan::TimeRange;
 use tripline_pipeline::source::objects::{narrowing, Remote};
 use tripline_pipeline::source::{Paths, Source};
@@ -16,7 +15,7 @@ use tripline_pipeline::sink::SinkError;
 use tripline_pipeline::Totals;
 
 use super::ExitStatus;
-use crate::options::{DetectArgs, OutputArgs, RuleArgs};
+use crate::options::{AwsArgs, DetectArgs, OutputArgs, RuleArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -32,12 +31,8 @@ pub struct Args {
     /// commas).
     #[arg(long = "region", value_name = "REGION", value_delimiter = ',')]
     regions: Vec<String>,
-    /// Another S3 endpoint (an emulator, an S3-compatible store).
-    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
-    endpoint_url: Option<String>,
-    /// The AWS profile of the shared config files (else AWS_PROFILE, else `default`).
-    #[arg(long = "aws-profile", value_name = "NAME")]
-    aws_profile: Option<String>,
+    #[command(flatten)]
+    aws: AwsArgs,
     #[command(flatten)]
     rules: RuleArgs,
     #[command(flatten)]
@@ -89,11 +84,7 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     let setup = crate::options::setup(&args.rules, &args.detect, config, args.quiet)?;
     let range = TimeRange { since: args.since, until: args.until };
     let remote = Remote {
-        aws: AwsOptions {
-            endpoint_url: args.endpoint_url.clone(),
-            region: None,
-            profile: args.aws_profile.clone(),
-        },
+        aws: args.aws.options(),
         narrowing: narrowing(&args.accounts, &args.regions, range),
     };
     let mut source = Paths::with_remote(&args.paths, remote);

@@ -61,13 +61,81 @@ impl Emulator {
     pub fn put(&self, bucket: &str, key: &str, body: &[u8]) -> String {
         let answer = ureq::put(&format!("{}/{bucket}/{key}", self.url))
             .header("Content-Type", "application/octet-stream")
-            // moto verifies no signature, but takes an unsigned request for an anonymous
-            // one, which may not replace an object.
-            .header("Authorization", "AWS4-HMAC-SHA256 Credential=testing/20240801/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0")
+            // Unsigned, it would be anonymous, and may not replace an object.
+            .header("Authorization", SIGNED_S3)
             .send(body)
             .expect("object put");
         answer.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
     }
+}
+
+impl Emulator {
+    /// Makes a queue; its URL.
+    pub fn queue(&self, name: &str) -> String {
+        let answer = self.sqs(&[("Action", "CreateQueue"), ("QueueName", name)]);
+        between(&answer, "<QueueUrl>", "</QueueUrl>")
+    }
+
+    /// Sends a message; its id.
+    pub fn send(&self, queue: &str, body: &str) -> String {
+        let answer =
+            self.sqs(&[("Action", "SendMessage"), ("QueueUrl", queue), ("MessageBody", body)]);
+        between(&answer, "<MessageId>", "</MessageId>")
+    }
+
+    /// Messages in the queue, visible or in flight.
+    pub fn messages(&self, queue: &str) -> u64 {
+        let answer = self.sqs(&[
+            ("Action", "GetQueueAttributes"),
+            ("QueueUrl", queue),
+            ("AttributeName.1", "All"),
+        ]);
+        ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            .iter()
+            .map(|name| {
+                let at = answer.find(&format!("<Name>{name}</Name>")).expect("attribute listed");
+                between(&answer[at..], "<Value>", "</Value>").parse::<u64>().expect("a count")
+            })
+            .sum()
+    }
+
+    /// Has `bucket` notify `queue` of every object created (S3 sends its test event then).
+    pub fn notify(&self, bucket: &str, queue: &str) {
+        let arn = format!(
+            "arn:aws:sqs:us-east-1:123456789012:{}",
+            queue.rsplit('/').next().expect("name")
+        );
+        let config = format!(
+            "<NotificationConfiguration><QueueConfiguration><Id>to-tripline</Id><Queue>{arn}</Queue><Event>s3:ObjectCreated:*</Event></QueueConfiguration></NotificationConfiguration>"
+        );
+        ureq::put(&format!("{}/{bucket}?notification", self.url))
+            .header("Content-Type", "application/xml")
+            .header("Authorization", SIGNED_S3)
+            .send(config.as_bytes())
+            .expect("notification configured");
+    }
+
+    /// One SQS call in the query protocol; the XML answer.
+    fn sqs(&self, form: &[(&str, &str)]) -> String {
+        let mut answer = ureq::post(&format!("{}/", self.url))
+            .header("Authorization", SIGNED_SQS)
+            .send_form(form.iter().copied())
+            .expect("SQS answered");
+        answer.body_mut().read_to_string().expect("an XML answer")
+    }
+}
+
+/// Signatures moto accepts as such (it verifies none, but tells an unsigned request for an
+/// anonymous one, and the service by the signature's scope).
+const SIGNED_S3: &str = "AWS4-HMAC-SHA256 Credential=testing/20240801/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
+const SIGNED_SQS: &str = "AWS4-HMAC-SHA256 Credential=testing/20240801/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0";
+
+/// The text between two markers.
+fn between(text: &str, start: &str, end: &str) -> String {
+    let from =
+        text.find(start).map(|i| i + start.len()).unwrap_or_else(|| panic!("no {start} in {text}"));
+    let to = text[from..].find(end).map(|i| from + i).expect("closed");
+    text[from..to].to_owned()
 }
 
 impl Drop for Emulator {

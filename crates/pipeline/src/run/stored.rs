@@ -317,7 +317,9 @@ pub fn read_and_commit(
             .map(|todo| scan_input(&setup.detection, &todo.unit.input, range))
             .collect();
         let mut inputs = Vec::with_capacity(batch.len());
+        let mut unread = Vec::with_capacity(batch.len());
         for (todo, mut outcome) in batch.iter().zip(outcomes) {
+            unread.push(outcome.unread);
             totals.add(&outcome);
             outcome.problems.iter().for_each(&mut *problem);
             errors |= outcome.has_errors();
@@ -339,7 +341,8 @@ pub fn read_and_commit(
                 _ => Vec::new(),
             };
             inputs.push(ReadInput {
-                key: todo.unit.key.as_ref(),
+                // Nothing of an input that could not be opened was read: no checkpoint.
+                key: todo.unit.key.as_ref().filter(|_| !outcome.unread),
                 signals,
                 records: outcome.records,
                 again: todo.again.as_deref().map(|a| a.correlations.as_slice()),
@@ -347,7 +350,10 @@ pub fn read_and_commit(
             });
         }
         run.commit(store, setup, inputs, outputs)?;
-        batch.iter().for_each(|todo| source.ack(&todo.unit));
+        // An input that could not be opened is left to be offered again.
+        batch.iter().zip(&unread).filter(|(_, unread)| !**unread).for_each(|(todo, _)| {
+            source.ack(&todo.unit);
+        });
     }
     Ok(errors)
 }

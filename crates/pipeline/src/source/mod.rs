@@ -9,6 +9,8 @@
 //! it is acknowledged.
 
 pub mod objects;
+#[cfg(feature = "aws")]
+pub mod queue;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -88,6 +90,16 @@ fn unit_of(input: Input) -> Result<Unit, Problem> {
                 input: object.url(),
                 size: i64::try_from(object.size).unwrap_or(i64::MAX),
                 version: object.etag.clone(),
+            };
+            Ok(Unit { input, key: Some(key) })
+        }
+        // A message's records are known by the message: a delivery of it again after its
+        // results were committed is recognised and only acknowledged.
+        Input::Inline { label, text } => {
+            let key = InputKey {
+                input: label.clone(),
+                size: i64::try_from(text.len()).unwrap_or(i64::MAX),
+                version: String::new(),
             };
             Ok(Unit { input, key: Some(key) })
         }

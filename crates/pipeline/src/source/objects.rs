@@ -1,7 +1,7 @@
 //! `s3://bucket/prefix` inputs: the bucket walked as its layout allows
 //! ([`tripline_io::bucket::walk`]: only the accounts, regions and days asked for are listed),
 //! each object a unit named by its URL, its identity the URL and ETag. The S3 client is made
-//! on the first such input, and only in a build with the `s3` feature.
+//! on the first such input, and only in a build with the `aws` feature.
 
 use chrono::{Duration, Utc};
 use tripline_io::bucket::Narrowing;
@@ -45,17 +45,17 @@ fn split(url: &str) -> Option<(&str, &str)> {
 /// Lists `s3://` inputs, with the client made once.
 #[derive(Default)]
 pub(super) struct Objects {
-    #[cfg_attr(not(feature = "s3"), allow(dead_code))] // what a build with S3 reads
+    #[cfg_attr(not(feature = "aws"), allow(dead_code))] // what a build with S3 reads
     remote: Remote,
-    #[cfg(feature = "s3")]
-    client: Option<tripline_io::s3::S3>,
+    #[cfg(feature = "aws")]
+    client: Option<tripline_io::aws::s3::S3>,
 }
 
 impl Objects {
     pub(super) fn new(remote: Remote) -> Self {
         Self {
             remote,
-            #[cfg(feature = "s3")]
+            #[cfg(feature = "aws")]
             client: None,
         }
     }
@@ -71,22 +71,22 @@ impl Objects {
         }
     }
 
-    #[cfg(not(feature = "s3"))]
+    #[cfg(not(feature = "aws"))]
     #[allow(clippy::unused_self)] // the same signature as with the feature
     fn walk(&mut self, _: &str, _: &str, _: &mut Listing) -> Result<(), String> {
-        Err("this build of tripline reads no S3 (built without the `s3` feature)".into())
+        Err("this build of tripline reads no S3 (built without the `aws` feature)".into())
     }
 
-    #[cfg(feature = "s3")]
+    #[cfg(feature = "aws")]
     fn walk(&mut self, bucket: &str, prefix: &str, listing: &mut Listing) -> Result<(), String> {
         use std::sync::Arc;
         use tripline_io::object::ObjectInput;
         use tripline_io::Input;
 
         if self.client.is_none() {
-            let client = tripline_io::s3::S3::connect(&self.remote.aws)
-                .map_err(|e| format!("cannot start the S3 client: {e}"))?;
-            self.client = Some(client);
+            let aws = tripline_io::aws::Aws::connect(&self.remote.aws)
+                .map_err(|e| format!("cannot start the AWS client: {e}"))?;
+            self.client = Some(tripline_io::aws::s3::S3::new(&aws));
         }
         let client = self.client.as_ref().expect("made above");
         let found =

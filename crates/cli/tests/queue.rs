@@ -1,0 +1,175 @@
+//! `watch --queue`: an SQS queue of notifications against a real emulator (moto's server on
+//! 127.0.0.1): S3 notifying the queue as objects are put, and messages of every shape a
+//! CloudTrail delivery reaches a queue in.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::emulator::Emulator;
+use common::{jsonl, tripline_with, workspace, Run};
+
+const BUCKET: &str = "trail-bucket";
+
+fn watch(emulator: &Emulator, queue: &str, store: &str, more: &[&str]) -> Run {
+    let env = emulator.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut args =
+        vec!["watch", "--queue", queue, "--store", store, "--wait", "1s", "--until-empty"];
+    args.extend(["--format", "jsonl"]);
+    args.extend(more);
+    tripline_with(&args, None, &env)
+}
+
+/// The example logs put in the bucket under the layout; their keys.
+fn put_examples(emulator: &Emulator) -> Vec<String> {
+    let examples = workspace().join("examples");
+    let mut keys = Vec::new();
+    for entry in walkdir::WalkDir::new(examples.join("AWSLogs")).sort_by_file_name() {
+        let entry = entry.expect("example entry");
+        if entry.file_type().is_file() {
+            let key = entry.path().strip_prefix(&examples).expect("below").display().to_string();
+            emulator.put(BUCKET, &key, &std::fs::read(entry.path()).expect("example"));
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+/// The (rule, event) pairs of a JSON-lines run's signals.
+fn signals(stdout: &str) -> BTreeSet<(String, String)> {
+    jsonl(stdout)
+        .into_iter()
+        .filter(|l| l["type"] == "signal")
+        .map(|l| {
+            (
+                l["rule_id"].as_str().unwrap_or_default().into(),
+                l["event_id"].as_str().unwrap_or_default().into(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn s3_notifications_are_read_and_each_message_deleted_once_its_objects_are_committed() {
+    let emulator = Emulator::start();
+    emulator.bucket(BUCKET);
+    let queue = emulator.queue("cloudtrail-notifications");
+    emulator.notify(BUCKET, &queue);
+    let keys = put_examples(&emulator);
+    let dir = tempfile::tempdir().expect("temp");
+    let store = dir.path().join("alerts.db").to_string_lossy().into_owned();
+    let run = watch(&emulator, &queue, &store, &[]);
+    assert_eq!(run.code, 1, "alerts raised: {}", run.stderr);
+    let disk = common::tripline(&["scan", "examples", "--format", "jsonl"]);
+    assert_eq!(signals(&run.stdout), signals(&disk.stdout), "what a scan of the files finds");
+    assert_eq!(emulator.messages(&queue), 0, "every message deleted");
+    // One message per object and S3's test event, which asks for nothing.
+    let said = format!("queue: {} message(s) received, {} done and deleted, 1 asking for nothing, 0 that can never succeed, 0 in flight", keys.len() + 1, keys.len());
+    assert!(run.stderr.contains(&said), "{said}\n{}", run.stderr);
+    // The same notifications again (a redelivery): recognised, deleted, nothing raised.
+    for key in &keys {
+        emulator.put(
+            BUCKET,
+            key,
+            &std::fs::read(workspace().join("examples").join(key)).expect("example"),
+        );
+    }
+    let again = watch(&emulator, &queue, &store, &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(signals(&again.stdout).is_empty());
+    assert_eq!(emulator.messages(&queue), 0);
+}
+
+#[test]
+fn every_shape_of_message_is_read_and_what_can_never_succeed_is_said_with_its_id() {
+    let emulator = Emulator::start();
+    emulator.bucket(BUCKET);
+    let queue = emulator.queue("mixed");
+    let keys = put_examples(&emulator);
+    let trail: Vec<&String> = keys.iter().filter(|k| k.contains("/CloudTrail/")).collect();
+    let etag = |key: &str| {
+        // The ETag moto gives the same bytes again.
+        emulator.put(
+            BUCKET,
+            key,
+            &std::fs::read(workspace().join("examples").join(key)).expect("example"),
+        )
+    };
+    let s3_event = |key: &str| {
+        serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": "2024-08-01T09:05:00.000Z", "eventName": "ObjectCreated:Put",
+            "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": BUCKET, "arn": format!("arn:aws:s3:::{BUCKET}")},
+                   "object": {"key": key, "size": 1, "eTag": etag(key).trim_matches('"'), "sequencer": "00"}}}]})
+        .to_string()
+    };
+    let sns = |message: &str| {
+        serde_json::json!({"Type": "Notification", "MessageId": "6a1f0e8a-0000-4000-8000-00000000000a",
+            "TopicArn": "arn:aws:sns:us-east-1:111122223333:cloudtrail", "Message": message,
+            "Timestamp": "2024-08-01T09:05:01.000Z"})
+        .to_string()
+    };
+    // Straight from S3, through SNS (not raw), CloudTrail's own notification (two keys, no
+    // ETag: asked of S3), EventBridge's Object Created, and records EventBridge delivered.
+    emulator.send(&queue, &s3_event(trail[0]));
+    emulator.send(&queue, &sns(&s3_event(trail[1])));
+    let own = serde_json::json!({"s3Bucket": BUCKET, "s3ObjectKey": [trail[2], trail[3]]});
+    emulator.send(&queue, &sns(&own.to_string()));
+    let bridge = serde_json::json!({"version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created", "source": "aws.s3", "account": "111122223333",
+        "time": "2024-08-01T09:05:00Z", "region": "us-east-1", "resources": [],
+        "detail": {"version": "0", "bucket": {"name": BUCKET},
+                   "object": {"key": trail[4], "size": 1, "etag": etag(trail[4]).trim_matches('"')}}});
+    emulator.send(&queue, &bridge.to_string());
+    let record = common::ingress_record("bridge-0001", "2024-08-01T10:00:00Z", 22, "0.0.0.0/0");
+    let api_call = serde_json::json!({"version": "0", "id": "x", "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.ec2", "account": "111122223333", "detail": record});
+    emulator.send(&queue, &api_call.to_string());
+    emulator
+        .send(&queue, r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"trail-bucket"}"#);
+    // Two that can never succeed: not a notification, and an object that is not there.
+    let stranger = emulator.send(&queue, "hello");
+    let gone = emulator.send(
+        &queue,
+        &serde_json::json!({"s3Bucket": BUCKET, "s3ObjectKey": ["AWSLogs/gone.json.gz"]})
+            .to_string(),
+    );
+
+    let dir = tempfile::tempdir().expect("temp");
+    let store = dir.path().join("alerts.db").to_string_lossy().into_owned();
+    let run = watch(&emulator, &queue, &store, &["--visibility", "2s"]);
+    assert_eq!(run.code, 2, "bad messages are errors: {}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("sqs message {stranger}: error: the message is not JSON")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("sqs message {gone}: error: s3://{BUCKET}/AWSLogs/gone.json.gz")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("8 message(s) received, 5 done and deleted, 1 asking for nothing, 2 that can never succeed"), "{}", run.stderr);
+    let found = signals(&run.stdout);
+    assert!(
+        found.iter().any(|(_, event)| event == "bridge-0001"),
+        "the record EventBridge carried"
+    );
+    let objects: Vec<String> = trail[..5]
+        .iter()
+        .map(|k| workspace().join("examples").join(k).to_string_lossy().into_owned())
+        .collect();
+    let mut args = vec!["scan", "--format", "jsonl"];
+    args.extend(objects.iter().map(String::as_str));
+    let disk = common::tripline(&args);
+    let from_objects: BTreeSet<_> =
+        found.iter().filter(|(_, e)| e != "bridge-0001").cloned().collect();
+    assert_eq!(from_objects, signals(&disk.stdout), "the five objects' signals");
+    // Left for the redrive policy: they come back after their visibility timeout.
+    assert_eq!(emulator.messages(&queue), 2);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let deleting = watch(&emulator, &queue, &store, &["--delete-bad-messages"]);
+    assert!(deleting.stderr.contains("2 message(s) received, 0 done and deleted, 0 asking for nothing, 2 that can never succeed"), "{}", deleting.stderr);
+    assert_eq!(emulator.messages(&queue), 0, "deleted as asked");
+}

@@ -1,0 +1,108 @@
+//! SQS: the calls a queue worker makes — receive with long polling, keep a message invisible
+//! while its objects are processed, delete it once their results are committed — and sending,
+//! for backfills and tests.
+
+use super::{describe, Aws};
+
+/// One message received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The message's id (the same on every delivery).
+    pub id: String,
+    /// This delivery's handle, for extending and deleting it.
+    pub receipt: String,
+    /// The body.
+    pub body: String,
+    /// How many times it was received, this time included (`ApproximateReceiveCount`).
+    pub receives: u32,
+}
+
+/// A client of one queue; cheap to clone.
+#[derive(Clone)]
+pub struct Queue {
+    aws: Aws,
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl Queue {
+    /// A client of the queue at `url`.
+    #[must_use]
+    pub fn new(aws: &Aws, url: &str) -> Self {
+        let client = aws_sdk_sqs::Client::new(aws.config());
+        Self { aws: aws.clone(), client, url: url.to_owned() }
+    }
+
+    /// The queue's URL.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Up to `max` messages (1–10), waiting up to `wait` seconds (0–20) for one to arrive;
+    /// each stays invisible to other workers for `visibility` seconds.
+    ///
+    /// # Errors
+    /// What SQS said.
+    pub fn receive(&self, max: i32, wait: i32, visibility: i32) -> Result<Vec<Message>, String> {
+        let request = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(max.clamp(1, 10))
+            .wait_time_seconds(wait.clamp(0, 20))
+            .visibility_timeout(visibility)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+            );
+        let answer = self.aws.block_on(request.send()).map_err(|e| describe(&e))?;
+        Ok(answer
+            .messages()
+            .iter()
+            .map(|m| Message {
+                id: m.message_id().unwrap_or_default().to_owned(),
+                receipt: m.receipt_handle().unwrap_or_default().to_owned(),
+                body: m.body().unwrap_or_default().to_owned(),
+                receives: m
+                    .attributes()
+                    .and_then(|a| {
+                        a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                    })
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1),
+            })
+            .collect())
+    }
+
+    /// Keeps a message invisible for `seconds` more (from now).
+    ///
+    /// # Errors
+    /// What SQS said (the receipt expired: another worker may have it now).
+    pub fn extend(&self, receipt: &str, seconds: i32) -> Result<(), String> {
+        let request = self
+            .client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt)
+            .visibility_timeout(seconds);
+        self.aws.block_on(request.send()).map(|_| ()).map_err(|e| describe(&e))
+    }
+
+    /// Deletes a message: its work is done.
+    ///
+    /// # Errors
+    /// What SQS said.
+    pub fn delete(&self, receipt: &str) -> Result<(), String> {
+        let request = self.client.delete_message().queue_url(&self.url).receipt_handle(receipt);
+        self.aws.block_on(request.send()).map(|_| ()).map_err(|e| describe(&e))
+    }
+
+    /// Sends a message.
+    ///
+    /// # Errors
+    /// What SQS said.
+    pub fn send(&self, body: &str) -> Result<(), String> {
+        let request = self.client.send_message().queue_url(&self.url).message_body(body);
+        self.aws.block_on(request.send()).map(|_| ()).map_err(|e| describe(&e))
+    }
+}
