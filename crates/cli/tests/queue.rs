@@ -173,3 +173,37 @@ fn every_shape_of_message_is_read_and_what_can_never_succeed_is_said_with_its_id
     assert!(deleting.stderr.contains("2 message(s) received, 0 done and deleted, 0 asking for nothing, 2 that can never succeed"), "{}", deleting.stderr);
     assert_eq!(emulator.messages(&queue), 0, "deleted as asked");
 }
+
+#[test]
+fn a_backfill_enqueued_is_read_by_the_workers_as_the_files_are_by_a_scan() {
+    let emulator = Emulator::start();
+    emulator.bucket(BUCKET);
+    let queue = emulator.queue("backfill");
+    let keys = put_examples(&emulator);
+    let env = emulator.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let url = format!("s3://{BUCKET}/");
+    let enqueue = |more: &[&str]| {
+        let mut args = vec!["enqueue", url.as_str(), "--queue", queue.as_str()];
+        args.extend(more);
+        tripline_with(&args, None, &env)
+    };
+    // Days the logs do not hold: nothing to send.
+    let none = enqueue(&["--since", "2024-09-01", "--until", "2024-09-02"]);
+    assert_eq!(none.code, 0, "{}", none.stderr);
+    assert!(none.stderr.contains("enqueued 0 object(s)"), "{}", none.stderr);
+    assert_eq!(emulator.messages(&queue), 0);
+    let run = enqueue(&["--since", "2024-08-01", "--until", "2024-08-02"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let trail = keys.iter().filter(|k| k.contains("/CloudTrail/")).count();
+    assert!(run.stderr.contains(&format!("enqueued {trail} object(s)")), "{}", run.stderr);
+    assert!(run.stderr.contains("1 folder(s) of digests"), "{}", run.stderr);
+    assert_eq!(emulator.messages(&queue), trail as u64);
+    let dir = tempfile::tempdir().expect("temp");
+    let store = dir.path().join("alerts.db").to_string_lossy().into_owned();
+    let worker = watch(&emulator, &queue, &store, &[]);
+    assert_eq!(worker.code, 1, "{}", worker.stderr);
+    let disk = common::tripline(&["scan", "examples", "--format", "jsonl"]);
+    assert_eq!(signals(&worker.stdout), signals(&disk.stdout));
+    assert_eq!(emulator.messages(&queue), 0);
+}

@@ -8,7 +8,7 @@
 //! S3 event notifications encode keys as HTML forms do (`+` for a space, `%XX` for the rest);
 //! the other shapes carry them as they are.
 
-use percent_encoding::percent_decode_str;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
 /// An object a message names.
@@ -141,6 +141,25 @@ fn s3_records(records: &[Value]) -> Result<Notice, String> {
     Ok(Notice::Objects(objects))
 }
 
+/// What S3 event notifications leave as it is in a key; the rest is `%XX` (and a space `+`).
+const KEY_KEEPS: &AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'*').remove(b'/').remove(b' ');
+
+/// The S3 event notification S3 would send for an object created: what `tripline enqueue`
+/// puts on a queue, so that a backfill is read exactly as live deliveries are.
+#[must_use]
+pub fn object_created(object: &ObjectRef, region: &str, time: &str) -> String {
+    let key = utf8_percent_encode(&object.key, KEY_KEEPS).to_string().replace(' ', "+");
+    serde_json::json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": region,
+        "eventTime": time, "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "tripline-enqueue",
+               "bucket": {"name": object.bucket, "arn": format!("arn:aws:s3:::{}", object.bucket)},
+               "object": {"key": key, "size": object.size, "eTag": object.etag}}
+    }]})
+    .to_string()
+}
+
 /// A key as S3 event notifications write it: `+` is a space, `%XX` a byte.
 fn form_decoded(key: &str) -> Result<String, String> {
     let spaced = key.replace('+', " ");
@@ -236,6 +255,26 @@ mod tests {
         let event = serde_json::json!({"version": "0", "id": "x", "detail-type": "AWS API Call via CloudTrail",
             "source": "aws.ec2", "account": "111122223333", "detail": record});
         assert_eq!(parse(&event.to_string()), Ok(Notice::Records(vec![record.to_string()])));
+    }
+
+    #[test]
+    fn an_event_written_for_a_backfill_reads_back_as_the_same_object() {
+        for key in [KEY, "logs/my trail/a=b+c:d%e.json.gz", "AWSLogs/ünïcode/x.json"] {
+            let object = ObjectRef {
+                bucket: "org-cloudtrail".into(),
+                key: key.into(),
+                size: Some(10),
+                etag: Some("abc".into()),
+            };
+            let body = object_created(&object, "us-east-1", "2024-08-01T09:00:00.000Z");
+            assert_eq!(parse(&body), Ok(Notice::Objects(vec![object])), "{body}");
+        }
+        let written = object_created(
+            &ObjectRef { bucket: "b".into(), key: "a b/c=d".into(), size: None, etag: None },
+            "us-east-1",
+            "2024-08-01T09:00:00.000Z",
+        );
+        assert!(written.contains(r#""key":"a+b/c%3Dd""#), "{written}");
     }
 
     #[test]

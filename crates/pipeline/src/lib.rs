@@ -8,6 +8,8 @@
 //! command.
 #![deny(missing_docs)]
 
+#[cfg(feature = "aws")]
+pub mod backfill;
 pub mod config;
 pub mod detection;
 pub mod notify;

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod docs;
+mod enqueue;
 mod lint;
 mod outbox;
 mod rules;
@@ -40,9 +41,12 @@ impl From<ExitStatus> for ExitCode {
 pub enum Command {
     /// Scan CloudTrail logs (files, folders, `-` for stdin) with the rules.
     Scan(scan::Args),
-    /// Follow a folder as CloudTrail delivers files into it; each file is evaluated once, and
-    /// the store keeps state across restarts.
+    /// Follow a folder as CloudTrail delivers files into it, or an SQS queue of notifications
+    /// (--queue); each file is evaluated once, and the store keeps state across restarts.
     Watch(watch::Args),
+    /// Put the objects of an s3:// prefix on an SQS queue as S3 notifications, for the workers
+    /// following it (`watch --queue`) to process in parallel (a backfill).
+    Enqueue(enqueue::Args),
     /// Run every rule's inline tests, offline.
     Test(test::Args),
     /// List rules or show one.
@@ -69,6 +73,7 @@ pub fn run(command: Command, config: &tripline_pipeline::Config) -> anyhow::Resu
         Command::Man => docs::man(),
         Command::Test(args) => test::run(&args, config),
         Command::Watch(args) => watch::run(&args, config),
+        Command::Enqueue(args) => enqueue::run(&args),
         Command::Rules(command) => rules::run(&command, config),
         Command::Alerts(command) => alerts::run(&command, config),
         Command::Lint(args) => lint::run(&args, config),

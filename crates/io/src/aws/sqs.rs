@@ -105,4 +105,36 @@ impl Queue {
         let request = self.client.send_message().queue_url(&self.url).message_body(body);
         self.aws.block_on(request.send()).map(|_| ()).map_err(|e| describe(&e))
     }
+
+    /// Sends messages, ten to a request (SQS's most).
+    ///
+    /// # Errors
+    /// What SQS said, or which messages it refused.
+    pub fn send_all(&self, bodies: &[String]) -> Result<(), String> {
+        for chunk in bodies.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, body)| {
+                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                        .map_err(|e| e.to_string())
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let request =
+                self.client.send_message_batch().queue_url(&self.url).set_entries(Some(entries));
+            let answer = self.aws.block_on(request.send()).map_err(|e| describe(&e))?;
+            if let Some(failed) = answer.failed().first() {
+                return Err(format!(
+                    "{} of {} message(s) refused: {}",
+                    answer.failed().len(),
+                    chunk.len(),
+                    failed.message().unwrap_or(failed.code())
+                ));
+            }
+        }
+        Ok(())
+    }
 }

@@ -36,7 +36,8 @@ pub fn narrowing(accounts: &[String], regions: &[String], range: TimeRange) -> N
 }
 
 /// The bucket and prefix of an `s3://` URL.
-fn split(url: &str) -> Option<(&str, &str)> {
+#[must_use]
+pub fn split(url: &str) -> Option<(&str, &str)> {
     let rest = url.strip_prefix("s3://")?;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     (!bucket.is_empty()).then_some((bucket, prefix))
