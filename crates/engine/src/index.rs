@@ -4,11 +4,16 @@
 //! Each rule's condition implies a "header" condition over those two fields alone (the
 //! conjuncts that test them, in any form: equality, wildcard, prefix, regex). The candidates
 //! for a (source, name) pair are the rules whose header holds for it, worked out the first time
-//! the pair is seen and remembered: real CloudTrail has a few hundred distinct pairs, so after
-//! warm-up a record costs one map lookup. Rules with no header are candidates for every record.
+//! a thread sees the pair and remembered by that thread: real CloudTrail has a few hundred
+//! distinct pairs, so after warm-up a record costs one map lookup, with no lock. What a thread
+//! remembers is bounded ([`REMEMBERED`] pairs), so a worker fed names it never saw before —
+//! made up by whoever wrote the logs — keeps flat memory. Rules with no header are candidates
+//! for every record.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use serde_json::json;
 use tripline_event::{fields, FieldKind, OwnedRecord};
@@ -22,9 +27,26 @@ pub(crate) struct HeaderIndex {
     /// Per rule: the condition over `eventSource`/`eventName` its condition implies, if any.
     headers: Vec<Option<Expr>>,
     unindexed: usize,
-    /// source → name → candidates, filled on first sight of each pair.
-    seen: RwLock<HashMap<String, HashMap<String, Candidates>>>,
+    /// This index among the others of the process, for what threads remember of it.
+    id: u64,
 }
+
+/// The most (source, name) pairs a thread remembers the candidates of, over every index;
+/// past it, it forgets them all and starts again. Real logs have a few hundred pairs.
+pub(crate) const REMEMBERED: usize = 4096;
+
+/// What a thread remembers: index → source → name → candidates.
+#[derive(Default)]
+struct Seen {
+    pairs: usize,
+    by_index: HashMap<u64, HashMap<String, HashMap<String, Candidates>>>,
+}
+
+thread_local! {
+    static SEEN: RefCell<Seen> = RefCell::new(Seen::default());
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) fn is_header_field(expr: &Expr) -> bool {
     let Expr::Pred(p) = expr else { return false };
@@ -68,23 +90,37 @@ impl HeaderIndex {
     pub(crate) fn build(rules: &[Arc<Rule>]) -> Self {
         let headers: Vec<Option<Expr>> = rules.iter().map(|r| header(r.condition())).collect();
         let unindexed = headers.iter().filter(|h| h.is_none()).count();
-        Self { headers, unindexed, seen: RwLock::new(HashMap::new()) }
+        Self { headers, unindexed, id: NEXT_ID.fetch_add(1, Ordering::Relaxed) }
     }
 
     /// Candidate rules for a record with this source and name, sorted.
     pub(crate) fn candidates(&self, source: &str, name: &str) -> Candidates {
-        if let Ok(seen) = self.seen.read() {
-            if let Some(hit) = seen.get(source).and_then(|names| names.get(name)) {
-                return Arc::clone(hit);
-            }
+        let known = SEEN.with_borrow(|seen| {
+            let names = seen.by_index.get(&self.id)?.get(source)?;
+            names.get(name).map(Arc::clone)
+        });
+        if let Some(hit) = known {
+            return hit;
         }
         let computed = self.compute(source, name);
-        if let Ok(mut seen) = self.seen.write() {
-            seen.entry(source.to_owned())
+        SEEN.with_borrow_mut(|seen| {
+            if seen.pairs >= REMEMBERED {
+                *seen = Seen::default();
+            }
+            seen.pairs += 1;
+            let names = seen.by_index.entry(self.id).or_default();
+            names
+                .entry(source.to_owned())
                 .or_default()
                 .insert(name.to_owned(), Arc::clone(&computed));
-        }
+        });
         computed
+    }
+
+    /// How many pairs this thread remembers now, over every index.
+    #[cfg(test)]
+    pub(crate) fn remembered() -> usize {
+        SEEN.with_borrow(|seen| seen.pairs)
     }
 
     fn compute(&self, source: &str, name: &str) -> Candidates {
@@ -108,5 +144,46 @@ impl HeaderIndex {
 
     pub(crate) fn unindexed(&self) -> usize {
         self.unindexed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tripline_event::Field;
+    use tripline_rule::{Case, Test};
+
+    fn rule(id: &str, name: Test) -> Arc<Rule> {
+        Arc::new(Rule::new(id, Expr::pred(Field::resolve(fields::EVENT_NAME), name)))
+    }
+
+    #[test]
+    fn names_never_seen_before_keep_what_a_thread_remembers_bounded_and_the_answers_right() {
+        let rules = [
+            rule("create", Test::StartsWith(vec!["Create".into()], Case::Insensitive)),
+            rule(
+                "one",
+                Test::Equals(
+                    vec![tripline_rule::Literal::Str("DeleteTrail".into())],
+                    Case::Insensitive,
+                ),
+            ),
+        ];
+        let index = HeaderIndex::build(&rules);
+        for i in 0..3 * REMEMBERED {
+            let name = if i % 2 == 0 { format!("Create{i}") } else { format!("Made{i}Up") };
+            let expected: &[usize] = if i % 2 == 0 { &[0] } else { &[] };
+            assert_eq!(&*index.candidates("ec2.amazonaws.com", &name), expected, "{name}");
+            assert!(HeaderIndex::remembered() <= REMEMBERED);
+        }
+        assert_eq!(&*index.candidates("cloudtrail.amazonaws.com", "DeleteTrail"), &[1]);
+        // Another thread remembers for itself, and answers the same.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                assert_eq!(HeaderIndex::remembered(), 0);
+                assert_eq!(&*index.candidates("cloudtrail.amazonaws.com", "DeleteTrail"), &[1]);
+                assert_eq!(HeaderIndex::remembered(), 1);
+            });
+        });
     }
 }
