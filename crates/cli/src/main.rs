@@ -4,13 +4,14 @@
 /// `2>/dev/full`) loses the message, not the run.
 macro_rules! note {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
+        $crate::log::write(&format!($($arg)*));
     }};
 }
 
 mod cmd;
+mod log;
 mod options;
+mod serve;
 
 use std::process::ExitCode;
 

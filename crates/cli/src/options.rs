@@ -331,7 +331,7 @@ pub fn report_outbox(
 }
 
 /// How to reach AWS for `s3://` inputs and queues.
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub struct AwsArgs {
     /// Another AWS endpoint (an emulator, an S3-compatible store).
     #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
@@ -342,6 +342,15 @@ pub struct AwsArgs {
 }
 
 impl AwsArgs {
+    /// These, with `endpoint` when no endpoint was given.
+    pub fn with_endpoint(&self, endpoint: Option<&str>) -> Self {
+        let mut aws = self.clone();
+        if aws.endpoint_url.is_none() {
+            aws.endpoint_url = endpoint.map(str::to_owned);
+        }
+        aws
+    }
+
     pub fn options(&self) -> tripline_io::object::AwsOptions {
         tripline_io::object::AwsOptions {
             endpoint_url: self.endpoint_url.clone(),

@@ -41,6 +41,33 @@ pub struct Config {
     /// Where results go besides stdout (`[[outputs]]`).
     #[serde(default, deserialize_with = "outputs")]
     pub outputs: Vec<crate::sink::OutputSpec>,
+    /// What `tripline run` follows and where it answers (`[run]`).
+    #[serde(default)]
+    pub run: RunConfig,
+}
+
+/// The `[run]` table: what the long-running service follows, and its endpoint.
+///
+/// ```toml
+/// [run]
+/// queue = "https://sqs.eu-west-1.amazonaws.com/111122223333/cloudtrail"   # or folder = "…"
+/// listen = "127.0.0.1:9464"          # /metrics, /healthz, /readyz
+/// delete_bad_messages = false        # else left for the queue's redrive policy
+/// ```
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// An SQS queue of notifications to follow.
+    pub queue: Option<String>,
+    /// A folder to follow.
+    pub folder: Option<PathBuf>,
+    /// The address of `/metrics`, `/healthz` and `/readyz`.
+    pub listen: Option<String>,
+    /// Delete queue messages that can never succeed.
+    #[serde(default)]
+    pub delete_bad_messages: bool,
+    /// Another AWS endpoint (an emulator, an S3-compatible store).
+    pub endpoint_url: Option<String>,
 }
 
 /// The `rules` setting: the paths, and the selectors of rules turned off and on.
@@ -191,6 +218,9 @@ impl Config {
             if output.is_file() && Path::new(&output.target).is_relative() {
                 output.target = base.join(&output.target).to_string_lossy().into_owned();
             }
+        }
+        if let Some(folder) = &mut config.run.folder {
+            relative(folder);
         }
         if let Some(store) = &mut config.store {
             if !store.contains("://") && Path::new(store.as_str()).is_relative() {

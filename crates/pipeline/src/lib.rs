@@ -12,6 +12,7 @@
 pub mod backfill;
 pub mod config;
 pub mod detection;
+pub mod metrics;
 pub mod notify;
 pub mod ruleset;
 pub mod run;

@@ -72,6 +72,9 @@ pub struct FileOutcome {
     pub partial: bool,
     /// An earlier part of the same input had an error (for the last part).
     pub earlier_errors: bool,
+    /// The newest `eventTime` among its records, as written (CloudTrail writes one fixed
+    /// format, so the greatest text is the newest time): how far behind a worker is.
+    pub newest_event: Option<String>,
     /// The input could not be opened at all (gone, no permission, the service unreachable):
     /// nothing of it was read, so it is neither checkpointed nor acknowledged — a later run,
     /// or the queue's next delivery, tries it again.
@@ -114,6 +117,7 @@ fn merged(mut before: FileOutcome, part: FileOutcome) -> FileOutcome {
     before.raw_bytes += part.raw_bytes;
     before.partial = part.partial;
     before.earlier_errors = false;
+    before.newest_event = before.newest_event.max(part.newest_event);
     before
 }
 
@@ -296,6 +300,11 @@ impl<'d, 'p> Scanning<'d, 'p> {
         out.records += 1;
         if record.is_insight() {
             out.insights += 1;
+        }
+        if let Some(time) = record.str(fields::EVENT_TIME) {
+            if out.newest_event.as_deref().is_none_or(|newest| *time > *newest) {
+                out.newest_event = Some(time.into_owned());
+            }
         }
         if self.range.is_set() {
             let time = record.str(fields::EVENT_TIME).and_then(|t| parse_event_time(&t));

@@ -27,6 +27,8 @@ pub struct Totals {
     pub bytes: u64,
     /// Signals kept out of alerts, per suppression.
     pub suppressed: Vec<u64>,
+    /// The newest `eventTime` read, as written.
+    pub newest_event: Option<String>,
 }
 
 impl Totals {
@@ -53,6 +55,9 @@ impl Totals {
             self.bad_files += u64::from(outcome.has_errors() || outcome.earlier_errors);
         }
         add_counts(&mut self.suppressed, &outcome.suppressed);
+        if outcome.newest_event > self.newest_event {
+            self.newest_event.clone_from(&outcome.newest_event);
+        }
     }
 
     /// The summary line's counts.

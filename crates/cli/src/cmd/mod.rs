@@ -3,9 +3,11 @@
 mod alerts;
 mod docs;
 mod enqueue;
+mod follow;
 mod lint;
 mod outbox;
 mod rules;
+mod run;
 mod scan;
 mod scan_store;
 mod store;
@@ -47,6 +49,9 @@ pub enum Command {
     /// Put the objects of an s3:// prefix on an SQS queue as S3 notifications, for the workers
     /// following it (`watch --queue`) to process in parallel (a backfill).
     Enqueue(enqueue::Args),
+    /// The long-running service: follow the queue or folder `[run]` names, with the store and
+    /// outputs of the configuration; /metrics, /healthz, /readyz; SIGTERM or SIGINT drains.
+    Run(run::Args),
     /// Run every rule's inline tests, offline.
     Test(test::Args),
     /// List rules or show one.
@@ -74,6 +79,7 @@ pub fn run(command: Command, config: &tripline_pipeline::Config) -> anyhow::Resu
         Command::Test(args) => test::run(&args, config),
         Command::Watch(args) => watch::run(&args, config),
         Command::Enqueue(args) => enqueue::run(&args),
+        Command::Run(args) => run::run(&args, config),
         Command::Rules(command) => rules::run(&command, config),
         Command::Alerts(command) => alerts::run(&command, config),
         Command::Lint(args) => lint::run(&args, config),

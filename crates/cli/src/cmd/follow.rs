@@ -1,0 +1,284 @@
+//! Following a source with a store, poll after poll — what `watch` and `run` share. Each poll
+//! evaluates what the store has not processed yet, commits it, acknowledges it to the source
+//! (a queue deletes its messages then), delivers the outbox and applies the retention. A stop
+//! asked for (SIGTERM, SIGINT) is taken between polls: the poll at hand finishes and commits,
+//! then no more is taken.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tripline_pipeline::metrics::Metrics;
+use tripline_pipeline::run::stored::{
+    apply_retention, deliver, open, pending, read_and_commit, write_results, Outputs, RunState,
+};
+use tripline_pipeline::scan::TimeRange;
+use tripline_pipeline::source::{Folder, Source};
+use tripline_pipeline::{Config, Setup, Totals};
+
+use super::ExitStatus;
+use crate::options::{AwsArgs, OutputArgs};
+
+/// How a queue is read.
+#[derive(clap::Args, Clone)]
+pub struct QueueArgs {
+    /// How long one receive waits for messages (long polling, at most 20s).
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    pub wait: Duration,
+    /// How long a received message stays hidden from other workers; extended while its
+    /// objects are processed.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub visibility: Duration,
+    /// Delete messages that can never succeed (not a notification, an object that is gone);
+    /// by default they are left for the queue's redrive policy (a dead-letter queue).
+    #[arg(long)]
+    pub delete_bad_messages: bool,
+    /// Stop once a poll receives nothing and no message is in flight (drain the queue).
+    #[arg(long)]
+    pub until_empty: bool,
+}
+
+/// What is followed.
+pub enum Followed {
+    Folder(Folder),
+    #[cfg(feature = "aws")]
+    Queue(tripline_pipeline::source::queue::QueueSource),
+}
+
+impl Followed {
+    /// A folder (files settled for `settle`), or else the queue at `queue`; and how to name it.
+    pub fn open(
+        dir: Option<&PathBuf>,
+        settle: Duration,
+        queue: Option<&String>,
+        queue_args: &QueueArgs,
+        aws: &AwsArgs,
+    ) -> anyhow::Result<(Self, String)> {
+        if let Some(dir) = dir {
+            if !dir.is_dir() {
+                anyhow::bail!("{} is not a folder to watch", dir.display());
+            }
+            return Ok((Self::Folder(Folder::new(dir, settle)), dir.display().to_string()));
+        }
+        let Some(url) = queue.cloned() else {
+            anyhow::bail!("nothing to follow: give a folder or a queue (--queue URL)")
+        };
+        #[cfg(feature = "aws")]
+        {
+            use tripline_pipeline::source::queue::{QueueOptions, QueueSource};
+            let options = QueueOptions {
+                url: url.clone(),
+                aws: aws.options(),
+                wait: queue_args.wait.min(Duration::from_secs(20)),
+                visibility: queue_args.visibility.max(Duration::from_secs(1)),
+                delete_bad: queue_args.delete_bad_messages,
+            };
+            let source = QueueSource::new(options)
+                .map_err(|e| anyhow::anyhow!("cannot start the AWS client: {e}"))?;
+            Ok((Self::Queue(source), url))
+        }
+        #[cfg(not(feature = "aws"))]
+        {
+            let _ = (queue_args, aws);
+            anyhow::bail!(
+                "{url}: this build of tripline reads no queue (built without the `aws` feature)"
+            )
+        }
+    }
+
+    fn source(&mut self) -> &mut dyn Source {
+        match self {
+            Self::Folder(folder) => folder,
+            #[cfg(feature = "aws")]
+            Self::Queue(queue) => queue,
+        }
+    }
+
+    /// For a queue: nothing received by the last poll and nothing in flight.
+    #[cfg_attr(not(feature = "aws"), allow(unused_variables))] // only a queue drains
+    fn drained(&self, received_before: u64) -> bool {
+        match self {
+            Self::Folder(_) => false,
+            #[cfg(feature = "aws")]
+            Self::Queue(queue) => {
+                queue.counts.received == received_before && queue.in_flight() == 0
+            }
+        }
+    }
+
+    fn received(&self) -> u64 {
+        match self {
+            Self::Folder(_) => 0,
+            #[cfg(feature = "aws")]
+            Self::Queue(queue) => queue.counts.received,
+        }
+    }
+
+    /// The queue's counts into `metrics`.
+    #[cfg_attr(not(feature = "aws"), allow(unused_variables))]
+    fn measure(&self, metrics: &Metrics) {
+        #[cfg(feature = "aws")]
+        if let Self::Queue(queue) = self {
+            let c = &queue.counts;
+            metrics.messages_received.store(c.received, Ordering::Relaxed);
+            metrics.messages_bad.store(c.bad, Ordering::Relaxed);
+            metrics.messages_in_flight.store(queue.in_flight() as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// The queue's counts, for the summary.
+    fn describe(&self) -> Option<String> {
+        match self {
+            Self::Folder(_) => None,
+            #[cfg(feature = "aws")]
+            Self::Queue(queue) => {
+                let c = &queue.counts;
+                Some(format!(
+                    "queue: {} message(s) received, {} done and deleted, {} asking for nothing, {} that can never succeed, {} in flight",
+                    c.received, c.done, c.ignored, c.bad, queue.in_flight()
+                ))
+            }
+        }
+    }
+}
+
+/// When to stop, and what to tell.
+pub struct Follow {
+    /// How long to wait between polls of a folder (a queue's receive waits itself).
+    pub interval: Duration,
+    /// Stop after this many polls.
+    pub polls: Option<u64>,
+    /// Stop once a queue is drained.
+    pub until_empty: bool,
+    /// Print only problems and findings.
+    pub quiet: bool,
+    /// Set when a stop is asked for: the poll at hand finishes, then the loop ends.
+    pub stop: Arc<AtomicBool>,
+    /// Where the counts go, for `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Follows `followed` with the store at `location` until told to stop.
+///
+/// # Errors
+/// When the store or an output fails.
+pub fn follow(
+    mut followed: Followed,
+    location: &str,
+    setup: &Setup,
+    output: &OutputArgs,
+    config: &Config,
+    how: &Follow,
+) -> anyhow::Result<ExitStatus> {
+    let mut store = open(location)?;
+    // Notifying outputs are opened once and fed from the outbox; the others once per poll.
+    let specs = output.specs(config)?;
+    let outbox = OutputArgs::outbox_of(&specs)?;
+    let rules = setup.ruleset.rules.iter().map(|r| (r.meta.id.clone(), Arc::clone(r))).collect();
+    let metrics = &how.metrics;
+    metrics.ready.store(true, Ordering::Relaxed);
+    let mut status = ExitStatus::Success;
+    let mut poll = 0;
+    loop {
+        let received_before = followed.received();
+        let source = followed.source();
+        let listing = source.poll();
+        for problem in &listing.problems {
+            note!("{problem}");
+            if !problem.warning {
+                status = ExitStatus::Error;
+            }
+        }
+        let mut run = RunState::default();
+        let todo = pending(&mut store, setup, source, listing.units, &mut run)?;
+        if !todo.is_empty() {
+            let mut totals = Totals { files: todo.len() as u64, ..Totals::default() };
+            // Outputs are opened for each poll that found files: the table is one per poll.
+            let mut router = OutputArgs::router_of(&specs, setup, true)?;
+            let mut print = |problem: &tripline_io::Problem| note!("{problem}");
+            if read_and_commit(
+                &mut store,
+                setup,
+                source,
+                &todo,
+                TimeRange::default(),
+                &mut run,
+                &mut totals,
+                &mut Outputs { router: &mut router, outbox: &outbox, rules: &rules },
+                &mut print,
+            )? {
+                status = ExitStatus::Error;
+            }
+            let alerts = write_results(&mut router, &mut run)?;
+            if crate::options::finish_outputs(&mut router, how.quiet)? {
+                status = ExitStatus::Error;
+            }
+            if !alerts.is_empty() && status == ExitStatus::Success {
+                status = ExitStatus::Findings;
+            }
+            crate::options::report_suppressions(setup, &totals.suppressed, true);
+            if !how.quiet {
+                note!(
+                    "{}; {} new signal(s), {} alert(s) raised or extended",
+                    totals.describe(),
+                    run.fresh,
+                    alerts.len()
+                );
+            }
+            Metrics::add(&metrics.records, totals.records);
+            Metrics::add(&metrics.bytes, totals.bytes);
+            Metrics::add(&metrics.bad_records, totals.bad_records);
+            Metrics::add(&metrics.bad_inputs, totals.bad_files);
+            Metrics::add(&metrics.signals, run.fresh);
+            Metrics::add(&metrics.alerts_raised, run.raised);
+            let extended = alerts.len() as u64 - run.raised.min(alerts.len() as u64);
+            Metrics::add(&metrics.alerts_extended, extended);
+            if let Some(newest) = &totals.newest_event {
+                metrics.saw_event(newest);
+            }
+        }
+        // Every poll, new files or not: a receiver that was down gets its backlog.
+        let delivered = deliver(&mut store, &outbox)?;
+        for (_, report) in &delivered {
+            Metrics::add(&metrics.notifications_sent, report.delivered);
+            Metrics::add(&metrics.notifications_failed, report.failed);
+            Metrics::add(&metrics.notifications_dead, report.dead);
+        }
+        if crate::options::report_outbox(&delivered, how.quiet) {
+            status = ExitStatus::Error;
+        }
+        if let Some(retention) = config.retention {
+            apply_retention(&mut store, retention)?;
+        }
+        poll += 1;
+        Metrics::add(&metrics.polls, 1);
+        followed.measure(metrics);
+        let drained = how.until_empty && followed.drained(received_before);
+        let stopping = how.stop.load(Ordering::Relaxed);
+        if how.polls.is_some_and(|n| poll >= n) || drained || stopping {
+            metrics.ready.store(false, Ordering::Relaxed);
+            if stopping {
+                note!("stopping: every unit taken was committed; no more will be taken");
+            }
+            if let (false, Some(counts)) = (how.quiet, followed.describe()) {
+                note!("{counts}");
+            }
+            return Ok(status);
+        }
+        // A queue's receive waits for messages itself.
+        if matches!(followed, Followed::Folder(_)) {
+            sleep_unless_stopped(how.interval, &how.stop);
+        }
+    }
+}
+
+/// Sleeps for `span`, waking early when a stop is asked for.
+fn sleep_unless_stopped(span: Duration, stop: &AtomicBool) {
+    let step = Duration::from_millis(100);
+    let mut slept = Duration::ZERO;
+    while slept < span && !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(step.min(span - slept));
+        slept += step;
+    }
+}

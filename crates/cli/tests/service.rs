@@ -1,0 +1,181 @@
+//! `tripline run` as a service: following a queue on a real emulator (moto's server on
+//! 127.0.0.1), answering /metrics, /healthz and /readyz, logging JSON, and draining on SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::emulator::Emulator;
+use common::workspace;
+
+const BUCKET: &str = "service-trail";
+
+/// `tripline run` started as a process; its stderr lines arrive on `lines`.
+struct Service {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    said: Vec<String>,
+}
+
+impl Service {
+    fn start(emulator: &Emulator, args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tripline"))
+            .arg("run")
+            .args(args)
+            .envs(emulator.env())
+            .current_dir(workspace())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tripline run starts");
+        let stderr = child.stderr.take().expect("piped");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { child, lines, said: Vec::new() }
+    }
+
+    /// Waits for a stderr line containing `text`; the line.
+    fn wait_for(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.said.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line with `{text}`; said: {:#?}", self.said),
+            }
+        }
+    }
+
+    /// The address it serves on.
+    fn address(&mut self) -> String {
+        let line = self.wait_for("serving /metrics");
+        let at = line.find("http://").expect("an address");
+        line[at..].trim_end_matches(['"', '}']).to_owned()
+    }
+
+    /// Sends SIGTERM and waits for the exit code, and every line said.
+    fn terminate(mut self) -> (i32, Vec<String>) {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        assert!(killed.success());
+        let status = self.child.wait().expect("exits");
+        self.said.extend(self.lines.iter());
+        (status.code().expect("exited, not killed by the signal"), self.said)
+    }
+}
+
+fn get(url: &str) -> (u16, String) {
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut answer = agent.get(url).call().expect("the endpoint answers");
+    let status = answer.status().as_u16();
+    (status, answer.body_mut().read_to_string().expect("text"))
+}
+
+/// `name value` lines of a Prometheus text exposition.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .parse()
+        .expect("a number")
+}
+
+fn fill(emulator: &Emulator, queue: &str) -> usize {
+    emulator.bucket(BUCKET);
+    emulator.notify(BUCKET, queue);
+    let examples = workspace().join("examples");
+    let mut objects = 0;
+    for entry in walkdir::WalkDir::new(examples.join("AWSLogs")).sort_by_file_name() {
+        let entry = entry.expect("example");
+        if entry.file_type().is_file() {
+            let key = entry.path().strip_prefix(&examples).expect("below").display().to_string();
+            emulator.put(BUCKET, &key, &std::fs::read(entry.path()).expect("example"));
+            objects += 1;
+        }
+    }
+    objects
+}
+
+#[test]
+fn the_service_follows_a_queue_reports_its_metrics_and_drains_on_sigterm() {
+    let emulator = Emulator::start();
+    let queue = emulator.queue("service");
+    let dir = tempfile::tempdir().expect("temp");
+    let store = dir.path().join("alerts.db").to_string_lossy().into_owned();
+    let mut service = Service::start(
+        &emulator,
+        &["--queue", &queue, "--store", &store, "--listen", "127.0.0.1:0", "--wait", "1s"],
+    );
+    let at = service.address();
+    assert_eq!(get(&format!("{at}/healthz")), (200, "ok\n".into()));
+    let objects = fill(&emulator, &queue);
+    // The example logs hold 480 records; wait until all are read.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        let (status, text) = get(&format!("{at}/metrics"));
+        assert_eq!(status, 200);
+        if metric(&text, "tripline_records_total") >= 480.0
+            && metric(&text, "tripline_queue_messages_in_flight") == 0.0
+        {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "not all read: {text}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(metric(&text, "tripline_records_total"), 480.0);
+    assert_eq!(metric(&text, "tripline_signals_total"), 46.0, "the signals a scan finds");
+    assert_eq!(metric(&text, "tripline_alerts_raised_total"), 35.0);
+    assert!(metric(&text, "tripline_queue_messages_received_total") >= objects as f64);
+    assert!(metric(&text, "tripline_lag_seconds") > 0.0, "the logs are from 2024");
+    assert_eq!(metric(&text, "tripline_ready"), 1.0);
+    assert_eq!(get(&format!("{at}/readyz")).0, 200);
+    assert_eq!(get(&format!("{at}/nothing")).0, 404);
+    assert_eq!(emulator.messages(&queue), 0, "every message done");
+    let (code, said) = service.terminate();
+    assert_eq!(code, 1, "alerts were raised: {said:#?}");
+    assert!(
+        said.iter().any(|l| l.contains("stopping: every unit taken was committed")),
+        "{said:#?}"
+    );
+}
+
+#[test]
+fn json_logs_are_one_object_a_line() {
+    let emulator = Emulator::start();
+    let queue = emulator.queue("logs");
+    emulator.send(&queue, "not a notification");
+    let dir = tempfile::tempdir().expect("temp");
+    let store = dir.path().join("alerts.db").to_string_lossy().into_owned();
+    let env = emulator.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let args = ["run", "--queue", &queue, "--store", &store, "--listen", "off", "--wait", "1s"];
+    let mut all = args.to_vec();
+    all.extend(["--until-empty", "--delete-bad-messages", "--log-format", "json"]);
+    let run = common::tripline_with(&all, None, &env);
+    assert_eq!(run.code, 2, "a bad message is an error: {}", run.stderr);
+    let lines: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.iter().all(|l| l["time"].is_string() && l["message"].is_string()));
+    let bad = lines.iter().find(|l| l["message"].as_str().is_some_and(|m| m.contains("not JSON")));
+    assert_eq!(bad.expect("the bad message said")["level"], "error");
+    assert!(lines.iter().any(|l| l["level"] == "info"));
+}
