@@ -154,6 +154,32 @@ mod tests {
     }
 
     #[test]
+    fn an_alert_of_more_events_than_it_lists_lists_the_earliest_in_any_order() {
+        // 150 events in one day's window, read forwards, backwards and shuffled.
+        let r = rule(Some(("{recipientAccountId}", 86_400)), 1, None);
+        let events: Vec<(u32, &str)> = (0..150).map(|m| (m * 7 % 150, "1")).collect();
+        let all = signals(&r, &events);
+        let listed = |order: Vec<usize>| {
+            let picked: Vec<Signal> = order.iter().map(|&i| all[i].clone()).collect();
+            let out = raise(&[&r], &vec![0; picked.len()], &picked);
+            assert_eq!(out.alerts.len(), 1);
+            assert_eq!(out.alerts[0].event_count, 150);
+            out.alerts[0].event_ids.clone()
+        };
+        let forwards = listed((0..150).collect());
+        assert_eq!(forwards.len(), MAX_EVENT_IDS);
+        // The earliest hundred: minutes 0 to 99, in time order.
+        let by_minute: Vec<String> = (0..100)
+            .map(|minute| format!("e{}", events.iter().position(|e| e.0 == minute).expect("there")))
+            .collect();
+        assert_eq!(forwards, by_minute);
+        assert_eq!(listed((0..150).rev().collect()), forwards);
+        // A fixed shuffle: every 11th, wrapping (11 and 150 are coprime).
+        let shuffled: Vec<usize> = (0..150).map(|i| i * 11 % 150).collect();
+        assert_eq!(listed(shuffled), forwards);
+    }
+
+    #[test]
     fn threshold_waits_for_enough_signals_and_counts_the_rest() {
         let r = rule(Some(("{recipientAccountId}", 3600)), 3, None);
         let out = run(&r, &[(0, "1"), (1, "1"), (2, "2"), (3, "1"), (4, "1")]);

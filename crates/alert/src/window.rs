@@ -50,8 +50,13 @@ pub struct Alert {
     pub last_seen: Option<String>,
     /// Signals in the window.
     pub event_count: u64,
-    /// The first [`MAX_EVENT_IDS`] event ids.
+    /// The ids of the earliest [`MAX_EVENT_IDS`] events, in event order (time, ties by id):
+    /// the same whatever the order they were read in.
     pub event_ids: Vec<String>,
+    /// The event times of `event_ids`, as written, in the same order (not part of the
+    /// alert's JSON; the store keeps them): what a later event is placed among.
+    #[serde(skip)]
+    pub event_times: Vec<Option<String>>,
     /// Who did it and where, as the alert's first event says.
     #[serde(flatten)]
     pub representative: Representative,
@@ -84,6 +89,7 @@ impl Alert {
             last_seen: None,
             event_count: 0,
             event_ids: Vec::new(),
+            event_times: Vec::new(),
             representative: Representative::default(),
             previous_ids: Vec::new(),
             first_event: None,
@@ -116,11 +122,30 @@ impl Alert {
             self.last_seen.clone_from(&member.event_time);
         }
         self.signals.extend(member.index);
-        if self.event_ids.len() < MAX_EVENT_IDS {
-            if let Some(id) = &member.event_id {
-                self.event_ids.push(id.clone());
-            }
+        if let Some(id) = &member.event_id {
+            self.list(id, member.time, member.event_time.as_ref());
         }
+    }
+
+    /// Places an event among the listed ones, in event order; past [`MAX_EVENT_IDS`], the
+    /// latest is left out. Listed times that are missing (alerts stored before times were
+    /// kept) count as latest.
+    fn list(&mut self, id: &str, time: Option<DateTime<Utc>>, written: Option<&String>) {
+        self.event_times.resize(self.event_ids.len(), None);
+        let key = (time.is_none(), time, id);
+        let at = self.event_ids.iter().zip(&self.event_times).position(|(listed, when)| {
+            let when = when.as_deref().and_then(parse_event_time);
+            (when.is_none(), when, listed.as_str()) > key
+        });
+        let at = at.unwrap_or(self.event_ids.len());
+        let listed_already = at > 0 && self.event_ids[at - 1] == id;
+        if at >= MAX_EVENT_IDS || listed_already {
+            return;
+        }
+        self.event_ids.insert(at, id.to_owned());
+        self.event_times.insert(at, written.cloned());
+        self.event_ids.truncate(MAX_EVENT_IDS);
+        self.event_times.truncate(MAX_EVENT_IDS);
     }
 }
 

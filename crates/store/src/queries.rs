@@ -141,8 +141,8 @@ fn from_row(row: Row) -> Result<StoredAlert> {
     let event_count = next_text("event_count")?
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| corrupt("event_count"))?;
-    let event_ids: Vec<String> = serde_json::from_str(&next_text("event_ids")?.unwrap_or_default())
-        .map_err(|_| corrupt("event_ids"))?;
+    let (event_ids, event_times) = decode_event_ids(&next_text("event_ids")?.unwrap_or_default())
+        .ok_or_else(|| corrupt("event_ids"))?;
     let status =
         next_text("status")?.as_deref().and_then(Status::parse).ok_or_else(|| corrupt("status"))?;
     let assignee = next_text("assignee")?;
@@ -176,6 +176,7 @@ fn from_row(row: Row) -> Result<StoredAlert> {
         last_seen,
         event_count,
         event_ids,
+        event_times,
         representative,
         previous_ids,
         first_event,
@@ -188,6 +189,30 @@ pub fn load_alert(backend: &mut dyn Backend, alert_id: &str) -> Result<Option<St
     let rows = backend
         .query(&format!("SELECT {COLUMNS} FROM alerts WHERE alert_id = $1"), &[alert_id.into()])?;
     rows.into_iter().next().map(from_row).transpose()
+}
+
+/// The `event_ids` column: the listed ids, with their event times when any is known
+/// (`{"ids": […], "times": […]}`); a plain list of ids, as stores kept before times were.
+pub(crate) fn encode_event_ids(alert: &Alert) -> String {
+    if alert.event_times.iter().all(Option::is_none) {
+        return json(&alert.event_ids);
+    }
+    serde_json::json!({"ids": alert.event_ids, "times": alert.event_times}).to_string()
+}
+
+/// Reads the `event_ids` column (see [`encode_event_ids`]); `None` when it is neither form.
+pub(crate) fn decode_event_ids(text: &str) -> Option<(Vec<String>, Vec<Option<String>>)> {
+    #[derive(serde::Deserialize)]
+    struct Timed {
+        ids: Vec<String>,
+        times: Vec<Option<String>>,
+    }
+    if let Ok(ids) = serde_json::from_str::<Vec<String>>(text) {
+        return Some((ids, Vec::new()));
+    }
+    let Timed { ids, mut times } = serde_json::from_str(text).ok()?;
+    times.resize(ids.len(), None);
+    Some((ids, times))
 }
 
 pub fn save_alert(backend: &mut dyn Backend, stored: &StoredAlert) -> Result<()> {
@@ -212,7 +237,7 @@ pub fn save_alert(backend: &mut dyn Backend, stored: &StoredAlert) -> Result<()>
             a.first_seen.as_deref().into(),
             a.last_seen.as_deref().into(),
             i64::try_from(a.event_count).unwrap_or(i64::MAX).into(),
-            json(&a.event_ids).into(),
+            encode_event_ids(a).into(),
             stored.status.as_str().into(),
             stored.assignee.as_deref().into(),
             json(&stored.notes).into(),

@@ -86,10 +86,10 @@ fn spec(rule: &Rule) -> Spec {
 /// An alert as the model tells it apart: (rule, dedup key, first event id).
 type AlertKey = (String, String, String);
 
-/// The model's alert: event ids in the order they joined, first and last minute, status.
+/// The model's alert: its events (minute, id), first and last minute, status.
 #[derive(Debug, Clone)]
 struct ModelAlert {
-    ids: Vec<String>,
+    ids: Vec<(u16, String)>,
     first: u16,
     last: u16,
     status: Status,
@@ -146,7 +146,7 @@ impl Model {
             Some(p) => (p, account.to_owned()),
             None if threshold == 1 => {
                 let alert = ModelAlert {
-                    ids: vec![id.to_owned()],
+                    ids: vec![(minute, id.to_owned())],
                     first: minute,
                     last: minute,
                     status: Status::Open,
@@ -164,17 +164,18 @@ impl Model {
         }
         if let Some(alert) = &window.alert {
             let alert = self.alerts.get_mut(alert).expect("raised");
-            alert.ids.push(id.to_owned());
+            alert.ids.push((minute, id.to_owned()));
             alert.first = alert.first.min(minute);
             alert.last = alert.last.max(minute);
             return;
         }
         window.pending.push((id.to_owned(), minute));
         if window.pending.len() >= threshold {
-            let ids: Vec<String> = window.pending.iter().map(|(i, _)| i.clone()).collect();
+            let ids: Vec<(u16, String)> =
+                window.pending.iter().map(|(i, minute)| (*minute, i.clone())).collect();
             let first = window.pending.iter().map(|p| p.1).min().expect("not empty");
             let last = window.pending.iter().map(|p| p.1).max().expect("not empty");
-            let alert_key = (rule_id, key, ids[0].clone());
+            let alert_key = (rule_id, key, ids[0].1.clone());
             window.pending.clear();
             window.alert = Some(alert_key.clone());
             self.alerts.insert(alert_key, ModelAlert { ids, first, last, status: Status::Open });
@@ -183,25 +184,38 @@ impl Model {
 
     fn view(&self) -> Vec<AlertView> {
         let time = |m: u16| Some(format!("2024-08-01T{:02}:{:02}:00Z", 10 + m / 60, m % 60));
-        self.alerts
+        let views = self
+            .alerts
             .iter()
             .map(|((rule, key, _), a)| {
                 (
                     rule.clone(),
                     key.clone(),
                     a.ids.len() as u64,
-                    a.ids.clone(),
+                    // The README: the ids of the earliest 100 events, by time, ties by id.
+                    {
+                        let mut by_time = a.ids.clone();
+                        by_time.sort();
+                        by_time.into_iter().take(100).map(|(_, id)| id).collect()
+                    },
                     time(a.first),
                     time(a.last),
                     a.status,
                 )
             })
-            .collect()
+            .collect::<Vec<AlertView>>();
+        sorted(views)
     }
 }
 
+/// Views in the order both sides list them: rule, key, first listed id.
+fn sorted(mut views: Vec<AlertView>) -> Vec<AlertView> {
+    views.sort_by(|a, b| (&a.0, &a.1, a.3.first()).cmp(&(&b.0, &b.1, b.3.first())));
+    views
+}
+
 fn store_view(store: &mut Store) -> Vec<AlertView> {
-    let mut alerts: Vec<AlertView> = store
+    let alerts: Vec<AlertView> = store
         .alerts(&AlertFilter::default())
         .expect("list")
         .into_iter()
@@ -217,8 +231,7 @@ fn store_view(store: &mut Store) -> Vec<AlertView> {
             )
         })
         .collect();
-    alerts.sort_by(|a, b| (&a.0, &a.1, a.3.first()).cmp(&(&b.0, &b.1, b.3.first())));
-    alerts
+    sorted(alerts)
 }
 
 fn check(
@@ -262,7 +275,7 @@ fn check(
                         .find(|s| {
                             &s.alert.rule_id == rule
                                 && &s.alert.dedup_key == dedup_key
-                                && s.alert.event_ids.first() == Some(first)
+                                && s.alert.event_ids.contains(first)
                         })
                         .map(|s| s.alert.alert_id.clone())
                         .expect("the store has the model's alert");

@@ -230,6 +230,7 @@ mod tests {
             last_seen: None,
             event_count: 1,
             event_ids: Vec::new(),
+            event_times: Vec::new(),
             representative: Default::default(),
             previous_ids: Vec::new(),
             first_event: None,

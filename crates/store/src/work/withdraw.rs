@@ -88,7 +88,13 @@ impl Work<'_, '_> {
             }
             let alert = &mut stored.alert;
             let before = alert.event_ids.len();
-            alert.event_ids.retain(|id| !keys.contains(id));
+            alert.event_times.resize(before, None);
+            let kept: Vec<(String, Option<String>)> = std::mem::take(&mut alert.event_ids)
+                .into_iter()
+                .zip(std::mem::take(&mut alert.event_times))
+                .filter(|(id, _)| !keys.contains(id))
+                .collect();
+            (alert.event_ids, alert.event_times) = kept.into_iter().unzip();
             let taken = (before - alert.event_ids.len()) as u64;
             alert.event_count = alert.event_count.saturating_sub(taken);
             stored.updated_at = now();
@@ -127,8 +133,8 @@ impl Work<'_, '_> {
         for row in rows {
             let mut it = row.into_iter().map(Value::into_text);
             let (Some(Some(id)), Some(Some(ids))) = (it.next(), it.next()) else { continue };
-            let ids: Vec<String> = serde_json::from_str(&ids)
-                .map_err(|_| StoreError::Corrupt(format!("event ids of alert `{id}`")))?;
+            let (ids, _) = crate::queries::decode_event_ids(&ids)
+                .ok_or_else(|| StoreError::Corrupt(format!("event ids of alert `{id}`")))?;
             if !self.alerts.contains_key(&id) && lists(&ids) {
                 found.push(id);
             }
