@@ -5,14 +5,5 @@
 #   usage: scripts/test-moto.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=target/moto-venv
-version=5.2.5
-if ! [ -x "$venv/bin/moto_server" ] || [ "$(cat "$venv/.version" 2>/dev/null)" != "$version" ]; then
-  echo "installing moto[server] $version into $venv" >&2
-  rm -rf "$venv"
-  mkdir -p target
-  python3 -m venv "$venv" >&2
-  "$venv/bin/pip" install -q --disable-pip-version-check "moto[server]==$version" >&2
-  echo "$version" > "$venv/.version"
-fi
-echo "$PWD/$venv/bin/moto_server"
+venv=$(scripts/venv.sh moto-venv 'moto[server]' 5.2.5 bin/moto_server)
+echo "$venv/bin/moto_server"

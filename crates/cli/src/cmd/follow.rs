@@ -20,6 +20,42 @@ use tripline_pipeline::{Config, Setup, Totals};
 use super::ExitStatus;
 use crate::options::{AwsArgs, OutputArgs};
 
+/// How often to look, and when to stop: what `watch` and `run` take alike.
+#[derive(clap::Args)]
+pub struct FollowArgs {
+    /// How often to look into a folder (a queue's receive waits for messages itself).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub interval: Duration,
+    /// Leave files modified more recently than this alone until a later poll (a file still
+    /// being written is read once it is complete).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub settle: Duration,
+    /// Stop after this many polls (for scripts and tests); by default, run until stopped.
+    #[arg(long)]
+    pub polls: Option<u64>,
+    /// Print only problems and findings, not a line per poll that found files.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub queue: QueueArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+impl FollowArgs {
+    /// How to follow, stopping when `stop` is set, counting into `metrics`.
+    pub fn how(&self, stop: Arc<AtomicBool>, metrics: Arc<Metrics>) -> Follow {
+        Follow {
+            interval: self.interval,
+            polls: self.polls,
+            until_empty: self.queue.until_empty,
+            quiet: self.quiet,
+            stop,
+            metrics,
+        }
+    }
+}
+
 /// How a queue is read.
 #[derive(clap::Args, Clone)]
 pub struct QueueArgs {

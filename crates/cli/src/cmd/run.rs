@@ -7,11 +7,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tripline_pipeline::metrics::Metrics;
 
-use super::follow::{follow, Follow, Followed, QueueArgs};
+use super::follow::{follow, FollowArgs, Followed};
 use super::ExitStatus;
 use crate::options::{AwsArgs, DetectArgs, OutputArgs, RuleArgs};
 
@@ -31,27 +30,13 @@ pub struct Args {
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
     #[command(flatten)]
-    queue_args: QueueArgs,
-    #[command(flatten)]
-    aws: AwsArgs,
-    #[command(flatten)]
     rules: RuleArgs,
     #[command(flatten)]
     detect: DetectArgs,
     #[command(flatten)]
     output: OutputArgs,
-    /// How often to look into a folder.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
-    interval: Duration,
-    /// Leave files modified more recently than this alone until a later poll.
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
-    settle: Duration,
-    /// Stop after this many polls (for scripts and tests); by default, run until stopped.
-    #[arg(long)]
-    polls: Option<u64>,
-    /// Print only problems and findings.
-    #[arg(long, short)]
-    quiet: bool,
+    #[command(flatten)]
+    follow: FollowArgs,
     /// Messages on stderr as text lines, or as JSON objects (time, level, message).
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -73,13 +58,14 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     let queue = args.queue.clone().or_else(|| settings.queue.clone());
     let folder = args.folder.clone().or_else(|| settings.folder.clone());
     let (queue, folder) = if args.queue.is_some() { (queue, None) } else { (queue, folder) };
-    let mut queue_args = args.queue_args.clone();
+    let f = &args.follow;
+    let mut queue_args = f.queue.clone();
     queue_args.delete_bad_messages |= settings.delete_bad_messages;
-    let aws = AwsArgs::with_endpoint(&args.aws, settings.endpoint_url.as_deref());
+    let aws = AwsArgs::with_endpoint(&f.aws, settings.endpoint_url.as_deref());
     let (followed, what) =
-        Followed::open(folder.as_ref(), args.settle, queue.as_ref(), &queue_args, &aws)?;
+        Followed::open(folder.as_ref(), f.settle, queue.as_ref(), &queue_args, &aws)?;
     let location = crate::options::store(args.store.as_ref(), config)?;
-    let setup = crate::options::setup(&args.rules, &args.detect, config, args.quiet)?;
+    let setup = crate::options::setup(&args.rules, &args.detect, config, f.quiet)?;
     let metrics = Arc::new(Metrics::default());
     let listen =
         args.listen.clone().or_else(|| settings.listen.clone()).unwrap_or(DEFAULT_LISTEN.into());
@@ -95,16 +81,9 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, Arc::clone(&stop))?;
     }
-    if !args.quiet {
+    if !f.quiet {
         note!("running: following {what} (store {})", tripline_store::redact(&location));
     }
-    let how = Follow {
-        interval: args.interval,
-        polls: args.polls,
-        until_empty: args.queue_args.until_empty,
-        quiet: args.quiet,
-        stop,
-        metrics,
-    };
+    let how = f.how(stop, metrics);
     follow(followed, &location, &setup, &args.output, config, &how)
 }

@@ -12,11 +12,10 @@
 //! committed.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use super::follow::{follow, Follow, Followed, QueueArgs};
+use super::follow::{follow, FollowArgs, Followed};
 use super::ExitStatus;
-use crate::options::{AwsArgs, DetectArgs, OutputArgs, RuleArgs};
+use crate::options::{DetectArgs, OutputArgs, RuleArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -26,10 +25,6 @@ pub struct Args {
     /// Follow this SQS queue of S3 (or SNS, EventBridge, CloudTrail) notifications instead.
     #[arg(long, value_name = "URL")]
     queue: Option<String>,
-    #[command(flatten)]
-    queue_args: QueueArgs,
-    #[command(flatten)]
-    aws: AwsArgs,
     /// The store that remembers processed files and alerts: a SQLite path or `postgres://` URL.
     #[arg(long, env = "TRIPLINE_STORE", value_name = "PATH|URL")]
     store: Option<String>,
@@ -39,46 +34,24 @@ pub struct Args {
     detect: DetectArgs,
     #[command(flatten)]
     output: OutputArgs,
-    /// How often to look for new files.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
-    interval: Duration,
-    /// Leave files modified more recently than this alone until a later poll (a file still
-    /// being written is read once it is complete).
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
-    settle: Duration,
-    /// Stop after this many polls (for scripts and tests); by default, run until stopped.
-    #[arg(long)]
-    polls: Option<u64>,
-    /// Print only problems and findings, not a line per poll that found files.
-    #[arg(long, short)]
-    quiet: bool,
+    #[command(flatten)]
+    follow: FollowArgs,
 }
 
 pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<ExitStatus> {
-    let (followed, what) = Followed::open(
-        args.dir.as_ref(),
-        args.settle,
-        args.queue.as_ref(),
-        &args.queue_args,
-        &args.aws,
-    )?;
+    let f = &args.follow;
+    let (followed, what) =
+        Followed::open(args.dir.as_ref(), f.settle, args.queue.as_ref(), &f.queue, &f.aws)?;
     let location = crate::options::store(args.store.as_ref(), config)?;
-    let setup = crate::options::setup(&args.rules, &args.detect, config, args.quiet)?;
-    if !args.quiet {
+    let setup = crate::options::setup(&args.rules, &args.detect, config, f.quiet)?;
+    if !f.quiet {
         note!(
             "watching {} every {} (store {})",
             what,
-            humantime::format_duration(args.interval),
+            humantime::format_duration(f.interval),
             tripline_store::redact(&location)
         );
     }
-    let how = Follow {
-        interval: args.interval,
-        polls: args.polls,
-        until_empty: args.queue_args.until_empty,
-        quiet: args.quiet,
-        stop: std::sync::Arc::default(),
-        metrics: std::sync::Arc::default(),
-    };
+    let how = f.how(std::sync::Arc::default(), std::sync::Arc::default());
     follow(followed, &location, &setup, &args.output, config, &how)
 }
