@@ -17,6 +17,18 @@ use common::{jsonl, postgres_database, tripline};
 
 const BUCKET: &str = "fleet-trail";
 
+/// Worker processes, killed when the test ends however it ends.
+struct Fleet(Vec<Child>);
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 fn worker(emulator: &Emulator, queue: &str, store: &str, output: &str, more: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_tripline"))
         .args(["run", "--queue", queue, "--store", store, "--listen", "off", "--wait", "1s"])
@@ -68,23 +80,20 @@ fn three_workers_killed_at_random_end_with_one_scans_alerts_and_every_notificati
 
     let seed = fastrand::u64(..);
     let mut rng = fastrand::Rng::with_seed(seed);
-    let mut fleet: Vec<Child> =
-        (0..3).map(|_| worker(&emulator, &queue, &store, &output, &[])).collect();
+    let mut fleet =
+        Fleet((0..3).map(|_| worker(&emulator, &queue, &store, &output, &[])).collect());
     let (mut killed, mut mid_work) = (0, 0);
     let started = Instant::now();
     while killed < 12 && started.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(rng.u64(100..700)));
         mid_work += u32::from(emulator.messages(&queue) > 0);
-        let victim = rng.usize(..fleet.len());
-        fleet[victim].kill().expect("SIGKILL");
-        fleet[victim].wait().expect("reaped");
+        let victim = rng.usize(..fleet.0.len());
+        fleet.0[victim].kill().expect("SIGKILL");
+        fleet.0[victim].wait().expect("reaped");
         killed += 1;
-        fleet[victim] = worker(&emulator, &queue, &store, &output, &[]);
+        fleet.0[victim] = worker(&emulator, &queue, &store, &output, &[]);
     }
-    for mut child in fleet {
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
-    }
+    drop(fleet);
     assert!(killed >= 12, "seed {seed}");
     assert!(mid_work >= 3, "workers were killed with work in the queue (seed {seed}): {mid_work}");
     // What the killed workers held comes back after its visibility timeout: workers that are

@@ -88,13 +88,34 @@ impl Queue {
         self.aws.block_on(request.send()).map(|_| ()).map_err(|e| describe(&e))
     }
 
-    /// Deletes a message: its work is done.
+    /// Deletes messages, ten to a request (SQS's most); the receipts SQS refused, with why.
     ///
     /// # Errors
-    /// What SQS said.
-    pub fn delete(&self, receipt: &str) -> Result<(), String> {
-        let request = self.client.delete_message().queue_url(&self.url).receipt_handle(receipt);
-        self.aws.block_on(request.send()).map(|_| ()).map_err(|e| describe(&e))
+    /// What SQS said when a request failed as a whole.
+    pub fn delete_all(&self, receipts: &[String]) -> Result<Vec<(String, String)>, String> {
+        let mut refused = Vec::new();
+        for chunk in receipts.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, receipt)| {
+                    aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(receipt)
+                        .build()
+                        .map_err(|e| e.to_string())
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let request =
+                self.client.delete_message_batch().queue_url(&self.url).set_entries(Some(entries));
+            let answer = self.aws.block_on(request.send()).map_err(|e| describe(&e))?;
+            for failed in answer.failed() {
+                let receipt = failed.id().parse::<usize>().ok().and_then(|i| chunk.get(i));
+                let why = failed.message().unwrap_or(failed.code()).to_owned();
+                refused.push((receipt.cloned().unwrap_or_default(), why));
+            }
+        }
+        Ok(refused)
     }
 
     /// Sends a message.

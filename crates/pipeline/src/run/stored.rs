@@ -276,6 +276,7 @@ pub fn pending(
         run.already_done += 1;
         source.ack(unit);
     }
+    source.settle();
     for again in sorted.todo.iter().filter_map(|t| t.again.as_deref()) {
         run.again += 1;
         run.again_rules = run.again_rules.max(again.rules);
@@ -354,6 +355,7 @@ pub fn read_and_commit(
         batch.iter().zip(&unread).filter(|(_, unread)| !**unread).for_each(|(todo, _)| {
             source.ack(&todo.unit);
         });
+        source.settle();
     }
     Ok(errors)
 }

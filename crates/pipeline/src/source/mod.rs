@@ -63,6 +63,10 @@ pub trait Source {
 
     /// `unit`'s results are durable: it need not be offered again.
     fn ack(&mut self, unit: &Unit);
+
+    /// The acknowledgements of a batch are all given: a source that settles them together
+    /// (a queue deletes its messages ten to a request) does it now.
+    fn settle(&mut self) {}
 }
 
 /// Whether a path given is an `s3://` URL.

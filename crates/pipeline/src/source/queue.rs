@@ -72,6 +72,11 @@ pub struct QueueSource {
     heartbeat: Option<std::thread::JoinHandle<()>>,
     /// Problems met since the last poll (a delete that failed), given with its listing.
     later: Vec<Problem>,
+    /// Messages done, to be deleted together (message id, receipt) once a batch's
+    /// acknowledgements are in ([`Source::settle`]), at the next poll, or when the source is
+    /// dropped. A message deleted late is at worst delivered again, and then recognised as
+    /// done.
+    to_delete: Vec<(String, String)>,
     /// What it has done.
     pub counts: QueueCounts,
 }
@@ -111,11 +116,12 @@ impl QueueSource {
             stop,
             heartbeat,
             later: Vec::new(),
+            to_delete: Vec::new(),
             counts: QueueCounts::default(),
         })
     }
 
-    /// Messages received and not yet deleted (nor left as bad).
+    /// Messages received and not yet done (nor left as bad).
     #[must_use]
     pub fn in_flight(&self) -> usize {
         self.flights().len()
@@ -126,11 +132,30 @@ impl QueueSource {
     }
 
     fn delete(&mut self, message: &str, receipt: &str) {
-        if let Err(e) = self.queue.delete(receipt) {
-            self.later.push(Problem::file(
+        self.to_delete.push((message.to_owned(), receipt.to_owned()));
+    }
+
+    /// Deletes the messages done since the last time, ten to a request.
+    fn flush_deletes(&mut self) {
+        let done = std::mem::take(&mut self.to_delete);
+        if done.is_empty() {
+            return;
+        }
+        let receipts: Vec<String> = done.iter().map(|(_, r)| r.clone()).collect();
+        let said = |message: &str, why: &str| {
+            Problem::file(
                 &format!("sqs message {message}"),
-                format!("could not be deleted (it will be delivered again): {e}"),
-            ));
+                format!("could not be deleted (it will be delivered again): {why}"),
+            )
+        };
+        match self.queue.delete_all(&receipts) {
+            Ok(refused) => {
+                for (receipt, why) in refused {
+                    let message = done.iter().find(|(_, r)| *r == receipt).map_or("?", |(m, _)| m);
+                    self.later.push(said(message, &why));
+                }
+            }
+            Err(why) => self.later.extend(done.iter().map(|(m, _)| said(m, &why))),
         }
     }
 
@@ -261,10 +286,15 @@ impl Source for QueueSource {
             self.delete(&message, &receipt);
         }
     }
+
+    fn settle(&mut self) {
+        self.flush_deletes();
+    }
 }
 
 impl Drop for QueueSource {
     fn drop(&mut self) {
+        self.flush_deletes();
         self.stop.store(true, Ordering::Relaxed);
         if let Some(heartbeat) = self.heartbeat.take() {
             let _ = heartbeat.join();
