@@ -35,7 +35,8 @@ now() { date +%s.%N; }
 timed() { # wall seconds, tripline CPU seconds, emulator CPU seconds of one run of "$@"
   local m0 t0 t1 m1 usage
   m0=$(cpu $moto_pid); t0=$(now)
-  usage=$( { /usr/bin/time -f "%U %S" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 ) || true
+  /usr/bin/time -f "%U %S" -o "$work/time" "$@" >/dev/null 2>/dev/null || true
+  usage=$(tail -1 "$work/time")
   t1=$(now); m1=$(cpu $moto_pid)
   awk -v a="$t0" -v b="$t1" -v u="$usage" -v m0="$m0" -v m1="$m1" -v hz="$ticks" 'BEGIN {
     split(u, p, " "); printf "%.3f %.3f %.3f\n", b - a, p[1] + p[2], (m1 - m0) / hz }'
