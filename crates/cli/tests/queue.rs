@@ -127,6 +127,9 @@ fn every_shape_of_message_is_read_and_what_can_never_succeed_is_said_with_its_id
     emulator.send(&queue, &api_call.to_string());
     emulator
         .send(&queue, r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"trail-bucket"}"#);
+    // A CloudTrail notification naming no key asks for nothing either.
+    let no_keys = serde_json::json!({"s3Bucket": BUCKET, "s3ObjectKey": []});
+    emulator.send(&queue, &sns(&no_keys.to_string()));
     // Two that can never succeed: not a notification, and an object that is not there.
     let stranger = emulator.send(&queue, "hello");
     let gone = emulator.send(
@@ -150,7 +153,7 @@ fn every_shape_of_message_is_read_and_what_can_never_succeed_is_said_with_its_id
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("8 message(s) received, 5 done and deleted, 1 asking for nothing, 2 that can never succeed"), "{}", run.stderr);
+    assert!(run.stderr.contains("9 message(s) received, 5 done and deleted, 2 asking for nothing, 2 that can never succeed"), "{}", run.stderr);
     let found = signals(&run.stdout);
     assert!(
         found.iter().any(|(_, event)| event == "bridge-0001"),

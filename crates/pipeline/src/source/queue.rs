@@ -212,10 +212,14 @@ impl QueueSource {
                 // known by then) until the queue moves it to its dead-letter queue.
                 return;
             }
-            if flight.waiting.is_empty() {
-                self.delete(&message.id, &message.receipt);
-                return;
+        }
+        if flight.waiting.is_empty() {
+            // It named nothing to read (an empty key list), or only what can never succeed.
+            if !flight.bad {
+                self.counts.ignored += 1;
             }
+            self.delete(&message.id, &message.receipt);
+            return;
         }
         self.flights().insert(message.id, flight);
     }
