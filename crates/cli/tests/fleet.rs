@@ -64,15 +64,7 @@ fn three_workers_killed_at_random_end_with_one_scans_alerts_and_every_notificati
     let dir = tempfile::tempdir().expect("temp");
     let logs = dir.path().join("logs");
     common::example_copies(&logs, 10);
-    let mut objects = 0;
-    for entry in walkdir::WalkDir::new(&logs).sort_by_file_name() {
-        let entry = entry.expect("copy");
-        if entry.file_type().is_file() {
-            let key = entry.path().strip_prefix(&logs).expect("below").display().to_string();
-            emulator.put(BUCKET, &key, &std::fs::read(entry.path()).expect("copy"));
-            objects += 1;
-        }
-    }
+    let objects = emulator.put_tree(BUCKET, &logs).len();
     assert!(objects >= 100, "{objects} objects");
     let store = postgres_database();
     let receiver = Receiver::start_slow(Vec::new(), Duration::from_millis(20));

@@ -23,17 +23,7 @@ fn watch(emulator: &Emulator, queue: &str, store: &str, more: &[&str]) -> Run {
 
 /// The example logs put in the bucket under the layout; their keys.
 fn put_examples(emulator: &Emulator) -> Vec<String> {
-    let examples = workspace().join("examples");
-    let mut keys = Vec::new();
-    for entry in walkdir::WalkDir::new(examples.join("AWSLogs")).sort_by_file_name() {
-        let entry = entry.expect("example entry");
-        if entry.file_type().is_file() {
-            let key = entry.path().strip_prefix(&examples).expect("below").display().to_string();
-            emulator.put(BUCKET, &key, &std::fs::read(entry.path()).expect("example"));
-            keys.push(key);
-        }
-    }
-    keys
+    emulator.put_tree(BUCKET, &workspace().join("examples"))
 }
 
 /// The (rule, event) pairs of a JSON-lines run's signals.

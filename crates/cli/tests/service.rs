@@ -114,17 +114,7 @@ fn metric(text: &str, name: &str) -> f64 {
 fn fill(emulator: &Emulator, queue: &str) -> usize {
     emulator.bucket(BUCKET);
     emulator.notify(BUCKET, queue);
-    let examples = workspace().join("examples");
-    let mut objects = 0;
-    for entry in walkdir::WalkDir::new(examples.join("AWSLogs")).sort_by_file_name() {
-        let entry = entry.expect("example");
-        if entry.file_type().is_file() {
-            let key = entry.path().strip_prefix(&examples).expect("below").display().to_string();
-            emulator.put(BUCKET, &key, &std::fs::read(entry.path()).expect("example"));
-            objects += 1;
-        }
-    }
-    objects
+    emulator.put_tree(BUCKET, &workspace().join("examples")).len()
 }
 
 #[test]

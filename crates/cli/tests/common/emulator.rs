@@ -70,6 +70,20 @@ impl Emulator {
 }
 
 impl Emulator {
+    /// Puts every file under `root` in `bucket`, keyed by its path below `root`; the keys.
+    pub fn put_tree(&self, bucket: &str, root: &std::path::Path) -> Vec<String> {
+        let mut keys = Vec::new();
+        for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+            let entry = entry.expect("a readable tree");
+            if entry.file_type().is_file() {
+                let key = entry.path().strip_prefix(root).expect("below").display().to_string();
+                self.put(bucket, &key, &std::fs::read(entry.path()).expect("a readable file"));
+                keys.push(key);
+            }
+        }
+        keys
+    }
+
     /// Makes a queue; its URL.
     pub fn queue(&self, name: &str) -> String {
         let answer = self.sqs(&[("Action", "CreateQueue"), ("QueueName", name)]);

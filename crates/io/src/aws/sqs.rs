@@ -1,6 +1,6 @@
 //! SQS: the calls a queue worker makes — receive with long polling, keep a message invisible
 //! while its objects are processed, delete it once their results are committed — and sending,
-//! for backfills and tests.
+//! for backfills.
 
 use super::{describe, Aws};
 
@@ -116,15 +116,6 @@ impl Queue {
             }
         }
         Ok(refused)
-    }
-
-    /// Sends a message.
-    ///
-    /// # Errors
-    /// What SQS said.
-    pub fn send(&self, body: &str) -> Result<(), String> {
-        let request = self.client.send_message().queue_url(&self.url).message_body(body);
-        self.aws.block_on(request.send()).map(|_| ()).map_err(|e| describe(&e))
     }
 
     /// Sends messages, ten to a request (SQS's most).
