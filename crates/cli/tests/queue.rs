@@ -14,8 +14,13 @@ const BUCKET: &str = "trail-bucket";
 fn watch(emulator: &Emulator, queue: &str, store: &str, more: &[&str]) -> Run {
     let env = emulator.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut args =
-        vec!["watch", "--queue", queue, "--store", store, "--wait", "1s", "--until-empty"];
+    // A queue named `sqs://NAME` goes where a folder would.
+    let mut args = if queue.starts_with("sqs://") {
+        vec!["watch", queue]
+    } else {
+        vec!["watch", "--queue", queue]
+    };
+    args.extend(["--store", store, "--wait", "1s", "--until-empty"]);
     args.extend(["--format", "jsonl"]);
     args.extend(more);
     tripline_with(&args, None, &env)
@@ -176,8 +181,9 @@ fn a_backfill_enqueued_is_read_by_the_workers_as_the_files_are_by_a_scan() {
     let env = emulator.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let url = format!("s3://{BUCKET}/");
+    // Named by its name, whose URL SQS gives: as an operator would write it.
     let enqueue = |more: &[&str]| {
-        let mut args = vec!["enqueue", url.as_str(), "--queue", queue.as_str()];
+        let mut args = vec!["enqueue", url.as_str(), "--queue", "sqs://backfill"];
         args.extend(more);
         tripline_with(&args, None, &env)
     };
@@ -194,9 +200,23 @@ fn a_backfill_enqueued_is_read_by_the_workers_as_the_files_are_by_a_scan() {
     assert_eq!(emulator.messages(&queue), trail as u64);
     let dir = tempfile::tempdir().expect("temp");
     let store = dir.path().join("alerts.db").to_string_lossy().into_owned();
-    let worker = watch(&emulator, &queue, &store, &[]);
+    let worker = watch(&emulator, "sqs://backfill", &store, &[]);
     assert_eq!(worker.code, 1, "{}", worker.stderr);
     let disk = common::tripline(&["scan", "examples", "--format", "jsonl"]);
     assert_eq!(signals(&worker.stdout), signals(&disk.stdout));
     assert_eq!(emulator.messages(&queue), 0);
+}
+
+#[test]
+fn a_queue_named_that_does_not_exist_is_an_error_that_names_it() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().expect("temp");
+    let store = dir.path().join("alerts.db").to_string_lossy().into_owned();
+    let run = watch(&emulator, "sqs://no-such-queue", &store, &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("sqs://no-such-queue: "), "{}", run.stderr);
+    assert!(run.stderr.to_lowercase().contains("queue"), "{}", run.stderr);
+    let bad = watch(&emulator, "sqs://a/b/c", &store, &[]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("sqs://NAME or sqs://ACCOUNT/NAME"), "{}", bad.stderr);
 }

@@ -456,3 +456,19 @@ fn the_report_is_one_block_per_event_in_colour_on_request_and_cut_to_the_width()
     assert!(narrow.stdout.lines().all(|l| l.chars().count() <= 80), "{}", narrow.stdout);
     assert!(narrow.stdout.contains('…'));
 }
+
+#[test]
+fn a_queue_given_to_scan_is_refused_with_the_command_that_follows_it() {
+    let run = common::tripline(&["scan", "examples", "sqs://cloudtrail-notifications"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("sqs://cloudtrail-notifications: a queue is followed, not scanned"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("tripline watch sqs://cloudtrail-notifications --store"),
+        "{}",
+        run.stderr
+    );
+}

@@ -31,7 +31,7 @@ pub fn enqueue(remote: &Remote, url: &str, queue_url: &str) -> Result<Enqueued, 
     let aws = Aws::connect(&remote.aws).map_err(|e| format!("cannot start the AWS client: {e}"))?;
     let mut listing =
         tripline_io::bucket::walk(&S3::new(&aws).bucket(bucket), prefix, &remote.narrowing)?;
-    let queue = Queue::new(&aws, queue_url);
+    let queue = Queue::locate(&aws, queue_url)?;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let region = remote.aws.region.as_deref().unwrap_or("us-east-1");
     let bodies: Vec<String> = listing

@@ -110,8 +110,7 @@ impl Followed {
                 visibility: queue_args.visibility.max(Duration::from_secs(1)),
                 delete_bad: queue_args.delete_bad_messages,
             };
-            let source = QueueSource::new(options)
-                .map_err(|e| anyhow::anyhow!("cannot start the AWS client: {e}"))?;
+            let source = QueueSource::new(options).map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok((Self::Queue(source), url))
         }
         #[cfg(not(feature = "aws"))]

@@ -81,6 +81,14 @@ pub(super) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 
 pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
+    if let Some(queue) =
+        args.paths.iter().filter_map(|p| p.to_str()).find(|p| p.starts_with("sqs://"))
+    {
+        // A scan has no store to commit to before deleting messages: a queue is followed.
+        anyhow::bail!(
+            "{queue}: a queue is followed, not scanned (its messages are deleted only once their results are committed to a store)\n  hint: `tripline watch {queue} --store PATH --until-empty` reads it until it is empty"
+        );
+    }
     let setup = crate::options::setup(&args.rules, &args.detect, config, args.quiet)?;
     let range = TimeRange { since: args.since, until: args.until };
     let remote = Remote {

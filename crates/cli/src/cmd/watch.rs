@@ -7,7 +7,7 @@
 //! its results are committed. Polling, not file-system events: it works the same on local disks, network mounts and
 //! synced folders, and a poll every few seconds is plenty for logs delivered every 5 minutes.
 //!
-//! `watch --queue URL` follows an SQS queue of notifications instead (`QueueSource`): each
+//! `watch --queue URL` (or `watch sqs://NAME`) follows an SQS queue of notifications instead (`QueueSource`): each
 //! poll is one receive with long polling, and a message is deleted once everything it named is
 //! committed.
 
@@ -19,10 +19,11 @@ use crate::options::{DetectArgs, OutputArgs, RuleArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The folder to follow (any `AWSLogs/…` layout under it).
-    #[arg(required_unless_present = "queue", conflicts_with = "queue")]
+    /// The folder to follow (any `AWSLogs/…` layout under it), or a queue as `sqs://NAME`.
+    #[arg(required_unless_present = "queue", conflicts_with = "queue", value_name = "DIR|SQS")]
     dir: Option<PathBuf>,
-    /// Follow this SQS queue of S3 (or SNS, EventBridge, CloudTrail) notifications instead.
+    /// Follow this SQS queue of S3 (or SNS, EventBridge, CloudTrail) notifications instead: its
+    /// URL, or `sqs://[ACCOUNT/]NAME`.
     #[arg(long, value_name = "URL")]
     queue: Option<String>,
     /// The store that remembers processed files and alerts: a SQLite path or `postgres://` URL.
@@ -40,8 +41,15 @@ pub struct Args {
 
 pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<ExitStatus> {
     let f = &args.follow;
+    // `watch sqs://NAME` names a queue where a folder would go.
+    let named_queue =
+        args.dir.as_ref().and_then(|d| d.to_str()).filter(|d| d.starts_with("sqs://"));
+    let (dir, queue) = match named_queue {
+        Some(queue) => (None, Some(queue.to_owned())),
+        None => (args.dir.clone(), args.queue.clone()),
+    };
     let (followed, what) =
-        Followed::open(args.dir.as_ref(), f.settle, args.queue.as_ref(), &f.queue, &f.aws)?;
+        Followed::open(dir.as_ref(), f.settle, queue.as_ref(), &f.queue, &f.aws)?;
     let location = crate::options::store(args.store.as_ref(), config)?;
     let setup = crate::options::setup(&args.rules, &args.detect, config, f.quiet)?;
     if !f.quiet {

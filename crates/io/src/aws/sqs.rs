@@ -33,6 +33,34 @@ impl Queue {
         Self { aws: aws.clone(), client, url: url.to_owned() }
     }
 
+    /// A client of the queue `address` names: its URL (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`,
+    /// or an emulator's), or `sqs://[ACCOUNT/]NAME`, whose URL SQS is asked for in the client's
+    /// region (the account is needed only for another account's queue).
+    ///
+    /// # Errors
+    /// An `sqs://` address that names no queue, or what SQS said when asked for its URL.
+    pub fn locate(aws: &Aws, address: &str) -> Result<Self, String> {
+        let Some(name) = address.strip_prefix("sqs://") else {
+            return Ok(Self::new(aws, address));
+        };
+        let (owner, name) = match name.trim_end_matches('/').split_once('/') {
+            Some((owner, name)) => (Some(owner), name),
+            None => (None, name.trim_end_matches('/')),
+        };
+        if name.is_empty() || name.contains('/') || owner.is_some_and(str::is_empty) {
+            return Err(format!("{address}: name a queue as sqs://NAME or sqs://ACCOUNT/NAME"));
+        }
+        let client = aws_sdk_sqs::Client::new(aws.config());
+        let request = client
+            .get_queue_url()
+            .queue_name(name)
+            .set_queue_owner_aws_account_id(owner.map(Into::into));
+        let answer =
+            aws.block_on(request.send()).map_err(|e| format!("{address}: {}", describe(&e)))?;
+        let url = answer.queue_url().ok_or_else(|| format!("{address}: SQS gave no URL"))?;
+        Ok(Self { aws: aws.clone(), client, url: url.to_owned() })
+    }
+
     /// The queue's URL.
     #[must_use]
     pub fn url(&self) -> &str {

@@ -93,10 +93,11 @@ impl QueueSource {
     /// A source reading the queue `options` names.
     ///
     /// # Errors
-    /// When the AWS client cannot be started.
-    pub fn new(options: QueueOptions) -> std::io::Result<Self> {
-        let aws = Aws::connect(&options.aws)?;
-        let queue = Queue::new(&aws, &options.url);
+    /// When the AWS client cannot be started, or an `sqs://` name has no queue.
+    pub fn new(options: QueueOptions) -> Result<Self, String> {
+        let aws =
+            Aws::connect(&options.aws).map_err(|e| format!("cannot start the AWS client: {e}"))?;
+        let queue = Queue::locate(&aws, &options.url)?;
         let s3 = S3::new(&aws);
         let in_flight: Flights = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
