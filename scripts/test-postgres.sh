@@ -24,8 +24,10 @@ start)
   [ "$(id -u)" = 0 ] && chown postgres "$data"
   as_postgres "'$bin/initdb' -D '$data/db' -U postgres --auth=trust --no-sync -E UTF8" >/dev/null
   # fsync off: the data directory is thrown away; the store's crash safety is SQLite's and
-  # PostgreSQL's transactions, which fsync does not change for a killed client.
-  as_postgres "'$bin/pg_ctl' -D '$data/db' -l '$data/log' -w -o \"-h 127.0.0.1 -p $port -k '$data' -c fsync=off -c max_connections=200\" start" >/dev/null
+  # PostgreSQL's transactions, which fsync does not change for a killed client. Benchmarks of
+  # commits set TRIPLINE_PG_FSYNC=on, as a real server runs.
+  fsync=${TRIPLINE_PG_FSYNC:-off}
+  as_postgres "'$bin/pg_ctl' -D '$data/db' -l '$data/log' -w -o \"-h 127.0.0.1 -p $port -k '$data' -c fsync=$fsync -c max_connections=200\" start" >/dev/null
   echo "postgres://postgres@127.0.0.1:$port/postgres"
   ;;
 stop)

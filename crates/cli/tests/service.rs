@@ -149,6 +149,10 @@ fn the_service_follows_a_queue_reports_its_metrics_and_drains_on_sigterm() {
     assert!(metric(&text, "tripline_queue_messages_received_total") >= objects as f64);
     assert!(metric(&text, "tripline_lag_seconds") > 0.0, "the logs are from 2024");
     assert_eq!(metric(&text, "tripline_ready"), 1.0);
+    // Each poll that read something committed it; the time went somewhere.
+    assert!(metric(&text, "tripline_store_transactions_total") >= 1.0, "{text}");
+    assert!(metric(&text, "tripline_store_transaction_seconds_total") > 0.0, "{text}");
+    assert!(metric(&text, "tripline_store_lock_wait_seconds_total") >= 0.0, "{text}");
     assert_eq!(get(&format!("{at}/readyz")).0, 200);
     assert_eq!(get(&format!("{at}/nothing")).0, 404);
     // Done messages are deleted together once their batch is committed.
@@ -164,6 +168,7 @@ fn the_service_follows_a_queue_reports_its_metrics_and_drains_on_sigterm() {
         said.iter().any(|l| l.contains("stopping: every unit taken was committed")),
         "{said:#?}"
     );
+    assert!(said.iter().any(|l| l.contains("waiting for the write lock")), "{said:#?}");
 }
 
 #[test]

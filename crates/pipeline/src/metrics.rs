@@ -39,6 +39,12 @@ pub struct Metrics {
     pub messages_in_flight: AtomicU64,
     /// Polls of the sources.
     pub polls: AtomicU64,
+    /// Store write transactions run.
+    pub store_transactions: AtomicU64,
+    /// Microseconds spent waiting for the store's write lock.
+    pub store_waiting_us: AtomicU64,
+    /// Microseconds spent in write transactions, the lock held.
+    pub store_holding_us: AtomicU64,
     /// Whether the process is taking work (the store is open, the sources polled): `/readyz`.
     pub ready: AtomicBool,
     newest_event: Mutex<Option<DateTime<Utc>>>,
@@ -48,6 +54,14 @@ impl Metrics {
     /// Adds `n` to a counter.
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The store connection's writing time so far (its totals: they replace what was set).
+    pub fn store_timings(&self, timings: &tripline_store::WriteTimings) {
+        let micros = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.store_transactions.store(timings.transactions, Ordering::Relaxed);
+        self.store_waiting_us.store(micros(timings.waiting), Ordering::Relaxed);
+        self.store_holding_us.store(micros(timings.holding), Ordering::Relaxed);
     }
 
     /// Notes an event time read (as CloudTrail writes it); the newest one is kept.
@@ -64,7 +78,7 @@ impl Metrics {
     #[must_use]
     pub fn render(&self, now: DateTime<Utc>) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 14] = [
+        let counters: [(&str, &str, &AtomicU64); 15] = [
             ("tripline_records_total", "CloudTrail records read.", &self.records),
             ("tripline_bytes_total", "Bytes read before decompression.", &self.bytes),
             ("tripline_bad_records_total", "Records that could not be used.", &self.bad_records),
@@ -103,6 +117,11 @@ impl Metrics {
             ),
             ("tripline_polls_total", "Polls of the sources.", &self.polls),
             (
+                "tripline_store_transactions_total",
+                "Store write transactions run.",
+                &self.store_transactions,
+            ),
+            (
                 "tripline_queue_messages_in_flight",
                 "Queue messages received and not yet done.",
                 &self.messages_in_flight,
@@ -115,6 +134,22 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
                 value.load(Ordering::Relaxed)
             );
+        }
+        let seconds: [(&str, &str, &AtomicU64); 2] = [
+            (
+                "tripline_store_lock_wait_seconds_total",
+                "Time spent waiting for the store's write lock (other workers hold it meanwhile).",
+                &self.store_waiting_us,
+            ),
+            (
+                "tripline_store_transaction_seconds_total",
+                "Time spent in store write transactions, the lock held.",
+                &self.store_holding_us,
+            ),
+        ];
+        for (name, help, micros) in seconds {
+            let value = micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
         }
         let newest = *self.newest_event.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(newest) = newest {
@@ -144,6 +179,16 @@ mod tests {
         assert!(text.contains("tripline_records_total 480\n"), "{text}");
         assert!(text.contains("tripline_lag_seconds 300\n"), "{text}");
         assert!(text.contains("tripline_ready 0\n"));
+        let timings = tripline_store::WriteTimings {
+            transactions: 3,
+            waiting: std::time::Duration::from_millis(250),
+            holding: std::time::Duration::from_micros(1_500_000),
+        };
+        metrics.store_timings(&timings);
+        let text = metrics.render(now);
+        assert!(text.contains("tripline_store_transactions_total 3\n"), "{text}");
+        assert!(text.contains("tripline_store_lock_wait_seconds_total 0.25\n"), "{text}");
+        assert!(text.contains("tripline_store_transaction_seconds_total 1.5\n"), "{text}");
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let name = line.split(' ').next().expect("a name");
             assert!(

@@ -118,6 +118,20 @@ impl InputKey {
 pub struct Store {
     backend: Box<dyn Backend>,
     label: String,
+    timings: WriteTimings,
+}
+
+/// Where this connection's writing time went: what a fleet's workers spend waiting for one
+/// another at the store-wide lock, beside what they spend holding it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WriteTimings {
+    /// Write transactions run.
+    pub transactions: u64,
+    /// Time spent starting them: waiting for the write lock (SQLite's `BEGIN IMMEDIATE`,
+    /// PostgreSQL's advisory lock), which other writers hold meanwhile.
+    pub waiting: std::time::Duration,
+    /// Time spent inside them, lock held, commit included.
+    pub holding: std::time::Duration,
 }
 
 impl Store {
@@ -133,7 +147,7 @@ impl Store {
             } else {
                 Box::new(sqlite::Sqlite::open(Path::new(location))?)
             };
-        let mut store = Self { backend, label: redact(location) };
+        let mut store = Self { backend, label: redact(location), timings: WriteTimings::default() };
         // Up to date is the usual case: then no write lock is taken just to open.
         if schema::version(store.backend.as_mut()).ok() != Some(schema::latest()) {
             store.write(|b| schema::migrate(b))?;
@@ -163,21 +177,30 @@ impl Store {
         Ok(self.checkpoint(key)? != Checkpoint::Unread)
     }
 
+    /// Where this connection's writing time went, since it was opened.
+    #[must_use]
+    pub fn write_timings(&self) -> WriteTimings {
+        self.timings
+    }
+
     /// Runs `f` in one write transaction under the store-wide lock; commits when it returns
     /// `Ok`, rolls back otherwise.
     fn write<T>(&mut self, f: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        let asked = std::time::Instant::now();
         self.backend.begin_write()?;
-        match f(self.backend.as_mut()) {
-            Ok(value) => {
-                self.backend.commit()?;
-                Ok(value)
-            }
+        let locked = std::time::Instant::now();
+        let result = match f(self.backend.as_mut()) {
+            Ok(value) => self.backend.commit().map(|()| value),
             Err(e) => {
                 // The error that matters is the first one; a failed rollback ends the session.
                 let _ = self.backend.rollback();
                 Err(e)
             }
-        }
+        };
+        self.timings.transactions += 1;
+        self.timings.waiting += locked - asked;
+        self.timings.holding += locked.elapsed();
+        result
     }
 }
 

@@ -215,6 +215,7 @@ pub fn follow(
     metrics.ready.store(true, Ordering::Relaxed);
     let mut status = ExitStatus::Success;
     let mut poll = 0;
+    let started = std::time::Instant::now();
     loop {
         let received_before = followed.received();
         let source = followed.source();
@@ -289,6 +290,7 @@ pub fn follow(
         poll += 1;
         Metrics::add(&metrics.polls, 1);
         followed.measure(metrics);
+        metrics.store_timings(&store.write_timings());
         let drained = how.until_empty && followed.drained(received_before);
         let stopping = how.stop.load(Ordering::Relaxed);
         if how.polls.is_some_and(|n| poll >= n) || drained || stopping {
@@ -299,6 +301,9 @@ pub fn follow(
             if let (false, Some(counts)) = (how.quiet, followed.describe()) {
                 note!("{counts}");
             }
+            if !how.quiet {
+                note!("{}", describe_writing(&store.write_timings(), started.elapsed()));
+            }
             return Ok(status);
         }
         // A queue's receive waits for messages itself.
@@ -306,6 +311,21 @@ pub fn follow(
             sleep_unless_stopped(how.interval, &how.stop);
         }
     }
+}
+
+/// Where the store's writing time went, against the time followed: what a worker of a fleet
+/// spends waiting for the others at the store's lock.
+fn describe_writing(timings: &tripline_store::WriteTimings, running: Duration) -> String {
+    let share = |d: Duration| 100.0 * d.as_secs_f64() / running.as_secs_f64().max(1e-9);
+    format!(
+        "store: {} write transaction(s) in {:.2}s running; {:.3}s ({:.1}%) waiting for the write lock, {:.3}s ({:.1}%) holding it",
+        timings.transactions,
+        running.as_secs_f64(),
+        timings.waiting.as_secs_f64(),
+        share(timings.waiting),
+        timings.holding.as_secs_f64(),
+        share(timings.holding)
+    )
 }
 
 /// Sleeps for `span`, waking early when a stop is asked for.
