@@ -156,14 +156,15 @@ pub(crate) fn keep(backend: &mut dyn Backend, entries: &[OutboxEntry]) -> Result
     let rows = backend.query("SELECT COALESCE(MAX(seq), 0) FROM outbox", &[])?;
     let mut seq = rows.first().and_then(|r| r.first()).and_then(Value::as_int).unwrap_or(0);
     let at = now();
-    for entry in entries {
-        seq += 1;
-        backend.execute(
-            &format!(
-                "INSERT INTO outbox ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, 'pending', 0, NULL, $6, $7)
-                 ON CONFLICT (output, notification_key) DO NOTHING"
-            ),
-            &[
+    // A notification already kept (or listed twice) stays as it is; one statement may not
+    // name a row twice, so repeats within `entries` are dropped here.
+    let mut listed = std::collections::HashSet::new();
+    let rows: Vec<Vec<Value>> = entries
+        .iter()
+        .filter(|e| listed.insert((e.output.as_str(), e.key.as_str())))
+        .map(|entry| {
+            seq += 1;
+            vec![
                 entry.output.as_str().into(),
                 entry.key.as_str().into(),
                 seq.into(),
@@ -171,9 +172,17 @@ pub(crate) fn keep(backend: &mut dyn Backend, entries: &[OutboxEntry]) -> Result
                 entry.body.as_str().into(),
                 at.as_str().into(),
                 at.as_str().into(),
-            ],
-        )?;
-    }
+            ]
+        })
+        .collect();
+    crate::backend::insert_rows(
+        backend,
+        &format!("INSERT INTO outbox ({COLUMNS})"),
+        "($, $, $, $, $, 'pending', 0, NULL, $, $)",
+        rows,
+        "ON CONFLICT (output, notification_key) DO NOTHING",
+        false,
+    )?;
     Ok(())
 }
 

@@ -216,39 +216,60 @@ pub(crate) fn decode_event_ids(text: &str) -> Option<(Vec<String>, Vec<Option<St
 }
 
 pub fn save_alert(backend: &mut dyn Backend, stored: &StoredAlert) -> Result<()> {
-    let a = &stored.alert;
-    backend.execute(
-        &format!(
-            "INSERT INTO alerts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, $16, $17, $18)
-             ON CONFLICT (alert_id) DO UPDATE SET title = excluded.title, representative = NULL,
-             first_event = excluded.first_event, previous_ids = excluded.previous_ids,
-             packed_representative = excluded.packed_representative,
-             first_seen = excluded.first_seen, last_seen = excluded.last_seen, event_count = excluded.event_count,
-             event_ids = excluded.event_ids, status = excluded.status, assignee = excluded.assignee, notes = excluded.notes,
-             updated_at = excluded.updated_at"
-        ),
-        &[
-            a.alert_id.as_str().into(),
-            a.rule_id.as_str().into(),
-            a.title.as_str().into(),
-            a.severity.as_str().into(),
-            i64::from(a.risk_score).into(),
-            a.dedup_key.as_str().into(),
-            a.first_seen.as_deref().into(),
-            a.last_seen.as_deref().into(),
-            i64::try_from(a.event_count).unwrap_or(i64::MAX).into(),
-            encode_event_ids(a).into(),
-            stored.status.as_str().into(),
-            stored.assignee.as_deref().into(),
-            json(&stored.notes).into(),
-            stored.created_at.as_str().into(),
-            stored.updated_at.as_str().into(),
-            pack(&json(&a.representative)).into(),
-            a.first_event.as_deref().filter(|first| a.event_ids.first().map(String::as_str) != Some(*first)).into(),
-            (!a.previous_ids.is_empty()).then(|| json(&a.previous_ids)).map_or(Value::Null, Value::from),
-        ],
+    save_alerts(backend, [stored])
+}
+
+/// Writes `alerts`, new or changed, a few statements for all of them.
+pub(crate) fn save_alerts<'a>(
+    backend: &mut dyn Backend,
+    alerts: impl IntoIterator<Item = &'a StoredAlert>,
+) -> Result<()> {
+    let rows: Vec<Vec<Value>> = alerts.into_iter().map(alert_row).collect();
+    crate::backend::insert_rows(
+        backend,
+        &format!("INSERT INTO alerts ({COLUMNS})"),
+        "($, $, $, $, $, $, $, $, $, $, $, $, $, $, $, NULL, $, $, $)",
+        rows,
+        "ON CONFLICT (alert_id) DO UPDATE SET title = excluded.title, representative = NULL,
+         first_event = excluded.first_event, previous_ids = excluded.previous_ids,
+         packed_representative = excluded.packed_representative,
+         first_seen = excluded.first_seen, last_seen = excluded.last_seen, event_count = excluded.event_count,
+         event_ids = excluded.event_ids, status = excluded.status, assignee = excluded.assignee, notes = excluded.notes,
+         updated_at = excluded.updated_at",
+        false,
     )?;
     Ok(())
+}
+
+/// An alert's row, in the order of `COLUMNS` (the representative's text column left NULL: it
+/// is kept packed).
+fn alert_row(stored: &StoredAlert) -> Vec<Value> {
+    let a = &stored.alert;
+    vec![
+        a.alert_id.as_str().into(),
+        a.rule_id.as_str().into(),
+        a.title.as_str().into(),
+        a.severity.as_str().into(),
+        i64::from(a.risk_score).into(),
+        a.dedup_key.as_str().into(),
+        a.first_seen.as_deref().into(),
+        a.last_seen.as_deref().into(),
+        i64::try_from(a.event_count).unwrap_or(i64::MAX).into(),
+        encode_event_ids(a).into(),
+        stored.status.as_str().into(),
+        stored.assignee.as_deref().into(),
+        json(&stored.notes).into(),
+        stored.created_at.as_str().into(),
+        stored.updated_at.as_str().into(),
+        pack(&json(&a.representative)).into(),
+        a.first_event
+            .as_deref()
+            .filter(|first| a.event_ids.first().map(String::as_str) != Some(*first))
+            .into(),
+        (!a.previous_ids.is_empty())
+            .then(|| json(&a.previous_ids))
+            .map_or(Value::Null, Value::from),
+    ]
 }
 
 /// JSON text of a list column.

@@ -16,7 +16,7 @@ use crate::backend::{Backend, Value};
 use crate::ingest::{Correlations, Incoming, Ingested, InputBatch};
 use crate::outbox::Notifier;
 use crate::packed::pack_signal;
-use crate::queries::{load_alert, now, save_alert, Note, Status, StoredAlert};
+use crate::queries::{load_alert, now, save_alerts, Note, Status, StoredAlert};
 use crate::rulesets::{checkpoint, Checkpoint};
 use crate::{Result, StoreError};
 use withdraw::input_digest;
@@ -237,6 +237,59 @@ impl<'b, 'c> Work<'b, 'c> {
         Ok((inserted > 0).then_some(body))
     }
 
+    /// Records the signals of one input read (as [`Self::record`] does each), in a few
+    /// statements: for each, its JSON when it is new to the store, else `None` (also for a
+    /// repeat within `signals`, whose first sighting is the one recorded).
+    fn record_all(
+        &mut self,
+        signals: &[&Signal],
+        input: Option<i64>,
+    ) -> Result<Vec<Option<String>>> {
+        let mut bodies = Vec::with_capacity(signals.len());
+        let mut rows = Vec::with_capacity(signals.len());
+        let mut first = HashSet::new();
+        for signal in signals {
+            let key = (signal.rule_id.as_str(), signal_key(signal));
+            if !first.insert(key.clone()) {
+                bodies.push(None);
+                continue;
+            }
+            let body =
+                serde_json::to_string(signal).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let packed = pack_signal(&body, signal.request_parameters.as_deref());
+            rows.push(vec![
+                key.0.into(),
+                key.1.as_str().into(),
+                signal.event_time.as_deref().into(),
+                packed.into(),
+                input.map_or(Value::Null, Value::Int),
+            ]);
+            bodies.push(Some((key, body)));
+        }
+        let inserted: HashSet<(String, String)> = crate::backend::insert_rows(
+            self.backend,
+            "INSERT INTO signals (rule_id, signal_key, event_id, event_time, body, packed, input_digest)",
+            "($, $, NULL, $, '', $, $)",
+            rows,
+            "ON CONFLICT (rule_id, signal_key) DO NOTHING RETURNING rule_id, signal_key",
+            true,
+        )?
+        .into_iter()
+        .filter_map(|row| {
+            let mut row = row.into_iter().map(Value::into_text);
+            Some((row.next()??, row.next()??))
+        })
+        .collect();
+        Ok(bodies
+            .into_iter()
+            .map(|b| {
+                b.and_then(|((rule, key), body)| {
+                    inserted.contains(&(rule.to_owned(), key)).then_some(body)
+                })
+            })
+            .collect())
+    }
+
     fn alert(&mut self, alert_id: &str) -> Result<Option<&mut StoredAlert>> {
         if !self.alerts.contains_key(alert_id) {
             if self.taken_back.iter().any(|(taken, _)| taken.alert.alert_id == alert_id) {
@@ -334,9 +387,11 @@ impl Work<'_, '_> {
         });
         // The input's digest, once for all of its signals.
         let input = batch.key.map(|k| input_digest(&k.input));
-        for incoming in order {
+        let signals: Vec<&Signal> = order.iter().map(|i| i.signal).collect();
+        let recorded = self.record_all(&signals, input)?;
+        for (incoming, body) in order.into_iter().zip(recorded) {
             let signal = incoming.signal;
-            let Some(body) = self.record(signal, input)? else {
+            let Some(body) = body else {
                 self.out.duplicates += 1;
                 if let Some(correlations) = batch.again {
                     self.correlate_only(incoming.rule_index, signal, correlations)?;
@@ -429,9 +484,7 @@ impl Work<'_, '_> {
             let id = stored.alert.alert_id.as_str();
             self.backend.execute("DELETE FROM alerts WHERE alert_id = $1", &[id.into()])?;
         }
-        for alert in self.alerts.values() {
-            save_alert(self.backend, alert)?;
-        }
+        save_alerts(self.backend, self.alerts.values())?;
         // The guides of the rules whose alerts this transaction touched, for `alerts show`.
         let changed: std::collections::BTreeSet<&str> =
             self.alerts.values().map(|a| a.alert.rule_id.as_str()).collect();
