@@ -191,6 +191,21 @@ pub fn load_alert(backend: &mut dyn Backend, alert_id: &str) -> Result<Option<St
     rows.into_iter().next().map(from_row).transpose()
 }
 
+/// The alerts of `ids` the store has (in no particular order), one statement for all.
+pub(crate) fn load_alerts(backend: &mut dyn Backend, ids: &[String]) -> Result<Vec<StoredAlert>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Padded to a power of two with the last id again, so the statement has few shapes.
+    let size = ids.len().next_power_of_two();
+    let marks: Vec<String> = (1..=size).map(|n| format!("${n}")).collect();
+    let sql = format!("SELECT {COLUMNS} FROM alerts WHERE alert_id IN ({})", marks.join(", "));
+    let last = ids.last().map_or("", String::as_str);
+    let padded = ids.iter().map(String::as_str).chain(std::iter::repeat(last));
+    let params: Vec<Value> = padded.take(size).map(Value::from).collect();
+    backend.query(&sql, &params)?.into_iter().map(from_row).collect()
+}
+
 /// The `event_ids` column: the listed ids, with their event times when any is known
 /// (`{"ids": […], "times": […]}`); a plain list of ids, as stores kept before times were.
 pub(crate) fn encode_event_ids(alert: &Alert) -> String {

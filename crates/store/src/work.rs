@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use tripline_alert::correlate::{CorrelationState, Settled};
 use tripline_alert::driver::{self, AlertState, Change, Withdrawal};
 use tripline_alert::rule_state::RuleState;
-use tripline_alert::window::{new_terms_of, Member};
+use tripline_alert::window::{new_terms_of, Member, Slot};
 use tripline_alert::{ChangeKind, Signal};
 use tripline_rule::Rule;
 
@@ -16,7 +16,7 @@ use crate::backend::{Backend, Value};
 use crate::ingest::{Correlations, Incoming, Ingested, InputBatch};
 use crate::outbox::Notifier;
 use crate::packed::pack_signal;
-use crate::queries::{load_alert, now, save_alerts, Note, Status, StoredAlert};
+use crate::queries::{load_alert, load_alerts, now, save_alerts, Note, Status, StoredAlert};
 use crate::rulesets::{checkpoint, Checkpoint};
 use crate::{Result, StoreError};
 use withdraw::input_digest;
@@ -50,6 +50,8 @@ pub(crate) struct Work<'b, 'c> {
     windows: HashMap<usize, CorrelationState>,
     states: HashMap<String, RuleState>,
     alerts: BTreeMap<String, StoredAlert>,
+    /// Alerts looked for and not in the store (until raised here, when `alerts` has them).
+    absent: HashSet<String>,
     out: Ingested,
     raised: Vec<String>,
     extended: Vec<String>,
@@ -78,6 +80,7 @@ impl<'b, 'c> Work<'b, 'c> {
             windows: HashMap::new(),
             states: HashMap::new(),
             alerts: BTreeMap::new(),
+            absent: HashSet::new(),
             out: Ingested::default(),
             raised: Vec::new(),
             extended: Vec::new(),
@@ -290,10 +293,29 @@ impl<'b, 'c> Work<'b, 'c> {
             .collect())
     }
 
+    /// Reads the alerts `ids` not read yet, a few statements for all; the ones the store does
+    /// not have are remembered as such.
+    fn prefetch(&mut self, mut ids: Vec<String>) -> Result<()> {
+        ids.sort_unstable();
+        ids.dedup();
+        ids.retain(|id| !self.alerts.contains_key(id) && !self.absent.contains(id));
+        for chunk in ids.chunks(128) {
+            for alert in load_alerts(self.backend, chunk)? {
+                self.alerts.insert(alert.alert.alert_id.clone(), alert);
+            }
+            let missing = chunk.iter().filter(|id| !self.alerts.contains_key(*id));
+            self.absent.extend(missing.cloned());
+        }
+        Ok(())
+    }
+
     fn alert(&mut self, alert_id: &str) -> Result<Option<&mut StoredAlert>> {
         if !self.alerts.contains_key(alert_id) {
             if self.taken_back.iter().any(|(taken, _)| taken.alert.alert_id == alert_id) {
                 // Taken back in this transaction: its row goes at the end.
+                return Ok(None);
+            }
+            if self.absent.contains(alert_id) {
                 return Ok(None);
             }
             match load_alert(self.backend, alert_id)? {
@@ -389,6 +411,13 @@ impl Work<'_, '_> {
         let input = batch.key.map(|k| input_digest(&k.input));
         let signals: Vec<&Signal> = order.iter().map(|i| i.signal).collect();
         let recorded = self.record_all(&signals, input)?;
+        // The alerts the new signals' windows start from, read together: the driver asks for
+        // each of them first.
+        let windows = order.iter().zip(&recorded).filter(|(i, body)| i.alerts && body.is_some());
+        let first_ids: Vec<String> = windows
+            .map(|(i, _)| Slot::of(i.rule, &Member::of(i.rule, i.signal, i.index)).alert_id)
+            .collect();
+        self.prefetch(first_ids)?;
         for (incoming, body) in order.into_iter().zip(recorded) {
             let signal = incoming.signal;
             let Some(body) = body else {
