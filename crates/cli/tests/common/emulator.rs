@@ -97,6 +97,19 @@ impl Emulator {
         between(&answer, "<MessageId>", "</MessageId>")
     }
 
+    /// How many messages a receive by another worker gets now (they stay visible: a
+    /// visibility timeout of 0).
+    pub fn receivable(&self, queue: &str) -> usize {
+        let answer = self.sqs(&[
+            ("Action", "ReceiveMessage"),
+            ("QueueUrl", queue),
+            ("MaxNumberOfMessages", "10"),
+            ("VisibilityTimeout", "0"),
+            ("WaitTimeSeconds", "0"),
+        ]);
+        answer.matches("<MessageId>").count()
+    }
+
     /// Messages in the queue, visible or in flight.
     pub fn messages(&self, queue: &str) -> u64 {
         let answer = self.sqs(&[
