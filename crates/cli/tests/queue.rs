@@ -220,3 +220,86 @@ fn a_queue_named_that_does_not_exist_is_an_error_that_names_it() {
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(bad.stderr.contains("sqs://NAME or sqs://ACCOUNT/NAME"), "{}", bad.stderr);
 }
+
+#[test]
+fn run_follows_every_queue_and_folder_it_is_given_each_told_apart() {
+    let emulator = Emulator::start();
+    emulator.bucket(BUCKET);
+    let (east, west) = (emulator.queue("east"), emulator.queue("west"));
+    let keys = put_examples(&emulator);
+    let trail: Vec<&String> = keys.iter().filter(|k| k.contains("/CloudTrail/")).collect();
+    // Half the objects announced on each queue, as two regions' trails would be.
+    for (i, key) in trail.iter().enumerate() {
+        let queue = if i % 2 == 0 { &east } else { &west };
+        emulator.send(
+            queue,
+            &serde_json::json!({"s3Bucket": BUCKET, "s3ObjectKey": [key]}).to_string(),
+        );
+    }
+    let dir = tempfile::tempdir().expect("temp");
+    let config = dir.path().join("tripline.toml");
+    std::fs::write(&config, format!("[run]\nqueue = [\"{east}\", \"{west}\"]\nlisten = \"off\"\n"))
+        .expect("config written");
+    let store = dir.path().join("alerts.db").to_string_lossy().into_owned();
+    let env = emulator.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let config = config.to_string_lossy().into_owned();
+    let args =
+        ["run", "--config", &config, "--store", &store, "--until-empty", "--format", "jsonl"];
+    let run = tripline_with(&args, None, &env);
+    assert_eq!(run.code, 1, "alerts raised: {}", run.stderr);
+    let disk = common::tripline(&["scan", "examples", "--format", "jsonl"]);
+    assert_eq!(signals(&run.stdout), signals(&disk.stdout), "what a scan of the files finds");
+    for (queue, n) in [(&east, trail.len().div_ceil(2)), (&west, trail.len() / 2)] {
+        let said = format!("queue {queue}: {n} message(s) received, {n} done and deleted");
+        assert!(run.stderr.contains(&said), "{said}\n{}", run.stderr);
+        assert_eq!(emulator.messages(queue), 0);
+    }
+
+    // A queue and a folder at once, by flags (which replace what [run] names): the folder's
+    // files and the queue's objects are all read, once.
+    let folder = tempfile::tempdir().expect("temp");
+    let local = workspace().join("examples").join(trail[0]);
+    std::fs::copy(&local, folder.path().join("local.json.gz")).expect("copied");
+    emulator.send(
+        &east,
+        &serde_json::json!({"s3Bucket": BUCKET, "s3ObjectKey": [trail[1]]}).to_string(),
+    );
+    let fresh = dir.path().join("fresh.db").to_string_lossy().into_owned();
+    let folder_arg = folder.path().to_string_lossy().into_owned();
+    let args = [
+        "run",
+        "--config",
+        &config,
+        "--store",
+        &fresh,
+        "--queue",
+        &east,
+        "--folder",
+        &folder_arg,
+        "--settle",
+        "0s",
+        "--polls",
+        "3",
+        "--format",
+        "jsonl",
+    ];
+    let both = tripline_with(&args, None, &env);
+    assert!(both.code <= 1, "{}", both.stderr);
+    let only = |paths: &[&std::path::Path]| {
+        let mut args = vec!["scan", "--format", "jsonl"];
+        args.extend(paths.iter().filter_map(|p| p.to_str()));
+        signals(&common::tripline(&args).stdout)
+    };
+    let second = workspace().join("examples").join(trail[1]);
+    let expected = only(&[&local, &second]);
+    assert!(!expected.is_empty(), "the two files hold signals");
+    assert_eq!(signals(&both.stdout), expected);
+    assert!(
+        both.stderr.contains("queue: 1 message(s) received, 1 done and deleted"),
+        "{}",
+        both.stderr
+    );
+    assert_eq!(emulator.messages(&east), 0);
+    assert_eq!(emulator.messages(&west), 0, "not followed this time");
+}

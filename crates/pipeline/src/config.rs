@@ -50,17 +50,19 @@ pub struct Config {
 ///
 /// ```toml
 /// [run]
-/// queue = "https://sqs.eu-west-1.amazonaws.com/111122223333/cloudtrail"   # or folder = "…"
+/// queue = "https://sqs.eu-west-1.amazonaws.com/111122223333/cloudtrail"   # or a list; folder = "…" too
 /// listen = "127.0.0.1:9464"          # /metrics, /healthz, /readyz
 /// delete_bad_messages = false        # else left for the queue's redrive policy
 /// ```
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
-    /// An SQS queue of notifications to follow.
-    pub queue: Option<String>,
-    /// A folder to follow.
-    pub folder: Option<PathBuf>,
+    /// SQS queues of notifications to follow (one, or a list).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub queue: Vec<String>,
+    /// Folders to follow (one, or a list).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub folder: Vec<PathBuf>,
     /// The address of `/metrics`, `/healthz` and `/readyz`.
     pub listen: Option<String>,
     /// Delete queue messages that can never succeed.
@@ -68,6 +70,24 @@ pub struct RunConfig {
     pub delete_bad_messages: bool,
     /// Another AWS endpoint (an emulator, an S3-compatible store).
     pub endpoint_url: Option<String>,
+}
+
+/// A setting written as one value or a list of them.
+fn one_or_many<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany<T> {
+        One(T),
+        Many(Vec<T>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(value) => vec![value],
+        OneOrMany::Many(values) => values,
+    })
 }
 
 /// The `rules` setting: the paths, and the selectors of rules turned off and on.
@@ -219,7 +239,7 @@ impl Config {
                 output.target = base.join(&output.target).to_string_lossy().into_owned();
             }
         }
-        if let Some(folder) = &mut config.run.folder {
+        for folder in &mut config.run.folder {
             relative(folder);
         }
         if let Some(store) = &mut config.store {

@@ -4,7 +4,6 @@
 //! asked for (SIGTERM, SIGINT) is taken between polls: the poll at hand finishes and commits,
 //! then no more is taken.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +13,10 @@ use tripline_pipeline::run::stored::{
     apply_retention, deliver, open, pending, read_and_commit, write_results, Outputs, RunState,
 };
 use tripline_pipeline::scan::TimeRange;
-use tripline_pipeline::source::{Folder, Source};
+use tripline_pipeline::source::Source;
 use tripline_pipeline::{Config, Setup, Totals};
 
+pub use super::followed::Followed;
 use super::ExitStatus;
 use crate::options::{AwsArgs, OutputArgs};
 
@@ -75,109 +75,6 @@ pub struct QueueArgs {
     pub until_empty: bool,
 }
 
-/// What is followed.
-pub enum Followed {
-    Folder(Folder),
-    #[cfg(feature = "aws")]
-    Queue(tripline_pipeline::source::queue::QueueSource),
-}
-
-impl Followed {
-    /// A folder (files settled for `settle`), or else the queue at `queue`; and how to name it.
-    pub fn open(
-        dir: Option<&PathBuf>,
-        settle: Duration,
-        queue: Option<&String>,
-        queue_args: &QueueArgs,
-        aws: &AwsArgs,
-    ) -> anyhow::Result<(Self, String)> {
-        if let Some(dir) = dir {
-            if !dir.is_dir() {
-                anyhow::bail!("{} is not a folder to watch", dir.display());
-            }
-            return Ok((Self::Folder(Folder::new(dir, settle)), dir.display().to_string()));
-        }
-        let Some(url) = queue.cloned() else {
-            anyhow::bail!("nothing to follow: give a folder or a queue (--queue URL)")
-        };
-        #[cfg(feature = "aws")]
-        {
-            use tripline_pipeline::source::queue::{QueueOptions, QueueSource};
-            let options = QueueOptions {
-                url: url.clone(),
-                aws: aws.options(),
-                wait: queue_args.wait.min(Duration::from_secs(20)),
-                visibility: queue_args.visibility.max(Duration::from_secs(1)),
-                delete_bad: queue_args.delete_bad_messages,
-            };
-            let source = QueueSource::new(options).map_err(|e| anyhow::anyhow!("{e}"))?;
-            Ok((Self::Queue(source), url))
-        }
-        #[cfg(not(feature = "aws"))]
-        {
-            let _ = (queue_args, aws);
-            anyhow::bail!(
-                "{url}: this build of tripline reads no queue (built without the `aws` feature)"
-            )
-        }
-    }
-
-    fn source(&mut self) -> &mut dyn Source {
-        match self {
-            Self::Folder(folder) => folder,
-            #[cfg(feature = "aws")]
-            Self::Queue(queue) => queue,
-        }
-    }
-
-    /// For a queue: nothing received by the last poll and nothing in flight.
-    #[cfg_attr(not(feature = "aws"), allow(unused_variables))] // only a queue drains
-    fn drained(&self, received_before: u64) -> bool {
-        match self {
-            Self::Folder(_) => false,
-            #[cfg(feature = "aws")]
-            Self::Queue(queue) => {
-                queue.counts.received == received_before && queue.in_flight() == 0
-            }
-        }
-    }
-
-    fn received(&self) -> u64 {
-        match self {
-            Self::Folder(_) => 0,
-            #[cfg(feature = "aws")]
-            Self::Queue(queue) => queue.counts.received,
-        }
-    }
-
-    /// The queue's counts into `metrics`.
-    #[cfg_attr(not(feature = "aws"), allow(unused_variables))]
-    fn measure(&self, metrics: &Metrics) {
-        #[cfg(feature = "aws")]
-        if let Self::Queue(queue) = self {
-            let c = &queue.counts;
-            metrics.messages_received.store(c.received, Ordering::Relaxed);
-            metrics.messages_bad.store(c.bad, Ordering::Relaxed);
-            metrics.messages_in_flight.store(queue.in_flight() as u64, Ordering::Relaxed);
-        }
-    }
-
-    /// The queue's counts, for the summary.
-    fn describe(&self) -> Option<String> {
-        match self {
-            Self::Folder(_) => None,
-            #[cfg(feature = "aws")]
-            Self::Queue(queue) => {
-                let c = &queue.counts;
-                Some(format!(
-                    "queue: {} message(s) received, {} done and deleted, {} asking for nothing, {} that can never succeed, {} in flight",
-                    c.received, c.done, c.ignored, c.bad, queue.in_flight()
-                ))
-            }
-        }
-    }
-}
-
 /// When to stop, and what to tell.
 pub struct Follow {
     /// How long to wait between polls of a folder (a queue's receive waits itself).
@@ -218,7 +115,7 @@ pub fn follow(
     let started = std::time::Instant::now();
     loop {
         let received_before = followed.received();
-        let source = followed.source();
+        let source = &mut followed;
         let listing = source.poll();
         for problem in &listing.problems {
             note!("{problem}");
@@ -298,8 +195,8 @@ pub fn follow(
             if stopping {
                 note!("stopping: every unit taken was committed; no more will be taken");
             }
-            if let (false, Some(counts)) = (how.quiet, followed.describe()) {
-                note!("{counts}");
+            if !how.quiet {
+                followed.describe().iter().for_each(|counts| note!("{counts}"));
             }
             if !how.quiet {
                 note!("{}", describe_writing(&store.write_timings(), started.elapsed()));
@@ -307,7 +204,7 @@ pub fn follow(
             return Ok(status);
         }
         // A queue's receive waits for messages itself.
-        if matches!(followed, Followed::Folder(_)) {
+        if !followed.has_queue() {
             sleep_unless_stopped(how.interval, &how.stop);
         }
     }

@@ -4,6 +4,7 @@ mod alerts;
 mod docs;
 mod enqueue;
 mod follow;
+mod followed;
 mod lint;
 mod outbox;
 mod rules;

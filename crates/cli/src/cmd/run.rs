@@ -1,5 +1,5 @@
 //! `tripline run`: the long-running service. It follows what `[run]` in `tripline.toml` (or
-//! the flags) names — an SQS queue of notifications, or a folder — with the store and outputs
+//! the flags) names — SQS queues of notifications, folders, or both — with the store and outputs
 //! of the configuration, answers `/metrics`, `/healthz` and `/readyz`, and drains on SIGTERM or
 //! SIGINT: the poll at hand finishes and commits, then it stops taking work and exits.
 
@@ -16,12 +16,14 @@ use crate::options::{AwsArgs, DetectArgs, OutputArgs, RuleArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// An SQS queue of notifications to follow (else `[run] queue`).
+    /// An SQS queue of notifications to follow: its URL or `sqs://NAME` (repeat for several;
+    /// else `[run] queue`).
     #[arg(long, value_name = "URL")]
-    queue: Option<String>,
-    /// A folder to follow instead (else `[run] folder`).
-    #[arg(long, value_name = "DIR", conflicts_with = "queue")]
-    folder: Option<PathBuf>,
+    queue: Vec<String>,
+    /// A folder to follow (repeat for several; else `[run] folder`). Given flags replace
+    /// what `[run]` names.
+    #[arg(long, value_name = "DIR")]
+    folder: Vec<PathBuf>,
     /// The store: a SQLite path or a `postgres://` URL (several workers share a PostgreSQL one).
     #[arg(long, env = "TRIPLINE_STORE", value_name = "PATH|URL")]
     store: Option<String>,
@@ -55,15 +57,17 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
         crate::log::set_json();
     }
     let settings = &config.run;
-    let queue = args.queue.clone().or_else(|| settings.queue.clone());
-    let folder = args.folder.clone().or_else(|| settings.folder.clone());
-    let (queue, folder) = if args.queue.is_some() { (queue, None) } else { (queue, folder) };
+    let flagged = !args.queue.is_empty() || !args.folder.is_empty();
+    let (queues, folders) = if flagged {
+        (args.queue.clone(), args.folder.clone())
+    } else {
+        (settings.queue.clone(), settings.folder.clone())
+    };
     let f = &args.follow;
     let mut queue_args = f.queue.clone();
     queue_args.delete_bad_messages |= settings.delete_bad_messages;
     let aws = AwsArgs::with_endpoint(&f.aws, settings.endpoint_url.as_deref());
-    let (followed, what) =
-        Followed::open(folder.as_ref(), f.settle, queue.as_ref(), &queue_args, &aws)?;
+    let (followed, what) = Followed::open(&folders, f.settle, &queues, &queue_args, &aws)?;
     let location = crate::options::store(args.store.as_ref(), config)?;
     let setup = crate::options::setup(&args.rules, &args.detect, config, f.quiet)?;
     let metrics = Arc::new(Metrics::default());

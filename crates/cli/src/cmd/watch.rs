@@ -48,8 +48,9 @@ pub fn run(args: &Args, config: &tripline_pipeline::Config) -> anyhow::Result<Ex
         Some(queue) => (None, Some(queue.to_owned())),
         None => (args.dir.clone(), args.queue.clone()),
     };
-    let (followed, what) =
-        Followed::open(dir.as_ref(), f.settle, queue.as_ref(), &f.queue, &f.aws)?;
+    let (folders, queues): (Vec<PathBuf>, Vec<String>) =
+        (dir.into_iter().collect(), queue.into_iter().collect());
+    let (followed, what) = Followed::open(&folders, f.settle, &queues, &f.queue, &f.aws)?;
     let location = crate::options::store(args.store.as_ref(), config)?;
     let setup = crate::options::setup(&args.rules, &args.detect, config, f.quiet)?;
     if !f.quiet {

@@ -46,6 +46,30 @@ pub struct Listing {
     pub folders_skipped: std::collections::BTreeMap<String, u64>,
 }
 
+impl Listing {
+    /// Adds what `other` found: its units after these.
+    pub fn absorb(&mut self, other: Listing) {
+        self.units.extend(other.units);
+        self.problems.extend(other.problems);
+        self.digests += other.digests;
+        add_counts(&mut self.other_services, other.other_services);
+        add_counts(&mut self.folders_skipped, other.folders_skipped);
+    }
+}
+
+/// What a queue source has done, for the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Messages received.
+    pub received: u64,
+    /// Messages deleted once their units were committed.
+    pub done: u64,
+    /// Messages that asked for nothing (S3's test event), deleted.
+    pub ignored: u64,
+    /// Messages that can never succeed.
+    pub bad: u64,
+}
+
 /// Adds counts by name to `total`.
 fn add_counts(
     total: &mut std::collections::BTreeMap<String, u64>,

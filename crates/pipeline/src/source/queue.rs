@@ -38,18 +38,7 @@ pub struct QueueOptions {
     pub delete_bad: bool,
 }
 
-/// What a queue source has done, for the summary.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct QueueCounts {
-    /// Messages received.
-    pub received: u64,
-    /// Messages deleted once their units were committed.
-    pub done: u64,
-    /// Messages that asked for nothing (S3's test event), deleted.
-    pub ignored: u64,
-    /// Messages that can never succeed.
-    pub bad: u64,
-}
+pub use super::QueueCounts;
 
 /// A message being worked on: its receipt, and the units it still waits for.
 struct InFlight {
