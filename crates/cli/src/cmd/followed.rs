@@ -135,7 +135,11 @@ impl Source for Followed {
         for index in 0..self.parts.len() {
             let listing = self.part(index).poll();
             for unit in &listing.units {
-                self.owners.entry(unit.input.label()).or_default().push(index);
+                // A unit offered again (not acknowledged: its read failed) is owned once.
+                let owners = self.owners.entry(unit.input.label()).or_default();
+                if !owners.contains(&index) {
+                    owners.push(index);
+                }
             }
             all.absorb(listing);
         }
