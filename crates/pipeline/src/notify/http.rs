@@ -1,8 +1,9 @@
 //! POSTing a body to a URL the way a receiver can rely on: a timeout per attempt, retries with
 //! exponential backoff and full jitter on 5xx, 429 (waiting as long as `Retry-After` says, up
 //! to a cap) and connection errors, none on other 4xx; an `Idempotency-Key` header; and, with
-//! a shared secret, an HMAC-SHA256 signature of the body. TLS is rustls. The secret is never
-//! printed: [`Secret`]'s `Debug` hides it, and errors name the URL without its path.
+//! a shared secret, an HMAC-SHA256 signature of the body. The client is hyper over rustls
+//! (webpki roots). The secret is never printed: [`Secret`]'s `Debug` hides it, and errors name
+//! the URL without its path.
 
 use std::time::Duration;
 
@@ -64,8 +65,7 @@ impl Default for Retry {
 
 /// A URL to POST JSON to.
 pub struct Poster {
-    agent: ureq::Agent,
-    url: String,
+    url: hyper::Uri,
     label: String,
     retry: Retry,
     secret: Option<Secret>,
@@ -79,26 +79,68 @@ enum Attempt {
     Refused(u16, String),
 }
 
+/// The HTTP client: hyper over rustls, pooling connections per host.
+type Client = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
+/// Each delivering thread's own runtime and client: a connection is driven by the runtime
+/// that opened it, so one thread's pooled connections are only ever used by that thread, and
+/// a POST costs a write and a read (hyper), not a dozen system calls (ureq's probe of a pooled
+/// connection and its timeouts set per read and write, which made a scan's webhook cost twice
+/// the requests themselves).
+struct Local {
+    runtime: tokio::runtime::Runtime,
+    client: Client,
+}
+
+thread_local! {
+    static LOCAL: std::cell::OnceCell<Result<Local, String>> = const { std::cell::OnceCell::new() };
+}
+
+impl Local {
+    fn new() -> Result<Self, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
+        let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        // The provider named, not the process default: with the AWS SDK linked too, rustls
+        // has two and would choose neither.
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(std::sync::Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .map_err(|e| format!("cannot start TLS: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(https);
+        Ok(Self { runtime, client })
+    }
+}
+
 impl Poster {
     /// A poster for `url` (named `label` in messages).
-    #[must_use]
-    pub fn new(url: &str, label: String, retry: Retry, secret: Option<Secret>) -> Self {
-        // A timeout for each phase of an attempt rather than one for the whole: with a global
-        // timeout ureq resolves every request's host on a thread of its own (to time the
-        // lookup out), which cost a thread per notification. Name lookups keep the system
-        // resolver's own timeouts.
-        let phase = Some(retry.timeout);
-        let agent = ureq::Agent::config_builder()
-            .timeout_connect(phase)
-            .timeout_send_request(phase)
-            .timeout_send_body(phase)
-            .timeout_recv_response(phase)
-            .timeout_recv_body(phase)
-            .http_status_as_error(false)
-            .user_agent(concat!("tripline/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        Self { agent, url: url.to_owned(), label, retry, secret }
+    ///
+    /// # Errors
+    /// When `url` is not an `http://` or `https://` URL.
+    pub fn new(
+        url: &str,
+        label: String,
+        retry: Retry,
+        secret: Option<Secret>,
+    ) -> Result<Self, String> {
+        let parsed: hyper::Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
+        if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.host().is_none() {
+            return Err("not an http:// or https:// URL".into());
+        }
+        Ok(Self { url: parsed, label, retry, secret })
     }
 
     /// POSTs `body` with `key` as its idempotency key, retrying as configured.
@@ -132,35 +174,55 @@ impl Poster {
         retry_after.map_or(jittered, |after| after.min(MAX_RETRY_AFTER).max(jittered))
     }
 
+    /// One attempt, on this thread's client, within the timeout.
     fn attempt(&self, body: &[u8], key: &str) -> Attempt {
-        let mut request = self
-            .agent
-            .post(&self.url)
+        LOCAL.with(|local| match local.get_or_init(Local::new) {
+            Ok(local) => {
+                let exchange = self.exchange(&local.client, body, key);
+                // The timer is made inside the runtime, which it needs.
+                let timed = async { tokio::time::timeout(self.retry.timeout, exchange).await };
+                local.runtime.block_on(timed).unwrap_or_else(|_| {
+                    Attempt::Again(format!("no answer within {:?}", self.retry.timeout), None)
+                })
+            }
+            Err(e) => Attempt::Again(e.clone(), None),
+        })
+    }
+
+    /// Sends the request and reads the answer.
+    async fn exchange(&self, client: &Client, body: &[u8], key: &str) -> Attempt {
+        let mut request = hyper::Request::post(self.url.clone())
             .header("Content-Type", "application/json")
+            .header("User-Agent", concat!("tripline/", env!("CARGO_PKG_VERSION")))
             .header(IDEMPOTENCY_HEADER, key);
         if let Some(secret) = &self.secret {
             request = request.header(SIGNATURE_HEADER, secret.sign(body));
         }
-        let mut response = match request.send(body) {
+        let request = match request.body(http_body_util::Full::new(body.to_vec().into())) {
+            Ok(request) => request,
+            Err(e) => return Attempt::Refused(0, format!("the request cannot be made: {e}")),
+        };
+        let response = match client.request(request).await {
             Ok(response) => response,
-            // ureq's errors name the host and what failed, never a header: no secret in them.
-            Err(e) => return Attempt::Again(e.to_string(), None),
+            // The error and its causes name what failed (connecting, the connection closed),
+            // never the URL's path or a header: no secret in them.
+            Err(e) => return Attempt::Again(chain(&e), None),
         };
         let status = response.status().as_u16();
-        if (200..300).contains(&status) {
-            // Reading the answer to its end hands the connection back to the agent's pool;
-            // otherwise every notification opens a connection of its own.
-            let _ = response.body_mut().with_config().limit(64 * 1024).read_to_vec();
-            return Attempt::Done;
-        }
         let retry_after = response
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let mut text =
-            response.body_mut().with_config().limit(512).read_to_string().unwrap_or_default();
+        if (200..300).contains(&status) {
+            // Reading the answer to its end hands the connection back to the pool; otherwise
+            // every notification opens a connection of its own.
+            let _ = read_up_to(response.into_body(), 64 * 1024).await;
+            return Attempt::Done;
+        }
+        let text = read_up_to(response.into_body(), 512).await;
+        let mut text = String::from_utf8_lossy(&text).into_owned();
         text.truncate(200);
         if status == 429 || status >= 500 {
             Attempt::Again(format!("HTTP {status}"), retry_after)
@@ -168,6 +230,35 @@ impl Poster {
             Attempt::Refused(status, text)
         }
     }
+}
+
+/// Up to `limit` bytes of `body` (the rest left unread).
+async fn read_up_to(mut body: hyper::body::Incoming, limit: usize) -> Vec<u8> {
+    use http_body_util::BodyExt;
+    let mut out = Vec::new();
+    while out.len() < limit {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    out.extend_from_slice(&data[..data.len().min(limit - out.len())]);
+                }
+            }
+            _ => break,
+        }
+    }
+    out
+}
+
+/// An error with its causes, `: `-separated.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
 }
 
 #[cfg(test)]
@@ -196,7 +287,8 @@ mod tests {
                 timeout: Duration::from_secs(1),
             },
             None,
-        );
+        )
+        .expect("a URL");
         for attempt in 0..4 {
             let wait = poster.wait(attempt, None);
             assert!(wait <= Duration::from_millis(100) * (1 << attempt), "{wait:?}");

@@ -412,7 +412,8 @@ impl OutputSpec {
                 })?)),
                 None => None,
             };
-            Ok(Poster::new(&self.target, label.clone(), self.http.retry.clone(), secret))
+            Poster::new(&self.target, label.clone(), self.http.retry.clone(), secret)
+                .map_err(|reason| OutputError::Spec { spec: label.clone(), reason })
         };
         Ok(Some(match self.kind {
             OutputKind::Webhook => Box::new(Webhook::new(poster()?, self.http.batch)),
