@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rayon::prelude::*;
 use tripline_alert::{Alert, Signal};
 
 use super::{Channel, DeliveryError, Notification, RuleFacts, CONTEXT_SIGNALS};
@@ -13,7 +12,7 @@ use crate::sink::{AlertChange, ChangeKind, Delivery, Sink, SinkError};
 
 /// A channel as a run's sink, without a store: it keeps the signals it is routed (for the
 /// alerts' context), turns each alert change into a notification and delivers them all when
-/// the run ends, on a few threads at once. Delivery is best effort within the run: what fails
+/// the run ends, on a few threads at once, each thread making the notifications it sends. Delivery is best effort within the run: what fails
 /// after every retry is counted and reported.
 pub struct NotifySink {
     channel: Box<dyn Channel>,
@@ -25,8 +24,7 @@ pub struct NotifySink {
     pending: Vec<Change>,
 }
 
-/// An alert change as the run gives it; it becomes a notification when the run ends (every
-/// one at once, on every core).
+/// An alert change as the run gives it; it becomes a notification when the run ends.
 struct Change {
     kind: ChangeKind,
     alert: Alert,
@@ -68,35 +66,66 @@ impl Sink for NotifySink {
     }
 
     fn finish(&mut self) -> Result<Delivery, SinkError> {
-        let signals = &self.signals;
-        let pending: Vec<Notification> = std::mem::take(&mut self.pending)
-            .into_par_iter()
+        // Each alert's context signals are moved out, not copied (copied only while another
+        // alert still lists one); each notification is made by the worker that sends it,
+        // while the others wait for answers.
+        let mut uses: HashMap<usize, usize> = HashMap::new();
+        for change in &self.pending {
+            change.alert.signals.iter().for_each(|&i| *uses.entry(i).or_insert(0) += 1);
+        }
+        let signals = &mut self.signals;
+        let mut take = |i: usize| {
+            let left = uses.get_mut(&i)?;
+            *left -= 1;
+            if *left == 0 {
+                signals.remove(&i)
+            } else {
+                signals.get(&i).cloned()
+            }
+        };
+        let pending: Vec<(Change, Vec<Signal>)> = std::mem::take(&mut self.pending)
+            .into_iter()
             .map(|change| {
-                let context = change
-                    .alert
-                    .signals
-                    .iter()
-                    .filter_map(|i| signals.get(i))
-                    .take(CONTEXT_SIGNALS)
-                    .cloned()
-                    .collect();
-                Notification::new(change.kind, change.alert, change.rule, context)
+                let mut context = Vec::new();
+                for &i in &change.alert.signals {
+                    // Every listed signal is taken, so the counts stay true.
+                    match take(i) {
+                        Some(signal) if context.len() < CONTEXT_SIGNALS => context.push(signal),
+                        _ => {}
+                    }
+                }
+                (change, context)
             })
             .collect();
-        let outcomes = deliver_all(self.channel.as_ref(), &pending, self.workers);
+        self.signals = HashMap::new();
+        let size = self.channel.batch_size().max(1);
+        let batches: Vec<Mutex<Vec<Made>>> = chunk_owned(pending, size)
+            .into_iter()
+            .map(|batch| Mutex::new(batch.into_iter().map(Made::Change).collect()))
+            .collect();
+        let channel = self.channel.as_ref();
+        let outcomes = in_parallel(batches.len(), self.workers, |i| {
+            let mut batch = batches[i].lock().unwrap_or_else(PoisonError::into_inner);
+            let made: Vec<Notification> =
+                std::mem::take(&mut *batch).into_iter().map(Made::into_notification).collect();
+            let outcome = channel.deliver_batch(&made);
+            *batch = made.into_iter().map(Made::Notification).collect();
+            outcome
+        });
         let mut delivery = Delivery::default();
         let mut skipped = 0;
-        for (notification, outcome) in pending.iter().zip(outcomes) {
-            match outcome {
-                Some(Ok(())) => delivery.delivered += 1,
-                Some(Err(e)) => {
-                    delivery.failed += 1;
-                    delivery.errors.push(format!(
-                        "alert {} ({}): {e}",
-                        notification.alert.alert_id, notification.key
-                    ));
+        for (batch, outcome) in batches.into_iter().zip(outcomes) {
+            let batch = batch.into_inner().unwrap_or_else(PoisonError::into_inner);
+            for made in batch {
+                match &outcome {
+                    Some(Ok(())) => delivery.delivered += 1,
+                    Some(Err(e)) => {
+                        delivery.failed += 1;
+                        let (alert, key) = made.names();
+                        delivery.errors.push(format!("alert {alert} ({key}): {e}"));
+                    }
+                    None => skipped += 1,
                 }
-                None => skipped += 1,
             }
         }
         if skipped > 0 {
@@ -119,6 +148,44 @@ impl Sink for NotifySink {
 /// One notification's delivery: `None` when it was not attempted.
 pub type Outcome = Option<Result<(), DeliveryError>>;
 
+/// An alert change on its way: the change and its context until a worker makes it the
+/// notification it sends (and keeps, for the report).
+enum Made {
+    Change((Change, Vec<Signal>)),
+    Notification(Notification),
+}
+
+impl Made {
+    fn into_notification(self) -> Notification {
+        match self {
+            Self::Change((change, context)) => {
+                Notification::new(change.kind, change.alert, change.rule, context)
+            }
+            Self::Notification(notification) => notification,
+        }
+    }
+
+    /// The alert id and the notification key, for messages.
+    fn names(&self) -> (String, String) {
+        match self {
+            Self::Notification(n) => (n.alert.alert_id.clone(), n.key.clone()),
+            Self::Change((change, _)) => (change.alert.alert_id.clone(), String::new()),
+        }
+    }
+}
+
+/// `items` in runs of `size`, owned.
+fn chunk_owned<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = Vec::new();
+    for item in items {
+        match out.last_mut() {
+            Some(last) if last.len() < size => last.push(item),
+            _ => out.push(vec![item]),
+        }
+    }
+    out
+}
+
 /// Delivers `notifications` on up to `workers` threads, in batches of the channel's
 /// [`Channel::batch_size`] (each batch's outcome is each of its notifications'); the outcomes
 /// in the same order. Once a delivery has given up (every retry of a failure that might pass
@@ -130,18 +197,36 @@ pub fn deliver_all(
     workers: usize,
 ) -> Vec<Outcome> {
     let batches: Vec<&[Notification]> = notifications.chunks(channel.batch_size().max(1)).collect();
+    let outcomes = in_parallel(batches.len(), workers, |i| channel.deliver_batch(batches[i]));
+    batches
+        .iter()
+        .zip(outcomes)
+        .flat_map(|(batch, outcome)| std::iter::repeat_n(outcome, batch.len()))
+        .collect()
+}
+
+/// Runs `deliver` for batches `0..count` on up to `workers` threads, each taking the next
+/// batch when it is free; each batch's outcome, `None` for those not attempted once a delivery
+/// gave up (the receiver is down).
+fn in_parallel(
+    count: usize,
+    workers: usize,
+    deliver: impl Fn(usize) -> Result<(), DeliveryError> + Sync,
+) -> Vec<Outcome> {
     let next = AtomicUsize::new(0);
     let down = AtomicBool::new(false);
-    let outcomes: Vec<Mutex<Outcome>> = batches.iter().map(|_| Mutex::new(None)).collect();
+    let outcomes: Vec<Mutex<Outcome>> = (0..count).map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
-        for _ in 0..workers.min(batches.len()) {
+        for _ in 0..workers.min(count) {
             scope.spawn(|| loop {
                 if down.load(Ordering::Relaxed) {
                     break;
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(batch) = batches.get(i) else { break };
-                let outcome = channel.deliver_batch(batch);
+                if i >= count {
+                    break;
+                }
+                let outcome = deliver(i);
                 if matches!(outcome, Err(DeliveryError::GaveUp { .. })) {
                     down.store(true, Ordering::Relaxed);
                 }
@@ -149,14 +234,7 @@ pub fn deliver_all(
             });
         }
     });
-    batches
-        .iter()
-        .zip(outcomes)
-        .flat_map(|(batch, outcome)| {
-            let outcome = outcome.into_inner().unwrap_or_else(PoisonError::into_inner);
-            std::iter::repeat_n(outcome, batch.len())
-        })
-        .collect()
+    outcomes.into_iter().map(|o| o.into_inner().unwrap_or_else(PoisonError::into_inner)).collect()
 }
 
 #[cfg(test)]
