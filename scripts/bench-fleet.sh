@@ -20,24 +20,12 @@ corpus=target/bench-corpus-$records
 [ "$rate" = 5 ] || corpus=$corpus-sg$rate
 cargo build --release --locked -q -p tripline-cli -p tripline-bench
 [ -d "$corpus" ] || ./target/release/tripline-gen write "$corpus" "$records" 1000 7 "$rate"
-moto=$(scripts/test-moto.sh)
-port=$((20000 + RANDOM % 20000))
-pg_port=$((port + 1))
-url=http://127.0.0.1:$port
-"$moto" -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
-moto_pid=$!
 work=$(mktemp -d)
-trap 'kill $moto_pid 2>/dev/null; scripts/test-postgres.sh stop "$work/pg" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill ${moto_pid:-} 2>/dev/null; scripts/test-postgres.sh stop "$work/pg" 2>/dev/null; rm -rf "$work"' EXIT
 [ "$(id -u)" = 0 ] && chmod 755 "$work"
-until curl -s -o /dev/null "$url/moto-api/"; do sleep 0.2; done
-export AWS_ENDPOINT_URL=$url AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 \
-  AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-sign() { echo "Authorization: AWS4-HMAC-SHA256 Credential=testing/20240801/us-east-1/$1/aws4_request, SignedHeaders=host, Signature=0"; }
-curl -s -X PUT -H "$(sign s3)" "$url/bench" -o /dev/null
-(cd "$corpus" && find . -type f | sed 's|^\./||') | while read -r key; do
-  curl -s -X PUT -H "$(sign s3)" -H "Content-Type: application/octet-stream" --data-binary "@$corpus/$key" "$url/bench/$key" -o /dev/null
-done
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # user + system, in clock ticks
+# shellcheck source=scripts/emulated-bucket.sh
+. scripts/emulated-bucket.sh
+pg_port=$((port + 1))
 ticks=$(getconf CLK_TCK)
 # One line for a run of $1 workers from $2 to $3 (the emulator's CPU ticks $4 to $5), from
 # what each worker said and its CPU time.

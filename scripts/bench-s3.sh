@@ -13,23 +13,11 @@ records=${1:-200000}
 corpus=target/bench-corpus-$records
 cargo build --release --locked -q -p tripline-cli -p tripline-bench
 [ -d "$corpus" ] || ./target/release/tripline-gen write "$corpus" "$records" 1000 7 5
-moto=$(scripts/test-moto.sh)
-port=$((20000 + RANDOM % 20000))
-url=http://127.0.0.1:$port
-"$moto" -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
-moto_pid=$!
 work=$(mktemp -d)
-trap 'kill $moto_pid 2>/dev/null; rm -rf "$work"' EXIT
-until curl -s -o /dev/null "$url/moto-api/"; do sleep 0.2; done
-export AWS_ENDPOINT_URL=$url AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 \
-  AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-sign() { echo "Authorization: AWS4-HMAC-SHA256 Credential=testing/20240801/us-east-1/$1/aws4_request, SignedHeaders=host, Signature=0"; }
-curl -s -X PUT -H "$(sign s3)" "$url/bench" -o /dev/null
-(cd "$corpus" && find . -type f | sed 's|^\./||') | while read -r key; do
-  curl -s -X PUT -H "$(sign s3)" -H "Content-Type: application/octet-stream" --data-binary "@$corpus/$key" "$url/bench/$key" -o /dev/null
-done
+trap 'kill ${moto_pid:-} 2>/dev/null; rm -rf "$work"' EXIT
+# shellcheck source=scripts/emulated-bucket.sh
+. scripts/emulated-bucket.sh
 queue=$(curl -s -X POST -H "$(sign sqs)" -d "Action=CreateQueue&QueueName=bench" "$url/" | sed -n 's|.*<QueueUrl>\(.*\)</QueueUrl>.*|\1|p')
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # user + system, in clock ticks
 ticks=$(getconf CLK_TCK)
 now() { date +%s.%N; }
 timed() { # wall seconds, tripline CPU seconds, emulator CPU seconds of one run of "$@"

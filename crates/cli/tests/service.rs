@@ -117,17 +117,24 @@ fn fill(emulator: &Emulator, queue: &str) -> usize {
     emulator.put_tree(BUCKET, &workspace().join("examples")).len()
 }
 
-#[test]
-fn the_service_follows_a_queue_reports_its_metrics_and_drains_on_sigterm() {
-    let emulator = Emulator::start();
-    let queue = emulator.queue("service");
+/// `tripline run` following a new queue `name` with a new store, serving on a free port; the
+/// service, the queue, where it serves and the store's folder.
+fn queue_service(emulator: &Emulator, name: &str) -> (Service, String, String, tempfile::TempDir) {
+    let queue = emulator.queue(name);
     let dir = tempfile::tempdir().expect("temp");
     let store = dir.path().join("alerts.db").to_string_lossy().into_owned();
     let mut service = Service::start(
-        &emulator,
+        emulator,
         &["--queue", &queue, "--store", &store, "--listen", "127.0.0.1:0", "--wait", "1s"],
     );
     let at = service.address();
+    (service, queue, at, dir)
+}
+
+#[test]
+fn the_service_follows_a_queue_reports_its_metrics_and_drains_on_sigterm() {
+    let emulator = Emulator::start();
+    let (service, queue, at, _dir) = queue_service(&emulator, "service");
     assert_eq!(get(&format!("{at}/healthz")), (200, "ok\n".into()));
     let objects = fill(&emulator, &queue);
     // The example logs hold 480 records; wait until all are read.
@@ -258,14 +265,7 @@ const MEMORY_MARGIN_MB: f64 = 10.0;
 fn a_worker_fed_thousands_of_objects_and_new_event_names_keeps_its_memory_flat() {
     let emulator = Emulator::start();
     emulator.bucket(BUCKET);
-    let queue = emulator.queue("memory");
-    let dir = tempfile::tempdir().expect("temp");
-    let store = dir.path().join("alerts.db").to_string_lossy().into_owned();
-    let mut service = Service::start(
-        &emulator,
-        &["--queue", &queue, "--store", &store, "--listen", "127.0.0.1:0", "--wait", "1s"],
-    );
-    let at = service.address();
+    let (service, queue, at, _dir) = queue_service(&emulator, "memory");
     let pid = service.child.id();
     feed_small_objects(&emulator, &queue, 0, 1_000);
     wait_for_records(&at, (1_000 * RECORDS_PER_OBJECT) as f64);
