@@ -15,7 +15,7 @@ pub struct Args {
     /// The objects to put on the queue: `s3://bucket/prefix`.
     #[arg(value_name = "S3_URL")]
     url: PathBuf,
-    /// The SQS queue the workers follow.
+    /// The SQS queue the workers follow: its URL, or `sqs://[ACCOUNT/]NAME`.
     #[arg(long, value_name = "URL")]
     queue: String,
     /// Only these accounts' logs (by the AWSLogs/ layout's key names; repeat or separate with
