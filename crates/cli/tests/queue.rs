@@ -303,3 +303,35 @@ fn run_follows_every_queue_and_folder_it_is_given_each_told_apart() {
     assert_eq!(emulator.messages(&east), 0);
     assert_eq!(emulator.messages(&west), 0, "not followed this time");
 }
+
+#[test]
+fn notifications_of_digests_and_other_services_logs_are_counted_and_deleted_unread() {
+    let emulator = Emulator::start();
+    emulator.bucket(BUCKET);
+    let queue = emulator.queue("whole-prefix");
+    // A notification on `AWSLogs/` also names these; none of them is put in the bucket, so
+    // fetching one would fail.
+    let digest = "AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2024/08/01/111122223333_CloudTrail-Digest_eu-west-1_trail_eu-west-1_20240801T100000Z.json.gz";
+    let config = "AWSLogs/111122223333/Config/eu-west-1/2024/8/1/ConfigSnapshot/111122223333_Config_eu-west-1_ConfigSnapshot_20240801T100000Z.json.gz";
+    let lb = "AWSLogs/111122223333/elasticloadbalancing/eu-west-1/2024/08/01/111122223333_elasticloadbalancing_eu-west-1_app.lb.log.gz";
+    emulator.send(
+        &queue,
+        &serde_json::json!({"s3Bucket": BUCKET, "s3ObjectKey": [digest, config, lb]}).to_string(),
+    );
+    let dir = tempfile::tempdir().expect("temp");
+    let store = dir.path().join("alerts.db").to_string_lossy().into_owned();
+    let run = watch(&emulator, &queue, &store, &[]);
+    assert_eq!(run.code, 0, "nothing wrong: {}", run.stderr);
+    assert!(run.stderr.contains("1 digest file(s) skipped"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Config 1") && run.stderr.contains("elasticloadbalancing 1"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("1 message(s) received, 0 done and deleted, 1 asking for nothing"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(emulator.messages(&queue), 0);
+}

@@ -123,10 +123,17 @@ pub fn follow(
                 status = ExitStatus::Error;
             }
         }
+        // What the listing skipped (a queue's notifications of digests and other services'
+        // logs), counted with the poll.
+        let listed = Totals::listed(&listing);
+        let skipped = listed.digests + listed.other_services.values().sum::<u64>();
         let mut run = RunState::default();
         let todo = pending(&mut store, setup, source, listing.units, &mut run)?;
+        if todo.is_empty() && skipped > 0 && !how.quiet {
+            note!("{}", listed.describe());
+        }
         if !todo.is_empty() {
-            let mut totals = Totals { files: todo.len() as u64, ..Totals::default() };
+            let mut totals = Totals { files: todo.len() as u64, ..listed };
             // Outputs are opened for each poll that found files: the table is one per poll.
             let mut router = OutputArgs::router_of(&specs, setup, true)?;
             let mut print = |problem: &tripline_io::Problem| note!("{problem}");

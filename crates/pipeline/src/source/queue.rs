@@ -15,6 +15,7 @@ use std::time::Duration;
 use tripline_io::aws::s3::S3;
 use tripline_io::aws::sqs::{Message, Queue};
 use tripline_io::aws::Aws;
+use tripline_io::input::Layout;
 use tripline_io::notification::{self, Notice, ObjectRef};
 use tripline_io::object::{AwsOptions, ObjectInput, ObjectReader};
 use tripline_io::{Input, Problem};
@@ -68,6 +69,23 @@ pub struct QueueSource {
     to_delete: Vec<(String, String)>,
     /// What it has done.
     pub counts: QueueCounts,
+}
+
+/// Whether the object `key` names is CloudTrail's to read by where it sits in the layout (a
+/// notification on `AWSLogs/` also names digests and other services' logs): the others are
+/// counted in `listing`, as a scan counts them, and never fetched.
+fn is_cloudtrail(key: &str, listing: &mut Listing) -> bool {
+    match tripline_io::input::layout(std::path::Path::new(key)) {
+        Layout::CloudTrail => true,
+        Layout::Digest => {
+            listing.digests += 1;
+            false
+        }
+        Layout::OtherService(service) => {
+            *listing.other_services.entry(service).or_insert(0) += 1;
+            false
+        }
+    }
 }
 
 /// How a unit is known among the messages that wait for it.
@@ -159,9 +177,11 @@ impl QueueSource {
                 self.delete(&message.id, &message.receipt);
                 return;
             }
-            Ok(Notice::Objects(objects)) => {
-                objects.into_iter().map(|o| self.object(o)).collect::<Vec<_>>()
-            }
+            Ok(Notice::Objects(objects)) => objects
+                .into_iter()
+                .filter(|o| is_cloudtrail(&o.key, listing))
+                .map(|o| self.object(o))
+                .collect::<Vec<_>>(),
             Ok(Notice::Records(records)) => records
                 .into_iter()
                 .enumerate()
