@@ -231,18 +231,12 @@ impl<'b, 'c> Work<'b, 'c> {
     /// Records a signal read from `input`, packed, with its record's request parameters; its
     /// JSON, or `None` when the store had it already.
     fn record(&mut self, signal: &Signal, input: Option<i64>) -> Result<Option<String>> {
-        let body = serde_json::to_string(signal).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let packed = pack_signal(&body, signal.request_parameters.as_deref());
-        let inserted = self.backend.execute(
-            "INSERT INTO signals (rule_id, signal_key, event_id, event_time, body, packed, input_digest) VALUES ($1, $2, NULL, $3, '', $4, $5) ON CONFLICT (rule_id, signal_key) DO NOTHING",
-            &[signal.rule_id.as_str().into(), signal_key(signal).into(), signal.event_time.as_deref().into(), packed.into(), input.map_or(Value::Null, Value::Int)],
-        )?;
-        Ok((inserted > 0).then_some(body))
+        Ok(self.record_all(&[signal], input)?.pop().flatten())
     }
 
-    /// Records the signals of one input read (as [`Self::record`] does each), in a few
-    /// statements: for each, its JSON when it is new to the store, else `None` (also for a
-    /// repeat within `signals`, whose first sighting is the one recorded).
+    /// Records signals (an input's, read together), packed, with their records' request
+    /// parameters, in a few statements: for each, its JSON when it is new to the store, else
+    /// `None` (also for a repeat within `signals`, whose first sighting is the one recorded).
     fn record_all(
         &mut self,
         signals: &[&Signal],
